@@ -1,0 +1,76 @@
+"""The web layer: the only place where the domain, the notifiers and the servers meet."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app import config as config_module
+from app.extensions import Yingji, close_db, db
+from incidents import audit
+from incidents.db import make_engine, make_session_factory
+from incidents.errors import DomainError
+from incidents.plan import load_plan_file
+
+log = logging.getLogger("yingji")
+
+HTTP_ZH = {400: "请求有误", 401: "未登录", 403: "无权操作", 404: "未找到", 405: "不支持该请求方法",
+           413: "请求内容过大", 429: "请求过于频繁", 500: "服务器内部错误"}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, plan (validated), database, blueprints, CLI."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE))
+    app.config.update(config_module.from_environment())
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_module.secret_key()
+    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.json.ensure_ascii = False
+
+    plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
+    engine = make_engine(app.config["DATABASE_URL"])
+    sessions = make_session_factory(engine)
+    audit.install(sessions)
+    app.extensions["yingji"] = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"])
+    app.teardown_appcontext(close_db)
+
+    from app import auth, cli, scheduler
+    from app.api import bp as api_bp
+    from app.board import bp as board_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(board_bp)
+    app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    cli.init_app(app)
+    scheduler.init_app(app)
+    _errors(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/hooks/") or request.is_json
+
+
+def _errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db().rollback()  # nothing of a refused request is kept
+        if _wants_json():
+            return jsonify({"error": exc.as_dict()}), exc.status
+        from flask import render_template
+
+        return render_template("error.html", message=exc.message_zh, status=exc.status), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            body = {"code": exc.name.lower().replace(" ", "_"), "message": HTTP_ZH.get(exc.code, exc.name),
+                    "message_en": exc.description or exc.name}
+            return jsonify({"error": body}), exc.code
+        from flask import render_template
+
+        return render_template("error.html", message=HTTP_ZH.get(exc.code, exc.name), status=exc.code), exc.code

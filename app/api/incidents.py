@@ -1,0 +1,183 @@
+"""Incident endpoints: register, list, show, grade, activate, report, end, archive."""
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from app.api import bp, parse, serialize
+from app.auth import api_login_required, current_user
+from app.extensions import db, now, yingji
+from incidents import accountability, permissions, service
+from incidents.errors import Forbidden, InvalidInput
+from incidents.models import INCIDENT_STATUSES, AuditEntry, Incident
+from incidents.plan import LEVEL_CODES
+
+LABELS = service.FIELD_NAMES
+
+
+def _respond(incident: Incident, status: int = 200):
+    return jsonify(serialize.incident(incident, now())), status
+
+
+@bp.post("/incidents")
+@api_login_required
+def create_incident():
+    """Register an event with the plan's report contents; optionally grade it."""
+    data = parse.body()
+    facts = service.NewIncident(
+        title=parse.text(data, "title", LABELS["title"], required_=True),
+        category=parse.text(data, "category", LABELS["category"], required_=True),
+        discovered_at=parse.timestamp(data, "discovered_at", LABELS["discovered_at"], required_=True),
+        station=parse.text(data, "station", LABELS["station"]),
+        level=parse.text(data, "level", LABELS["level"]),
+        level_reason=parse.text(data, "level_reason", LABELS["reason"]),
+        **{f: parse.text(data, f, LABELS[f]) or "" for f in service.TEXT_FIELDS},
+    )
+    session = db()
+    incident = service.register_incident(session, yingji().plan, facts=facts, actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident, 201)
+
+
+@bp.get("/incidents")
+@api_login_required
+def list_incidents():
+    """List the incidents the caller may see, newest first; filter by status and level."""
+    stmt = select(Incident).order_by(Incident.id.desc())
+    status = request.args.get("status")
+    if status:
+        if status not in INCIDENT_STATUSES:
+            raise InvalidInput("bad_status", f"未知状态“{status}”", f"unknown status '{status}'", field="status")
+        stmt = stmt.where(Incident.status == status)
+    level = request.args.get("level")
+    if level:
+        if level not in LEVEL_CODES:
+            raise InvalidInput("unknown_level", f"未知事件等级“{level}”", f"unknown level '{level}'", field="level")
+        stmt = stmt.where(Incident.level == level)
+    user = current_user()
+    rows = [i for i in db().scalars(stmt) if permissions.can_view(user, i, service.plan_of(i))]
+    return jsonify({"incidents": [serialize.incident_summary(i) for i in rows]})
+
+
+@bp.get("/incidents/<int:incident_id>")
+@api_login_required
+def get_incident(incident_id: int):
+    """Show one incident with its level history, reports and clocks."""
+    return _respond(service.get_incident(db(), incident_id, user=current_user()))
+
+
+@bp.post("/incidents/<int:incident_id>/level")
+@api_login_required
+def grade_incident(incident_id: int):
+    """Grade or re-grade an incident with a reason."""
+    data = parse.body()
+    session = db()
+    incident = service.grade(session, incident_id=incident_id,
+                             level=parse.text(data, "level", LABELS["level"], required_=True),
+                             reason=parse.text(data, "reason", LABELS["reason"], required_=True),
+                             actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/activate")
+@api_login_required
+def activate_incident(incident_id: int):
+    """Activate the emergency response at the incident's level."""
+    session = db()
+    incident = service.activate(session, incident_id=incident_id, actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/reports")
+@api_login_required
+def file_report(incident_id: int):
+    """File an initial, bureau, progress or closing report; it satisfies its clock."""
+    data = parse.body()
+    kind = parse.text(data, "kind", LABELS["kind"], required_=True)
+    if kind == "measure":
+        raise InvalidInput("unknown_kind", "措施完成请使用 /measures 接口", "use /measures for a measure done",
+                           field="kind")
+    return _file(incident_id, data, kind=kind, measure=None)
+
+
+@bp.post("/incidents/<int:incident_id>/measures")
+@api_login_required
+def file_measure(incident_id: int):
+    """Report a response measure done (e.g. the command meeting held); it satisfies its clock."""
+    data = parse.body()
+    return _file(incident_id, data, kind="measure",
+                 measure=parse.text(data, "measure", LABELS["measure"], required_=True))
+
+
+def _file(incident_id: int, data: dict, *, kind: str, measure: str | None):
+    session = db()
+    report = service.submit_report(
+        session, incident_id=incident_id, kind=kind, measure=measure,
+        body=parse.text(data, "body", LABELS["body"], required_=True),
+        submitted_at=parse.timestamp(data, "submitted_at", LABELS["submitted_at"]),
+        actor=current_user(), now=now())
+    session.commit()
+    incident = service.get_incident(session, incident_id)
+    return jsonify({"report": serialize.report(report), "incident": serialize.incident(incident, now())}), 201
+
+
+@bp.post("/incidents/<int:incident_id>/end")
+@api_login_required
+def end_incident(incident_id: int):
+    """Declare the emergency over; only the role the plan names for the level may."""
+    data = parse.body()
+    session = db()
+    incident = service.end_emergency(session, incident_id=incident_id,
+                                     reason=parse.text(data, "reason", LABELS["reason"], required_=True),
+                                     ended_at=parse.timestamp(data, "ended_at", LABELS["ended_at"]),
+                                     actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/archive")
+@api_login_required
+def archive_incident(incident_id: int):
+    """Archive an ended incident whose closing report is filed."""
+    session = db()
+    incident = service.archive(session, incident_id=incident_id, actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.get("/incidents/<int:incident_id>/audit")
+@api_login_required
+def incident_audit(incident_id: int):
+    """Return the incident's audit trail: who did what, when (UTC)."""
+    incident = service.get_incident(db(), incident_id, user=current_user())
+    rows = db().scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
+    return jsonify({"entries": [{"seq": r.seq, "at": serialize.iso(r.at), "actor": r.actor, "action": r.action,
+                                 "entity": r.entity, "entity_id": r.entity_id, "data": json.loads(r.data),
+                                 "hash": r.hash} for r in rows]})
+
+
+@bp.get("/accountability")
+@api_login_required
+def get_accountability():
+    """Every clock met, met late (by how long) or missed, per incident and per department."""
+    user = current_user()
+    permissions.require(user, "accountability")
+    unit = request.args.get("department") or None
+    if user.role in ("duty_officer", "station"):
+        if unit and unit != user.unit:
+            raise Forbidden("forbidden", "只能查看本单位的迟报漏报情况",
+                                        "you may see only your own unit's accountability")
+        unit = user.unit
+    incident_id = request.args.get("incident", type=int)
+    flt = accountability.Filter(
+        due_from=parse.timestamp(request.args, "from", "起始时间"),
+        due_to=parse.timestamp(request.args, "to", "截止时间"),
+        unit=unit, incident_id=incident_id,
+    )
+    if incident_id is not None:
+        service.get_incident(db(), incident_id, user=user)
+    return jsonify(accountability.report(db(), now=now(), flt=flt))

@@ -1,0 +1,55 @@
+"""Reading JSON request bodies, with errors in Chinese and English."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import request
+
+from incidents.errors import InvalidInput
+
+
+def body() -> dict[str, Any]:
+    """Return the request's JSON object, or refuse the request clearly."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput("bad_json", "请求体须为 JSON 对象(Content-Type: application/json)",
+                           "the request body must be a JSON object (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise InvalidInput("bad_json", "请求体须为 JSON 对象", "the request body must be a JSON object")
+    return data
+
+
+def required(data: dict, name: str, label: str) -> Any:
+    """Return a field that must be present and not empty."""
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidInput("missing_field", f"缺少{label}({name})", f"{name} is required", field=name)
+    return value
+
+
+def text(data: dict, name: str, label: str, *, required_: bool = False) -> str | None:
+    """Return a text field, refusing numbers, lists and other non-text values."""
+    value = required(data, name, label) if required_ else data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("bad_type", f"{label}({name})须为文本", f"{name} must be a string", field=name)
+    return value
+
+
+def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> datetime | None:
+    """Return an ISO 8601 time that carries its UTC offset."""
+    value = required(data, name, label) if required_ else data.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("bad_time", f"{label}({name})须为 ISO 8601 时间,如 2026-11-22T09:30:00+08:00",
+                           f"{name} must be an ISO 8601 time such as 2026-11-22T09:30:00+08:00",
+                           field=name) from None
+    if moment.tzinfo is None:
+        raise InvalidInput("naive_time", f"{label}({name})须带时区,如 +08:00",
+                           f"{name} must carry a UTC offset such as +08:00", field=name)
+    return moment

@@ -1,0 +1,62 @@
+"""Incidents and their rows as the API shows them (times ISO 8601 with offset)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from incidents.accountability import outcome
+from incidents.models import Deadline, Incident, Report
+from incidents.service import plan_of
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Format a time as ISO 8601 with its offset."""
+    return moment.isoformat() if moment else None
+
+
+def deadline(row: Deadline, now: datetime) -> dict:
+    """Return a clock as the API names it."""
+    return {
+        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": row.name, "department": row.department,
+        "station": row.station, "starts_at": iso(row.starts_at), "due_at": iso(row.due_at), "status": row.status,
+        "outcome": outcome(row, now), "satisfied_at": iso(row.satisfied_at),
+        "satisfied_by_report": row.satisfied_by_report_id, "late_seconds": row.late_seconds,
+        "cancelled_at": iso(row.cancelled_at), "cancel_reason": row.cancel_reason,
+        "seconds_left": int((row.due_at - now).total_seconds()),
+        "warn_before_seconds": list(row.warn_before),
+    }
+
+
+def report(row: Report) -> dict:
+    """Return a report as the API shows it."""
+    return {"id": row.id, "kind": row.kind, "measure": row.measure, "body": row.body,
+            "submitted_at": iso(row.submitted_at), "entered_at": iso(row.entered_at),
+            "submitted_by": row.submitted_by_id}
+
+
+def incident_summary(incident: Incident) -> dict:
+    """Return the headline fields of an incident."""
+    plan = plan_of(incident)
+    return {
+        "id": incident.id, "number": incident.number, "title": incident.title, "category": incident.category,
+        "level": incident.level, "level_numeral": plan.level(incident.level).numeral if incident.level else None,
+        "status": incident.status, "lead_department": incident.lead_department, "station": incident.station,
+        "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),
+        "activated_at": iso(incident.activated_at), "ended_at": iso(incident.ended_at),
+        "archived_at": iso(incident.archived_at),
+    }
+
+
+def incident(incident: Incident, now: datetime) -> dict:
+    """Return an incident with its facts, level history, reports and clocks."""
+    plan = plan_of(incident)
+    return {
+        **incident_summary(incident),
+        "location": incident.location, "source": incident.source, "nature": incident.nature,
+        "scope": incident.scope, "trend": incident.trend, "measures_taken": incident.measures_taken,
+        "casualties": incident.casualties, "end_reason": incident.end_reason,
+        "plan": {"id": plan.id, "version": plan.version, "sha256": plan.sha256},
+        "level_changes": [{"from": c.from_level, "to": c.to_level, "reason": c.reason, "by": c.changed_by_id,
+                           "at": iso(c.changed_at)} for c in incident.level_changes],
+        "reports": [report(r) for r in incident.reports],
+        "deadlines": [deadline(d, now) for d in incident.deadlines],
+    }

@@ -1,0 +1,139 @@
+"""The operator's commands: `flask --app wsgi db|users|plan|audit|scheduler|demo|serve`."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app import migrate
+from app.extensions import yingji
+from incidents import audit
+from incidents.errors import DomainError
+from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
+from incidents.roles import ROLES
+from incidents.users import SystemActor, create_user
+
+db_cli = AppGroup("db", help="Database migrations (Alembic).")
+users_cli = AppGroup("users", help="Manage users.")
+plan_cli = AppGroup("plan", help="The emergency plan file.")
+audit_cli = AppGroup("audit", help="The hash-chained audit trail.")
+demo_cli = AppGroup("demo", help="Demo data for a first look.")
+CLI_ACTOR = SystemActor(name="cli")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up (to the latest revision by default)."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down (one revision by default; `base` for empty)."""
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@users_cli.command("create")
+@click.option("--name", required=True, help="Full name, e.g. 张三.")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES)), help="The user's role.")
+@click.option("--department", "unit", default=None, help="Department code (duty officer) or station code.")
+@click.option("--phone", default=None, help="Mobile phone in international format, e.g. +8613800000000.")
+@click.option("--login", default=None, help="Login name for the browser (default: the name).")
+@click.option("--password", default=None, help="Password for the browser login (omit for API-only users).")
+def users_create(name: str, role: str, unit: str | None, phone: str | None, login: str | None,
+                 password: str | None) -> None:
+    """Create a user; the API token is printed as the last line, once."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            user, token = create_user(session, wiring.plan, name=name, role=role, unit=unit, phone=phone,
+                                      login=login, password=password, now=wiring.clock.now(), actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
+        session.commit()
+        click.echo(f"created user {user.id} {user.login} ({role}{', ' + unit if unit else ''})")
+        click.echo(token)
+
+
+@plan_cli.command("check")
+@click.argument("file", required=False)
+def plan_check(file: str | None) -> None:
+    """Validate a plan file (the one in force by default); errors name their line."""
+    path = file or current_app.config.get("PLAN_FILE") or str(DEFAULT_PLAN_FILE)
+    try:
+        plan = load_plan_file(path)
+    except PlanError as exc:
+        click.echo(f"{path}: the plan is not valid", err=True)
+        for issue in exc.issues:
+            click.echo(f"  {path}:{issue.line}: {issue.path}: {issue.message}", err=True)
+        sys.exit(1)
+    click.echo(f"{path}: valid — {plan.bureau} {plan.title}, version {plan.version}, "
+               f"{len(plan.levels)} levels, {len(plan.clocks)} clocks, {len(plan.departments)} departments, "
+               f"{len(plan.categories)} categories")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 if an entry was edited, deleted or reordered."""
+    with yingji().sessions() as session:
+        result = audit.verify(session)
+    if result.ok:
+        click.echo(f"audit trail intact: {result.entries} entries")
+        return
+    for problem in result.problems:
+        click.echo(f"BROKEN: {problem}", err=True)
+    sys.exit(1)
+
+
+@click.command("scheduler")
+def scheduler_command() -> None:
+    """Run the clock scheduler as its own process (any number may run at once)."""
+    from app.scheduler import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sched = build(current_app._get_current_object(), blocking=True)
+    signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
+    click.echo("scheduler running; Ctrl+C to stop")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load demo users and incidents (once; a second run changes nothing)."""
+    from app.demo import load
+
+    for line in load(current_app._get_current_object()):
+        click.echo(line)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Serve the boards and API with the in-process scheduler (the embedded set-up)."""
+    from app.scheduler import ensure_started
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = current_app._get_current_object()
+    ensure_started(app)
+    click.echo(f"Yingji on http://{host}:{port}/")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for group in (db_cli, users_cli, plan_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(serve_command)

@@ -1,0 +1,48 @@
+"""Settings from the environment, with embedded defaults that need no set-up."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from incidents.clock import SystemClock
+from incidents.plan import DEFAULT_PLAN_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("YINGJI_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY from the environment, else a random key kept in the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict:
+    """Read the settings; every one has an embedded default."""
+    env = os.environ.get
+    return {
+        "DATABASE_URL": env("DATABASE_URL", f"sqlite:///{INSTANCE / 'yingji.db'}"),
+        "PLAN_FILE": env("PLAN_FILE", str(DEFAULT_PLAN_FILE)),
+        # inprocess: the web process runs the clocks; off: a `flask scheduler` process does.
+        "SCHEDULER": env("SCHEDULER", "inprocess"),
+        "SCHEDULER_INTERVAL": float(env("SCHEDULER_INTERVAL", "1.0")),
+        "SOCKETIO_MESSAGE_QUEUE": env("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SMS_BACKEND": env("SMS_BACKEND", "console"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
+        "JSON_AS_ASCII": False,
+        "CLOCK": SystemClock(),
+    }
+
+
+def secret_key() -> str:
+    """Return the key that signs browser sessions."""
+    return _secret_key()

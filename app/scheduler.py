@@ -1,0 +1,67 @@
+"""The clock scheduler: APScheduler wakes a short job every second that fires due rows."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from app.extensions import Yingji
+from incidents.firing import dispatch_pending, fire_due
+from notifiers.console import ConsoleSender
+from notifiers.dispatch import Dispatcher
+
+log = logging.getLogger("yingji.scheduler")
+_start_lock = threading.Lock()
+
+
+def senders_for(app: Flask) -> list:
+    """Return the senders the settings ask for."""
+    return [ConsoleSender()]
+
+
+def tick(wiring: Yingji, deliver) -> int:
+    """Fire every clock stage that is due now and deliver what was fired; return the count."""
+    now = wiring.clock.now()
+    fired = fire_due(wiring.sessions, now=now)
+    dispatch_pending(wiring.sessions, deliver, now=now)
+    return fired
+
+
+def build(app: Flask, *, blocking: bool):
+    """Return an APScheduler with the tick job: one run at a time, late runs folded into one."""
+    wiring: Yingji = app.extensions["yingji"]
+    deliver = Dispatcher(senders_for(app))
+    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+
+    def job() -> None:
+        try:
+            tick(wiring, deliver)
+        except Exception:  # noqa: BLE001 - keep waking up; the rows are still there next second
+            log.exception("scheduler tick failed")
+
+    sched.add_job(job, "interval", seconds=app.config["SCHEDULER_INTERVAL"], id="yingji-clocks",
+                  max_instances=1, coalesce=True, misfire_grace_time=None)
+    return sched
+
+
+def ensure_started(app: Flask) -> None:
+    """Start the in-process scheduler once, if the settings want one in this process."""
+    if app.config.get("SCHEDULER") != "inprocess" or app.config.get("TESTING"):
+        return
+    wiring: Yingji = app.extensions["yingji"]
+    with _start_lock:
+        if wiring.scheduler is None:
+            wiring.scheduler = build(app, blocking=False)
+            wiring.scheduler.start()
+            log.info("in-process scheduler started")
+
+
+def init_app(app: Flask) -> None:
+    """Start the in-process scheduler with the first request a server handles."""
+
+    @app.before_request
+    def _start_scheduler() -> None:
+        ensure_started(app)

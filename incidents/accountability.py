@@ -1,0 +1,117 @@
+"""Accountability (迟报、漏报): every clock met, met late by how long, or missed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from incidents.durations import chinese_duration
+from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, Deadline, Incident
+from incidents.service import plan_of
+
+# Outcomes as accountability counts them; a pending clock past due is already missed.
+OUTCOMES = ("met", "late", "missed", "running")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which clocks to count: by due time, unit, incident."""
+
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    unit: str | None = None
+    incident_id: int | None = None
+    incident_ids: frozenset[int] | None = None  # restrict to incidents the viewer may see
+
+
+@dataclass
+class _Tally:
+    met: int = 0
+    late: int = 0
+    missed: int = 0
+    running: int = 0
+    late_seconds: int = 0
+    items: list[dict] = field(default_factory=list)
+
+    def add(self, item: dict) -> None:
+        setattr(self, item["outcome"], getattr(self, item["outcome"]) + 1)
+        self.late_seconds += item["late_seconds"] or 0
+        self.items.append(item)
+
+    def summary(self) -> dict:
+        return {"met": self.met, "late": self.late, "missed": self.missed, "running": self.running,
+                "late_seconds_total": self.late_seconds}
+
+
+def outcome(row: Deadline, now: datetime) -> str:
+    """Say how a clock stands for accountability: met, late, missed or running."""
+    if row.status == MET:
+        return "met"
+    if row.status == LATE:
+        return "late"
+    if row.status == OVERDUE or (row.status == PENDING and row.due_at <= now):
+        return "missed"
+    return "running"
+
+
+def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
+    """Return per-incident and per-unit accountability for the clocks that match the filter."""
+    stmt = (select(Deadline).join(Incident).options(joinedload(Deadline.incident).joinedload(Incident.plan_version))
+            .where(Deadline.status != CANCELLED).order_by(Deadline.due_at, Deadline.id))
+    if flt.due_from is not None:
+        stmt = stmt.where(Deadline.due_at >= flt.due_from)
+    if flt.due_to is not None:
+        stmt = stmt.where(Deadline.due_at < flt.due_to)
+    if flt.unit:
+        stmt = stmt.where((Deadline.department == flt.unit) | (Deadline.station == flt.unit))
+    if flt.incident_id is not None:
+        stmt = stmt.where(Deadline.incident_id == flt.incident_id)
+    if flt.incident_ids is not None:
+        stmt = stmt.where(Deadline.incident_id.in_(flt.incident_ids or {-1}))
+    totals, by_unit, by_incident = _Tally(), {}, {}
+    for row in session.scalars(stmt).unique():
+        incident = row.incident
+        plan = plan_of(incident)
+        unit = row.department or row.station or ""
+        item = _item(row, incident, plan.unit_name(unit) if unit and plan.has_unit(unit) else unit, now)
+        totals.add(item)
+        by_unit.setdefault(unit, (_unit_head(plan, row), _Tally()))[1].add(item)
+        by_incident.setdefault(incident.id, (_incident_head(incident, plan), _Tally()))[1].add(item)
+    return {
+        "generated_at": now.isoformat(),
+        "totals": totals.summary(),
+        "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
+        "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
+    }
+
+
+def _item(row: Deadline, incident: Incident, unit_name: str, now: datetime) -> dict:
+    result = outcome(row, now)
+    missed_for = int((now - row.due_at).total_seconds()) if result == "missed" else None
+    return {
+        "deadline_id": row.id, "incident_id": incident.id, "incident_number": incident.number,
+        "kind": row.kind, "cycle": row.cycle, "name": row.name, "department": row.department,
+        "station": row.station, "unit_name": unit_name, "starts_at": row.starts_at.isoformat(),
+        "due_at": row.due_at.isoformat(), "status": row.status, "outcome": result,
+        "satisfied_at": row.satisfied_at.isoformat() if row.satisfied_at else None,
+        "late_seconds": row.late_seconds if result == "late" else None,
+        "late_by": chinese_duration(row.late_seconds) if result == "late" and row.late_seconds else None,
+        "overdue_seconds": missed_for,
+        "overdue_by": chinese_duration(missed_for) if missed_for is not None else None,
+    }
+
+
+def _unit_head(plan, row: Deadline) -> dict:
+    if row.department:
+        return {"department": row.department, "unit_type": "department",
+                "name": plan.unit_name(row.department) if plan.has_unit(row.department) else row.department}
+    code = row.station or ""
+    return {"department": code, "unit_type": "station",
+            "name": plan.unit_name(code) if code and plan.has_unit(code) else "事发地市场监督管理所(未指定)"}
+
+
+def _incident_head(incident: Incident, plan) -> dict:
+    return {"incident_id": incident.id, "number": incident.number, "title": incident.title,
+            "level": incident.level, "status": incident.status, "lead_department": incident.lead_department}

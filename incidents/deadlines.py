@@ -1,0 +1,111 @@
+"""Pure functions: which clocks an incident's facts call for, and when each fires."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from incidents.plan import ClockRule, Plan
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What the clocks depend on, read off an incident."""
+
+    category: str
+    level: str | None
+    level_history: tuple[tuple[str | None, datetime], ...]  # (level, since), oldest first
+    discovered_at: datetime
+    initial_report_at: datetime | None
+    activated_at: datetime | None
+    ended_at: datetime | None
+    # When each cycle of a repeating clock was satisfied, per clock kind, in cycle order.
+    satisfied_cycles: tuple[tuple[str, tuple[datetime, ...]], ...] = ()
+
+    def cycles_of(self, kind: str) -> tuple[datetime, ...]:
+        """Return when the cycles of a repeating clock were satisfied."""
+        return dict(self.satisfied_cycles).get(kind, ())
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    """A clock as the plan wants it to be now."""
+
+    kind: str
+    cycle: int
+    name: str
+    starts_at: datetime
+    due_at: datetime
+    responsible: str
+    warn_before: tuple[int, ...]  # seconds before due
+
+
+def desired_clocks(plan: Plan, facts: IncidentFacts) -> list[ClockSpec]:
+    """Return every clock the plan calls for given the facts, satisfied or not."""
+    out: list[ClockSpec] = []
+    for rule in plan.clocks:
+        if not rule.applies_to(facts.level, facts.category):
+            continue
+        start = _start(rule, facts)
+        if start is None:
+            continue
+        duration = rule.duration(facts.level)
+        if rule.repeats:
+            out.extend(_cycles(rule, facts, start, duration))
+        else:
+            out.append(_spec(rule, 0, start, start + duration))
+    return out
+
+
+def _start(rule: ClockRule, facts: IncidentFacts) -> datetime | None:
+    if rule.starts_on == "discovered":
+        return facts.discovered_at
+    if rule.starts_on == "initial_report":
+        return facts.initial_report_at
+    if rule.starts_on == "ended":
+        return facts.ended_at
+    if facts.activated_at is None:
+        return None
+    # A response measure runs from activation, or from when the incident entered the span
+    # of levels it applies to (a re-grade from Ⅲ to Ⅰ starts the Ⅰ-only clocks then).
+    since = facts.activated_at
+    for level, changed_at in reversed(facts.level_history):
+        if not rule.applies_to(level, facts.category):
+            break
+        since = changed_at
+    return max(facts.activated_at, since)
+
+
+def _cycles(rule: ClockRule, facts: IncidentFacts, start: datetime, duration: timedelta) -> list[ClockSpec]:
+    done = facts.cycles_of(rule.kind)
+    starts = [start, *done]
+    out = [_spec(rule, i, s, s + duration) for i, s in enumerate(starts[:-1])]
+    open_start = starts[-1]
+    open_due = open_start + duration
+    # After the end of the emergency no further cycle is due; one already due is kept.
+    if facts.ended_at is None or open_due <= facts.ended_at:
+        out.append(_spec(rule, len(starts) - 1, open_start, open_due))
+    return out
+
+
+def _spec(rule: ClockRule, cycle: int, start: datetime, due: datetime) -> ClockSpec:
+    return ClockSpec(rule.kind, cycle, rule.name, start, due, rule.responsible,
+                     tuple(int(w.total_seconds()) for w in rule.warn_before))
+
+
+def fire_points(starts_at: datetime, due_at: datetime, warn_before: Sequence[int]) -> list[datetime]:
+    """Return when a clock fires: each warning that falls after its start, then the due time."""
+    warnings = {due_at - timedelta(seconds=w) for w in warn_before}
+    return sorted(p for p in warnings if p > starts_at) + [due_at]
+
+
+def first_stage(points: Sequence[datetime], now: datetime) -> int:
+    """Return the stage a newly timed clock waits for: the latest point passed, else the first."""
+    passed = [i for i, p in enumerate(points) if p <= now]
+    return passed[-1] if passed else 0
+
+
+def stage_to_fire(points: Sequence[datetime], fire_stage: int, now: datetime) -> int | None:
+    """Return the stage to fire now, skipping warnings overtaken while nobody was awake."""
+    due = [i for i in range(fire_stage, len(points)) if points[i] <= now]
+    return due[-1] if due else None

@@ -1,0 +1,97 @@
+"""Who may do what: roles per action, units for duty officers and stations."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from incidents.errors import Forbidden
+from incidents.models import Incident
+from incidents.plan import Plan
+from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, ROLES, STATION, VIEWER
+
+
+class Principal(Protocol):
+    """The acting user as permissions see it."""
+
+    id: int
+    name: str
+    role: str
+    unit: str | None
+
+
+# Roles per action. The end of an emergency is not here: the plan says who, per level.
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "register": frozenset({STATION, OFFICE, COMMANDER, LEADER, DUTY_OFFICER}),
+    "grade": frozenset({OFFICE, COMMANDER, LEADER}),
+    "activate": frozenset({LEADER}),
+    "report:initial": frozenset({STATION, OFFICE}),
+    "report:bureau": frozenset({OFFICE, LEADER}),
+    "report:progress": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
+    "report:closing": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
+    "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
+    "archive": frozenset({OFFICE, LEADER}),
+    "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, STATION}),
+    "manage_users": frozenset({ADMIN}),
+}
+
+ACTION_NAMES = {
+    "register": ("登记事件", "register an incident"),
+    "grade": ("定级", "grade an incident"),
+    "activate": ("启动应急响应", "activate the response"),
+    "report:initial": ("报送事发地初报", "file the station's initial report"),
+    "report:bureau": ("报送局报告", "file the bureau's report"),
+    "report:progress": ("报送续报", "file a progress report"),
+    "report:closing": ("报送总结报告", "file the closing report"),
+    "report:measure": ("报告措施完成", "report a measure done"),
+    "archive": ("归档", "archive an incident"),
+    "accountability": ("查看迟报漏报情况", "view accountability"),
+    "manage_users": ("管理用户", "manage users"),
+}
+
+
+def _deny(action_zh: str, action_en: str, role: str, why_zh: str = "", why_en: str = "") -> Forbidden:
+    return Forbidden(
+        "forbidden",
+        f"角色“{ROLES.get(role, role)}”无权{action_zh}{why_zh}",
+        f"role '{role}' may not {action_en}{why_en}",
+    )
+
+
+def require(user: Principal, action: str, incident: Incident | None = None, plan: Plan | None = None) -> None:
+    """Raise Forbidden unless the user's role and unit allow the action on the incident."""
+    zh, en = ACTION_NAMES[action]
+    if user.role not in ACTION_ROLES[action]:
+        raise _deny(zh, en, user.role)
+    if incident is not None and plan is not None:
+        if user.role == STATION and incident.station != user.unit:
+            raise _deny(zh, en, user.role, "(非本所事件)", " (not this station's incident)")
+        if user.role == DUTY_OFFICER and incident.lead_department != user.unit and action != "report:measure":
+            raise _deny(zh, en, user.role, "(本科室不是牵头科室)", " (not the lead department)")
+        if user.role == DUTY_OFFICER and not can_view(user, incident, plan):
+            raise _deny(zh, en, user.role, "(非本科室事件)", " (not this department's incident)")
+
+
+def require_end(user: Principal, incident: Incident, plan: Plan) -> None:
+    """Raise Forbidden unless the plan lets this role declare the end at the incident's level."""
+    level = plan.level(incident.level) if incident.level else None
+    allowed = level.end_declared_by if level else ()
+    if user.role not in allowed:
+        names = "、".join(ROLES[r] for r in allowed) or "—"
+        numeral = level.numeral if level else "未定级"
+        raise Forbidden(
+            "forbidden",
+            f"{numeral}级事件的应急状态结束须由{names}宣布,角色“{ROLES.get(user.role, user.role)}”无权宣布",
+            f"at level {incident.level} only {', '.join(allowed)} may declare the end; not '{user.role}'",
+        )
+
+
+def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
+    """Tell whether the user may see the incident at all."""
+    if user.role == STATION:
+        return incident.station == user.unit
+    if user.role == DUTY_OFFICER:
+        if user.unit == incident.lead_department:
+            return True
+        if incident.activated_at is not None and user.unit in plan.support_departments:
+            return True
+        return any(d.department == user.unit for d in incident.deadlines)
+    return user.role in ROLES

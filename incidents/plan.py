@@ -1,0 +1,619 @@
+"""Load and validate the emergency plan file into frozen objects.
+
+Every error names the line of the plan file it is about, so that the person who
+edits the plan can find it (`flask --app wsgi plan check FILE`).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from incidents.durations import parse_duration
+from incidents.roles import ROLES
+
+DEFAULT_PLAN_FILE = Path(__file__).parent / "plans" / "zhongmou-2021.yaml"
+
+LEVEL_CODES = ("I", "II", "III", "IV")
+UNGRADED = "ungraded"
+START_EVENTS = ("discovered", "initial_report", "activated", "ended")
+SATISFIERS = ("initial", "bureau", "progress", "closing", "measure")
+REPORT_KINDS = ("initial", "bureau", "progress", "closing")
+RESPONSIBLE = ("station", "office", "lead")
+COLOURS = ("red", "orange", "yellow", "blue")
+CHANNELS = ("board", "sms", "voice")
+RECIPIENTS = ("duty_officer", "department_head", "leadership")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    """One thing wrong with a plan file, at a line (1-based; 0 when unknown)."""
+
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.path}: {self.message}"
+
+
+class PlanError(ValueError):
+    """The plan file is not valid; `issues` lists every problem with its line."""
+
+    def __init__(self, issues: list[PlanIssue], source: str = "plan") -> None:
+        self.issues = issues
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class Level:
+    """A response level (事件等级) and its rules."""
+
+    code: str
+    numeral: str
+    name: str
+    colour: str
+    hints: tuple[str, ...]
+    command_hq: str
+    end_declared_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Applicability:
+    """One alternative of when a clock runs: the levels, narrowed by category."""
+
+    levels: frozenset[str]
+    categories: frozenset[str] | None = None
+    categories_except: frozenset[str] = frozenset()
+
+    def matches(self, level: str | None, category: str) -> bool:
+        """Tell whether an incident at this level and category falls under it."""
+        if (level or UNGRADED) not in self.levels:
+            return False
+        if self.categories is not None and category not in self.categories:
+            return False
+        return category not in self.categories_except
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """A reporting or response-measure clock of the plan."""
+
+    kind: str
+    name: str
+    basis: str
+    starts_on: str
+    due_after: tuple[tuple[str, timedelta], ...]  # (level or "*", duration)
+    responsible: str
+    satisfied_by: str
+    warn_before: tuple[timedelta, ...]
+    applies: tuple[Applicability, ...]
+    repeats: bool = False
+
+    def applies_to(self, level: str | None, category: str) -> bool:
+        """Tell whether this clock runs for an incident at this level and category."""
+        return any(a.matches(level, category) for a in self.applies)
+
+    def duration(self, level: str | None) -> timedelta:
+        """Return how long the clock runs at this level (None means ungraded)."""
+        table = dict(self.due_after)
+        key = level or UNGRADED
+        if key in table:
+            return table[key]
+        if "*" in table:
+            return table["*"]
+        raise KeyError(f"clock {self.kind} has no duration for level {key}")
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department (科室) of the bureau."""
+
+    code: str
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class Station:
+    """A market-supervision station (市场监督管理所)."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Category:
+    """An event category, its lead department and the level it usually gets."""
+
+    code: str
+    name: str
+    lead_department: str
+    suggested_level: str | None
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """One step of an escalation chain: after a wait, tell someone on a channel."""
+
+    after: timedelta
+    channel: str
+    to: str
+
+
+@dataclass(frozen=True)
+class EscalationChain:
+    """The escalation steps for one level, repeated up to `repeat` times."""
+
+    repeat: int
+    steps: tuple[EscalationStep, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated emergency plan."""
+
+    id: str
+    version: str
+    title: str
+    bureau: str
+    issued: str
+    timezone: str
+    levels: tuple[Level, ...]
+    office_department: str
+    clocks: tuple[ClockRule, ...]
+    departments: tuple[Department, ...]
+    support_departments: tuple[str, ...]
+    stations: tuple[Station, ...]
+    categories: tuple[Category, ...]
+    escalation: tuple[tuple[str, EscalationChain], ...]
+    source_text: str = field(repr=False, compare=False)
+    sha256: str = ""
+
+    def level(self, code: str) -> Level:
+        """Return the level with this code (I, II, III, IV)."""
+        for level in self.levels:
+            if level.code == code:
+                return level
+        raise KeyError(code)
+
+    def category(self, code: str) -> Category:
+        """Return the category with this code."""
+        for category in self.categories:
+            if category.code == code:
+                return category
+        raise KeyError(code)
+
+    def department(self, code: str) -> Department:
+        """Return the department with this code."""
+        for department in self.departments:
+            if department.code == code:
+                return department
+        raise KeyError(code)
+
+    def station(self, code: str) -> Station:
+        """Return the station with this code."""
+        for station in self.stations:
+            if station.code == code:
+                return station
+        raise KeyError(code)
+
+    def clock(self, kind: str) -> ClockRule:
+        """Return the clock rule of this kind."""
+        for rule in self.clocks:
+            if rule.kind == kind:
+                return rule
+        raise KeyError(kind)
+
+    def has_unit(self, code: str) -> bool:
+        """Tell whether a code names a department or a station."""
+        return any(d.code == code for d in self.departments) or any(
+            s.code == code for s in self.stations
+        )
+
+    def unit_name(self, code: str) -> str:
+        """Return the Chinese name of a department or station."""
+        try:
+            return self.department(code).name
+        except KeyError:
+            return self.station(code).name
+
+    def measure_kinds(self) -> tuple[str, ...]:
+        """Return the kinds of the response-measure clocks."""
+        return tuple(c.kind for c in self.clocks if c.satisfied_by == "measure")
+
+
+# --- reading YAML with line numbers -----------------------------------------
+
+
+class _Located:
+    """Plain Python values built from YAML nodes, with the line of each path."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple, int] = {}
+        self.issues: list[PlanIssue] = []
+
+    def build(self, node: yaml.Node, path: tuple) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in out:
+                    self.issues.append(
+                        PlanIssue(key_node.start_mark.line + 1, _dotted(path + (key,)), "duplicate key")
+                    )
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return _scalar(node)
+
+    def line(self, path: tuple) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 0)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    tag = node.tag.rsplit(":", 1)[-1]
+    value = node.value
+    if tag == "int":
+        return int(value.replace("_", ""), 0)
+    if tag == "float":
+        return float(value)
+    if tag == "bool":
+        return value.lower() in ("true", "yes", "on")
+    if tag == "null":
+        return None
+    return value
+
+
+def _dotted(path: Iterable) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+class _Checker:
+    """Collects every problem of a plan, each with its line."""
+
+    def __init__(self, located: _Located) -> None:
+        self.loc = located
+
+    def fail(self, path: tuple, message: str) -> None:
+        self.loc.issues.append(PlanIssue(self.loc.line(path), _dotted(path), message))
+
+    def mapping(self, value: Any, path: tuple) -> dict:
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping")
+            return {}
+        return value
+
+    def sequence(self, value: Any, path: tuple, *, allow_empty: bool = False) -> list:
+        if not isinstance(value, list):
+            self.fail(path, "must be a list")
+            return []
+        if not value and not allow_empty:
+            self.fail(path, "must not be empty")
+        return value
+
+    def text(self, parent: dict, key: str, path: tuple, *, required: bool = True) -> str:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.fail(path, f"missing `{key}`")
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value).strip() == "":
+            self.fail(path + (key,), "must be a non-empty text")
+            return ""
+        return str(value)
+
+    def code(self, parent: dict, key: str, path: tuple) -> str:
+        value = self.text(parent, key, path)
+        if value and not _CODE.match(value):
+            self.fail(path + (key,), f"`{value}` is not a code (lower-case letters, digits, _)")
+        return value
+
+    def duration(self, value: Any, path: tuple) -> timedelta | None:
+        if not isinstance(value, str):
+            self.fail(path, "must be an ISO 8601 duration such as PT1H or P3D")
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError:
+            self.fail(path, f"`{value}` is not an ISO 8601 duration such as PT1H or P3D")
+            return None
+
+    def choice(self, value: Any, allowed: Iterable[str], path: tuple) -> str:
+        allowed = tuple(allowed)
+        if value not in allowed:
+            self.fail(path, f"`{value}` is not one of: {', '.join(allowed)}")
+            return ""
+        return value
+
+    def unknown_keys(self, mapping: dict, known: Iterable[str], path: tuple) -> None:
+        for key in mapping:
+            if key not in known:
+                self.fail(path + (key,), f"unknown key `{key}`")
+
+
+def load_plan_text(text: str, source: str = "plan") -> Plan:
+    """Parse and validate plan text; raise PlanError listing every problem with its line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        raise PlanError([PlanIssue(line, "(yaml)", str(getattr(exc, "problem", exc)))], source) from exc
+    if root is None:
+        raise PlanError([PlanIssue(1, "(top)", "the plan file is empty")], source)
+    located = _Located()
+    data = located.build(root, ())
+    plan = _validate(data, _Checker(located), text)
+    if located.issues:
+        raise PlanError(sorted(located.issues, key=lambda i: i.line), source)
+    assert plan is not None
+    return plan
+
+
+def load_plan_file(path: str | Path) -> Plan:
+    """Load and validate a plan file from disk."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError([PlanIssue(0, "(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from exc
+    return load_plan_text(text, str(path))
+
+
+@lru_cache(maxsize=64)
+def plan_from_stored_text(text: str) -> Plan:
+    """Load a plan kept with an incident; cached because stored plans never change."""
+    return load_plan_text(text, "stored plan")
+
+
+def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
+    top = c.mapping(data, ())
+    c.unknown_keys(
+        top,
+        ("plan", "levels", "office_department", "clocks", "departments", "support_departments",
+         "stations", "categories", "escalation"),
+        (),
+    )
+    head = c.mapping(top.get("plan", {}), ("plan",)) if "plan" in top else {}
+    if "plan" not in top:
+        c.fail((), "missing `plan`")
+    meta = {k: c.text(head, k, ("plan",)) for k in ("id", "version", "title", "bureau")}
+    issued = c.text(head, "issued", ("plan",), required=False)
+    tz = c.text(head, "timezone", ("plan",))
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            c.fail(("plan", "timezone"), f"unknown time zone `{tz}`")
+
+    departments = _departments(top, c)
+    dept_codes = {d.code for d in departments}
+    stations = _stations(top, c, dept_codes)
+    levels = _levels(top, c)
+    categories = _categories(top, c, dept_codes)
+    category_codes = {cat.code for cat in categories}
+    clocks = _clocks(top, c, category_codes)
+
+    office = c.text(top, "office_department", ())
+    if office and office not in dept_codes:
+        c.fail(("office_department",), f"unknown department `{office}`")
+    support = []
+    for i, code in enumerate(c.sequence(top.get("support_departments", []), ("support_departments",))):
+        if code not in dept_codes:
+            c.fail(("support_departments", i), f"unknown department `{code}`")
+        support.append(str(code))
+    escalation = _escalation(top, c)
+    return Plan(
+        id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
+        issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
+        departments=departments, support_departments=tuple(support), stations=stations,
+        categories=categories, escalation=escalation, source_text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _departments(top: dict, c: _Checker) -> tuple[Department, ...]:
+    out: list[Department] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(c.sequence(top.get("departments"), ("departments",))):
+        path = ("departments", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("code", "name", "domain"), path)
+        code = c.code(item, "code", path)
+        if code in seen:
+            c.fail(path + ("code",), f"duplicate department `{code}`")
+        seen.add(code)
+        out.append(Department(code, c.text(item, "name", path), c.text(item, "domain", path, required=False)))
+    return tuple(out)
+
+
+def _stations(top: dict, c: _Checker, dept_codes: set[str]) -> tuple[Station, ...]:
+    out: list[Station] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(c.sequence(top.get("stations"), ("stations",))):
+        path = ("stations", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("code", "name"), path)
+        code = c.code(item, "code", path)
+        if code in seen or code in dept_codes:
+            c.fail(path + ("code",), f"code `{code}` is already used by another unit")
+        seen.add(code)
+        out.append(Station(code, c.text(item, "name", path)))
+    return tuple(out)
+
+
+def _levels(top: dict, c: _Checker) -> tuple[Level, ...]:
+    out: list[Level] = []
+    for i, raw in enumerate(c.sequence(top.get("levels"), ("levels",))):
+        path = ("levels", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("code", "numeral", "name", "colour", "hints", "command_hq", "end_declared_by"), path)
+        code = c.choice(item.get("code"), LEVEL_CODES, path + ("code",))
+        colour = c.choice(item.get("colour"), COLOURS, path + ("colour",))
+        hints = tuple(str(h) for h in c.sequence(item.get("hints", []), path + ("hints",), allow_empty=True))
+        hq = c.choice(item.get("command_hq", "required"), ("required", "optional"), path + ("command_hq",))
+        enders = []
+        for j, role in enumerate(c.sequence(item.get("end_declared_by"), path + ("end_declared_by",))):
+            enders.append(c.choice(role, ROLES, path + ("end_declared_by", j)))
+        out.append(Level(code, c.text(item, "numeral", path), c.text(item, "name", path), colour, hints,
+                         hq, tuple(enders)))
+    codes = [lv.code for lv in out]
+    if sorted(codes, key=LEVEL_CODES.index if all(x in LEVEL_CODES for x in codes) else str) != list(LEVEL_CODES):
+        c.fail(("levels",), "must list each of the levels I, II, III, IV exactly once")
+    return tuple(out)
+
+
+def _categories(top: dict, c: _Checker, dept_codes: set[str]) -> tuple[Category, ...]:
+    out: list[Category] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(c.sequence(top.get("categories"), ("categories",))):
+        path = ("categories", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("code", "name", "lead_department", "suggested_level"), path)
+        code = c.code(item, "code", path)
+        if code in seen:
+            c.fail(path + ("code",), f"duplicate category `{code}`")
+        seen.add(code)
+        lead = c.text(item, "lead_department", path)
+        if lead and lead not in dept_codes:
+            c.fail(path + ("lead_department",), f"unknown department `{lead}`")
+        suggested = item.get("suggested_level")
+        if suggested is not None:
+            suggested = c.choice(suggested, LEVEL_CODES, path + ("suggested_level",)) or None
+        out.append(Category(code, c.text(item, "name", path), lead, suggested))
+    return tuple(out)
+
+
+def _clocks(top: dict, c: _Checker, category_codes: set[str]) -> tuple[ClockRule, ...]:
+    out: list[ClockRule] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(c.sequence(top.get("clocks"), ("clocks",))):
+        path = ("clocks", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("kind", "name", "basis", "starts_on", "due_after", "repeats", "responsible",
+                              "satisfied_by", "warn_before", "applies"), path)
+        kind = c.code(item, "kind", path)
+        if kind in seen:
+            c.fail(path + ("kind",), f"duplicate clock `{kind}`")
+        seen.add(kind)
+        starts_on = c.choice(item.get("starts_on"), START_EVENTS, path + ("starts_on",))
+        satisfied_by = c.choice(item.get("satisfied_by"), SATISFIERS, path + ("satisfied_by",))
+        responsible = c.choice(item.get("responsible"), RESPONSIBLE, path + ("responsible",))
+        repeats = item.get("repeats", False)
+        if not isinstance(repeats, bool):
+            c.fail(path + ("repeats",), "must be true or false")
+            repeats = False
+        applies = _applies(item, c, path, category_codes)
+        covered = set().union(*(a.levels for a in applies)) if applies else set()
+        if starts_on in ("activated", "ended") and UNGRADED in covered:
+            c.fail(path + ("applies",), f"a clock that starts when the response is {starts_on} "
+                                        "cannot apply to an ungraded event")
+        due = _due_after(item.get("due_after"), c, path + ("due_after",), covered)
+        warn = []
+        for j, w in enumerate(c.sequence(item.get("warn_before", []), path + ("warn_before",), allow_empty=True)):
+            d = c.duration(w, path + ("warn_before", j))
+            if d is not None:
+                if due and d >= min(v for _, v in due):
+                    c.fail(path + ("warn_before", j), "a warning must come after the clock starts")
+                warn.append(d)
+        if warn != sorted(warn, reverse=True):
+            c.fail(path + ("warn_before",), "list warnings from the earliest (largest) to the latest")
+        out.append(ClockRule(kind, c.text(item, "name", path), c.text(item, "basis", path, required=False),
+                             starts_on, due, responsible, satisfied_by, tuple(warn), applies, repeats))
+    kinds = [r.satisfied_by for r in out if r.satisfied_by != "measure"]
+    for report_kind in sorted(set(kinds)):
+        if kinds.count(report_kind) > 1:
+            c.fail(("clocks",), f"more than one clock is satisfied by the `{report_kind}` report")
+    return tuple(out)
+
+
+def _applies(item: dict, c: _Checker, path: tuple, category_codes: set[str]) -> tuple[Applicability, ...]:
+    out = []
+    for j, raw in enumerate(c.sequence(item.get("applies"), path + ("applies",))):
+        ap = path + ("applies", j)
+        alt = c.mapping(raw, ap)
+        c.unknown_keys(alt, ("levels", "categories", "categories_except"), ap)
+        levels = frozenset(
+            c.choice(lv, LEVEL_CODES + (UNGRADED,), ap + ("levels", k))
+            for k, lv in enumerate(c.sequence(alt.get("levels"), ap + ("levels",)))
+        )
+
+        def cats(key: str) -> frozenset[str]:
+            codes = c.sequence(alt.get(key), ap + (key,))
+            for k, code in enumerate(codes):
+                if code not in category_codes:
+                    c.fail(ap + (key, k), f"unknown category `{code}`")
+            return frozenset(str(x) for x in codes)
+
+        only = cats("categories") if "categories" in alt else None
+        never = cats("categories_except") if "categories_except" in alt else frozenset()
+        out.append(Applicability(levels, only, never))
+    return tuple(out)
+
+
+def _due_after(value: Any, c: _Checker, path: tuple, covered: set[str]) -> tuple[tuple[str, timedelta], ...]:
+    if isinstance(value, dict):
+        out = []
+        for level, raw in value.items():
+            c.choice(level, LEVEL_CODES + (UNGRADED,), path + (level,))
+            d = c.duration(raw, path + (level,))
+            if d is not None:
+                if d <= timedelta(0):
+                    c.fail(path + (level,), "must be longer than zero")
+                out.append((str(level), d))
+        missing = sorted(covered - {lv for lv, _ in out})
+        if missing:
+            c.fail(path, f"no duration for {', '.join(missing)}")
+        return tuple(out)
+    d = c.duration(value, path)
+    if d is None:
+        return ()
+    if d <= timedelta(0):
+        c.fail(path, "must be longer than zero")
+    return (("*", d),)
+
+
+def _escalation(top: dict, c: _Checker) -> tuple[tuple[str, EscalationChain], ...]:
+    out = []
+    chains = c.mapping(top.get("escalation"), ("escalation",))
+    for level, raw in chains.items():
+        path = ("escalation", level)
+        c.choice(level, LEVEL_CODES + (UNGRADED,), path)
+        chain = c.mapping(raw, path)
+        c.unknown_keys(chain, ("repeat", "steps"), path)
+        repeat = chain.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            c.fail(path + ("repeat",), "must be a whole number of at least 1")
+            repeat = 1
+        steps = []
+        for j, s in enumerate(c.sequence(chain.get("steps"), path + ("steps",))):
+            sp = path + ("steps", j)
+            step = c.mapping(s, sp)
+            c.unknown_keys(step, ("after", "channel", "to"), sp)
+            after = c.duration(step.get("after"), sp + ("after",)) or timedelta(0)
+            if steps and after < steps[-1].after:
+                c.fail(sp + ("after",), "steps must come in order of their wait")
+            steps.append(EscalationStep(after, c.choice(step.get("channel"), CHANNELS, sp + ("channel",)),
+                                        c.choice(step.get("to"), RECIPIENTS, sp + ("to",))))
+        out.append((str(level), EscalationChain(repeat, tuple(steps))))
+    for level in LEVEL_CODES:
+        if chains and level not in chains:
+            c.fail(("escalation",), f"no escalation chain for level {level}")
+    return tuple(out)

@@ -1,0 +1,23 @@
+"""The roles of the bureau's people, as the plan and the product name them."""
+from __future__ import annotations
+
+ADMIN = "admin"
+LEADER = "leader"  # 应急领导小组
+COMMANDER = "commander"  # 专项应急指挥部
+OFFICE = "office"  # 突发事件应急办公室 / 办公室(应急管理科)
+DUTY_OFFICER = "duty_officer"  # 科室值班员
+STATION = "station"  # 市场监督管理所
+VIEWER = "viewer"
+
+ROLES: dict[str, str] = {
+    ADMIN: "系统管理员",
+    LEADER: "应急领导小组",
+    COMMANDER: "专项应急指挥部",
+    OFFICE: "应急办公室",
+    DUTY_OFFICER: "科室值班员",
+    STATION: "市场监督管理所",
+    VIEWER: "只读用户",
+}
+
+# Roles whose user belongs to one unit (a department, or a station for STATION).
+UNIT_ROLES = frozenset({DUTY_OFFICER, STATION})

@@ -1,0 +1,441 @@
+"""The use cases: register, grade, activate, report, end and archive an incident.
+
+Each function takes the session, the acting user and `now`, changes rows, writes the
+audit trail and lets the caller commit. Clocks are reconciled after every change: the
+plan's rules say which clocks the incident's facts call for, and the rows follow.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import audit, permissions
+from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
+from incidents.durations import as_utc, chinese_duration
+from incidents.errors import Conflict, InvalidInput, NotFound
+from incidents.models import (
+    ACTIVE,
+    ARCHIVED,
+    CANCELLED,
+    ENDED,
+    LATE,
+    MET,
+    OVERDUE,
+    PENDING,
+    REGISTERED,
+    Deadline,
+    Incident,
+    LevelChange,
+    PlanVersion,
+    Report,
+)
+from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan, plan_from_stored_text
+
+LIVE = (PENDING, OVERDUE)
+TEXT_FIELDS = ("location", "source", "nature", "scope", "trend", "measures_taken", "casualties")
+FIELD_NAMES = {
+    "title": "事件名称", "category": "事件类别", "discovered_at": "发现时间", "location": "地点",
+    "station": "事发地市场监督管理所", "source": "信息来源", "nature": "事件性质", "scope": "影响范围",
+    "trend": "发展趋势", "measures_taken": "已采取的措施", "casualties": "人员伤亡及财产损失",
+    "level": "事件等级", "reason": "理由", "body": "报告内容", "kind": "报告类别",
+    "submitted_at": "报送时间", "ended_at": "结束时间", "measure": "措施",
+}
+MAX_TEXT = 20000
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """The facts of an event as the plan's report contents ask for them."""
+
+    title: str
+    category: str
+    discovered_at: datetime
+    location: str
+    station: str | None
+    source: str
+    nature: str
+    scope: str
+    trend: str
+    measures_taken: str
+    casualties: str
+    level: str | None = None
+    level_reason: str | None = None
+
+
+def plan_of(incident: Incident) -> Plan:
+    """Return the plan version the incident was registered and graded under."""
+    return plan_from_stored_text(incident.plan_version.content)
+
+
+def stored_plan_version(session: Session, plan: Plan, now: datetime) -> PlanVersion:
+    """Return the stored copy of this plan, keeping it verbatim the first time it is used."""
+    row = session.scalar(select(PlanVersion).where(PlanVersion.sha256 == plan.sha256))
+    if row is None:
+        row = PlanVersion(plan_id=plan.id, version=plan.version, sha256=plan.sha256,
+                          content=plan.source_text, loaded_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def get_incident(session: Session, incident_id: int, *, user=None, for_update: bool = False) -> Incident:
+    """Load an incident, refusing one the user may not see as if it did not exist."""
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    incident = session.scalar(stmt)
+    if incident is None or (user is not None and not permissions.can_view(user, incident, plan_of(incident))):
+        raise NotFound("not_found", f"事件 {incident_id} 不存在", f"incident {incident_id} not found")
+    return incident
+
+
+def _not_future(value: datetime, now: datetime, field: str) -> datetime:
+    value = as_utc(value)
+    if value > now:
+        raise InvalidInput("future_time", f"{FIELD_NAMES[field]}不能晚于当前时间", f"{field} is in the future",
+                           field=field)
+    return value
+
+
+def _text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput("missing_field", f"缺少{FIELD_NAMES[field]}", f"{field} is required", field=field)
+    if len(value) > limit:
+        raise InvalidInput("too_long", f"{FIELD_NAMES[field]}过长(最多{limit}字)",
+                           f"{field} is longer than {limit} characters", field=field)
+    return value
+
+
+def _check_level(level: str) -> str:
+    if level not in LEVEL_CODES:
+        raise InvalidInput("unknown_level", f"未知事件等级“{level}”,应为 I、II、III、IV 之一",
+                           f"unknown level '{level}'; one of I, II, III, IV", field="level")
+    return level
+
+
+def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor, now: datetime) -> Incident:
+    """Register an event, grade it if a level is given, and start the plan's clocks."""
+    permissions.require(actor, "register")
+    title = _text(facts.title, "title", limit=200)
+    try:
+        category = plan.category(facts.category)
+    except KeyError:
+        raise InvalidInput("unknown_category", f"预案中没有事件类别“{facts.category}”",
+                           f"unknown category '{facts.category}'", field="category") from None
+    station = facts.station or (actor.unit if actor.role == "station" else None)
+    if station is not None:
+        try:
+            plan.station(station)
+        except KeyError:
+            raise InvalidInput("unknown_station", f"预案中没有市场监督管理所“{station}”",
+                               f"unknown station '{station}'", field="station") from None
+    if actor.role == "station" and station != actor.unit:
+        raise InvalidInput("wrong_station", "市场监督管理所只能登记本所辖区的事件",
+                           "a station registers only its own events", field="station")
+    discovered_at = _not_future(facts.discovered_at, now, "discovered_at")
+    texts = {f: _text(getattr(facts, f), f, required=f in ("location", "source", "nature")) for f in TEXT_FIELDS}
+    level = _check_level(facts.level) if facts.level else None
+
+    incident = Incident(
+        number="pending", title=title, category=category.code, level=level, status=REGISTERED,
+        lead_department=category.lead_department, station=station, discovered_at=discovered_at,
+        plan_version=stored_plan_version(session, plan, now), created_by_id=actor.id, created_at=now, **texts,
+    )
+    session.add(incident)
+    session.flush()
+    incident.number = f"YJ{now.year}-{incident.id:05d}"
+    reason = _text(facts.level_reason, "reason", required=False) or ("登记时定级" if level else "登记时未定级")
+    session.add(LevelChange(incident=incident, from_level=None, to_level=level, reason=reason,
+                            changed_by_id=actor.id, changed_at=now))
+    audit.record(session, actor=actor, action="incident.registered", entity="incident", entity_id=incident.id,
+                 incident_id=incident.id, at=now,
+                 data={"number": incident.number, "title": title, "category": category.code, "level": level,
+                       "lead_department": incident.lead_department, "station": station,
+                       "discovered_at": discovered_at.isoformat(), "plan_version": plan.version,
+                       "plan_sha256": plan.sha256, **texts})
+    reconcile(session, incident, actor=actor, now=now)
+    return incident
+
+
+def grade(session: Session, *, incident_id: int, level: str, reason: str, actor, now: datetime) -> Incident:
+    """Grade or re-grade an incident with a reason; its clocks follow the new level."""
+    incident = get_incident(session, incident_id, user=actor, for_update=True)
+    plan = plan_of(incident)
+    permissions.require(actor, "grade", incident, plan)
+    _check_open(incident, "grade")
+    level = _check_level(level)
+    reason = _text(reason, "reason", limit=2000)
+    if level == incident.level:
+        raise Conflict("same_level", f"事件已是{plan.level(level).numeral}级", f"the incident is already level {level}")
+    before = incident.level
+    incident.level = level
+    session.add(LevelChange(incident=incident, from_level=before, to_level=level, reason=reason,
+                            changed_by_id=actor.id, changed_at=now))
+    audit.record(session, actor=actor, action="incident.graded", entity="incident", entity_id=incident.id,
+                 incident_id=incident.id, at=now, data={"from": before, "to": level, "reason": reason})
+    reconcile(session, incident, actor=actor, now=now)
+    return incident
+
+
+def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Incident:
+    """Activate the emergency response (启动应急响应) at the incident's level."""
+    incident = get_incident(session, incident_id, user=actor, for_update=True)
+    plan = plan_of(incident)
+    permissions.require(actor, "activate", incident, plan)
+    if incident.status != REGISTERED:
+        raise Conflict("bad_state", "只有已登记、尚未启动响应的事件才能启动应急响应",
+                       "only a registered incident can be activated")
+    if incident.level is None:
+        raise Conflict("ungraded", "事件尚未定级,不能启动应急响应", "grade the incident before activating the response")
+    incident.status = ACTIVE
+    incident.activated_at = now
+    audit.record(session, actor=actor, action="incident.activated", entity="incident", entity_id=incident.id,
+                 incident_id=incident.id, at=now, data={"level": incident.level})
+    reconcile(session, incident, actor=actor, now=now)
+    return incident
+
+
+def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
+                  submitted_at: datetime | None = None, measure: str | None = None) -> Report:
+    """File a report; it satisfies the clock waiting for it, on time or late."""
+    if kind not in REPORT_KINDS + ("measure",):
+        raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”,应为 initial、bureau、progress、closing 之一",
+                           f"unknown report kind '{kind}'; one of initial, bureau, progress, closing", field="kind")
+    incident = get_incident(session, incident_id, user=actor, for_update=True)
+    plan = plan_of(incident)
+    permissions.require(actor, f"report:{kind}", incident, plan)
+    body = _text(body, "body")
+    submitted_at = _not_future(submitted_at, now, "submitted_at") if submitted_at else now
+    if submitted_at < incident.discovered_at:
+        raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",
+                           "submitted_at is before the event was discovered", field="submitted_at")
+    if incident.status == ARCHIVED:
+        raise Conflict("archived", "事件已归档,不能再报送", "the incident is archived")
+    if kind == "closing":
+        if incident.status != ENDED:
+            raise Conflict("not_ended", "应急状态结束后才能报送总结报告",
+                           "the closing report comes after the end of the emergency")
+        if submitted_at < incident.ended_at:
+            raise InvalidInput("before_end", "总结报告的报送时间不能早于应急状态结束时间",
+                               "submitted_at is before the end of the emergency", field="submitted_at")
+    elif incident.status == ENDED:
+        raise Conflict("ended", "应急状态已结束,只能报送总结报告",
+                       "the emergency has ended; only the closing report can be filed")
+    if kind == "progress" and incident.status != ACTIVE:
+        raise Conflict("not_active", "启动应急响应后才能报送续报", "progress reports follow the activation")
+    if kind == "measure":
+        if measure not in plan.measure_kinds():
+            raise InvalidInput("unknown_measure", f"预案中没有措施“{measure}”", f"unknown measure '{measure}'",
+                               field="measure")
+        if incident.status != ACTIVE:
+            raise Conflict("not_active", "启动应急响应后才能报告措施完成", "measures follow the activation")
+
+    report = Report(incident=incident, kind=kind, measure=measure if kind == "measure" else None, body=body,
+                    submitted_at=submitted_at, entered_at=now, submitted_by_id=actor.id)
+    session.add(report)
+    session.flush()
+    audit.record(session, actor=actor, action="report.submitted", entity="report", entity_id=report.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": kind, "measure": report.measure, "submitted_at": submitted_at.isoformat(),
+                       "body_sha256": _sha(body)})
+    _satisfy_with(session, incident, plan, report, actor=actor, now=now)
+    reconcile(session, incident, actor=actor, now=now)
+    return report
+
+
+def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now: datetime,
+                  ended_at: datetime | None = None) -> Incident:
+    """Declare the emergency over (only the role the plan names); the closing clock starts."""
+    incident = get_incident(session, incident_id, user=actor, for_update=True)
+    plan = plan_of(incident)
+    if incident.status in (ENDED, ARCHIVED):
+        raise Conflict("ended", "应急状态已结束", "the emergency has already ended")
+    if incident.status != ACTIVE:
+        raise Conflict("not_active", "尚未启动应急响应,无需宣布结束", "the response was never activated")
+    permissions.require_end(actor, incident, plan)
+    reason = _text(reason, "reason", limit=2000)
+    ended_at = _not_future(ended_at, now, "ended_at") if ended_at else now
+    if ended_at < incident.activated_at:
+        raise InvalidInput("before_activation", "结束时间不能早于启动应急响应的时间",
+                           "ended_at is before the activation", field="ended_at")
+    incident.status = ENDED
+    incident.ended_at = ended_at
+    incident.end_reason = reason
+    incident.ended_by_id = actor.id
+    audit.record(session, actor=actor, action="incident.ended", entity="incident", entity_id=incident.id,
+                 incident_id=incident.id, at=now, data={"ended_at": ended_at.isoformat(), "reason": reason})
+    reconcile(session, incident, actor=actor, now=now)
+    return incident
+
+
+def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Incident:
+    """Archive an ended incident once its closing report is filed."""
+    incident = get_incident(session, incident_id, user=actor, for_update=True)
+    plan = plan_of(incident)
+    permissions.require(actor, "archive", incident, plan)
+    if incident.status != ENDED:
+        raise Conflict("not_ended", "只有应急状态已结束的事件才能归档", "only an ended incident can be archived")
+    if not any(r.kind == "closing" for r in incident.reports):
+        raise Conflict("no_closing_report", "尚未报送总结报告,不能归档", "file the closing report before archiving")
+    incident.status = ARCHIVED
+    incident.archived_at = now
+    audit.record(session, actor=actor, action="incident.archived", entity="incident", entity_id=incident.id,
+                 incident_id=incident.id, at=now, data={})
+    return incident
+
+
+def _check_open(incident: Incident, what: str) -> None:
+    if incident.status in (ENDED, ARCHIVED):
+        raise Conflict("ended", "应急状态已结束,不能再定级", f"the emergency has ended; cannot {what}")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- clocks -------------------------------------------------------------------
+
+
+def facts_of(incident: Incident, plan: Plan) -> IncidentFacts:
+    """Read the facts the clocks depend on off an incident and its rows."""
+    initial = [r.submitted_at for r in incident.reports if r.kind == "initial"]
+    cycles: dict[str, list[tuple[int, datetime]]] = {}
+    repeating = {c.kind for c in plan.clocks if c.repeats}
+    for d in incident.deadlines:
+        if d.kind in repeating and d.status in (MET, LATE) and d.satisfied_at is not None:
+            cycles.setdefault(d.kind, []).append((d.cycle, d.satisfied_at))
+    return IncidentFacts(
+        category=incident.category,
+        level=incident.level,
+        level_history=tuple((c.to_level, c.changed_at) for c in incident.level_changes),
+        discovered_at=incident.discovered_at,
+        initial_report_at=min(initial) if initial else None,
+        activated_at=incident.activated_at,
+        ended_at=incident.ended_at,
+        satisfied_cycles=tuple((k, tuple(t for _, t in sorted(v))) for k, v in cycles.items()),
+    )
+
+
+def reconcile(session: Session, incident: Incident, *, actor, now: datetime) -> None:
+    """Make the incident's clock rows what the plan calls for: start, re-time, cancel."""
+    plan = plan_of(incident)
+    session.flush()
+    session.refresh(incident, ["deadlines", "reports", "level_changes"])
+    wanted = {(s.kind, s.cycle): s for s in desired_clocks(plan, facts_of(incident, plan))}
+    live = {(d.kind, d.cycle): d for d in incident.deadlines if d.status != CANCELLED}
+    for key, row in live.items():
+        if key not in wanted and row.status in LIVE:
+            _cancel(session, incident, plan, row, actor=actor, now=now)
+    for key, spec in wanted.items():
+        row = live.get(key)
+        if row is None:
+            _start(session, incident, plan, spec, actor=actor, now=now)
+        elif row.status == PENDING and (row.due_at != spec.due_at or row.starts_at != spec.starts_at):
+            _retime(session, incident, row, spec, actor=actor, now=now)
+    session.flush()
+    _satisfy_waiting(session, incident, plan, actor=actor, now=now)
+
+
+def _responsible(incident: Incident, plan: Plan, responsible: str) -> tuple[str | None, str | None]:
+    if responsible == "station":
+        return None, incident.station
+    if responsible == "office":
+        return plan.office_department, None
+    return incident.lead_department, None
+
+
+def _time(row: Deadline, now: datetime) -> None:
+    points = fire_points(row.starts_at, row.due_at, row.warn_before)
+    row.fire_stage = first_stage(points, now)
+    row.next_fire_at = points[row.fire_stage]
+
+
+def _start(session: Session, incident: Incident, plan: Plan, spec: ClockSpec, *, actor, now: datetime) -> None:
+    department, station = _responsible(incident, plan, spec.responsible)
+    row = Deadline(incident=incident, kind=spec.kind, cycle=spec.cycle, name=spec.name, department=department,
+                   station=station, starts_at=spec.starts_at, due_at=spec.due_at, status=PENDING,
+                   warn_before=list(spec.warn_before), timing_version=1, created_at=now)
+    _time(row, now)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="deadline.started", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": spec.kind, "cycle": spec.cycle, "starts_at": spec.starts_at.isoformat(),
+                       "due_at": spec.due_at.isoformat(), "department": department, "station": station})
+
+
+def _retime(session: Session, incident: Incident, row: Deadline, spec: ClockSpec, *, actor, now: datetime) -> None:
+    before = row.due_at
+    row.starts_at, row.due_at = spec.starts_at, spec.due_at
+    row.timing_version += 1
+    _time(row, now)
+    audit.record(session, actor=actor, action="deadline.retimed", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": row.kind, "cycle": row.cycle, "due_before": before.isoformat(),
+                       "due_at": row.due_at.isoformat(), "level": incident.level})
+
+
+def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
+    rule = plan.clock(row.kind)
+    if not rule.applies_to(incident.level, incident.category):
+        numeral = plan.level(incident.level).numeral if incident.level else "未定"
+        reason = f"定级为{numeral}级,预案不要求“{rule.name}”"
+    elif incident.ended_at is not None:
+        reason = "应急状态已结束,不再需要续报"
+    else:
+        reason = "预案条件变化,此时限不再适用"
+    row.status = CANCELLED
+    row.cancelled_at = now
+    row.cancel_reason = reason
+    row.next_fire_at = None
+    audit.record(session, actor=actor, action="deadline.cancelled", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now, data={"kind": row.kind, "cycle": row.cycle, "reason": reason})
+
+
+def _satisfies(plan: Plan, row: Deadline, report: Report) -> bool:
+    rule = plan.clock(row.kind)
+    if rule.satisfied_by == "measure":
+        return report.kind == "measure" and report.measure == row.kind
+    return rule.satisfied_by == report.kind
+
+
+def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report, *, actor, now: datetime) -> None:
+    late = (report.submitted_at - row.due_at).total_seconds()
+    row.status = LATE if late > 0 else MET
+    row.late_seconds = int(late) if late > 0 else 0
+    row.satisfied_at = report.submitted_at
+    row.satisfied_by_report_id = report.id
+    row.next_fire_at = None
+    data = {"kind": row.kind, "cycle": row.cycle, "report_id": report.id, "status": row.status,
+            "late_seconds": row.late_seconds}
+    if late > 0:
+        data["late_by"] = chinese_duration(late)
+    audit.record(session, actor=actor, action=f"deadline.{row.status}", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now, data=data)
+
+
+def _satisfy_with(session: Session, incident: Incident, plan: Plan, report: Report, *, actor, now: datetime) -> None:
+    """Let a new report satisfy the earliest live clock waiting for it that had started."""
+    waiting = [d for d in incident.deadlines
+               if d.status in LIVE and _satisfies(plan, d, report) and d.starts_at <= report.submitted_at]
+    if waiting:
+        _satisfy(session, incident, min(waiting, key=lambda d: (d.cycle, d.due_at)), report, actor=actor, now=now)
+
+
+def _satisfy_waiting(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> None:
+    """Let a report filed before its clock existed satisfy it (e.g. a bureau report sent ahead)."""
+    used = {d.satisfied_by_report_id for d in incident.deadlines if d.satisfied_by_report_id}
+    for row in incident.deadlines:
+        if row.status not in LIVE or plan.clock(row.kind).repeats:
+            continue
+        spare = [r for r in incident.reports if r.id not in used and _satisfies(plan, row, r)]
+        if spare:
+            report = min(spare, key=lambda r: r.submitted_at)
+            used.add(report.id)
+            _satisfy(session, incident, row, report, actor=actor, now=now)
+

@@ -1,0 +1,105 @@
+"""Users: creation, API tokens and passwords (scrypt, from the standard library)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import audit
+from incidents.errors import InvalidInput
+from incidents.models import User
+from incidents.plan import Plan
+from incidents.roles import DUTY_OFFICER, ROLES, STATION
+
+PHONE = re.compile(r"^\+\d{8,15}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A non-human actor, such as the scheduler, for the audit trail."""
+
+    name: str
+    id: int = 0
+    role: str = "system"
+    unit: str | None = None
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of an API token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """Return a salted scrypt hash of a password."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    """Tell whether a password matches its stored hash."""
+    if not stored:
+        return False
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        got = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def create_user(session: Session, plan: Plan, *, name: str, role: str, now: datetime, actor,
+                login: str | None = None, unit: str | None = None, phone: str | None = None,
+                password: str | None = None) -> tuple[User, str]:
+    """Create a user and return it with its API token (shown once, stored hashed)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("missing_field", "缺少姓名", "name is required", field="name")
+    if role not in ROLES:
+        raise InvalidInput("unknown_role", f"未知角色“{role}”,可选:{'、'.join(ROLES)}",
+                           f"unknown role '{role}'; one of {', '.join(ROLES)}", field="role")
+    if role == DUTY_OFFICER and (not unit or unit not in {d.code for d in plan.departments}):
+        raise InvalidInput("unknown_department", "值班员须指定预案中的科室代码(--department)",
+                           "a duty officer needs a department code of the plan (--department)", field="department")
+    if role == STATION and (not unit or unit not in {s.code for s in plan.stations}):
+        raise InvalidInput("unknown_station", "市场监督管理所用户须指定预案中的所代码(--department)",
+                           "a station user needs a station code of the plan (--department)", field="department")
+    if unit and not plan.has_unit(unit):
+        raise InvalidInput("unknown_department", f"预案中没有科室或所“{unit}”", f"no unit '{unit}' in the plan",
+                           field="department")
+    if phone and not PHONE.match(phone):
+        raise InvalidInput("bad_phone", "电话号码须为国际格式,如 +8613800000000",
+                           "phone must be in international format, e.g. +8613800000000", field="phone")
+    login = (login or name).strip()
+    if session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise InvalidInput("duplicate_login", f"登录名“{login}”已存在", f"login '{login}' already exists",
+                           field="login")
+    token = "yj_" + secrets.token_urlsafe(32)
+    user = User(name=name, login=login, role=role, unit=unit, phone=phone,
+                password_hash=hash_password(password) if password else None,
+                token_hash=hash_token(token), active=True, created_at=now)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="user.created", entity="user", entity_id=user.id, at=now,
+                 data={"login": login, "role": role, "unit": unit, "phone": bool(phone)})
+    return user, token
+
+
+def user_by_token(session: Session, token: str) -> User | None:
+    """Return the active user holding this API token."""
+    if not token:
+        return None
+    return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active.is_(True)))
+
+
+def user_by_password(session: Session, login: str, password: str) -> User | None:
+    """Return the active user if the login and password match."""
+    user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
+    return user if user is not None and check_password(user.password_hash, password) else None

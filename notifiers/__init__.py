@@ -1,0 +1,1 @@
+"""Who hears what, and how: board push, SMS, voice, escalation chains."""

@@ -1,0 +1,1 @@
+"""PDF briefings for leadership: build a plain snapshot, then render it with ReportLab."""

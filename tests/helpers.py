@@ -1,0 +1,52 @@
+"""Small helpers shared by the tests."""
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def iso(moment: datetime) -> str:
+    """Format a time as the API does."""
+    return moment.isoformat()
+
+
+def by_kind(deadlines: list[dict], *, live_only: bool = True) -> dict[str, dict]:
+    """Index clocks by kind, the latest cycle winning; cancelled ones dropped unless asked."""
+    out: dict[str, dict] = {}
+    for d in sorted(deadlines, key=lambda d: (d["kind"], d["cycle"], d["id"])):
+        if live_only and d["status"] == "cancelled":
+            continue
+        out[d["kind"]] = d
+    return out
+
+
+def incident_payload(**overrides) -> dict:
+    """A complete registration body for a food-poisoning event at a canteen."""
+    body = {
+        "title": "某学校食堂疑似食物中毒",
+        "category": "food_poisoning",
+        "discovered_at": "2026-11-20T09:00:00+08:00",
+        "location": "城关镇某中学食堂",
+        "station": "chengguan",
+        "source": "县医院急诊科电话报告",
+        "nature": "集体性食物中毒",
+        "scope": "在校师生约20人出现腹痛、呕吐",
+        "trend": "新增病例减少",
+        "measures_taken": "封存留样食品,暂停食堂供餐",
+        "casualties": "20人就医,无死亡",
+    }
+    body.update(overrides)
+    return body
+
+
+class Recorder:
+    """A deliver function for the scheduler tick that keeps what it was handed."""
+
+    def __init__(self) -> None:
+        self.fired = []
+
+    def __call__(self, fired) -> None:
+        self.fired.extend(fired)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        """Return (clock kind, firing kind) for everything delivered, in order."""
+        return [(f.payload["clock"], f.kind) for f in self.fired]

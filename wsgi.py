@@ -1,0 +1,4 @@
+"""The one entry point for servers: `flask --app wsgi ...` and `gunicorn wsgi:app`."""
+from app import create_app
+
+app = create_app()

@@ -33,6 +33,7 @@ def from_environment() -> dict:
         # inprocess: the web process runs the clocks; off: a `flask scheduler` process does.
         "SCHEDULER": env("SCHEDULER", "inprocess"),
         "SCHEDULER_INTERVAL": float(env("SCHEDULER_INTERVAL", "1.0")),
+        "SCHEDULER_BATCH": int(env("SCHEDULER_BATCH", "500")),
         "SOCKETIO_MESSAGE_QUEUE": env("SOCKETIO_MESSAGE_QUEUE") or None,
         "SMS_BACKEND": env("SMS_BACKEND", "console"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -22,11 +22,11 @@ def senders_for(app: Flask) -> list:
     return [ConsoleSender()]
 
 
-def tick(wiring: Yingji, deliver) -> int:
+def tick(wiring: Yingji, deliver, *, batch: int = 500) -> int:
     """Fire every clock stage that is due now and deliver what was fired; return the count."""
     now = wiring.clock.now()
-    fired = fire_due(wiring.sessions, now=now)
-    dispatch_pending(wiring.sessions, deliver, now=now)
+    fired = fire_due(wiring.sessions, now=now, batch=batch)
+    dispatch_pending(wiring.sessions, deliver, now=now, batch=batch)
     return fired
 
 
@@ -36,9 +36,11 @@ def build(app: Flask, *, blocking: bool):
     deliver = Dispatcher(senders_for(app))
     sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
 
+    batch = app.config["SCHEDULER_BATCH"]
+
     def job() -> None:
         try:
-            tick(wiring, deliver)
+            tick(wiring, deliver, batch=batch)
         except Exception:  # noqa: BLE001 - keep waking up; the rows are still there next second
             log.exception("scheduler tick failed")
 

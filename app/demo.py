@@ -1,0 +1,134 @@
+"""Demo data for a first look: users of every role and incidents at every stage.
+
+The stories are played through the real use cases with `now` set in the past, so the
+clocks, the audit trail and the accountability are exactly what the system would hold.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Iterator
+
+from flask import Flask
+from sqlalchemy import select
+
+from incidents import service
+from incidents.models import User
+from incidents.users import SystemActor, create_user
+
+DEMO_PASSWORD = "yingji-demo"
+DEMO_USERS = (
+    # login, name, role, unit, phone
+    ("admin", "系统管理员", "admin", None, None),
+    ("leader", "申局长", "leader", None, "+8613800000010"),
+    ("commander", "吕副局长", "commander", None, "+8613800000011"),
+    ("office", "李顺岭", "office", "office", "+8613800000012"),
+    ("food", "王值班(食品安全协调督查科)", "duty_officer", "food_coord", "+8613800000013"),
+    ("prices", "赵值班(价格监督检查)", "duty_officer", "prices", "+8613800000014"),
+    ("anti", "钱值班(反不正当竞争)", "duty_officer", "anti_unfair", "+8613800000015"),
+    ("sepe", "孙值班(特种设备安全监察科)", "duty_officer", "special_equipment", "+8613800000016"),
+    ("chengguan", "城关所", "station", "chengguan", "+8613800000017"),
+    ("guandu", "官渡所", "station", "guandu", "+8613800000018"),
+    ("viewer", "观察员", "viewer", None, None),
+)
+LOADER = SystemActor(name="demo")
+
+
+def _facts(**kw) -> service.NewIncident:
+    base = dict(station=None, scope="", trend="", measures_taken="", casualties="无", level=None, level_reason=None)
+    base.update(kw)
+    return service.NewIncident(**base)
+
+
+def load(app: Flask) -> Iterator[str]:
+    """Create the demo users and incidents once; yield what was done."""
+    wiring = app.extensions["yingji"]
+    plan, now = wiring.plan, wiring.clock.now()
+    with wiring.sessions() as session:
+        if session.scalar(select(User.id).where(User.login == "leader")) is not None:
+            yield "demo data already loaded; nothing changed"
+            return
+        people: dict[str, User] = {}
+        for login, name, role, unit, phone in DEMO_USERS:
+            user, _token = create_user(session, plan, name=name, role=role, unit=unit, phone=phone, login=login,
+                                       password=DEMO_PASSWORD, now=now - timedelta(days=30), actor=LOADER)
+            people[login] = user
+        session.commit()
+
+        def at(**ago) -> object:
+            return now - timedelta(**ago)
+
+        # 1. Ⅱ food poisoning, active: initial on time, bureau report 10 minutes late, work team sent.
+        inc = service.register_incident(session, plan, actor=people["chengguan"], now=at(hours=5, minutes=50),
+                                        facts=_facts(
+            title="城关镇某中学食堂疑似集体食物中毒", category="food_poisoning", discovered_at=at(hours=6),
+            location="城关镇某中学食堂", station="chengguan", source="县人民医院急诊科电话报告",
+            nature="疑似集体性食物中毒", scope="在校师生23人出现腹痛、呕吐、腹泻", trend="新增病例减少,病情平稳",
+            measures_taken="封存留样食品和原料,暂停食堂供餐,配合卫健部门流调", casualties="23人就医,无危重,无死亡"))
+        service.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报:学校食堂疑似食物中毒,23人就医。",
+                              submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
+                              now=at(hours=5, minutes=20))
+        service.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒,就医人数超过20人",
+                      actor=people["office"], now=at(hours=5, minutes=10))
+        service.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
+                              submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
+        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30))
+        service.submit_report(session, incident_id=inc.id, kind="measure", measure="work_team_dispatched",
+                              body="食品安全协调督查科、餐饮科组成工作组赶赴现场。", actor=people["office"],
+                              now=at(hours=2))
+        session.commit()
+        yield f"{inc.number} Ⅱ级 食物中毒:应急响应中(局报告迟报10分钟)"
+
+        # 2. Ⅲ price anomaly, graded but not yet activated: the station's 1-hour report is running.
+        inc = service.register_incident(session, plan, actor=people["office"], now=at(minutes=35), facts=_facts(
+            title="官渡镇农贸市场蔬菜价格异常上涨", category="price_anomaly", discovered_at=at(minutes=40),
+            location="官渡镇农贸市场", station="guandu", source="价格监测点报告",
+            nature="价格异常波动", scope="叶菜类价格单日上涨超过50%", trend="仍在上涨", level="III",
+            level_reason="县域范围内影响较大", measures_taken="派员赴市场核查价格"))
+        session.commit()
+        yield f"{inc.number} Ⅲ级 价格异常:已登记,事发地初报计时中"
+
+        # 3. Ungraded: a station's fresh report of counterfeit goods; the 1-hour clock runs anyway.
+        inc = service.register_incident(session, plan, actor=people["chengguan"], now=at(minutes=8), facts=_facts(
+            title="城关镇商超发现疑似假冒品牌白酒", category="counterfeit", discovered_at=at(minutes=10),
+            location="城关镇某商超", station="chengguan", source="消费者举报", nature="疑似制售假冒伪劣商品",
+            scope="一家商超,约40箱"))
+        session.commit()
+        yield f"{inc.number} 未定级 假冒白酒:事发地初报计时中"
+
+        # 4. Ⅳ pyramid selling, active for two days: no 1-hour/30-minute clocks, weekly progress.
+        inc = service.register_incident(session, plan, actor=people["office"], now=at(days=2, hours=1), facts=_facts(
+            title="韩寺镇疑似传销聚集活动", category="pyramid_selling", discovered_at=at(days=2, hours=2),
+            location="韩寺镇某出租屋", station="hansi", source="群众举报", nature="疑似传销",
+            scope="约30人聚集", trend="已控制", level="IV", level_reason="个别地方的传销事件"))
+        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2))
+        session.commit()
+        yield f"{inc.number} Ⅳ级 传销:应急响应中,每周续报"
+
+        # 5. Ⅱ elevator accident: the station never filed its 1-hour report (漏报), response active.
+        inc = service.register_incident(session, plan, actor=people["office"], now=at(hours=30), facts=_facts(
+            title="某商场自动扶梯伤人事故", category="special_equipment_accident", discovered_at=at(hours=30),
+            location="青年路某商场", station="qingnianlu", source="110联动转报", nature="特种设备事故",
+            scope="3人受伤", trend="已停用封存", level="II", level_reason="特种设备事故致多人受伤",
+            casualties="3人受伤,无死亡"))
+        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=29))
+        session.commit()
+        yield f"{inc.number} Ⅱ级 扶梯事故:事发地初报漏报"
+
+        # 6. Ⅲ mass incident, ended yesterday: the closing report clock (4 days) runs.
+        inc = service.register_incident(session, plan, actor=people["office"], now=at(days=3), facts=_facts(
+            title="某市场商户集体罢市", category="mass_incident", discovered_at=at(days=3, minutes=20),
+            location="东风路某综合市场", station="dongfenglu", source="市场主办方报告", nature="群体性事件",
+            scope="约60户商户", trend="已平息", level="III", level_reason="涉及市场监管职能的罢市"))
+        service.submit_report(session, incident_id=inc.id, kind="initial", body="东风路所初报。", actor=people["office"],
+                              submitted_at=at(days=2, hours=23, minutes=30), now=at(days=2, hours=23, minutes=30))
+        service.submit_report(session, incident_id=inc.id, kind="bureau", body="已报县政府、市局。",
+                              actor=people["office"], now=at(days=2, hours=23, minutes=10))
+        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23))
+        service.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
+                              body="指挥部提出处理意见和措施,分管局长赴现场。", actor=people["commander"],
+                              now=at(days=2, hours=10))
+        service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业,诉求已协调解决",
+                              actor=people["commander"], now=at(days=1))
+        session.commit()
+        yield f"{inc.number} Ⅲ级 罢市:应急状态已结束,总结报告计时中"
+    yield f"demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS)

@@ -51,7 +51,7 @@ def check_csrf() -> None:
     """Refuse a state-changing browser request that does not carry the session's CSRF token."""
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
-        raise DomainError("csrf", "页面已过期或请求来源无效,请刷新后重试", "missing or invalid CSRF token")
+        raise DomainError("csrf", "页面已过期或请求来源无效，请刷新后重试", "missing or invalid CSRF token")
 
 
 def api_login_required(view: Callable) -> Callable:

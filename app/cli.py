@@ -98,7 +98,7 @@ def scheduler_command() -> None:
     """Run the clock scheduler as its own process (any number may run at once)."""
     from app.scheduler import build
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _logging()
     sched = build(current_app._get_current_object(), blocking=True)
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     click.echo("scheduler running; Ctrl+C to stop")
@@ -124,11 +124,20 @@ def serve_command(host: str, port: int) -> None:
     """Serve the boards and API with the in-process scheduler (the embedded set-up)."""
     from app.scheduler import ensure_started
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _logging()
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()
     ensure_started(app)
     click.echo(f"Yingji on http://{host}:{port}/")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # run_simple, not app.run: Flask ignores app.run() inside a CLI command.
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler logs every run of the one-second job at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def init_app(app: Flask) -> None:

@@ -22,10 +22,10 @@ DEMO_USERS = (
     ("leader", "申局长", "leader", None, "+8613800000010"),
     ("commander", "吕副局长", "commander", None, "+8613800000011"),
     ("office", "李顺岭", "office", "office", "+8613800000012"),
-    ("food", "王值班(食品安全协调督查科)", "duty_officer", "food_coord", "+8613800000013"),
-    ("prices", "赵值班(价格监督检查)", "duty_officer", "prices", "+8613800000014"),
-    ("anti", "钱值班(反不正当竞争)", "duty_officer", "anti_unfair", "+8613800000015"),
-    ("sepe", "孙值班(特种设备安全监察科)", "duty_officer", "special_equipment", "+8613800000016"),
+    ("food", "王值班（食品安全协调督查科）", "duty_officer", "food_coord", "+8613800000013"),
+    ("prices", "赵值班（价格监督检查）", "duty_officer", "prices", "+8613800000014"),
+    ("anti", "钱值班（反不正当竞争）", "duty_officer", "anti_unfair", "+8613800000015"),
+    ("sepe", "孙值班（特种设备安全监察科）", "duty_officer", "special_equipment", "+8613800000016"),
     ("chengguan", "城关所", "station", "chengguan", "+8613800000017"),
     ("guandu", "官渡所", "station", "guandu", "+8613800000018"),
     ("viewer", "观察员", "viewer", None, None),
@@ -62,12 +62,12 @@ def load(app: Flask) -> Iterator[str]:
                                         facts=_facts(
             title="城关镇某中学食堂疑似集体食物中毒", category="food_poisoning", discovered_at=at(hours=6),
             location="城关镇某中学食堂", station="chengguan", source="县人民医院急诊科电话报告",
-            nature="疑似集体性食物中毒", scope="在校师生23人出现腹痛、呕吐、腹泻", trend="新增病例减少,病情平稳",
-            measures_taken="封存留样食品和原料,暂停食堂供餐,配合卫健部门流调", casualties="23人就医,无危重,无死亡"))
-        service.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报:学校食堂疑似食物中毒,23人就医。",
+            nature="疑似集体性食物中毒", scope="在校师生23人出现腹痛、呕吐、腹泻", trend="新增病例减少，病情平稳",
+            measures_taken="封存留样食品和原料，暂停食堂供餐，配合卫健部门流调", casualties="23人就医，无危重，无死亡"))
+        service.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报：学校食堂疑似食物中毒，23人就医。",
                               submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
                               now=at(hours=5, minutes=20))
-        service.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒,就医人数超过20人",
+        service.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒，就医人数超过20人",
                       actor=people["office"], now=at(hours=5, minutes=10))
         service.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
                               submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
@@ -76,7 +76,7 @@ def load(app: Flask) -> Iterator[str]:
                               body="食品安全协调督查科、餐饮科组成工作组赶赴现场。", actor=people["office"],
                               now=at(hours=2))
         session.commit()
-        yield f"{inc.number} Ⅱ级 食物中毒:应急响应中(局报告迟报10分钟)"
+        yield f"{inc.number} Ⅱ级 食物中毒：应急响应中（局报告迟报10分钟）"
 
         # 2. Ⅲ price anomaly, graded but not yet activated: the station's 1-hour report is running.
         inc = service.register_incident(session, plan, actor=people["office"], now=at(minutes=35), facts=_facts(
@@ -85,15 +85,15 @@ def load(app: Flask) -> Iterator[str]:
             nature="价格异常波动", scope="叶菜类价格单日上涨超过50%", trend="仍在上涨", level="III",
             level_reason="县域范围内影响较大", measures_taken="派员赴市场核查价格"))
         session.commit()
-        yield f"{inc.number} Ⅲ级 价格异常:已登记,事发地初报计时中"
+        yield f"{inc.number} Ⅲ级 价格异常：已登记，事发地初报计时中"
 
         # 3. Ungraded: a station's fresh report of counterfeit goods; the 1-hour clock runs anyway.
         inc = service.register_incident(session, plan, actor=people["chengguan"], now=at(minutes=8), facts=_facts(
             title="城关镇商超发现疑似假冒品牌白酒", category="counterfeit", discovered_at=at(minutes=10),
             location="城关镇某商超", station="chengguan", source="消费者举报", nature="疑似制售假冒伪劣商品",
-            scope="一家商超,约40箱"))
+            scope="一家商超，约40箱"))
         session.commit()
-        yield f"{inc.number} 未定级 假冒白酒:事发地初报计时中"
+        yield f"{inc.number} 未定级 假冒白酒：事发地初报计时中"
 
         # 4. Ⅳ pyramid selling, active for two days: no 1-hour/30-minute clocks, weekly progress.
         inc = service.register_incident(session, plan, actor=people["office"], now=at(days=2, hours=1), facts=_facts(
@@ -102,17 +102,17 @@ def load(app: Flask) -> Iterator[str]:
             scope="约30人聚集", trend="已控制", level="IV", level_reason="个别地方的传销事件"))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2))
         session.commit()
-        yield f"{inc.number} Ⅳ级 传销:应急响应中,每周续报"
+        yield f"{inc.number} Ⅳ级 传销：应急响应中，每周续报"
 
         # 5. Ⅱ elevator accident: the station never filed its 1-hour report (漏报), response active.
         inc = service.register_incident(session, plan, actor=people["office"], now=at(hours=30), facts=_facts(
             title="某商场自动扶梯伤人事故", category="special_equipment_accident", discovered_at=at(hours=30),
             location="青年路某商场", station="qingnianlu", source="110联动转报", nature="特种设备事故",
             scope="3人受伤", trend="已停用封存", level="II", level_reason="特种设备事故致多人受伤",
-            casualties="3人受伤,无死亡"))
+            casualties="3人受伤，无死亡"))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=29))
         session.commit()
-        yield f"{inc.number} Ⅱ级 扶梯事故:事发地初报漏报"
+        yield f"{inc.number} Ⅱ级 扶梯事故：事发地初报漏报"
 
         # 6. Ⅲ mass incident, ended yesterday: the closing report clock (4 days) runs.
         inc = service.register_incident(session, plan, actor=people["office"], now=at(days=3), facts=_facts(
@@ -125,10 +125,10 @@ def load(app: Flask) -> Iterator[str]:
                               actor=people["office"], now=at(days=2, hours=23, minutes=10))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23))
         service.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
-                              body="指挥部提出处理意见和措施,分管局长赴现场。", actor=people["commander"],
+                              body="指挥部提出处理意见和措施，分管局长赴现场。", actor=people["commander"],
                               now=at(days=2, hours=10))
-        service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业,诉求已协调解决",
+        service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业，诉求已协调解决",
                               actor=people["commander"], now=at(days=1))
         session.commit()
-        yield f"{inc.number} Ⅲ级 罢市:应急状态已结束,总结报告计时中"
+        yield f"{inc.number} Ⅲ级 罢市：应急状态已结束，总结报告计时中"
     yield f"demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS)

@@ -109,7 +109,7 @@ def _unit_head(plan, row: Deadline) -> dict:
                 "name": plan.unit_name(row.department) if plan.has_unit(row.department) else row.department}
     code = row.station or ""
     return {"department": code, "unit_type": "station",
-            "name": plan.unit_name(code) if code and plan.has_unit(code) else "事发地市场监督管理所(未指定)"}
+            "name": plan.unit_name(code) if code and plan.has_unit(code) else "事发地市场监督管理所（未指定）"}
 
 
 def _incident_head(incident: Incident, plan) -> dict:

@@ -79,7 +79,7 @@ def require_end(user: Principal, incident: Incident, plan: Plan) -> None:
         numeral = level.numeral if level else "未定级"
         raise Forbidden(
             "forbidden",
-            f"{numeral}级事件的应急状态结束须由{names}宣布,角色“{ROLES.get(user.role, user.role)}”无权宣布",
+            f"{numeral}级事件的应急状态结束须由{names}宣布，角色“{ROLES.get(user.role, user.role)}”无权宣布",
             f"at level {incident.level} only {', '.join(allowed)} may declare the end; not '{user.role}'",
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 ADMIN = "admin"
 LEADER = "leader"  # 应急领导小组
 COMMANDER = "commander"  # 专项应急指挥部
-OFFICE = "office"  # 突发事件应急办公室 / 办公室(应急管理科)
+OFFICE = "office"  # 突发事件应急办公室 / 办公室（应急管理科）
 DUTY_OFFICER = "duty_officer"  # 科室值班员
 STATION = "station"  # 市场监督管理所
 VIEWER = "viewer"

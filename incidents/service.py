@@ -106,14 +106,14 @@ def _text(value: str | None, field: str, *, required: bool = True, limit: int = 
     if required and not value:
         raise InvalidInput("missing_field", f"缺少{FIELD_NAMES[field]}", f"{field} is required", field=field)
     if len(value) > limit:
-        raise InvalidInput("too_long", f"{FIELD_NAMES[field]}过长(最多{limit}字)",
+        raise InvalidInput("too_long", f"{FIELD_NAMES[field]}过长（最多{limit}字）",
                            f"{field} is longer than {limit} characters", field=field)
     return value
 
 
 def _check_level(level: str) -> str:
     if level not in LEVEL_CODES:
-        raise InvalidInput("unknown_level", f"未知事件等级“{level}”,应为 I、II、III、IV 之一",
+        raise InvalidInput("unknown_level", f"未知事件等级“{level}”，应为 I、II、III、IV 之一",
                            f"unknown level '{level}'; one of I, II, III, IV", field="level")
     return level
 
@@ -191,7 +191,7 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
         raise Conflict("bad_state", "只有已登记、尚未启动响应的事件才能启动应急响应",
                        "only a registered incident can be activated")
     if incident.level is None:
-        raise Conflict("ungraded", "事件尚未定级,不能启动应急响应", "grade the incident before activating the response")
+        raise Conflict("ungraded", "事件尚未定级，不能启动应急响应", "grade the incident before activating the response")
     incident.status = ACTIVE
     incident.activated_at = now
     audit.record(session, actor=actor, action="incident.activated", entity="incident", entity_id=incident.id,
@@ -204,7 +204,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                   submitted_at: datetime | None = None, measure: str | None = None) -> Report:
     """File a report; it satisfies the clock waiting for it, on time or late."""
     if kind not in REPORT_KINDS + ("measure",):
-        raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”,应为 initial、bureau、progress、closing 之一",
+        raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”，应为 initial、bureau、progress、closing 之一",
                            f"unknown report kind '{kind}'; one of initial, bureau, progress, closing", field="kind")
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
@@ -215,7 +215,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
         raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",
                            "submitted_at is before the event was discovered", field="submitted_at")
     if incident.status == ARCHIVED:
-        raise Conflict("archived", "事件已归档,不能再报送", "the incident is archived")
+        raise Conflict("archived", "事件已归档，不能再报送", "the incident is archived")
     if kind == "closing":
         if incident.status != ENDED:
             raise Conflict("not_ended", "应急状态结束后才能报送总结报告",
@@ -224,7 +224,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
             raise InvalidInput("before_end", "总结报告的报送时间不能早于应急状态结束时间",
                                "submitted_at is before the end of the emergency", field="submitted_at")
     elif incident.status == ENDED:
-        raise Conflict("ended", "应急状态已结束,只能报送总结报告",
+        raise Conflict("ended", "应急状态已结束，只能报送总结报告",
                        "the emergency has ended; only the closing report can be filed")
     if kind == "progress" and incident.status != ACTIVE:
         raise Conflict("not_active", "启动应急响应后才能报送续报", "progress reports follow the activation")
@@ -256,7 +256,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     if incident.status in (ENDED, ARCHIVED):
         raise Conflict("ended", "应急状态已结束", "the emergency has already ended")
     if incident.status != ACTIVE:
-        raise Conflict("not_active", "尚未启动应急响应,无需宣布结束", "the response was never activated")
+        raise Conflict("not_active", "尚未启动应急响应，无需宣布结束", "the response was never activated")
     permissions.require_end(actor, incident, plan)
     reason = _text(reason, "reason", limit=2000)
     ended_at = _not_future(ended_at, now, "ended_at") if ended_at else now
@@ -281,7 +281,7 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
     if incident.status != ENDED:
         raise Conflict("not_ended", "只有应急状态已结束的事件才能归档", "only an ended incident can be archived")
     if not any(r.kind == "closing" for r in incident.reports):
-        raise Conflict("no_closing_report", "尚未报送总结报告,不能归档", "file the closing report before archiving")
+        raise Conflict("no_closing_report", "尚未报送总结报告，不能归档", "file the closing report before archiving")
     incident.status = ARCHIVED
     incident.archived_at = now
     audit.record(session, actor=actor, action="incident.archived", entity="incident", entity_id=incident.id,
@@ -291,7 +291,7 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
 
 def _check_open(incident: Incident, what: str) -> None:
     if incident.status in (ENDED, ARCHIVED):
-        raise Conflict("ended", "应急状态已结束,不能再定级", f"the emergency has ended; cannot {what}")
+        raise Conflict("ended", "应急状态已结束，不能再定级", f"the emergency has ended; cannot {what}")
 
 
 def _sha(text: str) -> str:
@@ -384,11 +384,11 @@ def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, 
     rule = plan.clock(row.kind)
     if not rule.applies_to(incident.level, incident.category):
         numeral = plan.level(incident.level).numeral if incident.level else "未定"
-        reason = f"定级为{numeral}级,预案不要求“{rule.name}”"
+        reason = f"定级为{numeral}级，预案不要求“{rule.name}”"
     elif incident.ended_at is not None:
-        reason = "应急状态已结束,不再需要续报"
+        reason = "应急状态已结束，不再需要续报"
     else:
-        reason = "预案条件变化,此时限不再适用"
+        reason = "预案条件变化，此时限不再适用"
     row.status = CANCELLED
     row.cancelled_at = now
     row.cancel_reason = reason

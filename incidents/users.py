@@ -63,7 +63,7 @@ def create_user(session: Session, plan: Plan, *, name: str, role: str, now: date
     if not name:
         raise InvalidInput("missing_field", "缺少姓名", "name is required", field="name")
     if role not in ROLES:
-        raise InvalidInput("unknown_role", f"未知角色“{role}”,可选:{'、'.join(ROLES)}",
+        raise InvalidInput("unknown_role", f"未知角色“{role}”，可选：{'、'.join(ROLES)}",
                            f"unknown role '{role}'; one of {', '.join(ROLES)}", field="role")
     if role == DUTY_OFFICER and (not unit or unit not in {d.code for d in plan.departments}):
         raise InvalidInput("unknown_department", "值班员须指定预案中的科室代码(--department)",
@@ -75,7 +75,7 @@ def create_user(session: Session, plan: Plan, *, name: str, role: str, now: date
         raise InvalidInput("unknown_department", f"预案中没有科室或所“{unit}”", f"no unit '{unit}' in the plan",
                            field="department")
     if phone and not PHONE.match(phone):
-        raise InvalidInput("bad_phone", "电话号码须为国际格式,如 +8613800000000",
+        raise InvalidInput("bad_phone", "电话号码须为国际格式，如 +8613800000000",
                            "phone must be in international format, e.g. +8613800000000", field="phone")
     login = (login or name).strip()
     if session.scalar(select(User.id).where(User.login == login)) is not None:

@@ -31,8 +31,8 @@ def incident_payload(**overrides) -> dict:
         "nature": "集体性食物中毒",
         "scope": "在校师生约20人出现腹痛、呕吐",
         "trend": "新增病例减少",
-        "measures_taken": "封存留样食品,暂停食堂供餐",
-        "casualties": "20人就医,无死亡",
+        "measures_taken": "封存留样食品，暂停食堂供餐",
+        "casualties": "20人就医，无死亡",
     }
     body.update(overrides)
     return body

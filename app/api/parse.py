@@ -46,10 +46,10 @@ def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> 
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput("bad_time", f"{label}({name})须为 ISO 8601 时间,如 2026-11-22T09:30:00+08:00",
+        raise InvalidInput("bad_time", f"{label}({name})须为 ISO 8601 时间，如 2026-11-22T09:30:00+08:00",
                            f"{name} must be an ISO 8601 time such as 2026-11-22T09:30:00+08:00",
                            field=name) from None
     if moment.tzinfo is None:
-        raise InvalidInput("naive_time", f"{label}({name})须带时区,如 +08:00",
+        raise InvalidInput("naive_time", f"{label}({name})须带时区，如 +08:00",
                            f"{name} must carry a UTC offset such as +08:00", field=name)
     return moment

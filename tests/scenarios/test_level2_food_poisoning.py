@@ -39,7 +39,7 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
 
     # 09:58 the station files its initial report: met, and the bureau's 30-minute clock starts.
     clock.advance(minutes=3)
-    r = station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报:食堂疑似食物中毒"})
+    r = station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报：食堂疑似食物中毒"})
     assert r.status_code == 201, r.get_json()
     clocks = by_kind(r.get_json()["incident"]["deadlines"])
     assert clocks["initial_report"]["status"] == "met"
@@ -48,7 +48,7 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     assert clocks["bureau_report"]["due_at"] == iso(t_initial + timedelta(minutes=30))
 
     # The office grades it Ⅱ: no change to the reporting clocks, which Ⅱ keeps.
-    r = office.post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "20人就医,属重大食物中毒"})
+    r = office.post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "20人就医，属重大食物中毒"})
     assert r.status_code == 200, r.get_json()
     assert [c["from"] for c in r.get_json()["level_changes"]] == [None, None]
 
@@ -91,7 +91,7 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
 
     # Day 4: the leadership group ends the emergency; the closing clock runs 4 days.
     clock.set(t_act + timedelta(days=4))
-    r = leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "患者全部出院,涉事单位已整改"})
+    r = leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "患者全部出院，涉事单位已整改"})
     assert r.status_code == 200, r.get_json()
     t_end = clock.now()
     deadlines = r.get_json()["deadlines"]

@@ -22,7 +22,7 @@ def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, c
     # Two hours later an epidemic makes it Ⅰ: daily progress from activation, 12 h meeting from now.
     clock.advance(hours=2)
     t_regrade = clock.now()
-    r = office.post(f"/api/v1/incidents/{iid}/level", json={"level": "I", "reason": "疫情扩散,全县抢购"})
+    r = office.post(f"/api/v1/incidents/{iid}/level", json={"level": "I", "reason": "疫情扩散，全县抢购"})
     assert r.status_code == 200, r.get_json()
     inc = r.get_json()
     clocks = by_kind(inc["deadlines"])
@@ -35,7 +35,7 @@ def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, c
     assert [d["kind"] for d in cancelled] == ["work_team_dispatched"]
     assert "Ⅰ" in cancelled[0]["cancel_reason"]
     assert [(c["from"], c["to"], c["reason"]) for c in inc["level_changes"]] == [
-        (None, "III", "县域影响较大"), ("III", "I", "疫情扩散,全县抢购")]
+        (None, "III", "县域影响较大"), ("III", "I", "疫情扩散，全县抢购")]
 
     # The command meeting comes due at exactly 12 hours, with its warnings at 1 h and 15 min before.
     recorder = Recorder()
@@ -94,7 +94,7 @@ def test_ungraded_event_runs_the_hour_clock_and_grading_four_cancels_it(wiring, 
     assert by_kind(inc["deadlines"])["initial_report"]["due_at"] == iso(clock.now() + timedelta(hours=1))
 
     clock.advance(minutes=20)
-    r = office.post(f"/api/v1/incidents/{inc['id']}/level", json={"level": "IV", "reason": "个别商超,数量不大"})
+    r = office.post(f"/api/v1/incidents/{inc['id']}/level", json={"level": "IV", "reason": "个别商超，数量不大"})
     deadlines = r.get_json()["deadlines"]
     assert [(d["kind"], d["status"]) for d in deadlines] == [("initial_report", "cancelled")]
     assert "Ⅳ" in deadlines[0]["cancel_reason"]

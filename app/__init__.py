@@ -27,7 +27,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.secret_key()
-    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
     app.json.ensure_ascii = False
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan

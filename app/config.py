@@ -40,6 +40,8 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
         "JSON_AS_ASCII": False,
+        # Flask's default is no limit; a request body over this gets 413.
+        "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         "CLOCK": SystemClock(),
     }
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.durations import as_utc
@@ -56,10 +57,17 @@ def _chain_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()  # ids of new rows are known only now
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    head_query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = session.execute(head_query).scalar_one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+        try:
+            # The first writer ever creates the head; a concurrent first writer waits, fails
+            # here, and then locks the row the other one committed.
+            with session.begin_nested():
+                session.add(AuditHead(id=1, seq=0, hash=GENESIS))
+        except IntegrityError:
+            pass
+        head = session.execute(head_query.execution_options(populate_existing=True)).scalar_one()
     for item in pending:
         entity_id = item["entity_id"]
         entity_id = str(entity_id() if callable(entity_id) else entity_id)

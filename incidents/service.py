@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents import audit, permissions
@@ -73,12 +75,18 @@ def plan_of(incident: Incident) -> Plan:
 
 def stored_plan_version(session: Session, plan: Plan, now: datetime) -> PlanVersion:
     """Return the stored copy of this plan, keeping it verbatim the first time it is used."""
-    row = session.scalar(select(PlanVersion).where(PlanVersion.sha256 == plan.sha256))
-    if row is None:
-        row = PlanVersion(plan_id=plan.id, version=plan.version, sha256=plan.sha256,
-                          content=plan.source_text, loaded_at=now)
-        session.add(row)
-        session.flush()
+    query = select(PlanVersion).where(PlanVersion.sha256 == plan.sha256)
+    row = session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        # A savepoint: when another transaction stores the same plan first, take its row.
+        with session.begin_nested():
+            row = PlanVersion(plan_id=plan.id, version=plan.version, sha256=plan.sha256,
+                              content=plan.source_text, loaded_at=now)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalar(query)
     return row
 
 
@@ -121,6 +129,9 @@ def _check_level(level: str) -> str:
 def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor, now: datetime) -> Incident:
     """Register an event, grade it if a level is given, and start the plan's clocks."""
     permissions.require(actor, "register")
+    if facts.level:
+        # Grading at registration is grading: a station reports, the office grades.
+        permissions.require(actor, "grade")
     title = _text(facts.title, "title", limit=200)
     try:
         category = plan.category(facts.category)
@@ -148,7 +159,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     )
     session.add(incident)
     session.flush()
-    incident.number = f"YJ{now.year}-{incident.id:05d}"
+    # The number carries the bureau's local year: 31 Dec 17:00 UTC is already New Year in Beijing.
+    incident.number = f"YJ{now.astimezone(ZoneInfo(plan.timezone)).year}-{incident.id:05d}"
     reason = _text(facts.level_reason, "reason", required=False) or ("登记时定级" if level else "登记时未定级")
     session.add(LevelChange(incident=incident, from_level=None, to_level=level, reason=reason,
                             changed_by_id=actor.id, changed_at=now))

@@ -1,0 +1,495 @@
+"""Bad requests get a 4xx JSON error in Chinese and English, and change nothing; the OpenAPI document."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from incidents.models import AuditEntry, Deadline, Incident, LevelChange, Report
+from tests.helpers import incident_payload, iso
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def counts(wiring) -> dict[str, int]:
+    with wiring.sessions() as session:
+        return {m.__tablename__: session.scalar(select(func.count()).select_from(m))
+                for m in (Incident, LevelChange, Report, Deadline, AuditEntry)}
+
+
+class Unchanged:
+    """Snapshot the incident (if any), the list and the row counts; compare after a refused request."""
+
+    def __init__(self, wiring, reader, iid=None):
+        self.wiring, self.reader, self.iid = wiring, reader, iid
+        self.before = self.take()
+
+    def take(self):
+        detail = self.reader.get(f"/api/v1/incidents/{self.iid}").get_json() if self.iid else None
+        listing = self.reader.get("/api/v1/incidents").get_json()
+        return detail, listing, counts(self.wiring)
+
+    def check(self):
+        assert self.take() == self.before
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert {"code", "message", "message_en"} <= set(error), error
+    assert isinstance(error["code"], str) and error["code"]
+    assert CHINESE.search(error["message"]), error
+    assert error["message_en"] and not CHINESE.search(error["message_en"]), error
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def register(user, clock, **overrides):
+    r = user.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()), **overrides))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+@pytest.fixture
+def incident(users, clock):
+    """A registered, ungraded food-poisoning incident; returns its id."""
+    iid = register(users["station"], clock)
+    clock.advance(minutes=5)
+    return iid
+
+
+def grade(users, iid, level):
+    r = users["office"].post(f"/api/v1/incidents/{iid}/level", json={"level": level, "reason": "定级"})
+    assert r.status_code == 200, r.get_json()
+
+
+def activate(users, iid):
+    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate")
+    assert r.status_code == 200, r.get_json()
+
+
+# --- registration ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["title", "category", "discovered_at", "location", "source", "nature"])
+def test_missing_field(wiring, users, clock, field):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    body = incident_payload(discovered_at=iso(clock.now()))
+    del body[field]
+    error = assert_error(office.post("/api/v1/incidents", json=body), 400, "missing_field")
+    assert error.get("field") == field
+    body[field] = "   "
+    assert_error(office.post("/api/v1/incidents", json=body), 400, "missing_field")
+    guard.check()
+
+
+@pytest.mark.parametrize("overrides,code,field", [
+    ({"level": "V"}, "unknown_level", "level"),
+    ({"level": "ii"}, "unknown_level", "level"),
+    ({"level": "Ⅱ"}, "unknown_level", "level"),
+    ({"category": "alien_invasion"}, "unknown_category", "category"),
+    ({"station": "atlantis"}, "unknown_station", "station"),
+    ({"title": 12345}, "bad_type", "title"),
+    ({"title": "长" * 201}, "too_long", "title"),
+    ({"discovered_at": "yesterday"}, "bad_time", "discovered_at"),
+    ({"discovered_at": "2026-11-20T09:00:00"}, "naive_time", "discovered_at"),
+    ({"discovered_at": "2026-11-20 09:00"}, "naive_time", "discovered_at"),
+])
+def test_bad_registration(wiring, users, overrides, code, field):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    error = assert_error(office.post("/api/v1/incidents", json=incident_payload(**overrides)), 400, code)
+    assert error.get("field") == field
+    guard.check()
+
+
+@pytest.mark.parametrize("ahead", [timedelta(seconds=1), timedelta(minutes=30), timedelta(days=400)])
+def test_discovered_in_the_future(wiring, users, clock, ahead):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    r = office.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now() + ahead)))
+    assert_error(r, 400, "future_time")
+    # The same moment written in Beijing time is still the future.
+    beijing = (clock.now() + ahead).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    assert_error(office.post("/api/v1/incidents", json=incident_payload(discovered_at=beijing.isoformat())),
+                 400, "future_time")
+    guard.check()
+
+
+def test_discovered_now_is_accepted(users, clock):
+    # The boundary: "now" is not the future (the tests above must not refuse it by accident).
+    register(users["office"], clock)
+
+
+@pytest.mark.parametrize("data,content_type", [
+    ("{\"title\": ", "application/json"),
+    ("not json at all", "application/json"),
+    ("", "application/json"),
+    ("title=x", "application/x-www-form-urlencoded"),
+])
+def test_malformed_json(wiring, users, data, content_type):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    r = office.client.post("/api/v1/incidents", data=data, content_type=content_type,
+                           headers={"Authorization": f"Bearer {office.token}"})
+    assert_error(r, 400, "bad_json")
+    guard.check()
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "a string", 42, None, True])
+def test_non_object_json(wiring, users, payload):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    import json as _json
+
+    r = office.client.post("/api/v1/incidents", data=_json.dumps(payload), content_type="application/json",
+                           headers={"Authorization": f"Bearer {office.token}"})
+    assert_error(r, 400, "bad_json")
+    guard.check()
+
+
+# --- grading and activation --------------------------------------------------------
+
+
+def test_regrade_to_the_same_level(wiring, users, incident):
+    grade(users, incident, "II")
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["office"].post(f"/api/v1/incidents/{incident}/level", json={"level": "II", "reason": "再次定级"})
+    error = assert_error(r, 409, "same_level")
+    assert "Ⅱ" in error["message"]
+    guard.check()
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"level": "V", "reason": "x"}, "unknown_level"),
+    ({"level": "II"}, "missing_field"),
+    ({"reason": "x"}, "missing_field"),
+    ({"level": "II", "reason": "  "}, "missing_field"),
+    ({"level": 2, "reason": "x"}, "bad_type"),
+])
+def test_bad_grading(wiring, users, incident, body, code):
+    guard = Unchanged(wiring, users["office"], incident)
+    assert_error(users["office"].post(f"/api/v1/incidents/{incident}/level", json=body), 400, code)
+    guard.check()
+
+
+def test_activation_of_an_ungraded_incident(wiring, users, incident):
+    guard = Unchanged(wiring, users["office"], incident)
+    error = assert_error(users["leader"].post(f"/api/v1/incidents/{incident}/activate"), 409, "ungraded")
+    assert "定级" in error["message"]
+    guard.check()
+
+
+def test_activation_twice(wiring, users, incident):
+    grade(users, incident, "II")
+    activate(users, incident)
+    guard = Unchanged(wiring, users["office"], incident)
+    assert_error(users["leader"].post(f"/api/v1/incidents/{incident}/activate"), 409)
+    guard.check()
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+def test_report_submitted_in_the_future(wiring, users, clock, incident):
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["station"].post(f"/api/v1/incidents/{incident}/reports",
+                              json={"kind": "initial", "body": "初报", "submitted_at": iso(clock.now() + timedelta(minutes=1))})
+    error = assert_error(r, 400, "future_time")
+    assert error.get("field") == "submitted_at"
+    guard.check()
+
+
+def test_report_with_a_naive_time(wiring, users, incident):
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["station"].post(f"/api/v1/incidents/{incident}/reports",
+                              json={"kind": "initial", "body": "初报", "submitted_at": "2026-11-20T09:10:00"})
+    assert_error(r, 400, "naive_time")
+    guard.check()
+
+
+def test_report_before_the_discovery(wiring, users, clock, incident):
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["station"].post(f"/api/v1/incidents/{incident}/reports",
+                              json={"kind": "initial", "body": "初报", "submitted_at": iso(clock.now() - timedelta(days=1))})
+    assert_error(r, 400, "before_discovery")
+    guard.check()
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"kind": "gossip", "body": "x"}, "unknown_kind"),
+    ({"kind": "initial"}, "missing_field"),
+    ({"body": "x"}, "missing_field"),
+    ({"kind": "measure", "body": "x"}, "unknown_kind"),
+])
+def test_bad_report(wiring, users, incident, body, code):
+    guard = Unchanged(wiring, users["office"], incident)
+    assert_error(users["office"].post(f"/api/v1/incidents/{incident}/reports", json=body), 400, code)
+    guard.check()
+
+
+def test_progress_report_before_activation(wiring, users, incident):
+    grade(users, incident, "II")
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["office"].post(f"/api/v1/incidents/{incident}/reports", json={"kind": "progress", "body": "续报"})
+    assert_error(r, 409, "not_active")
+    guard.check()
+
+
+def test_measure_before_activation_and_unknown_measure(wiring, users, incident):
+    grade(users, incident, "II")
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["office"].post(f"/api/v1/incidents/{incident}/measures", json={"measure": "measures_issued", "body": "x"})
+    assert_error(r, 409, "not_active")
+    activate(users, incident)
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["office"].post(f"/api/v1/incidents/{incident}/measures", json={"measure": "party", "body": "x"})
+    assert_error(r, 400, "unknown_measure")
+    guard.check()
+
+
+def test_closing_report_before_the_end(wiring, users, incident):
+    grade(users, incident, "II")
+    activate(users, incident)
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["office"].post(f"/api/v1/incidents/{incident}/reports", json={"kind": "closing", "body": "总结"})
+    assert_error(r, 409, "not_ended")
+    guard.check()
+
+
+@pytest.fixture
+def ended(users, clock, incident):
+    grade(users, incident, "II")
+    activate(users, incident)
+    clock.advance(hours=2)
+    r = users["leader"].post(f"/api/v1/incidents/{incident}/end", json={"reason": "处置完毕"})
+    assert r.status_code == 200, r.get_json()
+    clock.advance(minutes=5)
+    return incident
+
+
+@pytest.mark.parametrize("user,kind", [("office", "progress"), ("station", "initial"), ("office", "bureau")])
+def test_report_for_an_ended_incident(wiring, users, ended, user, kind):
+    guard = Unchanged(wiring, users["office"], ended)
+    r = users[user].post(f"/api/v1/incidents/{ended}/reports", json={"kind": kind, "body": "迟到的报告"})
+    error = assert_error(r, 409, "ended")
+    assert "结束" in error["message"]
+    guard.check()
+
+
+def test_report_for_an_archived_incident(wiring, users, ended):
+    r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "总结"})
+    assert r.status_code == 201
+    assert users["office"].post(f"/api/v1/incidents/{ended}/archive").status_code == 200
+    guard = Unchanged(wiring, users["office"], ended)
+    r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "再交一份"})
+    assert_error(r, 409)
+    guard.check()
+
+
+def test_closing_report_dated_before_the_end(wiring, users, clock, ended):
+    guard = Unchanged(wiring, users["office"], ended)
+    r = users["office"].post(f"/api/v1/incidents/{ended}/reports",
+                             json={"kind": "closing", "body": "总结", "submitted_at": iso(clock.now() - timedelta(hours=1))})
+    assert_error(r, 400, "before_end")
+    guard.check()
+
+
+# --- the end ---------------------------------------------------------------------------
+
+
+def test_end_in_the_future(wiring, users, clock, incident):
+    grade(users, incident, "II")
+    activate(users, incident)
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users["leader"].post(f"/api/v1/incidents/{incident}/end",
+                             json={"reason": "结束", "ended_at": iso(clock.now() + timedelta(hours=1))})
+    error = assert_error(r, 400, "future_time")
+    assert error.get("field") == "ended_at"
+    r = users["leader"].post(f"/api/v1/incidents/{incident}/end",
+                             json={"reason": "结束", "ended_at": "2026-11-20T10:00:00"})
+    assert_error(r, 400, "naive_time")
+    r = users["leader"].post(f"/api/v1/incidents/{incident}/end",
+                             json={"reason": "结束", "ended_at": iso(clock.now() - timedelta(days=1))})
+    assert_error(r, 400, "before_activation")
+    r = users["leader"].post(f"/api/v1/incidents/{incident}/end", json={})
+    assert_error(r, 400, "missing_field")
+    guard.check()
+
+
+@pytest.mark.parametrize("role", ["station", "commander", "office", "viewer", "food"])
+def test_end_declared_by_the_wrong_role_at_level_two(wiring, users, incident, role):
+    grade(users, incident, "II")
+    activate(users, incident)
+    guard = Unchanged(wiring, users["office"], incident)
+    r = users[role].post(f"/api/v1/incidents/{incident}/end", json={"reason": "结束"})
+    error = assert_error(r, 403, "forbidden")
+    guard.check()
+    if role == "commander":
+        assert "Ⅱ" in error["message"] and "应急领导小组" in error["message"]
+
+
+def test_end_before_activation(wiring, users, incident):
+    grade(users, incident, "II")
+    guard = Unchanged(wiring, users["office"], incident)
+    assert_error(users["leader"].post(f"/api/v1/incidents/{incident}/end", json={"reason": "结束"}), 409, "not_active")
+    guard.check()
+
+
+def test_end_twice(wiring, users, ended):
+    guard = Unchanged(wiring, users["office"], ended)
+    assert_error(users["leader"].post(f"/api/v1/incidents/{ended}/end", json={"reason": "再次结束"}), 409, "ended")
+    guard.check()
+
+
+def test_archive_before_the_closing_report(wiring, users, ended):
+    guard = Unchanged(wiring, users["office"], ended)
+    assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "no_closing_report")
+    guard.check()
+
+
+# --- authentication, unknown things ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method,url", [
+    ("get", "/api/v1/incidents"), ("post", "/api/v1/incidents"), ("get", "/api/v1/plan"),
+    ("get", "/api/v1/incidents/1"), ("post", "/api/v1/incidents/1/activate"), ("get", "/api/v1/accountability"),
+])
+@pytest.mark.parametrize("auth", [None, "Bearer yj_wrong-token", "Bearer ", "Basic dXNlcjpwYXNz", "yj_no-scheme"])
+def test_no_or_wrong_token(app, wiring, users, incident, method, url, auth):
+    guard = Unchanged(wiring, users["office"], incident)
+    client = app.test_client()
+    headers = {"Authorization": auth} if auth is not None else {}
+    r = getattr(client, method)(url, headers=headers, json=incident_payload() if method == "post" else None)
+    assert_error(r, 401, "unauthorised")
+    guard.check()
+
+
+def test_unknown_incident(wiring, users, incident):
+    guard = Unchanged(wiring, users["office"], incident)
+    office = users["office"]
+    assert_error(office.get("/api/v1/incidents/999999"), 404, "not_found")
+    assert_error(office.get("/api/v1/incidents/999999/audit"), 404, "not_found")
+    assert_error(office.post("/api/v1/incidents/999999/level", json={"level": "II", "reason": "x"}), 404, "not_found")
+    assert_error(users["leader"].post("/api/v1/incidents/999999/activate"), 404, "not_found")
+    assert_error(office.post("/api/v1/incidents/999999/reports", json={"kind": "progress", "body": "x"}), 404)
+    assert_error(users["leader"].post("/api/v1/incidents/999999/end", json={"reason": "x"}), 404)
+    assert_error(office.get("/api/v1/accountability?incident=999999"), 404)
+    guard.check()
+
+
+@pytest.mark.parametrize("method,url,status", [
+    ("get", "/api/v1/nothing-here", 404),
+    ("post", "/api/v1/nothing-here", 404),
+    ("get", "/api/v1/incidents/abc", 404),
+    ("get", "/api/v2/incidents", 404),
+    ("delete", "/api/v1/incidents", 405),
+    ("put", "/api/v1/incidents/1", 405),
+])
+def test_unknown_route_gives_json(app, users, method, url, status):
+    r = getattr(app.test_client(), method)(url, headers={"Authorization": f"Bearer {users['office'].token}"})
+    assert_error(r, status)
+
+
+def test_bad_list_filters(users):
+    assert_error(users["office"].get("/api/v1/incidents?status=sleeping"), 400, "bad_status")
+    assert_error(users["office"].get("/api/v1/incidents?level=V"), 400, "unknown_level")
+    assert_error(users["office"].get("/api/v1/accountability?from=yesterday"), 400, "bad_time")
+
+
+def test_unknown_category_for_suggestion(users):
+    assert_error(users["office"].get("/api/v1/plan/suggest?category=nope"), 400, "unknown_category")
+    r = users["office"].get("/api/v1/plan/suggest?category=food_poisoning")
+    assert r.status_code == 200 and r.get_json()["level"] == "II"
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+
+def _openapi_path(rule: str) -> str:
+    path = rule[len("/api/v1"):]
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
+
+
+def test_openapi_document_is_openapi_3_1(app):
+    r = app.test_client().get("/api/v1/openapi.json")
+    assert r.status_code == 200 and r.is_json
+    doc = r.get_json()
+    assert doc["openapi"].startswith("3.1")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    assert doc["paths"]
+    schemes = doc["components"]["securitySchemes"]
+    assert any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes.values())
+    schemas = doc["components"]["schemas"]
+    assert {"code", "message", "message_en"} <= set(schemas["Error"]["properties"]["error"]["properties"])
+
+    # Every $ref points at something in the document.
+    def refs(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "$ref":
+                    yield v
+                else:
+                    yield from refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v)
+
+    for ref in refs(doc):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[-1] in schemas, ref
+
+    for path, item in doc["paths"].items():
+        assert path.startswith("/"), path
+        for method, op in item.items():
+            assert method in {"get", "post", "put", "patch", "delete"}, (path, method)
+            assert op.get("responses"), (path, method)
+            params = {p["name"] for p in op.get("parameters", []) if p.get("in") == "path"}
+            assert params == set(re.findall(r"{(\w+)}", path)), (path, method, params)
+
+
+def test_openapi_lists_every_route_of_the_app(app):
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    documented = {(path, method) for path, item in doc["paths"].items() for method in item}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((_openapi_path(rule.rule), method.lower()))
+    assert served, "no /api/v1 routes found"
+    assert served - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - served == set(), "documented routes the app does not serve"
+
+
+def test_grading_after_the_end(wiring, users, ended):
+    guard = Unchanged(wiring, users["office"], ended)
+    r = users["office"].post(f"/api/v1/incidents/{ended}/level", json={"level": "I", "reason": "升级"})
+    assert_error(r, 409, "ended")
+    guard.check()
+
+
+def test_request_too_large(wiring, users):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    body = incident_payload(nature="大" * (3 * 1024 * 1024))
+    assert_error(office.post("/api/v1/incidents", json=body), 413)
+    guard.check()
+
+
+def test_text_longer_than_allowed(wiring, users, clock):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    r = office.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()), nature="x" * 20001))
+    assert_error(r, 400, "too_long")
+    guard.check()

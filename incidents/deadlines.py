@@ -52,7 +52,9 @@ def desired_clocks(plan: Plan, facts: IncidentFacts) -> list[ClockSpec]:
         duration = rule.duration(facts.level)
         if rule.repeats:
             out.extend(_cycles(rule, facts, start, duration))
-        else:
+        elif rule.starts_on != "activated" or facts.ended_at is None or start + duration <= facts.ended_at:
+            # A response measure not yet due when the emergency ends is no longer asked for;
+            # one that came due during the response stays, met or missed.
             out.append(_spec(rule, 0, start, start + duration))
     return out
 

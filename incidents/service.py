@@ -398,7 +398,7 @@ def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, 
         numeral = plan.level(incident.level).numeral if incident.level else "未定"
         reason = f"定级为{numeral}级，预案不要求“{rule.name}”"
     elif incident.ended_at is not None:
-        reason = "应急状态已结束，不再需要续报"
+        reason = f"应急状态已结束，不再需要“{rule.name}”"
     else:
         reason = "预案条件变化，此时限不再适用"
     row.status = CANCELLED

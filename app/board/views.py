@@ -1,0 +1,365 @@
+"""What the pages show, built from the rows: names in Chinese, clocks with their state.
+
+Templates get plain dicts with datetimes (the `localtime` filter shows them in Beijing
+time); they never look codes up in the plan themselves.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import accountability
+from incidents.durations import chinese_duration
+from incidents.models import (
+    ACTIVE,
+    ARCHIVED,
+    CANCELLED,
+    ENDED,
+    LATE,
+    MET,
+    OVERDUE,
+    PENDING,
+    REGISTERED,
+    AuditEntry,
+    Deadline,
+    Incident,
+    User,
+)
+from incidents.plan import LEVEL_CODES, Plan
+from incidents.roles import ROLES
+from incidents.service import plan_of
+
+STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档"}
+REPORT_KIND_ZH = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
+                  "measure": "措施完成"}
+CLOCK_STATUS_ZH = {PENDING: "进行中", MET: "按时完成", LATE: "迟报", OVERDUE: "超时未报", CANCELLED: "已取消"}
+OUTCOME_ZH = {"met": "按时", "late": "迟报", "missed": "漏报/超时未报", "running": "进行中"}
+ACTION_ZH = {
+    "incident.registered": "登记事件",
+    "incident.graded": "定级",
+    "incident.activated": "启动应急响应",
+    "incident.ended": "宣布应急状态结束",
+    "incident.archived": "归档",
+    "report.submitted": "报送报告",
+    "deadline.started": "时限开始计时",
+    "deadline.retimed": "时限重新计算",
+    "deadline.cancelled": "时限取消",
+    "deadline.met": "按时完成",
+    "deadline.late": "迟报",
+    "deadline.overdue": "超时未报",
+    "user.created": "创建用户",
+}
+SYSTEM_ACTORS_ZH = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试"}
+UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
+
+
+# --- small pieces -------------------------------------------------------------
+
+
+def level_view(plan: Plan, code: str | None) -> dict:
+    """Return a level's numeral, name and colour (grey when ungraded)."""
+    if not code:
+        return UNGRADED
+    try:
+        level = plan.level(code)
+    except KeyError:
+        return {**UNGRADED, "code": code, "label": code}
+    return {"code": level.code, "numeral": level.numeral, "name": level.name, "colour": level.colour,
+            "label": f"{level.numeral}级"}
+
+
+def unit_name(plan: Plan, code: str | None) -> str:
+    """Return a department's or station's Chinese name, or the code if the plan lacks it."""
+    if not code:
+        return "—"
+    return plan.unit_name(code) if plan.has_unit(code) else code
+
+
+def category_name(plan: Plan, code: str) -> str:
+    """Return an event category's Chinese name."""
+    try:
+        return plan.category(code).name
+    except KeyError:
+        return code
+
+
+def clock_name(plan: Plan, kind: str | None, cycle: int = 0, fallback: str | None = None) -> str:
+    """Return a clock's name, with the round of a repeating one (续报 第2次)."""
+    try:
+        rule = plan.clock(kind or "")
+    except KeyError:
+        return fallback or kind or "—"
+    name = fallback or rule.name
+    return f"{name}(第{cycle + 1}次)" if rule.repeats else name
+
+
+def countdown_text(seconds: float) -> str:
+    """Say what a countdown shows: 剩余 00:14:59, 剩余 2天 03:04:05, 已超时 00:05:12.
+
+    board.js writes the same text every second; this is what a page without script shows.
+    """
+    left = int(seconds)
+    prefix = "剩余" if left > 0 else "已超时"
+    total = abs(left)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{prefix} {days}天 {clock}" if days else f"{prefix} {clock}"
+
+
+def js_time(moment: datetime) -> str:
+    """Format a time for a data attribute that the browser's Date.parse reads exactly."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Read an ISO time out of audit data; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+# --- clocks -------------------------------------------------------------------
+
+
+def clock_view(row: Deadline, plan: Plan, now: datetime) -> dict:
+    """Return a clock with its state for the screen.
+
+    `state` drives the colour: ok / warn (within the first warning) / overdue for live
+    clocks, met / late / cancelled for finished ones.
+    """
+    left = (row.due_at - now).total_seconds()
+    warn = max(row.warn_before or [0])
+    live = row.status in (PENDING, OVERDUE)
+    if row.status == OVERDUE or (row.status == PENDING and left <= 0):
+        state = "overdue"
+    elif row.status == PENDING:
+        state = "warn" if left <= warn else "ok"
+    else:
+        state = row.status
+    if row.status == LATE:
+        outcome = f"迟报 {chinese_duration(row.late_seconds or 0)}"
+    elif row.status == MET:
+        outcome = "按时"
+    elif row.status == CANCELLED:
+        outcome = "已取消"
+    else:
+        outcome = None
+    return {
+        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": clock_name(plan, row.kind, row.cycle, row.name),
+        "unit": unit_name(plan, row.department or row.station) if (row.department or row.station)
+        else "事发地市场监督管理所(未指定)",
+        "starts_at": row.starts_at, "due_at": row.due_at, "due_js": js_time(row.due_at),
+        "status": row.status, "status_zh": CLOCK_STATUS_ZH.get(row.status, row.status), "state": state,
+        "live": live, "warn_seconds": warn, "seconds_left": int(left), "countdown": countdown_text(left),
+        "outcome": outcome, "satisfied_at": row.satisfied_at,
+        "late_by": chinese_duration(row.late_seconds) if row.status == LATE and row.late_seconds else None,
+        "cancelled_at": row.cancelled_at, "cancel_reason": row.cancel_reason,
+        "satisfied_by_report_id": row.satisfied_by_report_id,
+    }
+
+
+# --- the board ------------------------------------------------------------------
+
+
+def incident_card(incident: Incident, now: datetime) -> dict:
+    """Return an incident's headline and its clocks (live ones first, cancelled left out)."""
+    plan = plan_of(incident)
+    clocks = [clock_view(d, plan, now) for d in incident.deadlines if d.status != CANCELLED]
+    live = sorted((c for c in clocks if c["live"]), key=lambda c: c["due_at"])
+    done = sorted((c for c in clocks if not c["live"]), key=lambda c: c["due_at"], reverse=True)
+    return {
+        "id": incident.id, "number": incident.number, "title": incident.title,
+        "level": level_view(plan, incident.level), "status": incident.status,
+        "status_zh": STATUS_ZH.get(incident.status, incident.status),
+        "category": category_name(plan, incident.category),
+        "lead_department": unit_name(plan, incident.lead_department),
+        "station": unit_name(plan, incident.station) if incident.station else None,
+        "location": incident.location, "discovered_at": incident.discovered_at,
+        "live_clocks": live, "done_clocks": done,
+        "overdue": sum(1 for c in live if c["state"] == "overdue"),
+        "warn": sum(1 for c in live if c["state"] == "warn"),
+    }
+
+
+def board_groups(plan: Plan, incidents: Iterable[Incident], now: datetime) -> list[dict]:
+    """Group incident cards by level, Ⅰ to Ⅳ, then the ungraded; empty groups are left out."""
+    cards = [incident_card(i, now) for i in incidents]
+    groups = []
+    for code in (*LEVEL_CODES, None):
+        members = [c for c in cards if c["level"]["code"] == code]
+        if members:
+            groups.append({"level": level_view(plan, code), "cards": members})
+    return groups
+
+
+# --- the incident page ----------------------------------------------------------
+
+
+def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def actor_label(actor: str) -> str:
+    """Turn an audit actor ("office:张三", "system:scheduler") into 应急办公室 张三."""
+    role, _, name = actor.partition(":")
+    if role == "system":
+        return SYSTEM_ACTORS_ZH.get(name, f"系统({name})")
+    return f"{ROLES.get(role, role)} {name}".strip()
+
+
+def _level_label(plan: Plan, code: str | None) -> str:
+    return level_view(plan, code)["label"]
+
+
+def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
+    """Say in Chinese what an audit entry recorded; `fmt` formats a time."""
+    kind, cycle = data.get("kind"), data.get("cycle") or 0
+    if action == "incident.registered":
+        return f"{_level_label(plan, data.get('level'))} · {category_name(plan, data.get('category') or '')}"
+    if action == "incident.graded":
+        return (f"{_level_label(plan, data.get('from'))} → {_level_label(plan, data.get('to'))}:"
+                f"{data.get('reason') or ''}")
+    if action == "incident.activated":
+        return f"按{_level_label(plan, data.get('level'))}启动"
+    if action == "incident.ended":
+        return f"结束时间 {fmt(parse_time(data.get('ended_at')))}:{data.get('reason') or ''}"
+    if action == "report.submitted":
+        what = REPORT_KIND_ZH.get(kind, kind or "")
+        if kind == "measure" and data.get("measure"):
+            what += f"({clock_name(plan, data['measure'])})"
+        return f"{what},报送时间 {fmt(parse_time(data.get('submitted_at')))}"
+    if action.startswith("deadline."):
+        name = clock_name(plan, kind, cycle)
+        if action == "deadline.started":
+            return f"{name},截止 {fmt(parse_time(data.get('due_at')))}"
+        if action == "deadline.retimed":
+            return (f"{name},截止时间由 {fmt(parse_time(data.get('due_before')))} "
+                    f"改为 {fmt(parse_time(data.get('due_at')))}")
+        if action == "deadline.cancelled":
+            return f"{name}:{data.get('reason') or ''}"
+        if action == "deadline.late":
+            return f"{name},迟报 {data.get('late_by') or chinese_duration(data.get('late_seconds') or 0)}"
+        if action == "deadline.overdue":
+            return f"{name},截止 {fmt(parse_time(data.get('due_at')))} 未完成"
+        return name
+    return ""
+
+
+def audit_view(session: Session, incident: Incident, plan: Plan, fmt) -> list[dict]:
+    """Return the incident's audit trail, oldest first, in Chinese."""
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id)
+                           .order_by(AuditEntry.seq))
+    out = []
+    for row in rows:
+        try:
+            data = json.loads(row.data)
+        except ValueError:
+            data = {}
+        out.append({"seq": row.seq, "at": row.at, "actor": actor_label(row.actor), "action": row.action,
+                    "action_zh": ACTION_ZH.get(row.action, row.action),
+                    "detail": audit_detail(plan, row.action, data if isinstance(data, dict) else {}, fmt),
+                    "hash": row.hash})
+    return out
+
+
+def incident_detail(session: Session, incident: Incident, now: datetime, fmt) -> dict:
+    """Return everything the incident page shows: facts, levels, reports, clocks, audit, accountability."""
+    plan = plan_of(incident)
+    names = _user_names(session, [c.changed_by_id for c in incident.level_changes]
+                        + [r.submitted_by_id for r in incident.reports] + [incident.created_by_id,
+                                                                           incident.ended_by_id])
+    reports = [{
+        "id": r.id, "kind": r.kind, "kind_zh": REPORT_KIND_ZH.get(r.kind, r.kind),
+        "measure": clock_name(plan, r.measure) if r.measure else None, "body": r.body,
+        "submitted_at": r.submitted_at, "entered_at": r.entered_at,
+        "entered_later": (r.entered_at - r.submitted_at).total_seconds() >= 60,
+        "by": names.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
+    } for r in incident.reports]
+    report_kinds = {r["id"]: r["kind_zh"] for r in reports}
+    levels = [{
+        "from": level_view(plan, c.from_level), "to": level_view(plan, c.to_level), "reason": c.reason,
+        "at": c.changed_at, "by": names.get(c.changed_by_id, f"用户{c.changed_by_id}"), "first": n == 0,
+    } for n, c in enumerate(incident.level_changes)]
+    clocks = [clock_view(d, plan, now) for d in incident.deadlines]
+    for c in clocks:
+        c["report"] = report_kinds.get(c["satisfied_by_report_id"])
+    acc = accountability.report(session, now=now, flt=accountability.Filter(incident_id=incident.id))
+    card = incident_card(incident, now)
+    return {
+        **card,
+        "facts": [
+            ("发现时间", fmt(incident.discovered_at)),
+            ("地点", incident.location),
+            ("事发地市场监督管理所", unit_name(plan, incident.station) if incident.station else "未指定"),
+            ("信息来源", incident.source),
+            ("事件性质", incident.nature),
+            ("事件类别", card["category"]),
+            ("牵头科室", card["lead_department"]),
+            ("影响范围", incident.scope),
+            ("发展趋势", incident.trend),
+            ("已采取的措施", incident.measures_taken),
+            ("人员伤亡及财产损失", incident.casualties),
+        ],
+        "milestones": [m for m in (
+            ("登记时间", incident.created_at, names.get(incident.created_by_id)),
+            ("启动应急响应", incident.activated_at, None),
+            ("应急状态结束", incident.ended_at, names.get(incident.ended_by_id) if incident.ended_by_id else None),
+            ("归档", incident.archived_at, None),
+        ) if m[1] is not None],
+        "end_reason": incident.end_reason,
+        "plan_version": f"{plan.title} {plan.version}",
+        "levels": levels, "reports": reports, "clocks": clocks,
+        "audit": audit_view(session, incident, plan, lambda moment: fmt(moment, zone=False)),
+        "accountability": accountability_view(acc, plan),
+    }
+
+
+# --- accountability -------------------------------------------------------------
+
+
+def accountability_view(data: dict, plan: Plan) -> dict:
+    """Shape accountability.report() for the page: departments, stations, incidents, problems."""
+
+    def counts(row: dict) -> dict:
+        return {**row, "total": row["met"] + row["late"] + row["missed"] + row["running"],
+                "late_total": chinese_duration(row["late_seconds_total"]) if row["late_seconds_total"] else "—"}
+
+    incidents = []
+    for row in data["by_incident"]:
+        incidents.append({**counts(row), "level_view": level_view(plan, row["level"]),
+                          "status_zh": STATUS_ZH.get(row["status"], row["status"])})
+    units = [counts(row) for row in data["by_department"]]
+    problems = []
+    numbers = {row["incident_id"]: row for row in data["by_incident"]}
+    for row in data["by_incident"]:
+        for item in row["deadlines"]:
+            if item["outcome"] in ("late", "missed"):
+                problems.append({
+                    **item, "incident_title": numbers[item["incident_id"]]["title"],
+                    "name": clock_name(plan, item["kind"], item["cycle"], item["name"]),
+                    "unit": item["unit_name"] or "事发地市场监督管理所(未指定)",
+                    "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
+                    "outcome_zh": OUTCOME_ZH[item["outcome"]],
+                    "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+                })
+    problems.sort(key=lambda p: (p["due"], p["deadline_id"]))
+    return {
+        "totals": counts(data["totals"]),
+        "departments": [u for u in units if u["unit_type"] == "department"],
+        "stations": [u for u in units if u["unit_type"] == "station"],
+        "incidents": incidents,
+        "problems": problems,
+    }

@@ -112,3 +112,19 @@ def test_ungraded_event_runs_the_hour_clock_and_grading_four_cancels_it(wiring, 
     tick(wiring, recorder)
     tick(wiring, recorder)
     assert recorder.kinds() == [("initial_report", "overdue")]
+
+
+def test_ending_cancels_measures_not_yet_due_and_keeps_missed_ones(wiring, clock, users):
+    office, leader = users["office"], users["leader"]
+    body = incident_payload(title="禽流感引发抢购", category="epidemic", discovered_at=iso(clock.now()), level="I")
+    iid = office.post("/api/v1/incidents", json=body).get_json()["id"]
+    leader.post(f"/api/v1/incidents/{iid}/activate")
+    # Staff assembly (1 h) is missed; the leadership ends the emergency 3 hours in,
+    # before the 12-hour command meeting is due.
+    clock.advance(hours=3)
+    r = leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "误报,市场平稳"})
+    rows = {d["kind"]: d for d in r.get_json()["deadlines"]}
+    assert rows["staff_assembly"]["status"] == "pending" and rows["staff_assembly"]["outcome"] == "missed"
+    assert rows["command_meeting"]["status"] == "cancelled"
+    assert "专项应急指挥部" in rows["command_meeting"]["cancel_reason"]
+    assert rows["closing_report"]["due_at"] == iso(clock.now() + timedelta(days=4))

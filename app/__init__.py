@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
-from incidents import audit
+from incidents import audit, board_events
 from incidents.db import make_engine, make_session_factory
 from incidents.errors import DomainError
 from incidents.plan import load_plan_file
@@ -33,7 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
     audit.install(sessions)
-    app.extensions["yingji"] = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"])
+    wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"])
+    board_events.install(sessions, lambda messages: wiring.emit(messages))
+    app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
 
     from app import auth, cli, scheduler

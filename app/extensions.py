@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app, g
 from sqlalchemy import Engine
@@ -22,6 +22,8 @@ class Yingji:
     plan: Plan
     clock: Clock
     scheduler: Any = None
+    # Pushes committed board events to the live boards; set up by the Socket.IO layer.
+    emit: Callable[[list[dict]], None] = lambda _messages: None
 
 
 def yingji() -> Yingji:

@@ -14,11 +14,13 @@ from typing import Callable, Iterable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
-from incidents import audit
+from incidents import announce, audit
 from incidents.deadlines import fire_points, stage_to_fire
 from incidents.durations import chinese_duration
 from incidents.models import OVERDUE, PENDING, Deadline, DeadlineEvent, Incident
+from incidents.service import plan_of
 from incidents.users import SystemActor
 
 SCHEDULER = SystemActor(name="scheduler")
@@ -73,11 +75,17 @@ def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, in
         ).rowcount
         if done != 1:
             continue
+        # Keep the loaded row in step with the UPDATE above without writing it again.
+        set_committed_value(row, "fire_stage", stage + 1)
+        set_committed_value(row, "next_fire_at", next_fire)
+        set_committed_value(row, "status", OVERDUE if overdue else PENDING)
         incident = session.get(Incident, row.incident_id)
         payload = _payload(row, incident, overdue=overdue, now=now)
         session.add(DeadlineEvent(deadline_id=row.id, incident_id=row.incident_id, timing_version=row.timing_version,
                                   stage=stage, kind="overdue" if overdue else "warning", due_at=row.due_at,
                                   fire_at=points[stage], fired_at=now, payload=payload))
+        announce.clock_fired(session, row, incident, plan_of(incident), kind="overdue" if overdue else "warning",
+                             payload=payload, at=now)
         if overdue:
             audit.record(session, actor=SCHEDULER, action="deadline.overdue", entity="deadline", entity_id=row.id,
                          incident_id=row.incident_id, at=now, data={"kind": row.kind, "cycle": row.cycle,

@@ -93,6 +93,9 @@ class Incident(Base):
     end_reason: Mapped[str | None] = mapped_column(Text)
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the system itself opened the incident (a holiday watch, a complaint surge),
+    # so that doing it twice finds the first one.
+    source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
 
     plan_version: Mapped[PlanVersion] = relationship()
     level_changes: Mapped[list[LevelChange]] = relationship(
@@ -103,6 +106,9 @@ class Incident(Base):
     )
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="incident", order_by="Deadline.due_at, Deadline.id", cascade="all, delete-orphan"
+    )
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="incident", order_by="Assignment.id", cascade="all, delete-orphan"
     )
 
 
@@ -227,3 +233,88 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# Assignment states (任务): pushed to the board, then acknowledged (签收), in progress, done,
+# or declined with a reason (否定报备) that goes back to the command.
+PUSHED = "pushed"
+ACKNOWLEDGED = "acknowledged"
+IN_PROGRESS = "in_progress"
+DONE = "done"
+DECLINED = "declined"
+ASSIGNMENT_STATUSES = (PUSHED, ACKNOWLEDGED, IN_PROGRESS, DONE, DECLINED)
+
+
+class Shift(Base):
+    """One duty shift of a department: who is on duty, from when to when, on which phone."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_department_time", "department", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer_name: Mapped[str | None] = mapped_column(String(80))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # 同岗替代: a shift handed over mid-way ends, and the substitute's shift points back to it.
+    substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
+    handover_reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Assignment(Base):
+    """A task the command gives a department, pushed to its board until acknowledged."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    department: Mapped[str] = mapped_column(String(40), index=True)
+    task: Mapped[str] = mapped_column(Text)
+    clock: Mapped[str | None] = mapped_column(String(40))  # the measure clock it satisfies
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=PUSHED, index=True)
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)  # created by the plan at activation
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress_note: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_note: Mapped[str | None] = mapped_column(Text)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    holiday_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # e.g. 2027-02-06:spring_festival:office
+
+    incident: Mapped[Incident] = relationship(back_populates="assignments")
+
+
+class BoardRoom(Base):
+    """The last sequence number given out in a board room; its row lock orders writers."""
+
+    __tablename__ = "board_rooms"
+
+    room: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BoardEvent(Base):
+    """An event pushed to a board room, kept so that a board that reconnects gets what it missed."""
+
+    __tablename__ = "board_events"
+    __table_args__ = (UniqueConstraint("room", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room: Mapped[str] = mapped_column(String(60))
+    seq: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(40), index=True)  # the same event in several rooms shares it
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -93,5 +93,6 @@ def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
             return True
         if incident.activated_at is not None and user.unit in plan.support_departments:
             return True
-        return any(d.department == user.unit for d in incident.deadlines)
+        return any(d.department == user.unit for d in incident.deadlines) or any(
+            a.department == user.unit for a in incident.assignments)
     return user.role in ROLES

@@ -26,6 +26,7 @@ UNGRADED = "ungraded"
 START_EVENTS = ("discovered", "initial_report", "activated", "ended")
 SATISFIERS = ("initial", "bureau", "progress", "closing", "measure")
 REPORT_KINDS = ("initial", "bureau", "progress", "closing")
+HOLIDAYS = ("new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day")
 RESPONSIBLE = ("station", "office", "lead")
 COLOURS = ("red", "orange", "yellow", "blue")
 CHANNELS = ("board", "sms", "voice")
@@ -159,6 +160,36 @@ class EscalationChain:
 
 
 @dataclass(frozen=True)
+class DutyRules:
+    """Which departments must be covered by a duty officer, and when."""
+
+    always_covered: tuple[str, ...] = ()
+    round_the_clock_levels: tuple[str, ...] = ()
+    look_ahead: timedelta = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class StandardAssignment:
+    """A task that activating a response at these levels assigns to a department."""
+
+    levels: frozenset[str]
+    department: str  # a department code, or "lead"
+    task: str
+    clock: str | None = None
+    due_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class HolidayWarnings:
+    """The holiday market warning: which holidays, how early, which departments."""
+
+    holidays: tuple[str, ...] = ()
+    lead_time: timedelta = timedelta(days=3)
+    departments: tuple[str, ...] = ()
+    task: str = ""
+
+
+@dataclass(frozen=True)
 class Plan:
     """A validated emergency plan."""
 
@@ -177,6 +208,9 @@ class Plan:
     categories: tuple[Category, ...]
     escalation: tuple[tuple[str, EscalationChain], ...]
     source_text: str = field(repr=False, compare=False)
+    duty: DutyRules = DutyRules()
+    standard_assignments: tuple[StandardAssignment, ...] = ()
+    holiday_warnings: HolidayWarnings = HolidayWarnings()
     sha256: str = ""
 
     def level(self, code: str) -> Level:
@@ -388,7 +422,7 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     c.unknown_keys(
         top,
         ("plan", "levels", "office_department", "clocks", "departments", "support_departments",
-         "stations", "categories", "escalation"),
+         "stations", "categories", "escalation", "duty", "standard_assignments", "holiday_warnings"),
         (),
     )
     head = c.mapping(top.get("plan", {}), ("plan",)) if "plan" in top else {}
@@ -420,12 +454,17 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
             c.fail(("support_departments", i), f"unknown department `{code}`")
         support.append(str(code))
     escalation = _escalation(top, c)
+    clock_kinds = {k.kind for k in clocks}
+    duty = _duty(top, c, dept_codes)
+    standard = _standard_assignments(top, c, dept_codes, clock_kinds)
+    holidays = _holiday_warnings(top, c, dept_codes)
     return Plan(
         id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
         issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
         departments=departments, support_departments=tuple(support), stations=stations,
         categories=categories, escalation=escalation, source_text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        duty=duty, standard_assignments=standard, holiday_warnings=holidays,
     )
 
 
@@ -617,3 +656,62 @@ def _escalation(top: dict, c: _Checker) -> tuple[tuple[str, EscalationChain], ..
         if chains and level not in chains:
             c.fail(("escalation",), f"no escalation chain for level {level}")
     return tuple(out)
+
+
+def _codes(c: _Checker, value, path: tuple, known: set[str], what: str) -> tuple[str, ...]:
+    out = []
+    for i, code in enumerate(c.sequence(value, path)):
+        if code not in known:
+            c.fail(path + (i,), f"unknown {what} `{code}`")
+        out.append(str(code))
+    return tuple(out)
+
+
+def _duty(top: dict, c: _Checker, dept_codes: set[str]) -> DutyRules:
+    if "duty" not in top:
+        return DutyRules()
+    item = c.mapping(top["duty"], ("duty",))
+    c.unknown_keys(item, ("always_covered", "round_the_clock_levels", "look_ahead"), ("duty",))
+    covered = _codes(c, item.get("always_covered", []), ("duty", "always_covered"), dept_codes, "department") \
+        if item.get("always_covered") else ()
+    levels = tuple(c.choice(lv, LEVEL_CODES, ("duty", "round_the_clock_levels", i))
+                   for i, lv in enumerate(c.sequence(item.get("round_the_clock_levels", []),
+                                                     ("duty", "round_the_clock_levels"), allow_empty=True)))
+    look = c.duration(item.get("look_ahead", "P2D"), ("duty", "look_ahead")) or timedelta(days=2)
+    return DutyRules(covered, levels, look)
+
+
+def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str],
+                          clock_kinds: set[str]) -> tuple[StandardAssignment, ...]:
+    out = []
+    for i, raw in enumerate(c.sequence(top.get("standard_assignments", []), ("standard_assignments",),
+                                       allow_empty=True)):
+        path = ("standard_assignments", i)
+        item = c.mapping(raw, path)
+        c.unknown_keys(item, ("levels", "department", "task", "clock", "due_after"), path)
+        levels = frozenset(c.choice(lv, LEVEL_CODES, path + ("levels", j))
+                           for j, lv in enumerate(c.sequence(item.get("levels"), path + ("levels",))))
+        department = c.text(item, "department", path)
+        if department and department != "lead" and department not in dept_codes:
+            c.fail(path + ("department",), f"unknown department `{department}` (or `lead`)")
+        clock = item.get("clock")
+        if clock is not None and clock not in clock_kinds:
+            c.fail(path + ("clock",), f"unknown clock `{clock}`")
+        due = c.duration(item["due_after"], path + ("due_after",)) if "due_after" in item else None
+        if clock is not None and due is not None:
+            c.fail(path + ("due_after",), "an assignment with a clock takes the clock's due time")
+        out.append(StandardAssignment(levels, department, c.text(item, "task", path), clock, due))
+    return tuple(out)
+
+
+def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str]) -> HolidayWarnings:
+    if "holiday_warnings" not in top:
+        return HolidayWarnings()
+    path = ("holiday_warnings",)
+    item = c.mapping(top["holiday_warnings"], path)
+    c.unknown_keys(item, ("holidays", "lead_time", "departments", "task"), path)
+    holidays = tuple(c.choice(h, HOLIDAYS, path + ("holidays", i))
+                     for i, h in enumerate(c.sequence(item.get("holidays"), path + ("holidays",))))
+    lead = c.duration(item.get("lead_time"), path + ("lead_time",)) or timedelta(days=3)
+    departments = _codes(c, item.get("departments"), path + ("departments",), dept_codes, "department")
+    return HolidayWarnings(holidays, lead, departments, c.text(item, "task", path))

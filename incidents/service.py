@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import audit, permissions
+from incidents import announce, audit, permissions
 from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.durations import as_utc, chinese_duration
 from incidents.errors import Conflict, InvalidInput, NotFound
@@ -171,6 +171,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
                        "discovered_at": discovered_at.isoformat(), "plan_version": plan.version,
                        "plan_sha256": plan.sha256, **texts})
     reconcile(session, incident, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what="registered", at=now)
     return incident
 
 
@@ -191,6 +192,8 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     audit.record(session, actor=actor, action="incident.graded", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"from": before, "to": level, "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
+    _standard_assignments(session, incident, plan, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what="graded", at=now)
     return incident
 
 
@@ -209,6 +212,8 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
     audit.record(session, actor=actor, action="incident.activated", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"level": incident.level})
     reconcile(session, incident, actor=actor, now=now)
+    _standard_assignments(session, incident, plan, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what="activated", at=now)
     return incident
 
 
@@ -257,6 +262,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                        "body_sha256": _sha(body)})
     _satisfy_with(session, incident, plan, report, actor=actor, now=now)
     reconcile(session, incident, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what=f"report:{kind}", at=now)
     return report
 
 
@@ -282,6 +288,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     audit.record(session, actor=actor, action="incident.ended", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"ended_at": ended_at.isoformat(), "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what="ended", at=now)
     return incident
 
 
@@ -298,7 +305,15 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
     incident.archived_at = now
     audit.record(session, actor=actor, action="incident.archived", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={})
+    announce.incident_changed(session, incident, plan, what="archived", at=now)
     return incident
+
+
+def _standard_assignments(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> None:
+    # Imported here: assignments builds on this module's use cases.
+    from incidents.assignments import ensure_standard
+
+    ensure_standard(session, incident, plan, actor=actor, now=now)
 
 
 def _check_open(incident: Incident, what: str) -> None:

@@ -23,7 +23,7 @@ from incidents.users import SystemActor, create_user
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
-TABLES = ("deadline_events", "deadlines", "reports", "level_changes", "incidents", "users", "plan_versions",
+TABLES = ("board_events", "board_rooms", "assignments", "shifts", "deadline_events", "deadlines", "reports", "level_changes", "incidents", "users", "plan_versions",
           "audit_entries", "audit_head")
 
 

@@ -1,0 +1,51 @@
+"""What the boards are told when something changes, and which rooms hear it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from incidents import board_events, snapshots
+from incidents.board_events import OVERVIEW, department_room, station_room
+from incidents.models import Assignment, Deadline, Incident
+from incidents.plan import Plan
+
+
+def incident_rooms(incident: Incident, plan: Plan) -> set[str]:
+    """Return the rooms that follow an incident: overview, lead, support, clock owners, station."""
+    rooms = {OVERVIEW, department_room(incident.lead_department)}
+    if incident.activated_at is not None:
+        rooms.update(department_room(d) for d in plan.support_departments)
+    rooms.update(department_room(d.department) for d in incident.deadlines if d.department)
+    if incident.station:
+        rooms.add(station_room(incident.station))
+    return rooms
+
+
+def incident_changed(session: Session, incident: Incident, plan: Plan, *, what: str, at: datetime) -> None:
+    """Tell the boards that follow an incident what happened to it."""
+    board_events.publish(session, rooms=incident_rooms(incident, plan), event_name="incident",
+                         payload={"what": what, "incident": snapshots.incident(incident, plan)}, at=at)
+
+
+def assignment_changed(session: Session, assignment: Assignment, plan: Plan, *, what: str, at: datetime) -> None:
+    """Tell the department's board and the overview about an assignment."""
+    board_events.publish(session, rooms={OVERVIEW, department_room(assignment.department)},
+                         event_name="assignment",
+                         payload={"what": what, "assignment": snapshots.assignment(assignment, plan)}, at=at)
+
+
+def clock_fired(session: Session, deadline: Deadline, incident: Incident, plan: Plan, *, kind: str,
+                payload: dict, at: datetime) -> None:
+    """Tell the boards that a clock is about to run out, or has."""
+    rooms = incident_rooms(incident, plan)
+    if deadline.department:
+        rooms.add(department_room(deadline.department))
+    board_events.publish(session, rooms=rooms, event_name="clock",
+                         payload={"what": kind, "firing": payload, "deadline": snapshots.deadline(deadline)}, at=at)
+
+
+def duty_changed(session: Session, department: str, *, what: str, shift: dict, at: datetime) -> None:
+    """Tell the department's board and the overview that its roster changed."""
+    board_events.publish(session, rooms={OVERVIEW, department_room(department)}, event_name="duty",
+                         payload={"what": what, "shift": shift}, at=at)

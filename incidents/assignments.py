@@ -1,0 +1,212 @@
+"""Assignments (任务): the command gives a department a task; its board must acknowledge it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import announce, audit, service
+from incidents.durations import as_utc
+from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.models import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    CANCELLED,
+    DECLINED,
+    DONE,
+    IN_PROGRESS,
+    PUSHED,
+    REGISTERED,
+    Assignment,
+    Incident,
+)
+from incidents.plan import Plan
+from incidents.roles import COMMANDER, DUTY_OFFICER, LEADER, OFFICE
+
+ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
+STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}
+MAX_TASK = 2000
+
+
+def _text(value: str | None, field: str, label: str, *, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput("missing_field", f"缺少{label}", f"{field} is required", field=field)
+    if len(value) > MAX_TASK:
+        raise InvalidInput("too_long", f"{label}过长（最多{MAX_TASK}字）", f"{field} is too long", field=field)
+    return value
+
+
+def _clock_due(incident: Incident, clock: str) -> datetime | None:
+    live = [d for d in incident.deadlines if d.kind == clock and d.status != CANCELLED]
+    return max(live, key=lambda d: d.cycle).due_at if live else None
+
+
+def assign(session: Session, *, incident_id: int, department: str, task: str, actor, now: datetime,
+           due_at: datetime | None = None, clock: str | None = None) -> Assignment:
+    """Assign a task to a department and push it to the department's board."""
+    incident = service.get_incident(session, incident_id, user=actor, for_update=True)
+    plan = service.plan_of(incident)
+    if actor.role not in ASSIGNING_ROLES:
+        raise Forbidden("forbidden", "只有领导小组、指挥部和应急办公室可以派发任务",
+                        "only the leadership, the command and the office assign tasks")
+    if incident.status not in (REGISTERED, ACTIVE):
+        raise Conflict("ended", "应急状态已结束，不能再派发任务", "the emergency has ended; no new assignments")
+    try:
+        plan.department(department)
+    except KeyError:
+        raise InvalidInput("unknown_department", f"预案中没有科室“{department}”", f"unknown department '{department}'",
+                           field="department") from None
+    if clock is not None and clock not in plan.measure_kinds():
+        raise InvalidInput("unknown_measure", f"预案中没有措施“{clock}”", f"unknown measure '{clock}'", field="clock")
+    if due_at is not None:
+        due_at = as_utc(due_at)
+        if due_at <= now:
+            raise InvalidInput("past_due", "完成时限须晚于当前时间", "due_at must be in the future", field="due_at")
+    elif clock is not None:
+        due_at = _clock_due(incident, clock)
+    row = _create(session, incident, plan, department=department, task=_text(task, "task", "任务内容"), clock=clock,
+                  due_at=due_at, standard=False, actor=actor, now=now)
+    return row
+
+
+def _create(session: Session, incident: Incident, plan: Plan, *, department: str, task: str, clock: str | None,
+            due_at: datetime | None, standard: bool, actor, now: datetime, holiday_key: str | None = None) -> Assignment:
+    row = Assignment(incident=incident, department=department, task=task, clock=clock, due_at=due_at, status=PUSHED,
+                     standard=standard, created_by_id=actor.id if actor.id else None, created_at=now,
+                     holiday_key=holiday_key)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="assignment.created", entity="assignment", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"department": department, "task": task, "clock": clock,
+                       "due_at": due_at.isoformat() if due_at else None, "standard": standard})
+    announce.assignment_changed(session, row, plan, what="created", at=now)
+    return row
+
+
+def ensure_standard(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> list[Assignment]:
+    """Create the plan's standard assignments for the incident's level that it does not have yet."""
+    if incident.status != ACTIVE or incident.level is None:
+        return []
+    existing = {(a.department, a.task) for a in session.scalars(
+        select(Assignment).where(Assignment.incident_id == incident.id, Assignment.standard.is_(True)))}
+    created = []
+    for rule in plan.standard_assignments:
+        if incident.level not in rule.levels:
+            continue
+        department = incident.lead_department if rule.department == "lead" else rule.department
+        if (department, rule.task) in existing:
+            continue
+        if rule.clock is not None:
+            due_at = _clock_due(incident, rule.clock)
+            if due_at is None:
+                continue  # the clock does not run for this incident (e.g. its category)
+        else:
+            due_at = now + rule.due_after if rule.due_after else None
+        created.append(_create(session, incident, plan, department=department, task=rule.task, clock=rule.clock,
+                               due_at=due_at, standard=True, actor=actor, now=now))
+    return created
+
+
+def get_assignment(session: Session, assignment_id: int, *, actor) -> Assignment:
+    """Load an assignment the user may see, locked for the change that follows."""
+    row = session.get(Assignment, assignment_id, with_for_update=True)
+    if row is None:
+        raise NotFound("not_found", f"任务 {assignment_id} 不存在", f"assignment {assignment_id} not found")
+    service.get_incident(session, row.incident_id, user=actor)  # 404 for an incident the user may not see
+    return row
+
+
+def _may_handle(row: Assignment, actor) -> None:
+    if actor.role in (DUTY_OFFICER, OFFICE) and actor.unit == row.department:
+        return
+    raise Forbidden("forbidden", "只有被派发科室的值班人员可以签收和办理该任务",
+                    "only the assigned department's duty officer handles this assignment")
+
+
+def _move(session: Session, row: Assignment, *, allowed_from: tuple[str, ...], to: str, actor, now: datetime,
+          data: dict) -> Plan:
+    if row.status not in allowed_from:
+        raise Conflict("bad_state", f"任务当前为“{STATUS_NAMES[row.status]}”，不能改为“{STATUS_NAMES[to]}”",
+                       f"the assignment is {row.status}; it cannot become {to}")
+    before = row.status
+    row.status = to
+    plan = service.plan_of(row.incident)
+    audit.record(session, actor=actor, action=f"assignment.{to}", entity="assignment", entity_id=row.id,
+                 incident_id=row.incident_id, at=now, data={"from": before, **data})
+    announce.assignment_changed(session, row, plan, what=to, at=now)
+    return plan
+
+
+def acknowledge(session: Session, *, assignment_id: int, actor, now: datetime) -> Assignment:
+    """Acknowledge (签收) an assignment on the department's board."""
+    row = get_assignment(session, assignment_id, actor=actor)
+    _may_handle(row, actor)
+    if row.status == ACKNOWLEDGED:
+        return row  # a second click, or a second officer: already done, not an error
+    row.acknowledged_at, row.acknowledged_by_id = now, actor.id
+    _move(session, row, allowed_from=(PUSHED,), to=ACKNOWLEDGED, actor=actor, now=now, data={})
+    return row
+
+
+def progress(session: Session, *, assignment_id: int, note: str, actor, now: datetime) -> Assignment:
+    """Report work under way on an acknowledged assignment."""
+    row = get_assignment(session, assignment_id, actor=actor)
+    _may_handle(row, actor)
+    note = _text(note, "note", "办理情况")
+    if row.status == PUSHED:
+        raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
+    row.started_at = row.started_at or now
+    row.progress_note = note
+    if row.status == IN_PROGRESS:
+        audit.record(session, actor=actor, action="assignment.progress", entity="assignment", entity_id=row.id,
+                     incident_id=row.incident_id, at=now, data={"note": note})
+        announce.assignment_changed(session, row, service.plan_of(row.incident), what="progress", at=now)
+        return row
+    _move(session, row, allowed_from=(ACKNOWLEDGED,), to=IN_PROGRESS, actor=actor, now=now, data={"note": note})
+    return row
+
+
+def complete(session: Session, *, assignment_id: int, note: str, actor, now: datetime) -> Assignment:
+    """Mark an assignment done with a note; a measure's assignment satisfies its clock."""
+    row = get_assignment(session, assignment_id, actor=actor)
+    _may_handle(row, actor)
+    note = _text(note, "note", "完成情况")
+    if row.status == PUSHED:
+        raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
+    row.done_at, row.done_note, row.closed_by_id = now, note, actor.id
+    _move(session, row, allowed_from=(ACKNOWLEDGED, IN_PROGRESS), to=DONE, actor=actor, now=now, data={"note": note})
+    if row.clock is not None and row.incident.status == ACTIVE:
+        service.submit_report(session, incident_id=row.incident_id, kind="measure", measure=row.clock, body=note,
+                              actor=actor, now=now)
+    return row
+
+
+def decline(session: Session, *, assignment_id: int, reason: str, actor, now: datetime) -> Assignment:
+    """Decline an assignment with a reason (否定报备); the command sees it on the overview."""
+    row = get_assignment(session, assignment_id, actor=actor)
+    _may_handle(row, actor)
+    reason = _text(reason, "reason", "否定报备理由")
+    row.declined_at, row.decline_reason, row.closed_by_id = now, reason, actor.id
+    _move(session, row, allowed_from=(PUSHED, ACKNOWLEDGED, IN_PROGRESS), to=DECLINED, actor=actor, now=now,
+          data={"reason": reason})
+    return row
+
+
+def unacknowledged(session: Session, *, before: datetime | None = None) -> list[Assignment]:
+    """Return assignments still waiting for acknowledgement, oldest first."""
+    stmt = select(Assignment).where(Assignment.status == PUSHED).order_by(Assignment.created_at)
+    if before is not None:
+        stmt = stmt.where(Assignment.created_at <= before)
+    return list(session.scalars(stmt))
+
+
+def for_department(session: Session, department: str, *, open_only: bool = True) -> list[Assignment]:
+    """Return a department's assignments, newest first."""
+    stmt = select(Assignment).where(Assignment.department == department).order_by(Assignment.created_at.desc())
+    if open_only:
+        stmt = stmt.where(Assignment.status.in_((PUSHED, ACKNOWLEDGED, IN_PROGRESS)))
+    return list(session.scalars(stmt))
+

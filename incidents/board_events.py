@@ -1,0 +1,110 @@
+"""Events for the live boards: numbered per room, kept for replay, emitted after commit.
+
+A change queues its events on the session; at commit each gets the next sequence number
+of its room (the room's row lock orders concurrent writers) and is stored, and after the
+commit the injected emitter pushes them. A board that reconnects asks for what came
+after the last number it saw, so a dropped connection leaves no gap.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Callable, Iterable
+
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from incidents.models import BoardEvent, BoardRoom
+
+OVERVIEW = "overview"
+_QUEUED = "yingji_board_queued"
+_STORED = "yingji_board_stored"
+Emitter = Callable[[list[dict]], None]
+
+
+def department_room(code: str) -> str:
+    """Return the room of a department's board."""
+    return f"dept:{code}"
+
+
+def station_room(code: str) -> str:
+    """Return the room of a station's board."""
+    return f"station:{code}"
+
+
+def publish(session: Session, *, rooms: Iterable[str], event_name: str, payload: dict, at: datetime) -> str:
+    """Queue an event for these rooms; it is numbered, stored and emitted with the commit."""
+    key = uuid.uuid4().hex
+    session.info.setdefault(_QUEUED, []).append((sorted(set(rooms)), event_name, payload, at, key))
+    return key
+
+
+def as_message(row: BoardEvent) -> dict:
+    """Return a stored event as it goes over the wire."""
+    return {"room": row.room, "seq": row.seq, "key": row.key, "event": row.event, "data": row.payload,
+            "at": row.created_at.isoformat()}
+
+
+def _room_row(session: Session, room: str) -> BoardRoom:
+    query = select(BoardRoom).where(BoardRoom.room == room).with_for_update()
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(BoardRoom(room=room, last_seq=0))
+        except IntegrityError:
+            pass  # another writer created it first
+        row = session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    return row
+
+
+def _number_queued(session: Session) -> None:
+    queued = session.info.pop(_QUEUED, None)
+    if not queued:
+        return
+    per_room: dict[str, list] = {}
+    for rooms, name, payload, at, key in queued:
+        for room in rooms:
+            per_room.setdefault(room, []).append((name, payload, at, key))
+    stored = session.info.setdefault(_STORED, [])
+    # Lock rooms in name order so that two writers never wait on each other in a circle.
+    for room in sorted(per_room):
+        head = _room_row(session, room)
+        for name, payload, at, key in per_room[room]:
+            head.last_seq += 1
+            row = BoardEvent(room=room, seq=head.last_seq, key=key, event=name, payload=payload, created_at=at)
+            session.add(row)
+            stored.append(row)
+    session.flush()
+
+
+def install(session_factory, emitter: Emitter | None = None) -> None:
+    """Number queued events at commit and hand them to the emitter once committed."""
+    event.listen(session_factory, "before_commit", _number_queued)
+
+    def _after_commit(session: Session) -> None:
+        stored = session.info.pop(_STORED, None)
+        if stored and emitter is not None:
+            emitter([as_message(r) for r in stored])
+
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_QUEUED, None)
+        session.info.pop(_STORED, None)
+
+    event.listen(session_factory, "after_commit", _after_commit)
+    event.listen(session_factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+
+
+def missed(session: Session, room: str, after_seq: int, *, limit: int = 1000) -> list[dict]:
+    """Return the events of a room after a sequence number, oldest first."""
+    rows = session.scalars(select(BoardEvent).where(BoardEvent.room == room, BoardEvent.seq > after_seq)
+                           .order_by(BoardEvent.seq).limit(limit))
+    return [as_message(r) for r in rows]
+
+
+def last_seqs(session: Session, rooms: Iterable[str]) -> dict[str, int]:
+    """Return the latest sequence number of each room (0 for a room with no events yet)."""
+    rooms = list(rooms)
+    found = dict(session.execute(select(BoardRoom.room, BoardRoom.last_seq).where(BoardRoom.room.in_(rooms))).all())
+    return {room: found.get(room, 0) for room in rooms}

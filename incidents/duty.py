@@ -1,0 +1,211 @@
+"""Duty rosters (值班): shifts, hand-over to a named substitute (同岗替代), swaps, coverage alerts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import announce, audit
+from incidents.durations import as_utc
+from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.models import ACTIVE, Assignment, Incident, Shift, User
+from incidents.plan import Plan
+from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE
+from incidents.snapshots import iso
+from incidents.users import PHONE
+
+ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
+MAX_SHIFT = timedelta(days=7)
+
+
+def shift_dict(row: Shift) -> dict:
+    """Return a shift as the API and the boards show it."""
+    return {"id": row.id, "department": row.department, "starts_at": iso(row.starts_at), "ends_at": iso(row.ends_at),
+            "officer_id": row.officer_id, "officer_name": row.officer_name, "phone": row.phone,
+            "substitute_for": row.substitute_for_id, "handover_reason": row.handover_reason, "note": row.note}
+
+
+def _may_edit(actor, department: str) -> None:
+    if actor.role in ROSTER_ROLES:
+        return
+    if actor.role == DUTY_OFFICER and actor.unit == department:
+        return
+    raise Forbidden("forbidden", "无权修改该科室的值班表", "you may not change this department's roster")
+
+
+def _department(plan: Plan, code: str) -> str:
+    try:
+        return plan.department(code).code
+    except KeyError:
+        raise InvalidInput("unknown_department", f"预案中没有科室“{code}”", f"unknown department '{code}'",
+                           field="department") from None
+
+
+def _officer(session: Session, officer_id: int | None, department: str) -> User | None:
+    if officer_id is None:
+        return None
+    user = session.get(User, officer_id)
+    if user is None or not user.active:
+        raise InvalidInput("unknown_user", f"用户 {officer_id} 不存在", f"user {officer_id} not found", field="officer_id")
+    if user.unit != department:
+        raise InvalidInput("wrong_department", f"{user.name} 不属于该科室", f"{user.name} is not of this department",
+                           field="officer_id")
+    return user
+
+
+def _phone(phone: str | None) -> str | None:
+    phone = (phone or "").strip() or None
+    if phone and not PHONE.match(phone):
+        raise InvalidInput("bad_phone", "电话号码须为国际格式，如 +8613800000000",
+                           "phone must be in international format, e.g. +8613800000000", field="phone")
+    return phone
+
+
+def add_shift(session: Session, plan: Plan, *, department: str, starts_at: datetime, ends_at: datetime, actor,
+              now: datetime, officer_id: int | None = None, officer_name: str | None = None,
+              phone: str | None = None, note: str | None = None) -> Shift:
+    """Put a shift on a department's roster; an officer without a phone is allowed but alerted."""
+    department = _department(plan, department)
+    _may_edit(actor, department)
+    starts_at, ends_at = as_utc(starts_at), as_utc(ends_at)
+    if ends_at <= starts_at:
+        raise InvalidInput("bad_period", "值班结束时间须晚于开始时间", "a shift must end after it starts", field="ends_at")
+    if ends_at - starts_at > MAX_SHIFT:
+        raise InvalidInput("bad_period", "单个班次不能超过7天", "a shift cannot be longer than 7 days", field="ends_at")
+    if ends_at <= now:
+        raise InvalidInput("past_shift", "不能添加已经结束的班次", "the shift has already ended", field="ends_at")
+    officer = _officer(session, officer_id, department)
+    row = Shift(department=department, starts_at=starts_at, ends_at=ends_at, officer_id=officer.id if officer else None,
+                officer_name=(officer_name or (officer.name if officer else None) or "").strip() or None,
+                phone=_phone(phone) or (officer.phone if officer else None), note=(note or "").strip() or None,
+                created_by_id=actor.id if actor.id else None, created_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="shift.added", entity="shift", entity_id=row.id, at=now,
+                 data={**shift_dict(row), "phone": bool(row.phone)})
+    announce.duty_changed(session, department, what="added", shift=shift_dict(row), at=now)
+    return row
+
+
+def _live_shift(session: Session, shift_id: int) -> Shift:
+    row = session.get(Shift, shift_id, with_for_update=True)
+    if row is None or row.cancelled_at is not None:
+        raise NotFound("not_found", f"班次 {shift_id} 不存在", f"shift {shift_id} not found")
+    return row
+
+
+def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor, now: datetime,
+              substitute_id: int | None = None, substitute_name: str | None = None, phone: str | None = None,
+              at: datetime | None = None) -> Shift:
+    """Hand the rest of a shift to a named substitute (同岗替代); the substitute's shift is returned."""
+    row = _live_shift(session, shift_id)
+    _may_edit(actor, row.department)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("missing_field", "缺少交接原因", "reason is required", field="reason")
+    at = max(as_utc(at) if at else now, row.starts_at)
+    if at >= row.ends_at:
+        raise Conflict("shift_over", "该班次已结束，无法交接", "the shift is already over")
+    substitute = _officer(session, substitute_id, row.department)
+    name = (substitute_name or (substitute.name if substitute else "") or "").strip()
+    if not name:
+        raise InvalidInput("missing_field", "须指定替岗人员", "name the substitute", field="substitute_name")
+    new = Shift(department=row.department, starts_at=at, ends_at=row.ends_at,
+                officer_id=substitute.id if substitute else None, officer_name=name,
+                phone=_phone(phone) or (substitute.phone if substitute else None), substitute_for_id=row.id,
+                handover_reason=reason, created_by_id=actor.id if actor.id else None, created_at=now)
+    if at <= row.starts_at:
+        row.cancelled_at = now  # handed over before it began: the substitute holds all of it
+    else:
+        row.ends_at = at
+    session.add(new)
+    session.flush()
+    audit.record(session, actor=actor, action="shift.handed_over", entity="shift", entity_id=row.id, at=now,
+                 data={"to_shift": new.id, "substitute": name, "from": at.isoformat(), "reason": reason})
+    announce.duty_changed(session, row.department, what="handed_over", shift=shift_dict(new), at=now)
+    return new
+
+
+def swap(session: Session, plan: Plan, *, first_id: int, second_id: int, reason: str, actor, now: datetime) -> None:
+    """Swap the officers of two shifts of the same department (换班)."""
+    first, second = _live_shift(session, first_id), _live_shift(session, second_id)
+    if first.department != second.department:
+        raise InvalidInput("wrong_department", "只能在同一科室内换班", "swap shifts of the same department only")
+    _may_edit(actor, first.department)
+    if min(first.ends_at, second.ends_at) <= now:
+        raise Conflict("shift_over", "已结束的班次不能换班", "a shift that is over cannot be swapped")
+    for attr in ("officer_id", "officer_name", "phone"):
+        a, b = getattr(first, attr), getattr(second, attr)
+        setattr(first, attr, b)
+        setattr(second, attr, a)
+    audit.record(session, actor=actor, action="shift.swapped", entity="shift", entity_id=first.id, at=now,
+                 data={"with": second.id, "reason": (reason or "").strip()})
+    for row in (first, second):
+        announce.duty_changed(session, row.department, what="swapped", shift=shift_dict(row), at=now)
+
+
+def on_duty(session: Session, department: str, at: datetime) -> list[Shift]:
+    """Return the shifts of a department that cover a moment, latest start first."""
+    return list(session.scalars(
+        select(Shift).where(Shift.department == department, Shift.cancelled_at.is_(None), Shift.starts_at <= at,
+                            Shift.ends_at > at).order_by(Shift.starts_at.desc(), Shift.id.desc())))
+
+
+@dataclass(frozen=True)
+class DutyAlert:
+    """Something wrong with a roster that the office must see."""
+
+    kind: str  # gap | no_officer | no_phone
+    department: str
+    starts_at: datetime
+    ends_at: datetime
+    shift_id: int | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "department": self.department, "starts_at": iso(self.starts_at),
+                "ends_at": iso(self.ends_at), "shift_id": self.shift_id, "message": self.message}
+
+
+def departments_needing_cover(session: Session, plan: Plan) -> set[str]:
+    """Return the departments that must have someone on duty every hour right now."""
+    needed = set(plan.duty.always_covered)
+    if plan.duty.round_the_clock_levels:
+        active = session.scalars(select(Incident).where(Incident.status == ACTIVE,
+                                                        Incident.level.in_(plan.duty.round_the_clock_levels)))
+        for incident in active:
+            needed.add(incident.lead_department)
+            needed.update(plan.support_departments)
+            needed.update(session.scalars(select(Assignment.department).where(Assignment.incident_id == incident.id)))
+    return needed
+
+
+def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
+    """Return the roster problems from now to the plan's look-ahead: gaps, empty shifts, no phone."""
+    until = now + plan.duty.look_ahead
+    shifts = list(session.scalars(select(Shift).where(Shift.cancelled_at.is_(None), Shift.ends_at > now,
+                                                      Shift.starts_at < until).order_by(Shift.starts_at)))
+    out: list[DutyAlert] = []
+    for row in shifts:
+        name = plan.unit_name(row.department)
+        if not row.officer_name and row.officer_id is None:
+            out.append(DutyAlert("no_officer", row.department, row.starts_at, row.ends_at, row.id,
+                                 f"{name}班次无值班人员（空岗）"))
+        elif not row.phone:
+            out.append(DutyAlert("no_phone", row.department, row.starts_at, row.ends_at, row.id,
+                                 f"{name}值班人员{row.officer_name or ''}未登记电话"))
+    for department in sorted(departments_needing_cover(session, plan)):
+        cursor = now
+        for row in (s for s in shifts if s.department == department):
+            if row.starts_at > cursor:
+                out.append(_gap(plan, department, cursor, row.starts_at))
+            cursor = max(cursor, row.ends_at)
+        if cursor < until:
+            out.append(_gap(plan, department, cursor, until))
+    return out
+
+
+def _gap(plan: Plan, department: str, start: datetime, end: datetime) -> DutyAlert:
+    return DutyAlert("gap", department, start, end, None, f"{plan.unit_name(department)}值班空档，无人值守")

@@ -29,6 +29,10 @@ def _obj(props: dict, required: list[str] | None = None) -> dict:
 
 
 INCIDENT_REF = {"$ref": "#/components/schemas/Incident"}
+ASSIGNMENT_REF = {"$ref": "#/components/schemas/Assignment"}
+SHIFT_REF = {"$ref": "#/components/schemas/Shift"}
+AID = [{"name": "assignment_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+CODE = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
 ID = [{"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 TEXT = {"type": "string"}
 
@@ -57,11 +61,22 @@ SCHEMAS = {
         "location": TEXT, "source": TEXT, "nature": TEXT, "scope": TEXT, "trend": TEXT,
         "measures_taken": TEXT, "casualties": TEXT,
         "deadlines": {"type": "array", "items": {"$ref": "#/components/schemas/Deadline"}},
+        "assignments": {"type": "array", "items": ASSIGNMENT_REF},
         "reports": {"type": "array", "items": {"$ref": "#/components/schemas/Report"}},
         "level_changes": {"type": "array", "items": _obj({"from": {"type": ["string", "null"]},
                                                           "to": {"type": ["string", "null"]},
                                                           "reason": TEXT, "at": TIME})},
     }, ["id", "level", "status", "lead_department", "deadlines"]),
+    "Assignment": _obj({
+        "id": {"type": "integer"}, "incident_id": {"type": "integer"}, "department": TEXT, "task": TEXT,
+        "clock": {"type": ["string", "null"]}, "due_at": {**TIME, "type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["pushed", "acknowledged", "in_progress", "done", "declined"]},
+        "acknowledged_at": {**TIME, "type": ["string", "null"]}, "done_note": {"type": ["string", "null"]},
+        "decline_reason": {"type": ["string", "null"]},
+    }, ["id", "department", "task", "due_at", "status"]),
+    "Shift": _obj({"id": {"type": "integer"}, "department": TEXT, "starts_at": TIME, "ends_at": TIME,
+                   "officer_id": {"type": ["integer", "null"]}, "officer_name": {"type": ["string", "null"]},
+                   "phone": {"type": ["string", "null"]}, "substitute_for": {"type": ["integer", "null"]}}),
     "NewIncident": _obj({
         "title": TEXT, "category": {"type": "string", "description": "a category code of the plan"},
         "discovered_at": TIME, "location": TEXT, "station": {"type": "string", "description": "station code"},
@@ -123,6 +138,56 @@ PATHS = {
                        {"name": "incident", "in": "query", "schema": {"type": "integer"}}],
         "responses": _ok(_obj({"totals": {"type": "object"}, "by_department": {"type": "array"},
                                "by_incident": {"type": "array"}}))}},
+    "/incidents/{incident_id}/assignments": {"post": {
+        "summary": "Assign a task to a department (pushed to its board)", "parameters": ID,
+        "requestBody": _json_body(_obj({"department": TEXT, "task": TEXT, "due_at": TIME,
+                                        "clock": {"type": "string", "description": "a measure clock it satisfies"}},
+                                       ["department", "task"])),
+        "responses": _ok(ASSIGNMENT_REF, "201", "assigned")}},
+    "/assignments": {"get": {
+        "summary": "A department's assignments", "parameters": [
+            {"name": "department", "in": "query", "schema": TEXT},
+            {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}}],
+        "responses": _ok(_obj({"assignments": {"type": "array", "items": ASSIGNMENT_REF}}))}},
+    "/assignments/{assignment_id}/ack": {"post": {"summary": "Acknowledge (签收)", "parameters": AID,
+                                                  "responses": _ok(ASSIGNMENT_REF)}},
+    "/assignments/{assignment_id}/progress": {"post": {
+        "summary": "Report progress", "parameters": AID,
+        "requestBody": _json_body(_obj({"note": TEXT}, ["note"])), "responses": _ok(ASSIGNMENT_REF)}},
+    "/assignments/{assignment_id}/done": {"post": {
+        "summary": "Mark done", "parameters": AID,
+        "requestBody": _json_body(_obj({"note": TEXT}, ["note"])), "responses": _ok(ASSIGNMENT_REF)}},
+    "/assignments/{assignment_id}/decline": {"post": {
+        "summary": "Decline with a reason (否定报备)", "parameters": AID,
+        "requestBody": _json_body(_obj({"reason": TEXT}, ["reason"])), "responses": _ok(ASSIGNMENT_REF)}},
+    "/departments": {"get": {"summary": "Departments with who is on duty now",
+                             "responses": _ok(_obj({"departments": {"type": "array"}}))}},
+    "/departments/{code}/on-duty": {"get": {
+        "summary": "Who is on duty now", "parameters": CODE + [{"name": "at", "in": "query", "schema": TIME}],
+        "responses": _ok(_obj({"department": TEXT, "on_duty": {"type": "array", "items": SHIFT_REF},
+                               "covered": {"type": "boolean"}}))}},
+    "/departments/{code}/shifts": {
+        "get": {"summary": "A department's roster", "parameters": CODE + [
+            {"name": "from", "in": "query", "schema": TIME}, {"name": "to", "in": "query", "schema": TIME}],
+            "responses": _ok(_obj({"shifts": {"type": "array", "items": SHIFT_REF}}))},
+        "post": {"summary": "Add a shift", "parameters": CODE,
+                 "requestBody": _json_body(_obj({"starts_at": TIME, "ends_at": TIME, "officer_id": {"type": "integer"},
+                                                 "officer_name": TEXT, "phone": TEXT, "note": TEXT},
+                                                ["starts_at", "ends_at"])),
+                 "responses": _ok(SHIFT_REF, "201", "added")}},
+    "/shifts/{shift_id}/handover": {"post": {
+        "summary": "Hand the rest of a shift to a named substitute (同岗替代)",
+        "parameters": [{"name": "shift_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "requestBody": _json_body(_obj({"substitute_id": {"type": "integer"}, "substitute_name": TEXT, "phone": TEXT,
+                                        "reason": TEXT, "at": TIME}, ["reason"])),
+        "responses": _ok(SHIFT_REF, "201", "handed over")}},
+    "/shifts/swap": {"post": {
+        "summary": "Swap the officers of two shifts",
+        "requestBody": _json_body(_obj({"first": {"type": "integer"}, "second": {"type": "integer"}, "reason": TEXT},
+                                       ["first", "second"])),
+        "responses": _ok(_obj({"swapped": {"type": "array"}}))}},
+    "/duty/alerts": {"get": {"summary": "Uncovered hours and shifts without officer or phone",
+                             "responses": _ok(_obj({"alerts": {"type": "array"}}))}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": {"description": "OpenAPI document"}}}},
 }

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from incidents.accountability import outcome
 from incidents.models import Deadline, Incident, Report
+from incidents import snapshots
 from incidents.service import plan_of
 
 
@@ -59,4 +60,5 @@ def incident(incident: Incident, now: datetime) -> dict:
                            "at": iso(c.changed_at)} for c in incident.level_changes],
         "reports": [report(r) for r in incident.reports],
         "deadlines": [deadline(d, now) for d in incident.deadlines],
+        "assignments": [snapshots.assignment(a, plan) for a in incident.assignments],
     }

@@ -1,0 +1,136 @@
+"""Departments, duty rosters and who is on duty now."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from app.api import bp, parse
+from app.auth import api_login_required, current_user
+from app.extensions import db, now, yingji
+from incidents import duty
+from incidents.errors import Forbidden, InvalidInput, NotFound
+from incidents.models import Shift
+from incidents.roles import ADMIN, COMMANDER, LEADER, OFFICE, VIEWER
+
+OVERSIGHT = frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER})
+
+
+def _department(code: str) -> str:
+    try:
+        return yingji().plan.department(code).code
+    except KeyError:
+        raise NotFound("not_found", f"预案中没有科室“{code}”", f"no department '{code}'") from None
+
+
+def _may_see(code: str) -> None:
+    user = current_user()
+    if user.role in OVERSIGHT or user.unit == code:
+        return
+    raise Forbidden("forbidden", "只能查看本科室的值班信息", "you may see only your own department's duty")
+
+
+@bp.get("/departments")
+@api_login_required
+def list_departments():
+    """List the plan's departments with who is on duty now."""
+    at = now()
+    out = []
+    for d in yingji().plan.departments:
+        shifts = duty.on_duty(db(), d.code, at)
+        out.append({"code": d.code, "name": d.name, "domain": d.domain,
+                    "on_duty": [duty.shift_dict(s) for s in shifts]})
+    return jsonify({"departments": out, "at": at.isoformat()})
+
+
+@bp.get("/departments/<code>/on-duty")
+@api_login_required
+def on_duty(code: str):
+    """Answer who is on duty in a department now (or at ?at=)."""
+    code = _department(code)
+    at = parse.timestamp(request.args, "at", "时间") or now()
+    shifts = duty.on_duty(db(), code, at)
+    return jsonify({"department": code, "name": yingji().plan.department(code).name, "at": at.isoformat(),
+                    "on_duty": [duty.shift_dict(s) for s in shifts], "covered": bool(shifts)})
+
+
+@bp.get("/departments/<code>/shifts")
+@api_login_required
+def list_shifts(code: str):
+    """List a department's shifts in a window (default: from 1 day ago to 7 days ahead)."""
+    code = _department(code)
+    _may_see(code)
+    start = parse.timestamp(request.args, "from", "起始时间") or now() - timedelta(days=1)
+    end = parse.timestamp(request.args, "to", "截止时间") or now() + timedelta(days=7)
+    if end <= start:
+        raise InvalidInput("bad_period", "截止时间须晚于起始时间", "to must be after from", field="to")
+    rows = db().scalars(select(Shift).where(Shift.department == code, Shift.cancelled_at.is_(None),
+                                            Shift.ends_at > start, Shift.starts_at < end).order_by(Shift.starts_at))
+    return jsonify({"department": code, "shifts": [duty.shift_dict(s) for s in rows]})
+
+
+@bp.post("/departments/<code>/shifts")
+@api_login_required
+def add_shift(code: str):
+    """Add a shift to a department's roster."""
+    code = _department(code)
+    data = parse.body()
+    officer_id = data.get("officer_id")
+    if officer_id is not None and not isinstance(officer_id, int):
+        raise InvalidInput("bad_type", "值班人员编号(officer_id)须为整数", "officer_id must be an integer",
+                           field="officer_id")
+    session = db()
+    row = duty.add_shift(session, yingji().plan, department=code,
+                         starts_at=parse.timestamp(data, "starts_at", "开始时间", required_=True),
+                         ends_at=parse.timestamp(data, "ends_at", "结束时间", required_=True),
+                         officer_id=officer_id, officer_name=parse.text(data, "officer_name", "值班人员"),
+                         phone=parse.text(data, "phone", "电话"), note=parse.text(data, "note", "备注"),
+                         actor=current_user(), now=now())
+    session.commit()
+    return jsonify(duty.shift_dict(row)), 201
+
+
+@bp.post("/shifts/<int:shift_id>/handover")
+@api_login_required
+def handover_shift(shift_id: int):
+    """Hand the rest of a shift to a named substitute (同岗替代)."""
+    data = parse.body()
+    substitute_id = data.get("substitute_id")
+    if substitute_id is not None and not isinstance(substitute_id, int):
+        raise InvalidInput("bad_type", "替岗人员编号(substitute_id)须为整数", "substitute_id must be an integer",
+                           field="substitute_id")
+    session = db()
+    row = duty.hand_over(session, yingji().plan, shift_id=shift_id, substitute_id=substitute_id,
+                         substitute_name=parse.text(data, "substitute_name", "替岗人员"),
+                         phone=parse.text(data, "phone", "电话"),
+                         reason=parse.text(data, "reason", "交接原因", required_=True),
+                         at=parse.timestamp(data, "at", "交接时间"), actor=current_user(), now=now())
+    session.commit()
+    return jsonify(duty.shift_dict(row)), 201
+
+
+@bp.post("/shifts/swap")
+@api_login_required
+def swap_shifts():
+    """Swap the officers of two shifts of one department (换班)."""
+    data = parse.body()
+    first, second = data.get("first"), data.get("second")
+    if not isinstance(first, int) or not isinstance(second, int):
+        raise InvalidInput("bad_type", "须给出两个班次编号(first, second)", "first and second must be shift ids")
+    session = db()
+    duty.swap(session, yingji().plan, first_id=first, second_id=second,
+              reason=parse.text(data, "reason", "换班原因") or "", actor=current_user(), now=now())
+    session.commit()
+    return jsonify({"swapped": [first, second]})
+
+
+@bp.get("/duty/alerts")
+@api_login_required
+def duty_alerts():
+    """Roster problems ahead: uncovered hours, shifts without an officer or a phone."""
+    user = current_user()
+    if user.role not in OVERSIGHT:
+        raise Forbidden("forbidden", "只有应急办公室和领导可以查看值班告警", "only the office and leaders see duty alerts")
+    found = duty.alerts(db(), yingji().plan, now=now())
+    return jsonify({"alerts": [a.as_dict() for a in found], "at": now().isoformat()})

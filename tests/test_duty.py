@@ -1,0 +1,92 @@
+"""Duty rosters: who is on duty, hand-over to a substitute, swaps, and coverage alerts."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.helpers import iso
+
+
+def _shift(user, dept, start, hours, **extra):
+    body = {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=hours)), **extra}
+    return user.post(f"/api/v1/departments/{dept}/shifts", json=body)
+
+
+def test_on_duty_now_and_hand_over_to_a_named_substitute(users, clock, make_user):
+    office = users["office"]
+    officer = users["food"]
+    r = _shift(office, "food_coord", clock.now() - timedelta(hours=1), 8, officer_id=officer.id)
+    assert r.status_code == 201, r.get_json()
+    shift = r.get_json()
+    assert shift["phone"] == "+8613800000001" and shift["officer_name"]
+    now_duty = office.get("/api/v1/departments/food_coord/on-duty").get_json()
+    assert now_duty["covered"] is True and [s["id"] for s in now_duty["on_duty"]] == [shift["id"]]
+
+    # Two hours in, the officer hands over to a named substitute (同岗替代).
+    clock.advance(hours=2)
+    r = officer.post(f"/api/v1/shifts/{shift['id']}/handover",
+                     json={"substitute_name": "李替岗", "phone": "+8613900000009", "reason": "家中急事"})
+    assert r.status_code == 201, r.get_json()
+    sub = r.get_json()
+    assert sub["substitute_for"] == shift["id"] and sub["starts_at"] == iso(clock.now())
+    on = office.get("/api/v1/departments/food_coord/on-duty").get_json()["on_duty"]
+    assert [s["officer_name"] for s in on] == ["李替岗"]
+    before = office.get("/api/v1/departments/food_coord/on-duty",
+                        query_string={"at": iso(clock.now() - timedelta(minutes=30))})
+    assert [s["id"] for s in before.get_json()["on_duty"]] == [shift["id"]]
+
+
+def test_swap_exchanges_officers(users, clock, make_user):
+    office = users["office"]
+    other = make_user("duty_officer", "food_coord", "+8613800000099")
+    a = _shift(office, "food_coord", clock.now() + timedelta(hours=1), 8, officer_id=users["food"].id).get_json()
+    b = _shift(office, "food_coord", clock.now() + timedelta(hours=9), 8, officer_id=other.id).get_json()
+    r = office.post("/api/v1/shifts/swap", json={"first": a["id"], "second": b["id"], "reason": "调休"})
+    assert r.status_code == 200
+    shifts = office.get("/api/v1/departments/food_coord/shifts").get_json()["shifts"]
+    assert [(s["id"], s["officer_id"]) for s in shifts] == [(a["id"], other.id), (b["id"], users["food"].id)]
+
+
+def test_alerts_for_gaps_empty_shifts_and_missing_phones(users, clock, wiring):
+    office = users["office"]
+    look = wiring.plan.duty.look_ahead
+    # The office must be covered round the clock: cover all but 2 hours; one shift has no phone.
+    _shift(office, "office", clock.now(), 10, officer_name="张值班", phone="+8613800000100")
+    _shift(office, "office", clock.now() + timedelta(hours=12), look.total_seconds() / 3600 - 12,
+           officer_name="王值班")
+    _shift(office, "complaints", clock.now(), look.total_seconds() / 3600)
+    alerts = office.get("/api/v1/duty/alerts").get_json()["alerts"]
+    gaps = [(a["department"], a["starts_at"], a["ends_at"]) for a in alerts if a["kind"] == "gap"]
+    assert gaps == [("office", iso(clock.now() + timedelta(hours=10)), iso(clock.now() + timedelta(hours=12)))]
+    assert {(a["department"], a["kind"]) for a in alerts if a["kind"] != "gap"} == {
+        ("office", "no_phone"), ("complaints", "no_officer")}
+    assert all(a["message"] for a in alerts)
+    assert users["food"].get("/api/v1/duty/alerts").status_code == 403
+
+
+def test_level_one_response_requires_round_the_clock_cover_of_its_departments(users, clock):
+    office, leader = users["office"], users["leader"]
+    body = {"title": "禽流感", "category": "epidemic", "discovered_at": iso(clock.now()), "location": "全县",
+            "source": "市局通报", "nature": "重大疫情", "level": "I"}
+    iid = office.post("/api/v1/incidents", json=body).get_json()["id"]
+    before = {a["department"] for a in office.get("/api/v1/duty/alerts").get_json()["alerts"] if a["kind"] == "gap"}
+    assert "prices" not in before
+    leader.post(f"/api/v1/incidents/{iid}/activate")
+    after = {a["department"] for a in office.get("/api/v1/duty/alerts").get_json()["alerts"] if a["kind"] == "gap"}
+    assert {"prices", "office", "publicity", "finance", "personnel", "legal"} <= after
+
+
+def test_roster_bad_input_is_refused(users, clock):
+    office = users["office"]
+    start = clock.now() + timedelta(hours=1)
+    for body in ({"starts_at": iso(start), "ends_at": iso(start - timedelta(hours=1))},
+                 {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1)), "phone": "13800000000"},
+                 {"starts_at": iso(start)},
+                 {"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1)), "officer_id": users["prices"].id}):
+        r = office.post("/api/v1/departments/food_coord/shifts", json=body)
+        assert r.status_code == 400, body
+        assert r.get_json()["error"]["message"]
+    assert office.get("/api/v1/departments/food_coord/shifts").get_json()["shifts"] == []
+    assert office.get("/api/v1/departments/nowhere/on-duty").status_code == 404
+    assert users["prices"].post("/api/v1/departments/food_coord/shifts",
+                                json={"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1))}
+                                ).status_code == 403

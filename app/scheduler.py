@@ -4,17 +4,23 @@ from __future__ import annotations
 import logging
 import threading
 
+from datetime import datetime, timezone
+
+import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from app.extensions import Yingji
+from app.extensions import Yingji, yingji
+from incidents import holidays
+from incidents.users import SystemActor
 from incidents.firing import dispatch_pending, fire_due
 from notifiers.console import ConsoleSender
 from notifiers.dispatch import Dispatcher
 
 log = logging.getLogger("yingji.scheduler")
 _start_lock = threading.Lock()
+HOLIDAY_WATCH = SystemActor(name="holiday-watch")
 
 
 def senders_for(app: Flask) -> list:
@@ -28,6 +34,19 @@ def tick(wiring: Yingji, deliver, *, batch: int = 500) -> int:
     fired = fire_due(wiring.sessions, now=now, batch=batch)
     dispatch_pending(wiring.sessions, deliver, now=now, batch=batch)
     return fired
+
+
+def holiday_watch(wiring: Yingji):
+    """Open the holiday market watches that are due and check holiday duty; log what data is missing."""
+    from app.holiday_calendar import ChineseCalendar
+
+    now = wiring.clock.now()
+    with wiring.sessions() as session:
+        result = holidays.run_watch(session, wiring.plan, ChineseCalendar(), actor=HOLIDAY_WATCH, now=now)
+        session.commit()
+    for text in result.not_covered:
+        log.warning("%s", text)
+    return result
 
 
 def build(app: Flask, *, blocking: bool):
@@ -46,6 +65,16 @@ def build(app: Flask, *, blocking: bool):
 
     sched.add_job(job, "interval", seconds=app.config["SCHEDULER_INTERVAL"], id="yingji-clocks",
                   max_instances=1, coalesce=True, misfire_grace_time=None)
+
+    def holiday_job() -> None:
+        try:
+            holiday_watch(wiring)
+        except Exception:  # noqa: BLE001 - try again next hour
+            log.exception("holiday watch failed")
+
+    # Hourly, and once at start; opening a watch twice is prevented by its unique key.
+    sched.add_job(holiday_job, "interval", hours=1, id="yingji-holidays", max_instances=1, coalesce=True,
+                  misfire_grace_time=None, next_run_time=datetime.now(timezone.utc))
     return sched
 
 
@@ -61,8 +90,22 @@ def ensure_started(app: Flask) -> None:
             log.info("in-process scheduler started")
 
 
+@click.command("holidays")
+def holidays_command() -> None:
+    """Run the holiday market watch now and show upcoming holidays, duty gaps and missing data."""
+    result = holiday_watch(yingji())
+    for h in result.holidays:
+        click.echo(f"{h.label}: {h.first_day} – {h.last_day}")
+    click.echo(f"watches opened now: {len(result.opened)}")
+    for gap in result.duty_gaps:
+        click.echo(f"duty gap: {gap.message} {gap.starts_at.isoformat()} – {gap.ends_at.isoformat()}")
+    for text in result.not_covered:
+        click.echo(f"NOT COVERED: {text}")
+
+
 def init_app(app: Flask) -> None:
     """Start the in-process scheduler with the first request a server handles."""
+    app.cli.add_command(holidays_command)
 
     @app.before_request
     def _start_scheduler() -> None:

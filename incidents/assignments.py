@@ -23,6 +23,7 @@ from incidents.models import (
 )
 from incidents.plan import Plan
 from incidents.roles import COMMANDER, DUTY_OFFICER, LEADER, OFFICE
+from incidents.users import actor_id
 
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}
@@ -66,15 +67,16 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
             raise InvalidInput("past_due", "完成时限须晚于当前时间", "due_at must be in the future", field="due_at")
     elif clock is not None:
         due_at = _clock_due(incident, clock)
-    row = _create(session, incident, plan, department=department, task=_text(task, "task", "任务内容"), clock=clock,
+    row = add(session, incident, plan, department=department, task=_text(task, "task", "任务内容"), clock=clock,
                   due_at=due_at, standard=False, actor=actor, now=now)
     return row
 
 
-def _create(session: Session, incident: Incident, plan: Plan, *, department: str, task: str, clock: str | None,
+def add(session: Session, incident: Incident, plan: Plan, *, department: str, task: str, clock: str | None,
             due_at: datetime | None, standard: bool, actor, now: datetime, holiday_key: str | None = None) -> Assignment:
+    """Create an assignment row and push it; the caller has checked who may."""
     row = Assignment(incident=incident, department=department, task=task, clock=clock, due_at=due_at, status=PUSHED,
-                     standard=standard, created_by_id=actor.id if actor.id else None, created_at=now,
+                     standard=standard, created_by_id=actor_id(actor), created_at=now,
                      holiday_key=holiday_key)
     session.add(row)
     session.flush()
@@ -94,7 +96,7 @@ def ensure_standard(session: Session, incident: Incident, plan: Plan, *, actor, 
         select(Assignment).where(Assignment.incident_id == incident.id, Assignment.standard.is_(True)))}
     created = []
     for rule in plan.standard_assignments:
-        if incident.level not in rule.levels:
+        if incident.level not in rule.levels or incident.category in rule.categories_except:
             continue
         department = incident.lead_department if rule.department == "lead" else rule.department
         if (department, rule.task) in existing:
@@ -105,7 +107,7 @@ def ensure_standard(session: Session, incident: Incident, plan: Plan, *, actor, 
                 continue  # the clock does not run for this incident (e.g. its category)
         else:
             due_at = now + rule.due_after if rule.due_after else None
-        created.append(_create(session, incident, plan, department=department, task=rule.task, clock=rule.clock,
+        created.append(add(session, incident, plan, department=department, task=rule.task, clock=rule.clock,
                                due_at=due_at, standard=True, actor=actor, now=now))
     return created
 
@@ -146,7 +148,7 @@ def acknowledge(session: Session, *, assignment_id: int, actor, now: datetime) -
     _may_handle(row, actor)
     if row.status == ACKNOWLEDGED:
         return row  # a second click, or a second officer: already done, not an error
-    row.acknowledged_at, row.acknowledged_by_id = now, actor.id
+    row.acknowledged_at, row.acknowledged_by_id = now, actor_id(actor)
     _move(session, row, allowed_from=(PUSHED,), to=ACKNOWLEDGED, actor=actor, now=now, data={})
     return row
 
@@ -176,7 +178,7 @@ def complete(session: Session, *, assignment_id: int, note: str, actor, now: dat
     note = _text(note, "note", "完成情况")
     if row.status == PUSHED:
         raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
-    row.done_at, row.done_note, row.closed_by_id = now, note, actor.id
+    row.done_at, row.done_note, row.closed_by_id = now, note, actor_id(actor)
     _move(session, row, allowed_from=(ACKNOWLEDGED, IN_PROGRESS), to=DONE, actor=actor, now=now, data={"note": note})
     if row.clock is not None and row.incident.status == ACTIVE:
         service.submit_report(session, incident_id=row.incident_id, kind="measure", measure=row.clock, body=note,
@@ -189,7 +191,7 @@ def decline(session: Session, *, assignment_id: int, reason: str, actor, now: da
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
     reason = _text(reason, "reason", "否定报备理由")
-    row.declined_at, row.decline_reason, row.closed_by_id = now, reason, actor.id
+    row.declined_at, row.decline_reason, row.closed_by_id = now, reason, actor_id(actor)
     _move(session, row, allowed_from=(PUSHED, ACKNOWLEDGED, IN_PROGRESS), to=DECLINED, actor=actor, now=now,
           data={"reason": reason})
     return row

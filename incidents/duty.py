@@ -14,7 +14,7 @@ from incidents.models import ACTIVE, Assignment, Incident, Shift, User
 from incidents.plan import Plan
 from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE
 from incidents.snapshots import iso
-from incidents.users import PHONE
+from incidents.users import PHONE, actor_id
 
 ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)
@@ -80,7 +80,7 @@ def add_shift(session: Session, plan: Plan, *, department: str, starts_at: datet
     row = Shift(department=department, starts_at=starts_at, ends_at=ends_at, officer_id=officer.id if officer else None,
                 officer_name=(officer_name or (officer.name if officer else None) or "").strip() or None,
                 phone=_phone(phone) or (officer.phone if officer else None), note=(note or "").strip() or None,
-                created_by_id=actor.id if actor.id else None, created_at=now)
+                created_by_id=actor_id(actor), created_at=now)
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="shift.added", entity="shift", entity_id=row.id, at=now,
@@ -115,7 +115,7 @@ def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor
     new = Shift(department=row.department, starts_at=at, ends_at=row.ends_at,
                 officer_id=substitute.id if substitute else None, officer_name=name,
                 phone=_phone(phone) or (substitute.phone if substitute else None), substitute_for_id=row.id,
-                handover_reason=reason, created_by_id=actor.id if actor.id else None, created_at=now)
+                handover_reason=reason, created_by_id=actor_id(actor), created_at=now)
     if at <= row.starts_at:
         row.cancelled_at = now  # handed over before it began: the substitute holds all of it
     else:
@@ -200,12 +200,13 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
         cursor = now
         for row in (s for s in shifts if s.department == department):
             if row.starts_at > cursor:
-                out.append(_gap(plan, department, cursor, row.starts_at))
+                out.append(gap_alert(plan, department, cursor, row.starts_at))
             cursor = max(cursor, row.ends_at)
         if cursor < until:
-            out.append(_gap(plan, department, cursor, until))
+            out.append(gap_alert(plan, department, cursor, until))
     return out
 
 
-def _gap(plan: Plan, department: str, start: datetime, end: datetime) -> DutyAlert:
+def gap_alert(plan: Plan, department: str, start: datetime, end: datetime) -> DutyAlert:
+    """Return the alert for hours of a department that nobody covers."""
     return DutyAlert("gap", department, start, end, None, f"{plan.unit_name(department)}值班空档，无人值守")

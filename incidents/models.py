@@ -86,7 +86,7 @@ class Incident(Base):
     measures_taken: Mapped[str] = mapped_column(Text)
     casualties: Mapped[str] = mapped_column(Text)
     plan_version_id: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -122,7 +122,7 @@ class LevelChange(Base):
     from_level: Mapped[str | None] = mapped_column(String(4))
     to_level: Mapped[str | None] = mapped_column(String(4))
     reason: Mapped[str] = mapped_column(Text)
-    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     incident: Mapped[Incident] = relationship(back_populates="level_changes")
@@ -140,7 +140,7 @@ class Report(Base):
     body: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was really sent
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was typed in here
-    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     incident: Mapped[Incident] = relationship(back_populates="reports")
 

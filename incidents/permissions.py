@@ -6,7 +6,7 @@ from typing import Protocol
 from incidents.errors import Forbidden
 from incidents.models import Incident
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, ROLES, STATION, VIEWER
+from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, ROLES, STATION, SYSTEM, VIEWER
 
 
 class Principal(Protocol):
@@ -59,6 +59,8 @@ def _deny(action_zh: str, action_en: str, role: str, why_zh: str = "", why_en: s
 def require(user: Principal, action: str, incident: Incident | None = None, plan: Plan | None = None) -> None:
     """Raise Forbidden unless the user's role and unit allow the action on the incident."""
     zh, en = ACTION_NAMES[action]
+    if user.role == SYSTEM:
+        return  # the plan itself acting (a holiday watch); never a person
     if user.role not in ACTION_ROLES[action]:
         raise _deny(zh, en, user.role)
     if incident is not None and plan is not None:
@@ -86,6 +88,8 @@ def require_end(user: Principal, incident: Incident, plan: Plan) -> None:
 
 def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
     """Tell whether the user may see the incident at all."""
+    if user.role == SYSTEM:
+        return True
     if user.role == STATION:
         return incident.station == user.unit
     if user.role == DUTY_OFFICER:

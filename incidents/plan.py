@@ -177,6 +177,7 @@ class StandardAssignment:
     task: str
     clock: str | None = None
     due_after: timedelta | None = None
+    categories_except: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -456,7 +457,7 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     escalation = _escalation(top, c)
     clock_kinds = {k.kind for k in clocks}
     duty = _duty(top, c, dept_codes)
-    standard = _standard_assignments(top, c, dept_codes, clock_kinds)
+    standard = _standard_assignments(top, c, dept_codes, clock_kinds, category_codes)
     holidays = _holiday_warnings(top, c, dept_codes)
     return Plan(
         id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
@@ -681,14 +682,14 @@ def _duty(top: dict, c: _Checker, dept_codes: set[str]) -> DutyRules:
     return DutyRules(covered, levels, look)
 
 
-def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str],
-                          clock_kinds: set[str]) -> tuple[StandardAssignment, ...]:
+def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str], clock_kinds: set[str],
+                          category_codes: set[str]) -> tuple[StandardAssignment, ...]:
     out = []
     for i, raw in enumerate(c.sequence(top.get("standard_assignments", []), ("standard_assignments",),
                                        allow_empty=True)):
         path = ("standard_assignments", i)
         item = c.mapping(raw, path)
-        c.unknown_keys(item, ("levels", "department", "task", "clock", "due_after"), path)
+        c.unknown_keys(item, ("levels", "department", "task", "clock", "due_after", "categories_except"), path)
         levels = frozenset(c.choice(lv, LEVEL_CODES, path + ("levels", j))
                            for j, lv in enumerate(c.sequence(item.get("levels"), path + ("levels",))))
         department = c.text(item, "department", path)
@@ -700,7 +701,11 @@ def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str],
         due = c.duration(item["due_after"], path + ("due_after",)) if "due_after" in item else None
         if clock is not None and due is not None:
             c.fail(path + ("due_after",), "an assignment with a clock takes the clock's due time")
-        out.append(StandardAssignment(levels, department, c.text(item, "task", path), clock, due))
+        never = frozenset(str(x) for x in c.sequence(item.get("categories_except", []), path + ("categories_except",),
+                                                     allow_empty=True))
+        for j, code in enumerate(sorted(never - category_codes)):
+            c.fail(path + ("categories_except",), f"unknown category `{code}`")
+        out.append(StandardAssignment(levels, department, c.text(item, "task", path), clock, due, never))
     return tuple(out)
 
 

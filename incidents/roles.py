@@ -19,5 +19,8 @@ ROLES: dict[str, str] = {
     VIEWER: "只读用户",
 }
 
+# The system itself (scheduler, holiday watch): acts only as the plan says, never logs in.
+SYSTEM = "system"
+
 # Roles whose user belongs to one unit (a department, or a station for STATION).
 UNIT_ROLES = frozenset({DUTY_OFFICER, STATION})

@@ -36,6 +36,7 @@ from incidents.models import (
     Report,
 )
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan, plan_from_stored_text
+from incidents.users import actor_id
 
 LIVE = (PENDING, OVERDUE)
 TEXT_FIELDS = ("location", "source", "nature", "scope", "trend", "measures_taken", "casualties")
@@ -155,7 +156,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     incident = Incident(
         number="pending", title=title, category=category.code, level=level, status=REGISTERED,
         lead_department=category.lead_department, station=station, discovered_at=discovered_at,
-        plan_version=stored_plan_version(session, plan, now), created_by_id=actor.id, created_at=now, **texts,
+        plan_version=stored_plan_version(session, plan, now), created_by_id=actor_id(actor), created_at=now, **texts,
     )
     session.add(incident)
     session.flush()
@@ -163,7 +164,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     incident.number = f"YJ{now.astimezone(ZoneInfo(plan.timezone)).year}-{incident.id:05d}"
     reason = _text(facts.level_reason, "reason", required=False) or ("登记时定级" if level else "登记时未定级")
     session.add(LevelChange(incident=incident, from_level=None, to_level=level, reason=reason,
-                            changed_by_id=actor.id, changed_at=now))
+                            changed_by_id=actor_id(actor), changed_at=now))
     audit.record(session, actor=actor, action="incident.registered", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now,
                  data={"number": incident.number, "title": title, "category": category.code, "level": level,
@@ -188,7 +189,7 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     before = incident.level
     incident.level = level
     session.add(LevelChange(incident=incident, from_level=before, to_level=level, reason=reason,
-                            changed_by_id=actor.id, changed_at=now))
+                            changed_by_id=actor_id(actor), changed_at=now))
     audit.record(session, actor=actor, action="incident.graded", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"from": before, "to": level, "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
@@ -253,7 +254,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
             raise Conflict("not_active", "启动应急响应后才能报告措施完成", "measures follow the activation")
 
     report = Report(incident=incident, kind=kind, measure=measure if kind == "measure" else None, body=body,
-                    submitted_at=submitted_at, entered_at=now, submitted_by_id=actor.id)
+                    submitted_at=submitted_at, entered_at=now, submitted_by_id=actor_id(actor))
     session.add(report)
     session.flush()
     audit.record(session, actor=actor, action="report.submitted", entity="report", entity_id=report.id,
@@ -284,7 +285,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     incident.status = ENDED
     incident.ended_at = ended_at
     incident.end_reason = reason
-    incident.ended_by_id = actor.id
+    incident.ended_by_id = actor_id(actor)
     audit.record(session, actor=actor, action="incident.ended", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"ended_at": ended_at.isoformat(), "reason": reason})
     reconcile(session, incident, actor=actor, now=now)

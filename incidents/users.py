@@ -31,6 +31,11 @@ class SystemActor:
     unit: str | None = None
 
 
+def actor_id(actor) -> int | None:
+    """Return the user id to store for an actor; None for the system, which has no user row."""
+    return actor.id if actor.id else None
+
+
 def hash_token(token: str) -> str:
     """Return the stored form of an API token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import create_engine, event, pool
 
 from incidents.db import Base, make_engine, normalise_url
 from incidents import models  # noqa: F401  (registers the tables)
@@ -29,9 +29,22 @@ def run_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        _run(connection)
+    url = _url()
+    if url.startswith("sqlite"):
+        # Batch migrations copy and recreate tables; with foreign keys on, dropping a table
+        # that others point at fails. The pragma only works outside a transaction, so it is
+        # set on connect, and integrity is checked once the migration is done.
+        engine = create_engine(url, poolclass=pool.NullPool)
+        event.listen(engine, "connect", lambda conn, _rec: conn.execute("PRAGMA foreign_keys=OFF"))
+        with engine.connect() as connection:
+            _run(connection)
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+    else:
+        engine = make_engine(url, poolclass=pool.NullPool)
+        with engine.connect() as connection:
+            _run(connection)
     engine.dispose()
 
 

@@ -11,7 +11,7 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
-from incidents import service
+from incidents import assignments, duty, service
 from incidents.models import User
 from incidents.users import SystemActor, create_user
 
@@ -53,6 +53,8 @@ def load(app: Flask) -> Iterator[str]:
                                        password=DEMO_PASSWORD, now=now - timedelta(days=30), actor=LOADER)
             people[login] = user
         session.commit()
+        _rosters(session, plan, people, now)
+        session.commit()
 
         def at(**ago) -> object:
             return now - timedelta(**ago)
@@ -72,9 +74,16 @@ def load(app: Flask) -> Iterator[str]:
         service.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
                               submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30))
-        service.submit_report(session, incident_id=inc.id, kind="measure", measure="work_team_dispatched",
-                              body="食品安全协调督查科、餐饮科组成工作组赶赴现场。", actor=people["office"],
-                              now=at(hours=2))
+        food_tasks = {a.clock: a for a in inc.assignments if a.department == "food_coord"}
+        team = food_tasks["work_team_dispatched"]
+        assignments.acknowledge(session, assignment_id=team.id, actor=people["food"], now=at(hours=4, minutes=25))
+        assignments.progress(session, assignment_id=team.id, note="工作组已出发", actor=people["food"],
+                             now=at(hours=4))
+        assignments.complete(session, assignment_id=team.id, note="食品安全协调督查科、餐饮科组成工作组赶赴现场。",
+                             actor=people["food"], now=at(hours=2))
+        office_task = next(a for a in inc.assignments if a.department == "office")
+        assignments.acknowledge(session, assignment_id=office_task.id, actor=people["office"],
+                                now=at(hours=4, minutes=28))
         session.commit()
         yield f"{inc.number} Ⅱ级 食物中毒：应急响应中（局报告迟报10分钟）"
 
@@ -132,3 +141,22 @@ def load(app: Flask) -> Iterator[str]:
         session.commit()
         yield f"{inc.number} Ⅲ级 罢市：应急状态已结束，总结报告计时中"
     yield f"demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS)
+
+
+def _rosters(session, plan, people: dict[str, User], now) -> None:
+    """Eight-hour shifts from yesterday to two days ahead; one gap and one phone missing, on purpose."""
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=now.hour % 8 + 8)
+    officers = {"office": "office", "food_coord": "food", "prices": "prices", "anti_unfair": "anti",
+                "special_equipment": "sepe"}
+    for department, login in officers.items():
+        cursor = start
+        while cursor < now + timedelta(days=2):
+            end = cursor + timedelta(hours=8)
+            if not (department == "office" and cursor > now + timedelta(hours=20)
+                    and cursor <= now + timedelta(hours=28)):  # the office's gap tomorrow night
+                duty.add_shift(session, plan, department=department, starts_at=cursor, ends_at=end,
+                               officer_id=people[login].id, actor=LOADER, now=now - timedelta(days=1))
+            cursor = end
+    # The 12315 centre's evening officer has not registered a phone yet.
+    duty.add_shift(session, plan, department="complaints", starts_at=start, ends_at=now + timedelta(days=2),
+                   officer_name="周值班(315投诉中心)", actor=LOADER, now=now - timedelta(days=1))

@@ -197,6 +197,20 @@ def decline(session: Session, *, assignment_id: int, reason: str, actor, now: da
     return row
 
 
+def close_for_measure(session: Session, incident: Incident, *, measure: str, note: str, actor,
+                      now: datetime) -> list[Assignment]:
+    """Mark done the open assignments of a measure that was reported done another way."""
+    plan = service.plan_of(incident)
+    closed = []
+    for row in incident.assignments:
+        if row.clock == measure and row.status in (PUSHED, ACKNOWLEDGED, IN_PROGRESS):
+            row.done_at, row.done_note, row.closed_by_id = now, note, actor_id(actor)
+            _move(session, row, allowed_from=(row.status,), to=DONE, actor=actor, now=now,
+                  data={"note": note, "by_report": True})
+            closed.append(row)
+    return closed
+
+
 def unacknowledged(session: Session, *, before: datetime | None = None) -> list[Assignment]:
     """Return assignments still waiting for acknowledgement, oldest first."""
     stmt = select(Assignment).where(Assignment.status == PUSHED).order_by(Assignment.created_at)

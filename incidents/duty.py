@@ -12,7 +12,7 @@ from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, Incident, Shift, User
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE
+from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, SYSTEM
 from incidents.snapshots import iso
 from incidents.users import PHONE, actor_id
 
@@ -28,7 +28,7 @@ def shift_dict(row: Shift) -> dict:
 
 
 def _may_edit(actor, department: str) -> None:
-    if actor.role in ROSTER_ROLES:
+    if actor.role in ROSTER_ROLES or actor.role == SYSTEM:
         return
     if actor.role == DUTY_OFFICER and actor.unit == department:
         return

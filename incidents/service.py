@@ -263,6 +263,11 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                        "body_sha256": _sha(body)})
     _satisfy_with(session, incident, plan, report, actor=actor, now=now)
     reconcile(session, incident, actor=actor, now=now)
+    if kind == "measure":
+        # Imported here: assignments builds on this module's use cases.
+        from incidents.assignments import close_for_measure
+
+        close_for_measure(session, incident, measure=measure, note=body, actor=actor, now=now)
     announce.incident_changed(session, incident, plan, what=f"report:{kind}", at=now)
     return report
 

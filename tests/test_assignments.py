@@ -111,3 +111,14 @@ def test_command_assigns_a_task_with_a_due_time_and_bad_input_changes_nothing(us
     assert r.status_code == 201
     assert r.get_json()["status"] == "pushed" and r.get_json()["due_at"] == iso(due)
     assert r.get_json()["id"] > 0
+
+
+def test_a_measure_reported_directly_closes_its_assignment(users, clock):
+    inc = _activated_level_two(users, clock)
+    r = users["office"].post(f"/api/v1/incidents/{inc['id']}/measures",
+                             json={"measure": "measures_issued", "body": "应对措施已下发"})
+    assert r.status_code == 201
+    tasks = {a["clock"]: a for a in r.get_json()["incident"]["assignments"] if a["clock"]}
+    assert tasks["measures_issued"]["status"] == "done"
+    assert tasks["measures_issued"]["done_note"] == "应对措施已下发"
+    assert tasks["work_team_dispatched"]["status"] == "pushed"

@@ -30,9 +30,8 @@ def senders_for(app: Flask) -> list:
 
 def tick(wiring: Yingji, deliver, *, batch: int = 500) -> int:
     """Fire every clock stage that is due now and deliver what was fired; return the count."""
-    now = wiring.clock.now()
-    fired = fire_due(wiring.sessions, now=now, batch=batch)
-    dispatch_pending(wiring.sessions, deliver, now=now, batch=batch)
+    fired = fire_due(wiring.sessions, now=wiring.clock.now, batch=batch)
+    dispatch_pending(wiring.sessions, deliver, now=wiring.clock.now(), batch=batch)
     return fired
 
 

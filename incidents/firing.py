@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from incidents import announce, audit
@@ -38,16 +38,25 @@ class Fired:
     payload: dict
 
 
-def fire_due(session_factory: sessionmaker, *, now: datetime, batch: int = 500) -> int:
-    """Fire every clock stage due at `now`; return how many firings were recorded."""
+def fire_due(session_factory: sessionmaker, *, now: datetime | Callable[[], datetime], batch: int = 500) -> int:
+    """Fire every clock stage due now; return how many firings were recorded.
+
+    `now` may be a clock function, read afresh for each batch so that a long backlog
+    records when each batch really fired.
+    """
+    read = now if callable(now) else (lambda: now)
     total = 0
     while True:
         with session_factory() as session:
-            seen, fired = _fire_batch(session, now=now, batch=batch)
+            seen, fired = _fire_batch(session, now=read(), batch=batch)
             session.commit()
         total += fired
         if seen < batch:
             return total
+
+
+class _Raced(RuntimeError):
+    """Another scheduler moved a claimed clock; the batch is rolled back and retried."""
 
 
 def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, int]:
@@ -57,42 +66,55 @@ def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, in
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Deadline)
     rows = session.scalars(stmt).all()
-    fired = 0
+    if not rows:
+        return 0, 0
+    # One query for the incidents (with what announcing needs), not one per clock.
+    incidents = {i.id: i for i in session.scalars(
+        select(Incident).where(Incident.id.in_({r.incident_id for r in rows}))
+        .options(selectinload(Incident.deadlines), selectinload(Incident.plan_version)))}
+    moves, firings = [], []
     for row in rows:
         points = fire_points(row.starts_at, row.due_at, row.warn_before)
         stage = stage_to_fire(points, row.fire_stage, now)
         if stage is None:
             continue
         overdue = stage == len(points) - 1
-        next_fire = None if overdue else points[stage + 1]
-        # Compare-and-set: only the scheduler that moves the stage from what it read fires it.
-        done = session.execute(
-            update(Deadline)
-            .where(Deadline.id == row.id, Deadline.status == PENDING, Deadline.fire_stage == row.fire_stage,
-                   Deadline.timing_version == row.timing_version)
-            .values(fire_stage=stage + 1, next_fire_at=next_fire, status=OVERDUE if overdue else PENDING)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if done != 1:
-            continue
-        # Keep the loaded row in step with the UPDATE above without writing it again.
-        set_committed_value(row, "fire_stage", stage + 1)
-        set_committed_value(row, "next_fire_at", next_fire)
-        set_committed_value(row, "status", OVERDUE if overdue else PENDING)
-        incident = session.get(Incident, row.incident_id)
-        payload = _payload(row, incident, overdue=overdue, now=now)
-        session.add(DeadlineEvent(deadline_id=row.id, incident_id=row.incident_id, timing_version=row.timing_version,
-                                  stage=stage, kind="overdue" if overdue else "warning", due_at=row.due_at,
-                                  fire_at=points[stage], fired_at=now, payload=payload))
-        announce.clock_fired(session, row, incident, plan_of(incident), kind="overdue" if overdue else "warning",
-                             payload=payload, at=now)
-        if overdue:
-            audit.record(session, actor=SCHEDULER, action="deadline.overdue", entity="deadline", entity_id=row.id,
-                         incident_id=row.incident_id, at=now, data={"kind": row.kind, "cycle": row.cycle,
-                                                                    "due_at": row.due_at.isoformat()})
-        fired += 1
+        moves.append({"b_id": row.id, "b_stage": row.fire_stage, "b_timing": row.timing_version,
+                      "new_stage": stage + 1, "new_next": None if overdue else points[stage + 1],
+                      "new_status": OVERDUE if overdue else PENDING})
+        firings.append((row, stage, points[stage], overdue))
+    if not moves:
+        return len(rows), 0
+    # Compare-and-set, all at once: the rows are locked (PostgreSQL) or the writer is alone
+    # (SQLite), so every move must land; if one does not, nothing of this batch is kept.
+    done = session.execute(
+        update(Deadline.__table__)
+        .where(Deadline.id == bindparam("b_id"), Deadline.status == PENDING,
+               Deadline.fire_stage == bindparam("b_stage"), Deadline.timing_version == bindparam("b_timing"))
+        .values(fire_stage=bindparam("new_stage"), next_fire_at=bindparam("new_next"),
+                status=bindparam("new_status")),
+        moves).rowcount
+    if done not in (len(moves), -1):
+        raise _Raced(f"{len(moves) - done} of {len(moves)} clocks were moved by another scheduler")
+    with session.no_autoflush:
+        for (row, stage, fire_at, overdue), move in zip(firings, moves):
+            # Keep the loaded row in step with the UPDATE above without writing it again.
+            set_committed_value(row, "fire_stage", move["new_stage"])
+            set_committed_value(row, "next_fire_at", move["new_next"])
+            set_committed_value(row, "status", move["new_status"])
+            incident = incidents[row.incident_id]
+            kind = "overdue" if overdue else "warning"
+            payload = _payload(row, incident, overdue=overdue, now=now)
+            session.add(DeadlineEvent(deadline_id=row.id, incident_id=row.incident_id,
+                                      timing_version=row.timing_version, stage=stage, kind=kind, due_at=row.due_at,
+                                      fire_at=fire_at, fired_at=now, payload=payload))
+            announce.clock_fired(session, row, incident, plan_of(incident), kind=kind, payload=payload, at=now)
+            if overdue:
+                audit.record(session, actor=SCHEDULER, action="deadline.overdue", entity="deadline",
+                             entity_id=row.id, incident_id=row.incident_id, at=now,
+                             data={"kind": row.kind, "cycle": row.cycle, "due_at": row.due_at.isoformat()})
     session.flush()
-    return len(rows), fired
+    return len(rows), len(moves)
 
 
 def _payload(row: Deadline, incident: Incident, *, overdue: bool, now: datetime) -> dict:
@@ -111,7 +133,17 @@ def _payload(row: Deadline, incident: Incident, *, overdue: bool, now: datetime)
 
 def dispatch_pending(session_factory: sessionmaker, deliver: Callable[[Iterable[Fired]], None], *,
                      now: datetime, batch: int = 500) -> int:
-    """Hand recorded firings to the notifiers, at least once, then mark them dispatched."""
+    """Hand recorded firings to the notifiers, at least once, then mark them dispatched; drain the backlog."""
+    total = 0
+    while True:
+        handed = _dispatch_batch(session_factory, deliver, now=now, batch=batch)
+        total += handed
+        if handed < batch:
+            return total
+
+
+def _dispatch_batch(session_factory: sessionmaker, deliver: Callable[[Iterable[Fired]], None], *,
+                    now: datetime, batch: int) -> int:
     with session_factory() as session:
         stmt = (select(DeadlineEvent)
                 .where(DeadlineEvent.dispatched_at.is_(None),

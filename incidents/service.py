@@ -7,6 +7,7 @@ plan's rules say which clocks the incident's facts call for, and the rows follow
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -154,7 +155,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     level = _check_level(facts.level) if facts.level else None
 
     incident = Incident(
-        number="pending", title=title, category=category.code, level=level, status=REGISTERED,
+        # A unique placeholder: a shared one would make concurrent registrations wait on its index.
+        number=f"new-{uuid.uuid4().hex[:24]}", title=title, category=category.code, level=level, status=REGISTERED,
         lead_department=category.lead_department, station=station, discovered_at=discovered_at,
         plan_version=stored_plan_version(session, plan, now), created_by_id=actor_id(actor), created_at=now, **texts,
     )

@@ -96,10 +96,14 @@ def audit_verify() -> None:
 @click.command("scheduler")
 def scheduler_command() -> None:
     """Run the clock scheduler as its own process (any number may run at once)."""
+    from app.push import use_external_emitter
     from app.scheduler import build
 
     _logging()
-    sched = build(current_app._get_current_object(), blocking=True)
+    app = current_app._get_current_object()
+    # This process serves no boards: what it fires reaches them through the message queue.
+    click.echo(use_external_emitter(app))
+    sched = build(app, blocking=True)
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     click.echo("scheduler running; Ctrl+C to stop")
     try:
@@ -121,7 +125,8 @@ def demo_load() -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int) -> None:
-    """Serve the boards and API with the in-process scheduler (the embedded set-up)."""
+    """Serve the boards (HTTP and WebSocket) and API with the in-process scheduler (the embedded set-up)."""
+    from app.push import BoardRequestHandler, safe_url
     from app.scheduler import ensure_started
 
     _logging()
@@ -129,9 +134,13 @@ def serve_command(host: str, port: int) -> None:
 
     app = current_app._get_current_object()
     ensure_started(app)
-    click.echo(f"Yingji on http://{host}:{port}/")
-    # run_simple, not app.run: Flask ignores app.run() inside a CLI command.
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    queue = app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    click.echo(f"Yingji on http://{host}:{port}/ (board push: "
+               f"{'through ' + safe_url(queue) if queue else 'in this process'})")
+    # run_simple, not app.run or socketio.run (which calls app.run): Flask ignores app.run()
+    # inside a CLI command. The app's wsgi_app already carries the Socket.IO middleware, and
+    # Werkzeug's threaded server hands simple-websocket the socket, so boards get WebSocket.
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=BoardRequestHandler)
 
 
 def _logging() -> None:

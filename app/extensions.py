@@ -22,7 +22,7 @@ class Yingji:
     plan: Plan
     clock: Clock
     scheduler: Any = None
-    # Pushes committed board events to the live boards; set up by the Socket.IO layer.
+    # Pushes committed board events to the live boards; set by app.push (a no-op until then).
     emit: Callable[[list[dict]], None] = lambda _messages: None
 
 

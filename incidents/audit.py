@@ -53,6 +53,8 @@ def record(session: Session, *, actor: Actor, action: str, entity: str, entity_i
 
 
 def _chain_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT being released fires before_commit too; chain at the real commit
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return

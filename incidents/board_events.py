@@ -60,6 +60,8 @@ def _room_row(session: Session, room: str) -> BoardRoom:
 
 
 def _number_queued(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT being released, not the commit
     queued = session.info.pop(_QUEUED, None)
     if not queued:
         return
@@ -84,6 +86,8 @@ def install(session_factory, emitter: Emitter | None = None) -> None:
     event.listen(session_factory, "before_commit", _number_queued)
 
     def _after_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # SQLAlchemy fires after_commit when a SAVEPOINT is released too
         stored = session.info.pop(_STORED, None)
         if stored and emitter is not None:
             emitter([as_message(r) for r in stored])
@@ -93,7 +97,10 @@ def install(session_factory, emitter: Emitter | None = None) -> None:
         session.info.pop(_STORED, None)
 
     event.listen(session_factory, "after_commit", _after_commit)
-    event.listen(session_factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    # Only the whole transaction's rollback drops the events; a SAVEPOINT rolled back (a
+    # room's row created by another writer first) keeps them.
+    event.listen(session_factory, "after_soft_rollback",
+                 lambda s, t: None if t.nested else _after_rollback(s))
 
 
 def missed(session: Session, room: str, after_seq: int, *, limit: int = 1000) -> list[dict]:

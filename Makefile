@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-test migrate demo bench clean
+VENDOR := app/board/static/vendor
+
+.PHONY: run test install install-test migrate demo bench clean chromium
 
 run: install migrate demo  ## Install, migrate, load demo data and serve on http://127.0.0.1:5000
 	$(FLASK) serve --host 127.0.0.1 --port 5000
@@ -24,9 +26,22 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENDOR)/socket.io.min.js
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(VENDOR)/socket.io.min.js chromium
+
+# The boards' Socket.IO client comes from its npm package, pinned by package-lock.json:
+# never from a CDN, never committed (app/board/static/vendor/ is ignored by git).
+$(VENDOR)/socket.io.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/socket.io-client/dist/socket.io.min.js $@
+
+# The browser tests drive Debian's chromium through playwright (`playwright install` cannot
+# download here); CI runs as root on a clean machine, so install it when it is missing.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 migrate: install
 	$(FLASK) db upgrade
@@ -38,4 +53,4 @@ bench: install-test  ## Run the benchmarks (needs PostgreSQL)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance node_modules $(VENDOR)

@@ -1,6 +1,7 @@
 """The browser pages: login, the board, the incident page, accountability (Chinese, Beijing time)."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -32,8 +33,8 @@ def browser(app, wiring, make_user):
 
 
 def page(client, url: str, status: int = 200) -> str:
-    """GET a page, check its status, return its HTML."""
-    r = client.get(url)
+    """GET a page (following redirects: a duty officer's "/" is the duty board), check its status, return its HTML."""
+    r = client.get(url, follow_redirects=True)
     assert r.status_code == status, r.get_data(as_text=True)[:2000]
     return r.get_data(as_text=True)
 
@@ -270,3 +271,232 @@ def test_error_page_is_in_chinese(browser):
     html = page(browser("leader"), "/no-such-page", 404)
     assert "未找到" in html and "返回事件总览" in html and "中牟县市场监督管理局" in html
     assert "退出登录" in html  # the header still knows who is signed in
+
+
+# --- the live boards and the forms (server side) ---------------------------------------------
+
+
+def page_data(html: str) -> dict:
+    """Return the JSON a live page hands its script."""
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+    assert found, "no page data"
+    return json.loads(found.group(1))
+
+
+def activated(users, clock, **overrides) -> dict:
+    """Register a Ⅱ food poisoning now, activate it; return the incident's JSON."""
+    inc = register(users["office"], discovered_at=clock.now().isoformat(), level="II", level_reason="重大食物中毒",
+                   **overrides)
+    r = users["leader"].post(f"/api/v1/incidents/{inc['id']}/activate")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_a_duty_officers_home_is_the_duty_board_with_its_assignments(browser, users, clock):
+    inc = activated(users, clock)
+    client = browser("duty_officer", "food_coord")
+    r = client.get("/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/duty")
+    html = page(client, "/duty")
+    assert "值班看板" in html and "食品安全协调督查科" in html
+    assert "启用提示音" in html and 'id="conn"' in html and "连接中…" in html
+    assert 'id="new-banner"' in html
+    assert "/static/board/vendor/socket.io.min.js" in html and "/static/board/duty.js" in html
+    assert "cdn" not in html.lower()
+    data = page_data(html)
+    assert data["department"] == "food_coord" and data["department_name"] == "食品安全协调督查科"
+    mine = [a for a in data["assignments"] if a["incident_id"] == inc["id"]]
+    assert {a["clock"] for a in mine} == {"measures_issued", "work_team_dispatched"}
+    assert all(a["status"] == "pushed" and a["department"] == "food_coord" for a in mine)
+    assert data["plan"]["timezone"] == "Asia/Shanghai" and data["plan"]["levels"]["II"]["colour"] == "orange"
+    assert data["plan"]["clock_warn"]["work_team_dispatched"] == 7200  # its first warning, 2 hours
+    assert data["server_now"] == clock.now().isoformat(timespec="milliseconds")
+    # The clocks of the department's incidents count down on the board.
+    assert inc["number"] in html and 'class="countdown"' in html and "制定应对措施并下发" in html
+    assert "本科室" in html
+
+
+def test_a_board_starts_from_the_last_numbers_of_its_rooms(browser, users, clock, wiring):
+    from incidents import board_events
+
+    activated(users, clock)
+    client = browser("office", "office")
+    with wiring.sessions() as session:
+        expected = board_events.last_seqs(session, ["overview", "dept:office"])
+    assert expected["overview"] > 0 and expected["dept:office"] > 0
+    assert page_data(page(client, "/"))["seqs"] == expected
+    assert page_data(page(client, "/duty"))["seqs"] == expected
+    officer = browser("duty_officer", "prices")
+    assert list(page_data(page(officer, "/duty"))["seqs"]) == ["dept:prices"]
+
+
+def test_who_sees_which_duty_board(browser, users, clock):
+    activated(users, clock)
+    officer = browser("duty_officer", "food_coord")
+    assert "只能查看本科室的值班看板" in page(officer, "/duty?department=prices", 403)
+    assert "没有科室值班看板" in page(browser("station", "chengguan"), "/duty", 403)
+    assert page_data(page(officer, "/duty"))["may_handle"] is True
+    office = browser("office", "office")
+    data = page_data(page(office, "/duty"))
+    assert data["department"] == "office" and data["may_handle"] is True
+    assert page_data(page(office, "/duty?department=food_coord"))["may_handle"] is False
+    leader = browser("leader")
+    html = page(leader, "/duty")  # no department of their own: choose one
+    assert "选择要查看的科室" in html and 'href="/duty?department=food_coord"' in html
+    html = page(leader, "/duty?department=food_coord")
+    assert page_data(html)["department"] == "food_coord" and page_data(html)["may_handle"] is False
+    assert "只读" in html
+    assert "预案中没有科室" in page(leader, "/duty?department=nope", 404)
+
+
+def test_the_duty_clocks_panel_lists_the_departments_incidents_only(browser, users, clock):
+    food = activated(users, clock)
+    prices = register(users["office"], title="价格异常", category="price_anomaly", level="III")
+    client = browser("duty_officer", "food_coord")
+    html = page(client, "/duty/clocks")
+    assert html.lstrip().startswith('<section class="panel duty-clocks" id="duty-clocks"')
+    assert food["number"] in html and prices["number"] not in html
+    assert f'data-incidents="{food["id"]}"' in html
+    assert 'data-due="' in html and "牵头" in html
+    assert prices["number"] in page(browser("leader"), "/duty/clocks?department=prices")
+
+
+def test_the_overview_card_shows_who_has_not_acknowledged_and_who_declined(browser, users, clock):
+    inc = activated(users, clock)
+    by_dept = {a["department"]: a for a in inc["assignments"] if a["clock"] != "work_team_dispatched"}
+    clock.advance(minutes=7)
+    r = users["prices"].post(f"/api/v1/assignments/{by_dept['food_coord']['id']}/ack")
+    assert r.status_code == 404  # another department's officer does not even see it
+    food = users["food"]
+    assert food.post(f"/api/v1/assignments/{by_dept['food_coord']['id']}/ack").status_code == 200
+    r = users["office"].post(f"/api/v1/assignments/{by_dept['office']['id']}/decline",
+                             json={"reason": "本科室人员已全部派出"})
+    assert r.status_code == 200, r.get_json()
+
+    html = page(browser("commander"), "/")
+    card = html[html.index(f'data-incident="{inc["id"]}"'):]
+    assert "未签收 <b>5</b> 项" in card  # 7 assignments: one acknowledged, one declined
+    assert "新闻宣传" in card and "已推送" in card and "7分00秒" in card
+    assert 'data-since="' in card
+    assert "否定报备" in card and "理由：本科室人员已全部派出" in card
+    assert f'data-assignment-id="{by_dept["food_coord"]["id"]}" data-status="acknowledged"' in card
+    assert "已签收 <b>1</b>" in card and "已否定报备 <b>1</b>" in card
+
+
+def test_the_card_fragment_is_one_card_in_its_level_group(browser, users, clock):
+    inc = activated(users, clock)
+    client = browser("leader")
+    html = page(client, f"/board/cards/{inc['id']}")
+    assert html.lstrip().startswith('<section class="level-group"')
+    assert 'data-level="II"' in html and html.count('class="card ') == 1 and inc["number"] in html
+    assert "<html" not in html and "topbar" not in html
+    # Not visible to another department's officer; gone when archived or unknown.
+    page(browser("duty_officer", "prices"), f"/board/cards/{inc['id']}", 404)
+    page(client, "/board/cards/99999", 404)
+    assert client.get(f"/board/cards/{inc['id']}", headers={}).status_code == 200
+    assert app_client_redirects(client.application, f"/board/cards/{inc['id']}")
+
+
+def app_client_redirects(app, url: str) -> bool:
+    """A client without a login is sent to the login page."""
+    r = app.test_client().get(url)
+    return r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def forms_of(html: str) -> set[str]:
+    """Return the ids of the incident page's forms, and which of them start hidden."""
+    out = set()
+    for tag in re.finditer(r'<(?:details|div) class="action[^"]*" id="action-(\w+)"([^>]*)>', html):
+        out.add(tag.group(1) + (" hidden" if re.search(r"\bhidden\b", tag.group(2)) else ""))
+    return out
+
+
+def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, clock):
+    registered = register(users["office"], discovered_at=clock.now().isoformat(), level="II")
+    iid = registered["id"]
+    assert forms_of(page(browser("office", "office"), f"/incidents/{iid}")) == {
+        "grade", "assign", "report", "measure hidden", "archive hidden"}
+    assert forms_of(page(browser("leader"), f"/incidents/{iid}")) == {
+        "activate", "grade", "assign", "report", "end hidden", "archive hidden"}
+    # The commander may end Ⅲ and Ⅳ only (plan: end_declared_by); at Ⅱ the form waits hidden.
+    html = page(browser("commander"), f"/incidents/{iid}")
+    assert forms_of(html) == {"grade", "assign", "report hidden", "measure hidden", "end hidden"}
+    assert 'data-levels="III IV"' in html
+    # The lead department's officer reports progress, closing and measures; no grading, no assigning.
+    html = page(browser("duty_officer", "food_coord"), f"/incidents/{iid}")
+    assert forms_of(html) == {"report hidden", "measure hidden"}
+    assert 'value="progress"' in html and 'value="initial"' not in html
+    station = page(browser("station", "chengguan"), f"/incidents/{iid}")
+    assert forms_of(station) == {"report"} and 'value="initial"' in station
+    assert "处置操作" not in page(browser("viewer"), f"/incidents/{iid}")
+
+    users["leader"].post(f"/api/v1/incidents/{iid}/activate")
+    html = page(browser("leader"), f"/incidents/{iid}")
+    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "archive hidden"}
+    office = page(browser("office", "office"), f"/incidents/{iid}")
+    assert forms_of(office) == {"grade", "assign", "report", "measure", "archive hidden"}
+    # The forms post JSON to the API routes.
+    for url in (f"/api/v1/incidents/{iid}/level", f"/api/v1/incidents/{iid}/assignments",
+                f"/api/v1/incidents/{iid}/reports", f"/api/v1/incidents/{iid}/measures"):
+        assert f'data-url="{url}"' in office, url
+    assert "派出工作组实地调查(计时中" in office.replace("（", "(")  # the running measure clocks first
+    assert 'name="submitted_at" data-local-time' in office and 'name="due_at" data-local-time' in office
+    assert '<option value="food_coord">食品安全协调督查科（牵头科室）</option>' in office
+
+
+def test_the_incident_page_lists_assignments_and_their_audit_in_chinese(browser, users, clock):
+    inc = activated(users, clock)
+    work_team = [a for a in inc["assignments"] if a["clock"] == "work_team_dispatched"][0]
+    users["food"].post(f"/api/v1/assignments/{work_team['id']}/ack")
+    users["food"].post(f"/api/v1/assignments/{work_team['id']}/decline", json={"reason": "需餐饮科配合"})
+    html = page(browser("leader"), f"/incidents/{inc['id']}")
+    assert "任务派发" in html and "7 项" in html
+    assert f'data-assignment-id="{work_team["id"]}" data-status="declined"' in html
+    assert "否定报备理由：需餐饮科配合" in html and "已否定报备" in html and "待签收" in html
+    for action in ("派发任务", "签收任务", "否定报备"):
+        assert action in html, action
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "assignment.created" not in text and "assignment.declined" not in text
+    assert 'data-live="assignments"' in html and 'data-status="active"' in html
+
+
+def test_the_registration_form_has_the_plans_report_contents(browser):
+    html = page(browser("office", "office"), "/incidents/new")
+    for name in ("title", "category", "discovered_at", "location", "station", "source", "nature", "scope",
+                 "trend", "measures_taken", "casualties", "level", "level_reason"):
+        assert f'name="{name}"' in html, name
+    assert '<option value="food_poisoning">食物中毒</option>' in html
+    assert '<option value="chengguan">城关市场监督管理所</option>' in html
+    assert 'data-url="/api/v1/incidents"' in html and 'data-after="incident"' in html
+    assert 'value="2026-11-20T09:00"' in html  # now, in Beijing time
+    # A station registers its own events and may not grade them.
+    station = page(browser("station", "chengguan"), "/incidents/new")
+    assert 'name="level"' not in station and 'type="hidden" name="station" value="chengguan"' in station
+    # A duty officer may register, not grade; a viewer may not register at all.
+    assert 'name="level"' not in page(browser("duty_officer", "food_coord"), "/incidents/new")
+    assert "无权登记事件" in page(browser("viewer"), "/incidents/new", 403)
+    assert "登记事件" in page(browser("office", "office"), "/")  # the header's link
+    assert 'href="/incidents/new"' not in page(browser("viewer"), "/")
+
+
+def test_user_text_on_the_live_pages_is_escaped(browser, users, clock):
+    evil = '<script>alert("x")</script></script><b>加粗</b>'
+    inc = activated(users, clock, title=evil)
+    users["office"].post(f"/api/v1/incidents/{inc['id']}/assignments", json={"department": "food_coord", "task": evil})
+    for client, url in ((browser("duty_officer", "food_coord"), "/duty"), (browser("leader"), f"/board/cards/{inc['id']}"),
+                        (browser("leader"), "/duty/clocks?department=food_coord"),
+                        (browser("office", "office"), f"/incidents/{inc['id']}")):
+        html = page(client, url)
+        assert "<script>alert" not in html and "<b>加粗</b>" not in html, url
+    data = page_data(page(browser("duty_officer", "food_coord"), "/duty"))
+    assert any(a["task"] == evil for a in data["assignments"])  # the JSON carries it intact, escaped
+
+
+def test_the_board_scripts_are_served(app):
+    client = app.test_client()
+    for name in ("board.js", "live.js", "overview.js", "duty.js", "incident.js", "forms.js", "register.js"):
+        r = client.get(f"/static/board/{name}")
+        assert r.status_code == 200, name
+        body = r.get_data(as_text=True)
+        assert ".innerHTML" not in body, name  # user text goes in with textContent only
+        r.close()

@@ -1,4 +1,4 @@
-"""Browser pages: the incident board, the incident page, accountability."""
+"""Browser pages: the overview, the duty boards, the incident page and its forms, registration, accountability."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app
 
 from app.auth import current_user
+from app.board import views
 from app.board.views import unit_name
 from incidents.roles import ROLES
 
@@ -68,6 +69,12 @@ def role_name(code: str | None) -> str:
 def plan_unit_name(code: str | None) -> str:
     """Return the Chinese name of a department or station of the plan in force."""
     return unit_name(current_app.extensions["yingji"].plan, code)
+
+
+@bp.app_template_global("may_register")
+def may_register(user) -> bool:
+    """Tell whether the user's role may register an incident (the header's link)."""
+    return views.may_register(user)
 
 
 @bp.app_context_processor

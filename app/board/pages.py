@@ -1,49 +1,164 @@
-"""Page routes; each parses, authorises, calls the domain and renders."""
+"""Page routes; each parses, authorises, calls the domain and renders.
+
+The live pages (overview, duty board, incident page) render their state once and then
+follow the /board Socket.IO namespace: each page records the last event number of its
+rooms *before* it reads its data, so the script resumes from there and nothing that
+happened in between is lost. Fragments (/board/cards/<id>, /duty/clocks) are the same
+templates, fetched again when an event says that something changed.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.auth import current_user, page_login_required
 from app.board import bp, localtime, plan_zone, views
+from app.board.socket import rooms_for
 from app.extensions import db, now, yingji
-from incidents import accountability, permissions, service
-from incidents.errors import Forbidden, InvalidInput
+from incidents import accountability, board_events, permissions, service, snapshots
+from incidents.assignments import for_department
+from incidents.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import ARCHIVED, Incident
-from incidents.roles import UNIT_ROLES
+from incidents.roles import DUTY_OFFICER, OFFICE, STATION, UNIT_ROLES
 
-# The board re-reads itself this often (seconds); board.js swaps the new content in.
-REFRESH_SECONDS = 60
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30
+# Done and declined assignments stay on the duty board this long after they were created.
+CLOSED_KEPT = timedelta(hours=24)
+
+
+def _live(user) -> dict:
+    """Return the page's socket set-up: its rooms' last numbers, read before the page's data."""
+    rooms = rooms_for(user)
+    return {"seqs": board_events.last_seqs(db(), rooms) if rooms else {}}
+
+
+def _page_data(user, moment: datetime, **extra) -> dict:
+    """Return what a live page's script reads from the page (JSON in a script element)."""
+    return {"server_now": views.js_time(moment), "plan": views.plan_js(yingji().plan),
+            "user": {"id": user.id, "role": user.role, "unit": user.unit}, **_live(user), **extra}
+
+
+def _open_incidents():
+    return db().scalars(select(Incident).where(Incident.status != ARCHIVED).order_by(Incident.id.desc())
+                        .options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
+                                 selectinload(Incident.plan_version)))
 
 
 @bp.get("/")
 @page_login_required
 def index():
-    """Show every open incident the user may see, by level Ⅰ→Ⅳ then ungraded, with its clocks."""
+    """Show every open incident the user may see, by level Ⅰ→Ⅳ then ungraded, with clocks and assignments.
+
+    A duty officer's home is the department's duty board.
+    """
     user, moment = current_user(), now()
-    rows = db().scalars(select(Incident).where(Incident.status != ARCHIVED).order_by(Incident.id.desc())
-                        .options(selectinload(Incident.deadlines), selectinload(Incident.plan_version)))
-    visible = [i for i in rows if permissions.can_view(user, i, service.plan_of(i))]
+    if user.role == DUTY_OFFICER:
+        return redirect(url_for("board.duty_board"))
+    data = _page_data(user, moment, duty_alerts=user.role == OFFICE)
+    visible = [i for i in _open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
     groups = views.board_groups(yingji().plan, visible, moment)
     return render_template("index.html", groups=groups, total=len(visible), now=moment,
-                           now_js=views.js_time(moment), refresh=REFRESH_SECONDS, active="index",
+                           now_js=views.js_time(moment), active="index", page_data=data,
+                           duty_alerts=user.role == OFFICE,
                            overdue=sum(c["overdue"] for g in groups for c in g["cards"]),
                            warn=sum(c["warn"] for g in groups for c in g["cards"]))
+
+
+@bp.get("/board/cards/<int:incident_id>")
+@page_login_required
+def incident_card_fragment(incident_id: int):
+    """Render one incident's card of the overview, inside its level group (the board swaps it in)."""
+    moment = now()
+    incident = service.get_incident(db(), incident_id, user=current_user())
+    if incident.status == ARCHIVED:
+        raise NotFound("archived", f"事件 {incident_id} 已归档", f"incident {incident_id} is archived")
+    card = views.incident_card(incident, moment)
+    return render_template("fragments/card.html", group={"level": card["level"], "cards": [card]})
+
+
+def _duty_department(user) -> str | None:
+    """Return the department whose duty board the user asks for, or None to choose one."""
+    asked = (request.args.get("department") or "").strip() or None
+    if user.role == STATION:
+        raise Forbidden("forbidden", "市场监督管理所没有科室值班看板", "stations have no department duty board")
+    if user.role == DUTY_OFFICER:
+        if asked and asked != user.unit:
+            raise Forbidden("forbidden", "只能查看本科室的值班看板", "you may see only your department's board")
+        return user.unit
+    code = asked or (user.unit if user.role == OFFICE else None)
+    if code is not None:
+        try:
+            yingji().plan.department(code)
+        except KeyError:
+            raise NotFound("not_found", f"预案中没有科室“{code}”", f"no department '{code}'") from None
+    return code
+
+
+@bp.get("/duty")
+@page_login_required
+def duty_board():
+    """Show a department's duty board: its assignments to acknowledge, its clocks, who is on duty."""
+    user, moment = current_user(), now()
+    department = _duty_department(user)
+    plan = yingji().plan
+    if department is None:
+        return render_template("duty_pick.html", departments=plan.departments, active="duty")
+    data = _page_data(user, moment, department=department, department_name=plan.department(department).name,
+                      # As incidents.assignments: only the department's own duty officer (or office) handles them.
+                      may_handle=user.role in (DUTY_OFFICER, OFFICE) and user.unit == department)
+    rows = [a for a in for_department(db(), department, open_only=False)
+            if a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT]
+    rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]
+    data["assignments"] = [snapshots.assignment(a, service.plan_of(a.incident)) for a in rows]
+    cards = views.duty_clock_cards(_open_incidents(), department, moment)
+    return render_template("duty.html", department=department, department_name=plan.department(department).name,
+                           cards=cards, page_data=data, now=moment, now_js=views.js_time(moment), active="duty",
+                           pending=sum(1 for a in rows if a.status == "pushed"))
+
+
+@bp.get("/duty/clocks")
+@page_login_required
+def duty_clocks_fragment():
+    """Render the clocks panel of a department's duty board (the board swaps it in)."""
+    user, moment = current_user(), now()
+    department = _duty_department(user)
+    if department is None:
+        abort(404)
+    cards = views.duty_clock_cards(_open_incidents(), department, moment)
+    return render_template("fragments/duty_clocks.html", cards=cards, department=department)
+
+
+@bp.get("/incidents/new")
+@page_login_required
+def new_incident():
+    """Show the registration form with the plan's report contents."""
+    user, moment = current_user(), now()
+    permissions.require(user, "register")
+    plan = yingji().plan
+    local_now = moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M")
+    return render_template("new_incident.html", categories=plan.categories, stations=plan.stations,
+                           levels=[views.level_view(plan, lv.code) for lv in plan.levels],
+                           may_grade=views.may_grade(user), fixed_station=views.fixed_station(user),
+                           local_now=local_now, active="new",
+                           page_data={"plan": views.plan_js(plan), "server_now": views.js_time(moment)})
 
 
 @bp.get("/incidents/<int:incident_id>")
 @page_login_required
 def incident_page(incident_id: int):
-    """Show one incident: facts, level history, reports, clocks, audit trail, accountability."""
-    moment = now()
-    incident = service.get_incident(db(), incident_id, user=current_user())
+    """Show one incident: facts, level history, assignments, reports, clocks, audit, and the user's forms."""
+    user, moment = current_user(), now()
+    data = _page_data(user, moment, incident_id=incident_id)
+    incident = service.get_incident(db(), incident_id, user=user)
     detail = views.incident_detail(db(), incident, moment, localtime)
-    return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment),
+    forms = views.incident_forms(user, incident, service.plan_of(incident))
+    data.update(status=incident.status, level=incident.level or "")
+    return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment), forms=forms,
+                           page_data=data, local_now=moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M"),
                            active="index")
 
 

@@ -6,31 +6,40 @@ time); they never look codes up in the plan themselves.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import accountability
+from incidents import accountability, permissions
+from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.durations import chinese_duration
+from incidents.errors import Forbidden
 from incidents.models import (
+    ACKNOWLEDGED,
     ACTIVE,
     ARCHIVED,
+    ASSIGNMENT_STATUSES,
     CANCELLED,
+    DECLINED,
     ENDED,
+    IN_PROGRESS,
     LATE,
     MET,
     OVERDUE,
     PENDING,
+    PUSHED,
     REGISTERED,
+    Assignment,
     AuditEntry,
     Deadline,
     Incident,
     User,
 )
-from incidents.plan import LEVEL_CODES, Plan
-from incidents.roles import ROLES
+from incidents.permissions import ACTION_ROLES
+from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
+from incidents.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.service import plan_of
 
 STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档"}
@@ -52,6 +61,12 @@ ACTION_ZH = {
     "deadline.late": "迟报",
     "deadline.overdue": "超时未报",
     "user.created": "创建用户",
+    "assignment.created": "派发任务",
+    "assignment.acknowledged": "签收任务",
+    "assignment.in_progress": "任务办理中",
+    "assignment.progress": "报告办理情况",
+    "assignment.done": "任务完成",
+    "assignment.declined": "否定报备",
 }
 SYSTEM_ACTORS_ZH = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试"}
 UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
@@ -112,6 +127,24 @@ def countdown_text(seconds: float) -> str:
     return f"{prefix} {days}天 {clock}" if days else f"{prefix} {clock}"
 
 
+def elapsed_text(seconds: float) -> str:
+    """Say how long something has waited: 45秒, 12分05秒, 3小时02分, 2天4小时.
+
+    board.js writes the same text every second for elements with data-since.
+    """
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{minutes:02d}分"
+    if minutes:
+        return f"{minutes}分{secs:02d}秒"
+    return f"{secs}秒"
+
+
 def js_time(moment: datetime) -> str:
     """Format a time for a data attribute that the browser's Date.parse reads exactly."""
     return moment.isoformat(timespec="milliseconds")
@@ -156,6 +189,7 @@ def clock_view(row: Deadline, plan: Plan, now: datetime) -> dict:
         outcome = None
     return {
         "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": clock_name(plan, row.kind, row.cycle, row.name),
+        "department": row.department, "station": row.station,
         "unit": unit_name(plan, row.department or row.station) if (row.department or row.station)
         else "事发地市场监督管理所(未指定)",
         "starts_at": row.starts_at, "due_at": row.due_at, "due_js": js_time(row.due_at),
@@ -168,11 +202,45 @@ def clock_view(row: Deadline, plan: Plan, now: datetime) -> dict:
     }
 
 
+# --- assignments ----------------------------------------------------------------
+
+OPEN_ASSIGNMENTS = (PUSHED, ACKNOWLEDGED, IN_PROGRESS)
+
+
+def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
+    """Return an assignment for the screen: department, task, state, how long it has waited."""
+    return {
+        "id": row.id, "incident_id": row.incident_id, "department": row.department,
+        "department_name": unit_name(plan, row.department), "task": row.task, "status": row.status,
+        "status_zh": ASSIGNMENT_STATUS_ZH.get(row.status, row.status), "standard": row.standard,
+        "clock": clock_name(plan, row.clock) if row.clock else None,
+        "created_at": row.created_at, "created_js": js_time(row.created_at),
+        "waited": elapsed_text((now - row.created_at).total_seconds()),
+        "due_at": row.due_at, "due_js": js_time(row.due_at) if row.due_at else None,
+        "acknowledged_at": row.acknowledged_at, "progress_note": row.progress_note,
+        "done_at": row.done_at, "done_note": row.done_note,
+        "declined_at": row.declined_at, "decline_reason": row.decline_reason,
+    }
+
+
+def assignments_summary(rows: Iterable[Assignment], plan: Plan, now: datetime) -> dict:
+    """Return an incident's assignments: the unacknowledged and the declined first, then counts per state."""
+    views = [assignment_view(a, plan, now) for a in sorted(rows, key=lambda a: (a.created_at, a.id))]
+    counts = [{"status": s, "name": ASSIGNMENT_STATUS_ZH[s], "n": sum(1 for v in views if v["status"] == s)}
+              for s in ASSIGNMENT_STATUSES]
+    return {
+        "all": views, "total": len(views),
+        "pending": [v for v in views if v["status"] == PUSHED],
+        "declined": [v for v in views if v["status"] == DECLINED],
+        "counts": [c for c in counts if c["n"]],
+    }
+
+
 # --- the board ------------------------------------------------------------------
 
 
 def incident_card(incident: Incident, now: datetime) -> dict:
-    """Return an incident's headline and its clocks (live ones first, cancelled left out)."""
+    """Return an incident's headline, its clocks (live ones first, cancelled left out) and assignments."""
     plan = plan_of(incident)
     clocks = [clock_view(d, plan, now) for d in incident.deadlines if d.status != CANCELLED]
     live = sorted((c for c in clocks if c["live"]), key=lambda c: c["due_at"])
@@ -188,6 +256,7 @@ def incident_card(incident: Incident, now: datetime) -> dict:
         "live_clocks": live, "done_clocks": done,
         "overdue": sum(1 for c in live if c["state"] == "overdue"),
         "warn": sum(1 for c in live if c["state"] == "warn"),
+        "assignments": assignments_summary(incident.assignments, plan, now),
     }
 
 
@@ -241,6 +310,12 @@ def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
         if kind == "measure" and data.get("measure"):
             what += f"({clock_name(plan, data['measure'])})"
         return f"{what},报送时间 {fmt(parse_time(data.get('submitted_at')))}"
+    if action.startswith("assignment."):
+        dept = unit_name(plan, data.get("department")) if data.get("department") else ""
+        if action == "assignment.created":
+            return f"{dept}：{data.get('task') or ''}"
+        said = data.get("reason") or data.get("note") or ""
+        return f"{dept}：{said}" if said else dept
     if action.startswith("deadline."):
         name = clock_name(plan, kind, cycle)
         if action == "deadline.started":
@@ -262,12 +337,15 @@ def audit_view(session: Session, incident: Incident, plan: Plan, fmt) -> list[di
     """Return the incident's audit trail, oldest first, in Chinese."""
     rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id)
                            .order_by(AuditEntry.seq))
+    departments = {str(a.id): a.department for a in incident.assignments}
     out = []
     for row in rows:
         try:
             data = json.loads(row.data)
         except ValueError:
             data = {}
+        if row.entity == "assignment" and isinstance(data, dict) and not data.get("department"):
+            data = {**data, "department": departments.get(str(row.entity_id))}
         out.append({"seq": row.seq, "at": row.at, "actor": actor_label(row.actor), "action": row.action,
                     "action_zh": ACTION_ZH.get(row.action, row.action),
                     "detail": audit_detail(plan, row.action, data if isinstance(data, dict) else {}, fmt),
@@ -363,3 +441,105 @@ def accountability_view(data: dict, plan: Plan) -> dict:
         "incidents": incidents,
         "problems": problems,
     }
+
+
+# --- live pages -----------------------------------------------------------------
+
+
+def plan_js(plan: Plan) -> dict:
+    """Return what the pages' scripts need of the plan: levels, units, statuses, the time zone."""
+    return {
+        "timezone": plan.timezone,
+        "levels": {lv.code: {"numeral": lv.numeral, "name": lv.name, "colour": lv.colour} for lv in plan.levels},
+        "departments": {d.code: d.name for d in plan.departments},
+        "stations": {s.code: s.name for s in plan.stations},
+        "assignment_status": dict(ASSIGNMENT_STATUS_ZH),
+        "clock_warn": {c.kind: int(max(c.warn_before, default=timedelta(0)).total_seconds()) for c in plan.clocks},
+    }
+
+
+class _UnitPrincipal:
+    """A department's duty officer as permissions see it: what the department's board follows."""
+
+    def __init__(self, department: str) -> None:
+        self.id, self.name, self.role, self.unit = 0, "", DUTY_OFFICER, department
+
+
+def department_incidents(incidents: Iterable[Incident], department: str) -> list[Incident]:
+    """Return the open incidents a department's board follows (lead, support, clocks, assignments)."""
+    who = _UnitPrincipal(department)
+    return [i for i in incidents if i.status != ARCHIVED and permissions.can_view(who, i, plan_of(i))]
+
+
+def duty_clock_cards(incidents: Iterable[Incident], department: str, now: datetime) -> list[dict]:
+    """Return the department's incidents with their live clocks, the most urgent incident first."""
+    cards = []
+    for incident in department_incidents(incidents, department):
+        card = incident_card(incident, now)
+        for c in card["live_clocks"]:
+            c["mine"] = c["department"] == department
+        card["lead_is_mine"] = incident.lead_department == department
+        cards.append(card)
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    cards.sort(key=lambda c: (not c["live_clocks"], c["live_clocks"][0]["due_at"] if c["live_clocks"] else far))
+    return cards
+
+
+def _may(user, action: str, incident: Incident, plan: Plan) -> bool:
+    try:
+        permissions.require(user, action, incident, plan)
+    except Forbidden:
+        return False  # the form is simply not shown
+    return True
+
+
+# When each form applies, by incident status; the page's script shows and hides them as it changes.
+REPORT_WHEN = {"initial": "registered active", "bureau": "registered active", "progress": "active",
+               "closing": "ended"}
+
+
+def incident_forms(user, incident: Incident, plan: Plan) -> dict:
+    """Return the forms of the incident page this user's role may use (their status rules ride along)."""
+    kinds = [{"kind": k, "name": REPORT_KIND_ZH[k], "when": REPORT_WHEN[k]} for k in REPORT_KINDS
+             if _may(user, f"report:{k}", incident, plan)]
+    live = {d.kind: d for d in incident.deadlines if d.status in (PENDING, OVERDUE)}
+    measures = []
+    for kind in plan.measure_kinds():
+        row = live.get(kind)
+        measures.append({"kind": kind, "name": plan.clock(kind).name, "running": row is not None,
+                         "due_at": row.due_at if row else None})
+    measures.sort(key=lambda m: not m["running"])
+    end_levels = [lv.code for lv in plan.levels if user.role in lv.end_declared_by]
+    lead = incident.lead_department
+    departments = sorted(plan.departments, key=lambda d: (d.code != lead, d.code not in plan.support_departments))
+    return {
+        "grade": _may(user, "grade", incident, plan),
+        "activate": _may(user, "activate", incident, plan),
+        "reports": kinds,
+        "reports_when": " ".join(s for s in ("registered", "active", "ended")
+                                 if any(s in k["when"].split() for k in kinds)),
+        "measure": _may(user, "report:measure", incident, plan),
+        "measures": measures,
+        "assign": user.role in ASSIGNING_ROLES,
+        "departments": [{"code": d.code, "name": d.name,
+                         "tag": "牵头科室" if d.code == lead else ("配合科室" if d.code in plan.support_departments
+                                                                else "")} for d in departments],
+        "end": bool(end_levels), "end_levels": " ".join(end_levels),
+        "archive": _may(user, "archive", incident, plan),
+        "levels": [level_view(plan, lv.code) for lv in plan.levels],
+    }
+
+
+def may_register(user) -> bool:
+    """Tell whether the user's role may register an incident."""
+    return user.role in ACTION_ROLES["register"]
+
+
+def may_grade(user) -> bool:
+    """Tell whether the user's role may grade (also at registration)."""
+    return user.role in ACTION_ROLES["grade"]
+
+
+def fixed_station(user) -> str | None:
+    """Return the station a station user must register for (their own), else None."""
+    return user.unit if user.role == STATION else None

@@ -1,0 +1,385 @@
+/* Yingji duty board (值班看板) of one department: live, never reloaded.
+ *
+ * - Assignments arrive by push; a new one beeps (Web Audio, once the officer has enabled
+ *   sound: browsers need a click first) and stays in the banner until it is acknowledged.
+ *   Each card calls the API: 签收 (ack), 办理中 (progress, with a note), 完成 (done, with a
+ *   note), 否定报备 (decline, with a reason).
+ * - The clocks of the department's incidents count down (amber at their first warning, red
+ *   when overdue); the panel is fetched again when an incident or a clock changes.
+ * - Clock warnings and overdue notices from the push show as banners.
+ * - Who is on duty now and the coming shifts, from the duty API.
+ */
+(function () {
+  "use strict";
+
+  var YJ = window.YJ;
+  var REMIND_EVERY = 60 * 1000;   // beep again while something waits to be acknowledged
+  var ROSTER_EVERY = 60 * 1000;   // who is on duty changes with the time
+  var SHIFTS_SHOWN = 8;
+  var OPEN = ["pushed", "acknowledged", "in_progress"];
+  var ACTIONS = {
+    progress: { label: "办理中", field: "note", prompt: "办理情况", ok: "已报告办理情况" },
+    done: { label: "完成", field: "note", prompt: "完成情况", ok: "已完成" },
+    decline: { label: "否定报备", field: "reason", prompt: "否定报备理由", ok: "已否定报备" }
+  };
+
+  var data, plan, dept, items = {}, list, closed, audio = null;
+
+  // --- sound ------------------------------------------------------------------------------
+
+  function soundReady() { return !!audio && audio.state === "running"; }
+
+  function showSoundState() {
+    var button = document.getElementById("sound-on"), label = document.getElementById("sound-state");
+    button.hidden = soundReady();
+    label.hidden = !soundReady();
+  }
+
+  function beep() {
+    var count = (parseInt(document.body.getAttribute("data-beeps"), 10) || 0) + 1;
+    document.body.setAttribute("data-beeps", String(count)); // what a test (or a person) can check
+    if (!soundReady()) return;
+    var t0 = audio.currentTime;
+    [0, 0.28].forEach(function (at) {
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, t0 + at);
+      gain.gain.exponentialRampToValueAtTime(0.35, t0 + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.2);
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + 0.22);
+    });
+  }
+
+  function setUpSound() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    var button = document.getElementById("sound-on");
+    if (!Ctx) { button.hidden = true; return; }
+    try { audio = new Ctx(); } catch (e) { audio = null; }
+    if (audio) audio.addEventListener("statechange", showSoundState);
+    button.addEventListener("click", function () {
+      if (!audio) { try { audio = new Ctx(); } catch (e) { return; } }
+      audio.resume().then(function () { showSoundState(); beep(); });
+    });
+    showSoundState();
+  }
+
+  // --- assignment cards ---------------------------------------------------------------------
+
+  function level(a) {
+    var lv = a.level && plan.levels[a.level];
+    return lv ? { text: lv.numeral + "级", colour: lv.colour } : { text: "未定级", colour: "grey" };
+  }
+
+  function statusName(s) { return plan.assignment_status[s] || s; }
+
+  function note(label, text, cls) {
+    return text ? YJ.el("p", { class: "a-note " + (cls || "") }, [YJ.el("span", { class: "muted", text: label + "：" }), text]) : null;
+  }
+
+  function actionButton(a, action, cls) {
+    var b = YJ.el("button", { type: "button", class: "btn " + (cls || ""), "data-action": action,
+                              text: ACTIONS[action] ? ACTIONS[action].label : "签收" });
+    b.addEventListener("click", function () {
+      if (action === "ack") send(a.id, "ack", {}, b);
+      else openForm(a.id, action);
+    });
+    return b;
+  }
+
+  function actionsFor(a) {
+    var out = [];
+    if (a.status === "pushed") out.push(actionButton(a, "ack", "btn-primary btn-ack"));
+    if (a.status === "acknowledged" || a.status === "in_progress") {
+      out.push(actionButton(a, "progress", a.status === "acknowledged" ? "btn-primary" : ""));
+      out.push(actionButton(a, "done", a.status === "in_progress" ? "btn-primary" : ""));
+    }
+    if (OPEN.indexOf(a.status) >= 0) out.push(actionButton(a, "decline", "btn-warn"));
+    if (a.status === "in_progress") out[0].textContent = "更新办理情况";
+    return out;
+  }
+
+  function render(a) {
+    var lv = level(a), open = OPEN.indexOf(a.status) >= 0;
+    var due = null;
+    if (a.due_at && open) {
+      due = YJ.el("p", { class: "a-due" }, [
+        YJ.el("span", { class: "muted", text: "完成时限 " }), YJ.fmtTime(a.due_at), " ",
+        YJ.el("span", { class: "countdown", "data-due": a.due_at, "data-warn": warnOf(a), role: "timer" })
+      ]);
+    } else if (a.due_at) {
+      due = YJ.el("p", { class: "a-due muted", text: "完成时限 " + YJ.fmtTime(a.due_at) });
+    }
+    var meta = [YJ.el("span", { text: "推送于 " + YJ.fmtTime(a.created_at) })];
+    if (a.status === "pushed") meta.push(YJ.el("span", { class: "a-wait" }, ["已等待 ", YJ.el("span", { class: "since", "data-since": a.created_at })]));
+    if (a.acknowledged_at) meta.push(YJ.el("span", { text: "签收于 " + YJ.fmtTime(a.acknowledged_at) }));
+    if (a.done_at) meta.push(YJ.el("span", { text: "完成于 " + YJ.fmtTime(a.done_at) }));
+    if (a.declined_at) meta.push(YJ.el("span", { text: "否定报备于 " + YJ.fmtTime(a.declined_at) }));
+    var card = YJ.el("article", {
+      class: "assignment card-" + lv.colour + " status-" + a.status + (a.status === "pushed" ? " is-new" : ""),
+      "data-assignment-id": a.id, "data-status": a.status, "data-incident": a.incident_id,
+      id: "assignment-" + a.id, tabindex: "-1"
+    }, [
+      YJ.el("div", { class: "a-top" }, [
+        YJ.el("span", { class: "lv lv-" + lv.colour, text: lv.text }),
+        YJ.el("a", { class: "card-number", href: "/incidents/" + a.incident_id, text: a.incident_number }),
+        YJ.el("span", { class: "a-incident", text: a.incident_title }),
+        YJ.el("span", { class: "task-state state-" + a.status, text: statusName(a.status) })
+      ]),
+      YJ.el("p", { class: "a-task", text: a.task }),
+      due,
+      YJ.el("p", { class: "a-meta" }, meta),
+      note("办理情况", a.status === "in_progress" ? a.progress_note : null),
+      note("完成情况", a.done_note),
+      note("否定报备理由", a.decline_reason, "a-declined"),
+      open && data.may_handle ? YJ.el("div", { class: "a-actions" }, actionsFor(a)) : null,
+      YJ.el("p", { class: "form-error", role: "alert", hidden: true })
+    ]);
+    return card;
+  }
+
+  function warnOf(a) {
+    // An assignment for a plan measure warns as that measure's clock does; others only turn red.
+    return (a.clock && plan.clock_warn && plan.clock_warn[a.clock]) || 0;
+  }
+
+  // The inline form of 办理中 / 完成 / 否定报备: kept (with its text) when the card is redrawn.
+  function openForm(id, action) {
+    var card = document.getElementById("assignment-" + id);
+    if (!card) return;
+    var old = card.querySelector("form.a-form");
+    if (old && old.getAttribute("data-action") === action) { old.querySelector("textarea").focus(); return; }
+    if (old) old.remove();
+    var spec = ACTIONS[action];
+    var area = YJ.el("textarea", { name: spec.field, rows: 2, required: true });
+    var submit = YJ.el("button", { type: "submit", class: "btn btn-primary", text: "提交" + spec.label });
+    var cancel = YJ.el("button", { type: "button", class: "btn", text: "取消" });
+    var form = YJ.el("form", { class: "a-form", "data-action": action, novalidate: true }, [
+      YJ.el("label", {}, [spec.prompt, area]),
+      YJ.el("p", { class: "form-error", role: "alert", hidden: true }),
+      YJ.el("div", { class: "a-form-actions" }, [submit, cancel])
+    ]);
+    cancel.addEventListener("click", function () { form.remove(); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = {};
+      body[spec.field] = area.value.trim();
+      send(id, action, body, submit, form);
+    });
+    card.querySelector(".a-actions").after(form);
+    area.focus();
+  }
+
+  function send(id, action, body, button, form) {
+    var card = document.getElementById("assignment-" + id);
+    var error = (form || card).querySelector(".form-error");
+    if (error) { error.hidden = true; error.textContent = ""; }
+    button.disabled = true;
+    YJ.api("POST", "/api/v1/assignments/" + id + "/" + action, body).then(function (res) {
+      button.disabled = false;
+      if (!res.ok) {
+        var target = (form && form.isConnected ? form : document.getElementById("assignment-" + id) || card)
+          .querySelector(".form-error");
+        if (target) {
+          target.textContent = (res.data.error && res.data.error.message) || "提交失败，请重试";
+          target.hidden = false;
+        }
+        return;
+      }
+      if (form) form.remove();
+      upsert(res.data, null);
+    });
+  }
+
+  // --- the lists --------------------------------------------------------------------------
+
+  function order(a, b) {
+    var pa = a.status === "pushed" ? 0 : 1, pb = b.status === "pushed" ? 0 : 1;
+    if (pa !== pb) return pa - pb;
+    if (pa === 0) return b.id - a.id; // the newest push first
+    var da = a.due_at ? Date.parse(a.due_at) : Infinity, db = b.due_at ? Date.parse(b.due_at) : Infinity;
+    return da !== db ? da - db : a.id - b.id;
+  }
+
+  function place(a) {
+    var open = OPEN.indexOf(a.status) >= 0;
+    var target = open ? list : closed;
+    var old = document.getElementById("assignment-" + a.id);
+    var card = render(a);
+    var form = old && old.querySelector("form.a-form");
+    if (form && open && card.querySelector('[data-action="' + form.getAttribute("data-action") + '"]')) {
+      card.querySelector(".a-actions").after(form);
+    }
+    if (old) old.remove();
+    var siblings = Array.prototype.filter.call(target.children, function (el) { return el.classList.contains("assignment"); });
+    var next = null;
+    for (var i = 0; i < siblings.length; i++) {
+      var other = items[siblings[i].getAttribute("data-assignment-id")];
+      if (other && (open ? order(a, other) : other.id - a.id) < 0) { next = siblings[i]; break; }
+    }
+    target.insertBefore(card, next);
+  }
+
+  function counts() {
+    var all = Object.keys(items).map(function (k) { return items[k]; });
+    var pushed = all.filter(function (a) { return a.status === "pushed"; });
+    var working = all.filter(function (a) { return a.status === "acknowledged" || a.status === "in_progress"; });
+    document.getElementById("pending-count").textContent = String(pushed.length);
+    document.getElementById("open-count").textContent = String(working.length);
+    document.getElementById("no-tasks").hidden = pushed.length + working.length > 0;
+    document.getElementById("closed-panel").hidden = !closed.children.length;
+    // The banner stays while anything waits to be acknowledged.
+    var banner = document.getElementById("new-banner");
+    document.getElementById("new-banner-count").textContent = String(pushed.length);
+    var rows = pushed.sort(function (a, b) { return b.id - a.id; }).map(function (a) {
+      var link = YJ.el("a", { href: "#assignment-" + a.id }, [
+        YJ.el("span", { class: "lv lv-" + level(a).colour, text: level(a).text }), " ",
+        YJ.el("b", { text: a.incident_number }), " ", a.incident_title, "：", a.task
+      ]);
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        var card = document.getElementById("assignment-" + a.id);
+        if (card) {
+          card.scrollIntoView({ behavior: "smooth", block: "center" });
+          var ack = card.querySelector(".btn-ack");
+          if (ack) ack.focus();
+        }
+      });
+      return YJ.el("li", { "data-assignment-id": a.id }, [link]);
+    });
+    var ul = document.getElementById("new-banner-list");
+    ul.replaceChildren.apply(ul, rows);
+    banner.hidden = !pushed.length;
+    document.title = (pushed.length ? "（" + pushed.length + "）" : "") + "值班看板 · " + data.department_name;
+  }
+
+  function upsert(a, what) {
+    if (!a || a.department !== dept) return;
+    var known = items[a.id];
+    items[a.id] = a;
+    place(a);
+    counts();
+    YJ.tick();
+    if (!known && a.status === "pushed" && what === "created") beep();
+  }
+
+  // --- clocks panel and roster ----------------------------------------------------------
+
+  var clocksTimer = null;
+  function refreshClocks() {
+    if (clocksTimer) clearTimeout(clocksTimer);
+    clocksTimer = setTimeout(function () {
+      clocksTimer = null;
+      YJ.fragment("/duty/clocks?department=" + encodeURIComponent(dept)).then(function (panel) {
+        if (!panel) return;
+        var old = document.getElementById("duty-clocks");
+        if (old) old.replaceWith(panel);
+        YJ.tick();
+      });
+    }, 200);
+  }
+
+  function followed(incidentId) {
+    var panel = document.getElementById("duty-clocks");
+    var ids = panel ? (panel.getAttribute("data-incidents") || "").split(" ") : [];
+    return ids.indexOf(String(incidentId)) >= 0;
+  }
+
+  function shiftLine(s, cls) {
+    var who = s.officer_name || "（空岗，无值班人员）";
+    return YJ.el("li", { class: "shift " + (cls || "") + (s.officer_name ? "" : " shift-empty") }, [
+      YJ.el("span", { class: "shift-time", text: YJ.fmtTime(s.starts_at) + " – " + YJ.fmtTime(s.ends_at) }),
+      YJ.el("span", { class: "shift-who", text: who }),
+      s.phone ? YJ.el("a", { class: "shift-phone", href: "tel:" + s.phone, text: s.phone })
+              : YJ.el("span", { class: "shift-phone missing", text: "未登记电话" }),
+      s.substitute_for ? YJ.el("span", { class: "shift-note", text: "替岗" + (s.handover_reason ? "：" + s.handover_reason : "") }) : null
+    ]);
+  }
+
+  function loadRoster() {
+    var base = "/api/v1/departments/" + encodeURIComponent(dept);
+    YJ.api("GET", base + "/on-duty").then(function (res) {
+      var box = document.getElementById("on-duty");
+      if (!res.ok) {
+        box.replaceChildren(YJ.el("p", { class: "form-error", text: (res.data.error && res.data.error.message) || "读取失败" }));
+        return;
+      }
+      var now = res.data.on_duty || [];
+      box.replaceChildren.apply(box, now.length ? [YJ.el("ul", { class: "shifts now" }, now.map(function (s) { return shiftLine(s, "shift-now"); }))]
+        : [YJ.el("p", { class: "no-cover", text: "当前无人值班（值班空档）" })]);
+    });
+    YJ.api("GET", base + "/shifts").then(function (res) {
+      var ol = document.getElementById("shifts");
+      if (!res.ok) { ol.replaceChildren(); return; }
+      var now = YJ.now();
+      // Shifts to come (the one on duty now is shown above).
+      var coming = (res.data.shifts || []).filter(function (s) { return Date.parse(s.starts_at) > now; }).slice(0, SHIFTS_SHOWN);
+      ol.replaceChildren.apply(ol, coming.length ? coming.map(function (s) { return shiftLine(s); })
+        : [YJ.el("li", { class: "muted small", text: "未来7天没有排班" })]);
+    });
+  }
+
+  // --- the push ---------------------------------------------------------------------------
+
+  function onMessage(msg) {
+    var d = msg.data || {};
+    if (msg.event === "assignment" && d.assignment) {
+      upsert(d.assignment, d.what);
+      if (d.assignment.department === dept) refreshClocks();
+    } else if (msg.event === "incident" && d.incident) {
+      var inc = d.incident;
+      Object.keys(items).forEach(function (k) {
+        var a = items[k];
+        if (a.incident_id !== inc.id) return;
+        a.level = inc.level; a.level_numeral = inc.level_numeral; a.incident_title = inc.title;
+        place(a);
+      });
+      counts();
+      refreshClocks();
+    } else if (msg.event === "clock" && d.firing) {
+      var f = d.firing;
+      if (msg.room === "dept:" + dept || f.department === dept || followed(f.incident_id)) {
+        var overdue = d.what === "overdue";
+        YJ.banner({ id: "clock-" + (f.deadline_id || msg.key), kind: overdue ? "overdue" : "warn",
+                    title: overdue ? "时限已超时" : "时限预警", text: f.text || "",
+                    href: f.incident_id ? "/incidents/" + f.incident_id : null, linkText: "查看事件" });
+        if (overdue) beep();
+      }
+      refreshClocks();
+    } else if (msg.event === "duty" && d.shift && d.shift.department === dept) {
+      loadRoster();
+    }
+  }
+
+  function start() {
+    var root = document.getElementById("duty");
+    if (!root) return;
+    data = YJ.data();
+    plan = data.plan || {};
+    dept = data.department;
+    list = document.getElementById("assignments");
+    closed = document.getElementById("closed");
+    (data.assignments || []).forEach(function (a) { items[a.id] = a; place(a); });
+    counts();
+    setUpSound();
+    loadRoster();
+    setInterval(loadRoster, ROSTER_EVERY);
+    setInterval(function () {
+      if (Object.keys(items).some(function (k) { return items[k].status === "pushed"; })) beep();
+    }, REMIND_EVERY);
+    YJ.live(onMessage, {
+      onHello: function (first) {
+        if (first) return;
+        loadRoster(); // replayed events bring the assignments; the roster is read afresh
+        refreshClocks();
+      }
+    });
+    YJ.tick();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

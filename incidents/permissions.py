@@ -93,7 +93,7 @@ def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
     if user.role == STATION:
         return incident.station == user.unit
     if user.role == DUTY_OFFICER:
-        if user.unit == incident.lead_department:
+        if user.unit == incident.lead_department or incident.created_by_id == user.id:
             return True
         if incident.activated_at is not None and user.unit in plan.support_departments:
             return True

@@ -122,3 +122,12 @@ def test_a_measure_reported_directly_closes_its_assignment(users, clock):
     assert tasks["measures_issued"]["status"] == "done"
     assert tasks["measures_issued"]["done_note"] == "应对措施已下发"
     assert tasks["work_team_dispatched"]["status"] == "pushed"
+
+
+def test_a_duty_officer_sees_the_incident_they_registered_for_another_department(users, clock):
+    body = incident_payload(title="价格异常", category="price_anomaly", discovered_at=iso(clock.now()))
+    r = users["food"].post("/api/v1/incidents", json=body)
+    assert r.status_code == 201 and r.get_json()["lead_department"] == "prices"
+    assert users["food"].get(f"/api/v1/incidents/{r.get_json()['id']}").status_code == 200
+    assert users["food"].post(f"/api/v1/incidents/{r.get_json()['id']}/reports",
+                              json={"kind": "progress", "body": "x"}).status_code == 403

@@ -1,7 +1,6 @@
 """Alembic migrations on fresh SQLite and PostgreSQL databases: up, matches the models, down, up."""
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,7 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from app.migrate import alembic_config, downgrade, upgrade
 from incidents import models  # noqa: F401  (registers the tables)
 from incidents.db import Base, normalise_url
-from tests.conftest import PG_ADMIN_URL, service_missing
+from tests.conftest import scratch_pg_database
 
 MODEL_TABLES = set(Base.metadata.tables)
 
@@ -23,17 +22,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"yingji_mig_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        service_missing("PostgreSQL", exc)
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_pg_database("yingji_mig") as url:
+        yield url
 
 
 def tables(url: str) -> set[str]:

@@ -16,13 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, repo_root, service_missing
+from tests.conftest import repo_root, scratch_pg_database, service_missing
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -175,24 +174,11 @@ def sqlite_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pg_server(tmp_path_factory):
     """The app served from a subprocess on a fresh PostgreSQL database, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    name = f"yingji_browser_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        service_missing("PostgreSQL", exc)
     folder = tmp_path_factory.mktemp("server-pg")
-    try:
-        server = _serve(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, folder)
+    with scratch_pg_database("yingji_browser") as url:
+        server = _serve(url, folder)
         yield server
         stop_server(server)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def new_tab(context):

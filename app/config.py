@@ -41,7 +41,16 @@ def from_environment() -> dict:
         # Redis pub/sub channels ignore the database number: two deployments (or test runs)
         # on one Redis need different channels.
         "SOCKETIO_CHANNEL": env("SOCKETIO_CHANNEL", "yingji-board"),
+        # SMS and voice senders (notifiers/registry.py): "console" logs, "twilio" sends, or
+        # "package.module:Class" for another provider. Twilio credentials come from here only.
         "SMS_BACKEND": env("SMS_BACKEND", "console"),
+        "VOICE_BACKEND": env("VOICE_BACKEND", "console"),
+        "TWILIO_ACCOUNT_SID": env("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": env("TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM_NUMBER": env("TWILIO_FROM_NUMBER"),
+        "TWILIO_API_BASE": env("TWILIO_API_BASE"),  # default: Twilio's own; a compatible gateway otherwise
+        "TWILIO_STATUS_CALLBACK": env("TWILIO_STATUS_CALLBACK"),
+        "TWILIO_VOICE_ACTION": env("TWILIO_VOICE_ACTION"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",

@@ -1,9 +1,11 @@
-"""The embedded default sender: it logs what it would send."""
+"""The embedded default senders: they log what they would send."""
 from __future__ import annotations
 
 import logging
+import uuid
+from typing import Any, Mapping
 
-from notifiers.base import Notice
+from notifiers.base import SENT, SMS, VOICE, Message, Notice, SendResult, mask_phone
 
 log = logging.getLogger("yingji.notify")
 
@@ -20,3 +22,34 @@ class ConsoleSender:
         """Log the notice, with where it would go."""
         target = notice.department or notice.station or "-"
         self.log.warning("[%s → %s] %s", notice.kind, target, notice.text)
+
+
+class ConsoleMessageSender:
+    """Log each SMS or call, with the phone masked, and answer it as sent."""
+
+    provider = "console"
+    kind = SMS
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, logger: logging.Logger = log) -> None:
+        self.log = logger
+
+    def send(self, message: Message) -> SendResult:
+        """Log the message instead of sending it."""
+        if message.kind != self.kind:
+            raise ValueError(f"{type(self).__name__} sends {self.kind}, not {message.kind}")
+        provider_id = f"console-{uuid.uuid4().hex[:12]}"
+        self.log.warning("[%s → %s] %s (%s%s)", self.kind, mask_phone(message.to), message.text, provider_id,
+                         f", ref {message.reference}" if message.reference else "")
+        return SendResult(provider=self.provider, status=SENT, provider_id=provider_id)
+
+
+class ConsoleSms(ConsoleMessageSender):
+    """Log SMS."""
+
+    kind = SMS
+
+
+class ConsoleVoice(ConsoleMessageSender):
+    """Log calls."""
+
+    kind = VOICE

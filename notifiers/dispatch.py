@@ -5,7 +5,7 @@ import logging
 from typing import Iterable, Sequence
 
 from incidents.firing import Fired
-from notifiers.base import Notice, Sender
+from notifiers.base import Notice, NoticeSender
 
 log = logging.getLogger("yingji.notify")
 
@@ -20,7 +20,7 @@ def notice_for(fired: Fired) -> Notice:
 class Dispatcher:
     """Deliver each firing to every sender; one sender failing does not stop the others."""
 
-    def __init__(self, senders: Sequence[Sender]) -> None:
+    def __init__(self, senders: Sequence[NoticeSender]) -> None:
         self.senders = list(senders)
 
     def __call__(self, fired: Iterable[Fired]) -> None:

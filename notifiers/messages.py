@@ -1,0 +1,92 @@
+"""The Chinese SMS (and call) text for an assignment or a clock, within two SMS segments."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
+MAX_UNITS = 134  # UCS-2: 70 in one segment, 67 per part when concatenated; two parts
+MIN_TITLE = 6  # characters of the title kept (with "…") before the task is cut too
+ELLIPSIS = "…"
+
+
+def ucs2_units(text: str) -> int:
+    """Return the UCS-2 code units an SMS needs for the text (characters beyond the BMP take two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def segments(text: str) -> int:
+    """Return how many SMS segments a Chinese (UCS-2) text takes."""
+    units = ucs2_units(text)
+    return 1 if units <= 70 else -(-units // 67)
+
+
+def beijing(moment: str | datetime | None) -> str:
+    """Format a time (ISO text or aware datetime) as Beijing time, e.g. 11月20日09:30."""
+    if moment is None:
+        return ""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    when = when.astimezone(BEIJING)
+    return f"{when.month}月{when.day}日{when:%H:%M}"
+
+
+def item_code(kind: str, item_id: int) -> str:
+    """Return the short code a reply can name: A12 for assignment 12, D7 for clock 7."""
+    return f"{'A' if kind == 'assignment' else 'D'}{item_id}"
+
+
+def _cut(text: str, units: int) -> str:
+    if ucs2_units(text) <= units:
+        return text
+    out = ""
+    for ch in text:
+        if ucs2_units(out + ch + ELLIPSIS) > units:
+            break
+        out += ch
+    return out + ELLIPSIS if units > 0 else ""
+
+
+def _fit(template: str, title: str, ask: str) -> str:
+    """Fill the template, cutting the title first, then the ask, so the text fits MAX_UNITS."""
+    text = template.format(title=title, ask=ask)
+    if ucs2_units(text) <= MAX_UNITS:
+        return text
+    fixed = ucs2_units(template.format(title="", ask=ask))
+    room = MAX_UNITS - fixed
+    if room >= MIN_TITLE + 1:
+        return template.format(title=_cut(title, room), ask=ask)
+    title = _cut(title, MIN_TITLE + 1)
+    room = MAX_UNITS - ucs2_units(template.format(title=title, ask=""))
+    return template.format(title=title, ask=_cut(ask, max(room, 0)))[:MAX_UNITS]
+
+
+def _head(level_numeral: str | None, number: str | None) -> str:
+    level = f"{level_numeral}级" if level_numeral else ""
+    return f"【应急{level}】{number or ''} "
+
+
+def assignment_text(assignment: dict) -> str:
+    """Return the SMS for an assignment (a snapshots.assignment dict): incident, task, deadline, how to sign."""
+    due = beijing(assignment.get("due_at"))
+    deadline = f"，北京时间{due}前" if due else ""
+    dept = assignment.get("department_name") or assignment.get("department") or ""
+    template = (_head(assignment.get("level_numeral"), assignment.get("incident_number")) + "{title}：请" + dept
+                + "{ask}" + deadline + "。回复1签收[" + item_code("assignment", assignment["id"]) + "]")
+    return _fit(template, assignment.get("incident_title") or "", "：" + (assignment.get("task") or "处置任务"))
+
+
+def clock_text(clock: dict, incident: dict, *, overdue: bool | None = None) -> str:
+    """Return the SMS for a reporting clock (snapshots.deadline and snapshots.incident dicts)."""
+    if overdue is None:
+        overdue = clock.get("status") == "overdue"
+    due = beijing(clock.get("due_at"))
+    when = f"已超时(时限北京时间{due})" if overdue else f"须于北京时间{due}前完成"
+    template = (_head(incident.get("level_numeral"), incident.get("number")) + "{title}：{ask}" + when
+                + "。回复1签收[" + item_code("clock", clock["id"]) + "]")
+    return _fit(template, incident.get("title") or "", clock.get("name") or "报告")
+
+
+def sms_text(item: dict, incident: dict | None = None, *, overdue: bool | None = None) -> str:
+    """Return the SMS for an assignment dict, or for a clock dict with its incident dict."""
+    if incident is None:
+        return assignment_text(item)
+    return clock_text(item, incident, overdue=overdue)

@@ -200,7 +200,6 @@ def decline(session: Session, *, assignment_id: int, reason: str, actor, now: da
 def close_for_measure(session: Session, incident: Incident, *, measure: str, note: str, actor,
                       now: datetime) -> list[Assignment]:
     """Mark done the open assignments of a measure that was reported done another way."""
-    plan = service.plan_of(incident)
     closed = []
     for row in incident.assignments:
         if row.clock == measure and row.status in (PUSHED, ACKNOWLEDGED, IN_PROGRESS):
@@ -209,14 +208,6 @@ def close_for_measure(session: Session, incident: Incident, *, measure: str, not
                   data={"note": note, "by_report": True})
             closed.append(row)
     return closed
-
-
-def unacknowledged(session: Session, *, before: datetime | None = None) -> list[Assignment]:
-    """Return assignments still waiting for acknowledgement, oldest first."""
-    stmt = select(Assignment).where(Assignment.status == PUSHED).order_by(Assignment.created_at)
-    if before is not None:
-        stmt = stmt.where(Assignment.created_at <= before)
-    return list(session.scalars(stmt))
 
 
 def for_department(session: Session, department: str, *, open_only: bool = True) -> list[Assignment]:

@@ -120,9 +120,9 @@ def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, in
 def _payload(row: Deadline, incident: Incident, *, overdue: bool, now: datetime) -> dict:
     left = (row.due_at - now).total_seconds()
     if overdue:
-        text = f"【超时】{incident.number} {incident.title}:“{row.name}”已于截止时间未完成"
+        text = f"【超时】{incident.number} {incident.title}：“{row.name}”已于截止时间未完成"
     else:
-        text = f"【预警】{incident.number} {incident.title}:“{row.name}”剩余{chinese_duration(left)}"
+        text = f"【预警】{incident.number} {incident.title}：“{row.name}”剩余{chinese_duration(left)}"
     return {
         "incident_id": incident.id, "incident_number": incident.number, "incident_title": incident.title,
         "level": incident.level, "deadline_id": row.id, "clock": row.kind, "cycle": row.cycle, "name": row.name,

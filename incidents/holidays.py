@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from incidents import announce, board_events, service
 from incidents.assignments import add as create_assignment
 from incidents.duty import DutyAlert, gap_alert
-from incidents.models import Assignment, Incident, Shift
+from incidents.models import Incident, Shift
 from incidents.plan import Plan
 
 NAMES = {"new_year": "元旦", "spring_festival": "春节", "qingming": "清明节", "labour_day": "劳动节",
@@ -134,10 +134,11 @@ def _open_watch(session: Session, plan: Plan, holiday: Holiday, key: str, start:
     rules = plan.holiday_warnings
     period = f"{holiday.first_day.isoformat()} 至 {holiday.last_day.isoformat()}"
     facts = service.NewIncident(
-        title=f"{holiday.label}节日市场应急预警", category="holiday_market", discovered_at=now,
+        title=f"{holiday.label}节日市场应急预警", category=rules.category, discovered_at=now,
         location="全县", station=None, source="系统按预案自动发布（节日市场应急预警）",
         nature="节日市场预警", scope=f"{holiday.label}放假期间（{period}）全县市场", trend="节日期间可能出现抢购、投诉高峰",
-        measures_taken="", casualties="无", level="IV", level_reason="预案§三(三)4(2)：节日市场应急预警属Ⅳ级响应")
+        measures_taken="", casualties="无", level=rules.level,
+        level_reason="预案§三(三)4(2)：节日市场应急预警")
     incident = service.register_incident(session, plan, facts=facts, actor=actor, now=now)
     incident.source_key = key
     service.activate(session, incident_id=incident.id, actor=actor, now=now)
@@ -165,8 +166,3 @@ def _duty_gaps(session: Session, plan: Plan, departments: tuple[str, ...], start
             out.append(gap_alert(plan, department, cursor, end))
     return out
 
-
-def watch_assignments(session: Session, incident_id: int) -> list[Assignment]:
-    """Return the holiday watch assignments of a watch incident."""
-    return list(session.scalars(select(Assignment).where(Assignment.incident_id == incident_id,
-                                                         Assignment.holiday_key.is_not(None))))

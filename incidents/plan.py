@@ -188,6 +188,8 @@ class HolidayWarnings:
     lead_time: timedelta = timedelta(days=3)
     departments: tuple[str, ...] = ()
     task: str = ""
+    category: str = ""  # the category and level the watch incident is opened with
+    level: str = "IV"
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,7 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     clock_kinds = {k.kind for k in clocks}
     duty = _duty(top, c, dept_codes)
     standard = _standard_assignments(top, c, dept_codes, clock_kinds, category_codes)
-    holidays = _holiday_warnings(top, c, dept_codes)
+    holidays = _holiday_warnings(top, c, dept_codes, category_codes)
     return Plan(
         id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
         issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
@@ -709,14 +711,18 @@ def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str], clock_ki
     return tuple(out)
 
 
-def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str]) -> HolidayWarnings:
+def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str], category_codes: set[str]) -> HolidayWarnings:
     if "holiday_warnings" not in top:
         return HolidayWarnings()
     path = ("holiday_warnings",)
     item = c.mapping(top["holiday_warnings"], path)
-    c.unknown_keys(item, ("holidays", "lead_time", "departments", "task"), path)
+    c.unknown_keys(item, ("holidays", "lead_time", "departments", "task", "category", "level"), path)
     holidays = tuple(c.choice(h, HOLIDAYS, path + ("holidays", i))
                      for i, h in enumerate(c.sequence(item.get("holidays"), path + ("holidays",))))
     lead = c.duration(item.get("lead_time"), path + ("lead_time",)) or timedelta(days=3)
     departments = _codes(c, item.get("departments"), path + ("departments",), dept_codes, "department")
-    return HolidayWarnings(holidays, lead, departments, c.text(item, "task", path))
+    category = c.text(item, "category", path)
+    if category and category not in category_codes:
+        c.fail(path + ("category",), f"unknown category `{category}`")
+    level = c.choice(item.get("level"), LEVEL_CODES, path + ("level",))
+    return HolidayWarnings(holidays, lead, departments, c.text(item, "task", path), category, level)

@@ -304,12 +304,12 @@ def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
     if action == "incident.activated":
         return f"按{_level_label(plan, data.get('level'))}启动"
     if action == "incident.ended":
-        return f"结束时间 {fmt(parse_time(data.get('ended_at')))}:{data.get('reason') or ''}"
+        return f"结束时间 {fmt(parse_time(data.get('ended_at')))}：{data.get('reason') or ''}"
     if action == "report.submitted":
         what = REPORT_KIND_ZH.get(kind, kind or "")
         if kind == "measure" and data.get("measure"):
             what += f"({clock_name(plan, data['measure'])})"
-        return f"{what},报送时间 {fmt(parse_time(data.get('submitted_at')))}"
+        return f"{what}，报送时间 {fmt(parse_time(data.get('submitted_at')))}"
     if action.startswith("assignment."):
         dept = unit_name(plan, data.get("department")) if data.get("department") else ""
         if action == "assignment.created":
@@ -319,16 +319,16 @@ def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
     if action.startswith("deadline."):
         name = clock_name(plan, kind, cycle)
         if action == "deadline.started":
-            return f"{name},截止 {fmt(parse_time(data.get('due_at')))}"
+            return f"{name}，截止 {fmt(parse_time(data.get('due_at')))}"
         if action == "deadline.retimed":
-            return (f"{name},截止时间由 {fmt(parse_time(data.get('due_before')))} "
+            return (f"{name}，截止时间由 {fmt(parse_time(data.get('due_before')))} "
                     f"改为 {fmt(parse_time(data.get('due_at')))}")
         if action == "deadline.cancelled":
-            return f"{name}:{data.get('reason') or ''}"
+            return f"{name}：{data.get('reason') or ''}"
         if action == "deadline.late":
-            return f"{name},迟报 {data.get('late_by') or chinese_duration(data.get('late_seconds') or 0)}"
+            return f"{name}，迟报 {data.get('late_by') or chinese_duration(data.get('late_seconds') or 0)}"
         if action == "deadline.overdue":
-            return f"{name},截止 {fmt(parse_time(data.get('due_at')))} 未完成"
+            return f"{name}，截止 {fmt(parse_time(data.get('due_at')))} 未完成"
         return name
     return ""
 

@@ -35,6 +35,8 @@ def from_environment() -> dict:
         # Firing lag is spread evenly over the interval: 0.5 s keeps p99 well under a second.
         "SCHEDULER_INTERVAL": float(env("SCHEDULER_INTERVAL", "0.5")),
         "SCHEDULER_BATCH": int(env("SCHEDULER_BATCH", "500")),
+        # Messages handed to the SMS/voice provider at once (each waits on an HTTP answer).
+        "ESCALATION_WORKERS": int(env("ESCALATION_WORKERS", "8")),
         # None: boards are pushed in-process (one server process). redis://...: several server
         # processes, and the `flask scheduler` process, share one Redis channel.
         "SOCKETIO_MESSAGE_QUEUE": env("SOCKETIO_MESSAGE_QUEUE") or None,
@@ -49,6 +51,9 @@ def from_environment() -> dict:
         "TWILIO_AUTH_TOKEN": env("TWILIO_AUTH_TOKEN"),
         "TWILIO_FROM_NUMBER": env("TWILIO_FROM_NUMBER"),
         "TWILIO_API_BASE": env("TWILIO_API_BASE"),  # default: Twilio's own; a compatible gateway otherwise
+        # Where Twilio reaches this server (https://yingji.example.gov.cn): the status and
+        # keypress webhooks are derived from it, and webhook signatures are checked against it.
+        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL"),
         "TWILIO_STATUS_CALLBACK": env("TWILIO_STATUS_CALLBACK"),
         "TWILIO_VOICE_ACTION": env("TWILIO_VOICE_ACTION"),
         "SESSION_COOKIE_HTTPONLY": True,

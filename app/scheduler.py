@@ -15,8 +15,10 @@ from app.extensions import Yingji, yingji
 from incidents import holidays
 from incidents.users import SystemActor
 from incidents.firing import dispatch_pending, fire_due
+from notifiers import registry
 from notifiers.console import ConsoleSender
 from notifiers.dispatch import Dispatcher
+from notifiers.escalation import Walker
 
 log = logging.getLogger("yingji.scheduler")
 _start_lock = threading.Lock()
@@ -24,14 +26,27 @@ HOLIDAY_WATCH = SystemActor(name="holiday-watch")
 
 
 def senders_for(app: Flask) -> list:
-    """Return the senders the settings ask for."""
+    """Return the senders that log each fired clock (the escalation walker does SMS and calls)."""
     return [ConsoleSender()]
 
 
-def tick(wiring: Yingji, deliver, *, batch: int = 500) -> int:
-    """Fire every clock stage that is due now and deliver what was fired; return the count."""
+def walker_for(app: Flask, *, workers: int | None = None) -> Walker:
+    """Return the escalation walker with the SMS and voice senders the settings ask for."""
+    wiring: Yingji = app.extensions["yingji"]
+    settings = registry.settings_from(app.config)
+    for kind in ("sms", "voice"):
+        registry.build(kind, settings)  # fail at start, not at 3 a.m., when the settings are wrong
+    return Walker(wiring.sessions, lambda kind: registry.build(kind, settings), rules=lambda: wiring.plan.delivery,
+                  clock=wiring.clock.now, workers=workers or app.config.get("ESCALATION_WORKERS", 8),
+                  batch=app.config.get("SCHEDULER_BATCH", 500))
+
+
+def tick(wiring: Yingji, deliver, *, walker: Walker | None = None, batch: int = 500) -> int:
+    """Fire every clock stage that is due now, deliver what was fired, walk the escalations; return the firings."""
     fired = fire_due(wiring.sessions, now=wiring.clock.now, batch=batch)
     dispatch_pending(wiring.sessions, deliver, now=wiring.clock.now(), batch=batch)
+    if walker is not None:
+        walker.cycle()
     return fired
 
 
@@ -52,13 +67,14 @@ def build(app: Flask, *, blocking: bool):
     """Return an APScheduler with the tick job: one run at a time, late runs folded into one."""
     wiring: Yingji = app.extensions["yingji"]
     deliver = Dispatcher(senders_for(app))
+    walker = walker_for(app)
     sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
 
     batch = app.config["SCHEDULER_BATCH"]
 
     def job() -> None:
         try:
-            tick(wiring, deliver, batch=batch)
+            tick(wiring, deliver, walker=walker, batch=batch)
         except Exception:  # noqa: BLE001 - keep waking up; the rows are still there next second
             log.exception("scheduler tick failed")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, service
+from incidents import announce, audit, escalation, service
 from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
@@ -15,6 +15,8 @@ from incidents.models import (
     CANCELLED,
     DECLINED,
     DONE,
+    ESC_ACKNOWLEDGED,
+    ESC_RESOLVED,
     IN_PROGRESS,
     PUSHED,
     REGISTERED,
@@ -22,7 +24,7 @@ from incidents.models import (
     Incident,
 )
 from incidents.plan import Plan
-from incidents.roles import COMMANDER, DUTY_OFFICER, LEADER, OFFICE
+from incidents.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE
 from incidents.users import actor_id
 
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
@@ -85,6 +87,7 @@ def add(session: Session, incident: Incident, plan: Plan, *, department: str, ta
                  data={"department": department, "task": task, "clock": clock,
                        "due_at": due_at.isoformat() if due_at else None, "standard": standard})
     announce.assignment_changed(session, row, plan, what="created", at=now)
+    escalation.start_for_assignment(session, row, plan, now=now)
     return row
 
 
@@ -122,7 +125,7 @@ def get_assignment(session: Session, assignment_id: int, *, actor) -> Assignment
 
 
 def _may_handle(row: Assignment, actor) -> None:
-    if actor.role in (DUTY_OFFICER, OFFICE) and actor.unit == row.department:
+    if (actor.role in DEPARTMENT_ROLES or actor.role == OFFICE) and actor.unit == row.department:
         return
     raise Forbidden("forbidden", "只有被派发科室的值班人员可以签收和办理该任务",
                     "only the assigned department's duty officer handles this assignment")
@@ -139,6 +142,10 @@ def _move(session: Session, row: Assignment, *, allowed_from: tuple[str, ...], t
     audit.record(session, actor=actor, action=f"assignment.{to}", entity="assignment", entity_id=row.id,
                  incident_id=row.incident_id, at=now, data={"from": before, **data})
     announce.assignment_changed(session, row, plan, what=to, at=now)
+    if before == PUSHED:
+        status = ESC_ACKNOWLEDGED if to == ACKNOWLEDGED else ESC_RESOLVED
+        escalation.settle_assignment(session, row, status=status, reason=f"看板{STATUS_NAMES[to]}", now=now,
+                                     by=actor if getattr(actor, "id", 0) else None)
     return plan
 
 

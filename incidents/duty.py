@@ -12,7 +12,7 @@ from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, Incident, Shift, User
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, SYSTEM
+from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, SYSTEM
 from incidents.snapshots import iso
 from incidents.users import PHONE, actor_id
 
@@ -30,7 +30,7 @@ def shift_dict(row: Shift) -> dict:
 def _may_edit(actor, department: str) -> None:
     if actor.role in ROSTER_ROLES or actor.role == SYSTEM:
         return
-    if actor.role == DUTY_OFFICER and actor.unit == department:
+    if actor.role in DEPARTMENT_ROLES and actor.unit == department:
         return
     raise Forbidden("forbidden", "无权修改该科室的值班表", "you may not change this department's roster")
 

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from incidents import announce, audit
+from incidents import announce, audit, escalation
 from incidents.deadlines import fire_points, stage_to_fire
 from incidents.durations import chinese_duration
 from incidents.models import OVERDUE, PENDING, Deadline, DeadlineEvent, Incident
@@ -108,7 +108,9 @@ def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, in
             session.add(DeadlineEvent(deadline_id=row.id, incident_id=row.incident_id,
                                       timing_version=row.timing_version, stage=stage, kind=kind, due_at=row.due_at,
                                       fire_at=fire_at, fired_at=now, payload=payload))
-            announce.clock_fired(session, row, incident, plan_of(incident), kind=kind, payload=payload, at=now)
+            plan = plan_of(incident)
+            announce.clock_fired(session, row, incident, plan, kind=kind, payload=payload, at=now)
+            escalation.start_for_clock(session, row, incident, plan, overdue=overdue, now=now)
             if overdue:
                 audit.record(session, actor=SCHEDULER, action="deadline.overdue", entity="deadline",
                              entity_id=row.id, incident_id=row.incident_id, at=now,

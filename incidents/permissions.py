@@ -6,7 +6,19 @@ from typing import Protocol
 from incidents.errors import Forbidden
 from incidents.models import Incident
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, ROLES, STATION, SYSTEM, VIEWER
+from incidents.roles import (
+    ADMIN,
+    COMMANDER,
+    DEPARTMENT_HEAD,
+    DEPARTMENT_ROLES,
+    DUTY_OFFICER,
+    LEADER,
+    OFFICE,
+    ROLES,
+    STATION,
+    SYSTEM,
+    VIEWER,
+)
 
 
 class Principal(Protocol):
@@ -20,16 +32,16 @@ class Principal(Protocol):
 
 # Roles per action. The end of an emergency is not here: the plan says who, per level.
 ACTION_ROLES: dict[str, frozenset[str]] = {
-    "register": frozenset({STATION, OFFICE, COMMANDER, LEADER, DUTY_OFFICER}),
+    "register": frozenset({STATION, OFFICE, COMMANDER, LEADER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "grade": frozenset({OFFICE, COMMANDER, LEADER}),
     "activate": frozenset({LEADER}),
     "report:initial": frozenset({STATION, OFFICE}),
     "report:bureau": frozenset({OFFICE, LEADER}),
-    "report:progress": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
-    "report:closing": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
-    "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER}),
+    "report:progress": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
+    "report:closing": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
+    "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "archive": frozenset({OFFICE, LEADER}),
-    "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, STATION}),
+    "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, DEPARTMENT_HEAD, STATION}),
     "manage_users": frozenset({ADMIN}),
 }
 
@@ -66,9 +78,9 @@ def require(user: Principal, action: str, incident: Incident | None = None, plan
     if incident is not None and plan is not None:
         if user.role == STATION and incident.station != user.unit:
             raise _deny(zh, en, user.role, "(非本所事件)", " (not this station's incident)")
-        if user.role == DUTY_OFFICER and incident.lead_department != user.unit and action != "report:measure":
+        if user.role in DEPARTMENT_ROLES and incident.lead_department != user.unit and action != "report:measure":
             raise _deny(zh, en, user.role, "(本科室不是牵头科室)", " (not the lead department)")
-        if user.role == DUTY_OFFICER and not can_view(user, incident, plan):
+        if user.role in DEPARTMENT_ROLES and not can_view(user, incident, plan):
             raise _deny(zh, en, user.role, "(非本科室事件)", " (not this department's incident)")
 
 
@@ -92,7 +104,7 @@ def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
         return True
     if user.role == STATION:
         return incident.station == user.unit
-    if user.role == DUTY_OFFICER:
+    if user.role in DEPARTMENT_ROLES:
         if user.unit == incident.lead_department or incident.created_by_id == user.id:
             return True
         if incident.activated_at is not None and user.unit in plan.support_departments:

@@ -153,10 +153,27 @@ class EscalationStep:
 
 @dataclass(frozen=True)
 class EscalationChain:
-    """The escalation steps for one level, repeated up to `repeat` times."""
+    """The escalation steps for one level, run up to `repeat` times, a round every `repeat_after`."""
 
     repeat: int
     steps: tuple[EscalationStep, ...]
+    repeat_after: timedelta = timedelta(0)
+
+    def as_dict(self, level: str) -> dict:
+        """Return the chain as the plain data frozen onto an escalation when it starts."""
+        return {"level": level, "repeat": self.repeat, "repeat_after": int(self.repeat_after.total_seconds()),
+                "steps": [{"after": int(s.after.total_seconds()), "channel": s.channel, "to": s.to}
+                          for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class DeliveryRules:
+    """How SMS and calls are paced: per-person throttles and the retries of a transient failure."""
+
+    window: timedelta = timedelta(minutes=15)
+    max_sms: int = 5
+    max_calls: int = 3
+    retry_after: tuple[timedelta, ...] = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=5))
 
 
 @dataclass(frozen=True)
@@ -214,6 +231,7 @@ class Plan:
     duty: DutyRules = DutyRules()
     standard_assignments: tuple[StandardAssignment, ...] = ()
     holiday_warnings: HolidayWarnings = HolidayWarnings()
+    delivery: DeliveryRules = DeliveryRules()
     sha256: str = ""
 
     def level(self, code: str) -> Level:
@@ -425,7 +443,8 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     c.unknown_keys(
         top,
         ("plan", "levels", "office_department", "clocks", "departments", "support_departments",
-         "stations", "categories", "escalation", "duty", "standard_assignments", "holiday_warnings"),
+         "stations", "categories", "escalation", "duty", "standard_assignments", "holiday_warnings",
+         "delivery"),
         (),
     )
     head = c.mapping(top.get("plan", {}), ("plan",)) if "plan" in top else {}
@@ -461,13 +480,14 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     duty = _duty(top, c, dept_codes)
     standard = _standard_assignments(top, c, dept_codes, clock_kinds, category_codes)
     holidays = _holiday_warnings(top, c, dept_codes, category_codes)
+    delivery = _delivery(top, c)
     return Plan(
         id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
         issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
         departments=departments, support_departments=tuple(support), stations=stations,
         categories=categories, escalation=escalation, source_text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        duty=duty, standard_assignments=standard, holiday_warnings=holidays,
+        duty=duty, standard_assignments=standard, holiday_warnings=holidays, delivery=delivery,
     )
 
 
@@ -639,7 +659,7 @@ def _escalation(top: dict, c: _Checker) -> tuple[tuple[str, EscalationChain], ..
         path = ("escalation", level)
         c.choice(level, LEVEL_CODES + (UNGRADED,), path)
         chain = c.mapping(raw, path)
-        c.unknown_keys(chain, ("repeat", "steps"), path)
+        c.unknown_keys(chain, ("repeat", "repeat_after", "steps"), path)
         repeat = chain.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
             c.fail(path + ("repeat",), "must be a whole number of at least 1")
@@ -654,7 +674,17 @@ def _escalation(top: dict, c: _Checker) -> tuple[tuple[str, EscalationChain], ..
                 c.fail(sp + ("after",), "steps must come in order of their wait")
             steps.append(EscalationStep(after, c.choice(step.get("channel"), CHANNELS, sp + ("channel",)),
                                         c.choice(step.get("to"), RECIPIENTS, sp + ("to",))))
-        out.append((str(level), EscalationChain(repeat, tuple(steps))))
+        last = steps[-1].after if steps else timedelta(0)
+        if "repeat_after" in chain:
+            every = c.duration(chain.get("repeat_after"), path + ("repeat_after",)) or timedelta(0)
+            if every <= last:
+                c.fail(path + ("repeat_after",), "must be longer than the wait of the last step")
+        elif repeat > 1:
+            c.fail(path + ("repeat_after",), "a chain that repeats needs `repeat_after`")
+            every = timedelta(0)
+        else:
+            every = timedelta(0)
+        out.append((str(level), EscalationChain(repeat, tuple(steps), every)))
     for level in LEVEL_CODES:
         if chains and level not in chains:
             c.fail(("escalation",), f"no escalation chain for level {level}")
@@ -682,6 +712,27 @@ def _duty(top: dict, c: _Checker, dept_codes: set[str]) -> DutyRules:
                                                      ("duty", "round_the_clock_levels"), allow_empty=True)))
     look = c.duration(item.get("look_ahead", "P2D"), ("duty", "look_ahead")) or timedelta(days=2)
     return DutyRules(covered, levels, look)
+
+
+def _delivery(top: dict, c: _Checker) -> DeliveryRules:
+    if "delivery" not in top:
+        return DeliveryRules()
+    path = ("delivery",)
+    item = c.mapping(top["delivery"], path)
+    c.unknown_keys(item, ("throttle_window", "max_sms", "max_calls", "retry_after"), path)
+    default = DeliveryRules()
+    window = c.duration(item.get("throttle_window", "PT15M"), path + ("throttle_window",)) or default.window
+    counts = []
+    for key in ("max_sms", "max_calls"):
+        value = item.get(key, getattr(default, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            c.fail(path + (key,), "must be a whole number of at least 1")
+            value = getattr(default, key)
+        counts.append(value)
+    retries = tuple(c.duration(v, path + ("retry_after", i)) or timedelta(0)
+                    for i, v in enumerate(c.sequence(item.get("retry_after", []), path + ("retry_after",),
+                                                     allow_empty=True)))
+    return DeliveryRules(window, counts[0], counts[1], retries if "retry_after" in item else default.retry_after)
 
 
 def _standard_assignments(top: dict, c: _Checker, dept_codes: set[str], clock_kinds: set[str],

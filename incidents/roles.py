@@ -6,6 +6,7 @@ LEADER = "leader"  # 应急领导小组
 COMMANDER = "commander"  # 专项应急指挥部
 OFFICE = "office"  # 突发事件应急办公室 / 办公室（应急管理科）
 DUTY_OFFICER = "duty_officer"  # 科室值班员
+DEPARTMENT_HEAD = "department_head"  # 科室负责人
 STATION = "station"  # 市场监督管理所
 VIEWER = "viewer"
 
@@ -15,6 +16,7 @@ ROLES: dict[str, str] = {
     COMMANDER: "专项应急指挥部",
     OFFICE: "应急办公室",
     DUTY_OFFICER: "科室值班员",
+    DEPARTMENT_HEAD: "科室负责人",
     STATION: "市场监督管理所",
     VIEWER: "只读用户",
 }
@@ -23,4 +25,7 @@ ROLES: dict[str, str] = {
 SYSTEM = "system"
 
 # Roles whose user belongs to one unit (a department, or a station for STATION).
-UNIT_ROLES = frozenset({DUTY_OFFICER, STATION})
+UNIT_ROLES = frozenset({DUTY_OFFICER, DEPARTMENT_HEAD, STATION})
+
+# Roles whose user belongs to a department and works its board.
+DEPARTMENT_ROLES = frozenset({DUTY_OFFICER, DEPARTMENT_HEAD})

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, permissions
+from incidents import announce, audit, escalation, permissions
 from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.durations import as_utc, chinese_duration
 from incidents.errors import Conflict, InvalidInput, NotFound
@@ -25,6 +25,8 @@ from incidents.models import (
     ARCHIVED,
     CANCELLED,
     ENDED,
+    ESC_RESOLVED,
+    ESC_STOPPED,
     LATE,
     MET,
     OVERDUE,
@@ -296,6 +298,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     audit.record(session, actor=actor, action="incident.ended", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"ended_at": ended_at.isoformat(), "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
+    escalation.settle_incident(session, incident, reason="应急状态已结束", now=now)
     announce.incident_changed(session, incident, plan, what="ended", at=now)
     return incident
 
@@ -409,6 +412,7 @@ def _retime(session: Session, incident: Incident, row: Deadline, spec: ClockSpec
     row.starts_at, row.due_at = spec.starts_at, spec.due_at
     row.timing_version += 1
     _time(row, now)
+    escalation.settle_clock(session, row, status=ESC_STOPPED, reason="时限已调整", now=now, tell=False)
     audit.record(session, actor=actor, action="deadline.retimed", entity="deadline", entity_id=row.id,
                  incident_id=incident.id, at=now,
                  data={"kind": row.kind, "cycle": row.cycle, "due_before": before.isoformat(),
@@ -428,6 +432,7 @@ def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, 
     row.cancelled_at = now
     row.cancel_reason = reason
     row.next_fire_at = None
+    escalation.settle_clock(session, row, status=ESC_STOPPED, reason=reason, now=now)
     audit.record(session, actor=actor, action="deadline.cancelled", entity="deadline", entity_id=row.id,
                  incident_id=incident.id, at=now, data={"kind": row.kind, "cycle": row.cycle, "reason": reason})
 
@@ -446,6 +451,8 @@ def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report
     row.satisfied_at = report.submitted_at
     row.satisfied_by_report_id = report.id
     row.next_fire_at = None
+    escalation.settle_clock(session, row, status=ESC_RESOLVED, reason=f"已报送，时限{'迟报' if late > 0 else '已满足'}",
+                            now=now)
     data = {"kind": row.kind, "cycle": row.cycle, "report_id": report.id, "status": row.status,
             "late_seconds": row.late_seconds}
     if late > 0:

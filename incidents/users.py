@@ -15,7 +15,7 @@ from incidents import audit
 from incidents.errors import InvalidInput
 from incidents.models import User
 from incidents.plan import Plan
-from incidents.roles import DUTY_OFFICER, ROLES, STATION
+from incidents.roles import DEPARTMENT_ROLES, ROLES, STATION
 
 PHONE = re.compile(r"^\+\d{8,15}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -70,7 +70,7 @@ def create_user(session: Session, plan: Plan, *, name: str, role: str, now: date
     if role not in ROLES:
         raise InvalidInput("unknown_role", f"未知角色“{role}”，可选：{'、'.join(ROLES)}",
                            f"unknown role '{role}'; one of {', '.join(ROLES)}", field="role")
-    if role == DUTY_OFFICER and (not unit or unit not in {d.code for d in plan.departments}):
+    if role in DEPARTMENT_ROLES and (not unit or unit not in {d.code for d in plan.departments}):
         raise InvalidInput("unknown_department", "值班员须指定预案中的科室代码(--department)",
                            "a duty officer needs a department code of the plan (--department)", field="department")
     if role == STATION and (not unit or unit not in {s.code for s in plan.stations}):

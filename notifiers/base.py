@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from incidents.messages import mask_phone  # noqa: F401 - the senders' import point for it
+
 SMS = "sms"
 VOICE = "voice"
 KINDS = (SMS, VOICE)
@@ -84,11 +86,3 @@ class NoticeSender(Protocol):
     def send(self, notice: Notice) -> None:
         """Deliver one notice, or raise."""
         ...
-
-
-def mask_phone(phone: str) -> str:
-    """Hide the middle of a phone number for logs: +8613812345678 -> +86138****5678."""
-    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
-    if len(national) <= 7:
-        return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
-    return prefix + national[:3] + "****" + national[-4:]

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_AUTH_TOKEN": None,
     "TWILIO_FROM_NUMBER": None,
     "TWILIO_API_BASE": "https://api.twilio.com",
+    "PUBLIC_BASE_URL": None,  # derives the two webhooks below when they are not set
     "TWILIO_STATUS_CALLBACK": None,  # for the delivery-status webhook
     "TWILIO_VOICE_ACTION": None,  # where Twilio posts the keypress of an alert call
     "TWILIO_TIMEOUT": 10.0,
@@ -38,6 +39,10 @@ def settings_from(config: Mapping[str, Any], environ: Mapping[str, str] = os.env
     for key, default in DEFAULTS.items():
         value = config.get(key)
         out[key] = value if value not in (None, "") else (environ.get(key) or default)
+    base = (out["PUBLIC_BASE_URL"] or "").rstrip("/")
+    if base:
+        out["TWILIO_STATUS_CALLBACK"] = out["TWILIO_STATUS_CALLBACK"] or base + "/hooks/twilio/status"
+        out["TWILIO_VOICE_ACTION"] = out["TWILIO_VOICE_ACTION"] or base + "/hooks/twilio/voice"
     return out
 
 

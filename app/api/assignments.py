@@ -8,7 +8,7 @@ from app.auth import api_login_required, current_user
 from app.extensions import db, now
 from incidents import assignments, permissions, service, snapshots
 from incidents.errors import Forbidden, InvalidInput
-from incidents.roles import DUTY_OFFICER, STATION
+from incidents.roles import DEPARTMENT_ROLES, STATION
 
 
 def _one(row, status: int = 200):
@@ -38,7 +38,7 @@ def list_assignments():
     """List assignments: a duty officer sees their department's; others may filter by department."""
     user = current_user()
     department = request.args.get("department") or None
-    if user.role == DUTY_OFFICER:
+    if user.role in DEPARTMENT_ROLES:
         if department and department != user.unit:
             raise Forbidden("forbidden", "只能查看本科室的任务", "you may see only your department's assignments")
         department = user.unit
@@ -89,3 +89,10 @@ def decline_assignment(assignment_id: int):
     data = parse.body()
     return _transition(assignments.decline, assignment_id,
                        reason=parse.text(data, "reason", "否定报备理由", required_=True))
+
+
+@bp.get("/assignments/<int:assignment_id>")
+@api_login_required
+def get_assignment(assignment_id: int):
+    """Show one assignment."""
+    return _one(assignments.get_assignment(db(), assignment_id, actor=current_user()))

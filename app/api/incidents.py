@@ -10,6 +10,7 @@ from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents import accountability, permissions, service
+from incidents.roles import UNIT_ROLES
 from incidents.errors import Forbidden, InvalidInput
 from incidents.models import INCIDENT_STATUSES, AuditEntry, Incident
 from incidents.plan import LEVEL_CODES
@@ -167,7 +168,7 @@ def get_accountability():
     user = current_user()
     permissions.require(user, "accountability")
     unit = request.args.get("department") or None
-    if user.role in ("duty_officer", "station"):
+    if user.role in UNIT_ROLES:
         if unit and unit != user.unit:
             raise Forbidden("forbidden", "只能查看本单位的迟报漏报情况",
                                         "you may see only your own unit's accountability")

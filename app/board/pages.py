@@ -22,7 +22,7 @@ from incidents import accountability, board_events, permissions, service, snapsh
 from incidents.assignments import for_department
 from incidents.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import ARCHIVED, Incident
-from incidents.roles import DUTY_OFFICER, OFFICE, STATION, UNIT_ROLES
+from incidents.roles import DEPARTMENT_ROLES, OFFICE, STATION, UNIT_ROLES
 
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30
@@ -56,7 +56,7 @@ def index():
     A duty officer's home is the department's duty board.
     """
     user, moment = current_user(), now()
-    if user.role == DUTY_OFFICER:
+    if user.role in DEPARTMENT_ROLES:
         return redirect(url_for("board.duty_board"))
     data = _page_data(user, moment, duty_alerts=user.role == OFFICE)
     visible = [i for i in _open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
@@ -85,7 +85,7 @@ def _duty_department(user) -> str | None:
     asked = (request.args.get("department") or "").strip() or None
     if user.role == STATION:
         raise Forbidden("forbidden", "市场监督管理所没有科室值班看板", "stations have no department duty board")
-    if user.role == DUTY_OFFICER:
+    if user.role in DEPARTMENT_ROLES:
         if asked and asked != user.unit:
             raise Forbidden("forbidden", "只能查看本科室的值班看板", "you may see only your department's board")
         return user.unit
@@ -109,7 +109,7 @@ def duty_board():
         return render_template("duty_pick.html", departments=plan.departments, active="duty")
     data = _page_data(user, moment, department=department, department_name=plan.department(department).name,
                       # As incidents.assignments: only the department's own duty officer (or office) handles them.
-                      may_handle=user.role in (DUTY_OFFICER, OFFICE) and user.unit == department)
+                      may_handle=(user.role in DEPARTMENT_ROLES or user.role == OFFICE) and user.unit == department)
     rows = [a for a in for_department(db(), department, open_only=False)
             if a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT]
     rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]

@@ -22,7 +22,7 @@ from app import push
 from incidents import board_events
 from incidents.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
-from incidents.roles import ADMIN, COMMANDER, DUTY_OFFICER, LEADER, OFFICE, STATION, VIEWER
+from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
 from incidents.users import user_by_token
 
 log = logging.getLogger("yingji.board")
@@ -40,7 +40,7 @@ class Refused(ConnectionRefusedError):
 
 def rooms_for(user: User) -> list[str]:
     """Return the rooms a user's board hears, by role (and unit)."""
-    if user.role == DUTY_OFFICER and user.unit:
+    if user.role in DEPARTMENT_ROLES and user.unit:
         return [department_room(user.unit)]
     if user.role == OFFICE:
         return [OVERVIEW] + ([department_room(user.unit)] if user.unit else [])

@@ -1,6 +1,7 @@
 """The Chinese SMS (and call) text for an assignment or a clock, within two SMS segments."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
@@ -90,3 +91,62 @@ def sms_text(item: dict, incident: dict | None = None, *, overdue: bool | None =
     if incident is None:
         return assignment_text(item)
     return clock_text(item, incident, overdue=overdue)
+
+
+ACK_TAIL = re.compile(r"。回复1签收\[[AD]\d+\]$")
+HANDLED = {
+    "acknowledged": "已由{by}签收",
+    "resolved": "已办结",
+    "stopped": "已撤销",
+}
+
+
+def spoken(text: str) -> str:
+    """Return an SMS text as a call reads it: without the reply instruction (the call asks for a key)."""
+    return ACK_TAIL.sub("。", text)
+
+
+def handled_text(code: str, title: str, *, outcome: str, by: str | None = None, reason: str | None = None) -> str:
+    """Return the SMS that tells someone already alerted that the item is handled and needs nothing more."""
+    what = HANDLED.get(outcome, HANDLED["stopped"]).format(by=by or "他人")
+    if outcome == "stopped" and reason:
+        what = reason
+    template = "【已处理】[" + code + "]{title}：" + what + "，无需再处理。{ask}"
+    return _fit(template, title, "")
+
+
+def bundle_text(items: list[tuple[str, str]], *, handled: int = 0) -> str:
+    """Return one SMS for several items to one phone: codes with short titles, then how to sign."""
+    alerts = len(items)
+    head = f"【应急】您有{alerts}项待签收" if alerts else "【已处理】"
+    tail = "。回复1全部签收，或回复编号签收" if alerts else "。"
+    note = f"（另有{handled}项已处理）" if handled and alerts else (f"{handled}项事项已处理，无需再处理" if handled else "")
+    text = head + note + "："
+    room = MAX_UNITS - ucs2_units(text + tail)
+    listed = ""
+    for i, (code, title) in enumerate(items):
+        piece = ("；" if i else "") + code + " " + title
+        if ucs2_units(listed + piece) > room:
+            # Fit as many whole items as the room allows, with the rest as codes or a count.
+            rest = [c for c, _ in items[i:]]
+            short = ("；" if i else "") + "、".join(rest)
+            if ucs2_units(listed + short) <= room:
+                listed += short
+            else:
+                listed += ("；" if i else "") + f"等{alerts - i}项"
+            break
+        listed += piece
+    return (text + listed + tail) if alerts else (head + note + tail)
+
+
+def short_title(title: str, limit: int = 10) -> str:
+    """Return the first characters of a title, with an ellipsis when cut."""
+    return title if len(title) <= limit else title[: limit - 1] + ELLIPSIS
+
+
+def mask_phone(phone: str) -> str:
+    """Hide the middle of a phone number for logs and boards: +8613812345678 -> +86138****5678."""
+    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
+    if len(national) <= 7:
+        return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
+    return prefix + national[:3] + "****" + national[-4:]

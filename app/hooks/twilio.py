@@ -1,0 +1,84 @@
+"""Twilio's webhooks: /hooks/twilio/sms (replies), /voice (keypress), /status (delivery statuses).
+
+Every request must carry a valid X-Twilio-Signature for the URL Twilio called (PUBLIC_BASE_URL
+behind a proxy) or it gets 403 and changes nothing. Replies and keypresses answer TwiML.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from app.extensions import db, now
+from incidents import escalation
+from incidents.errors import Forbidden
+from incidents.messages import mask_phone
+from notifiers.registry import settings_from
+
+bp = Blueprint("hooks", __name__, url_prefix="/hooks/twilio")
+log = logging.getLogger("yingji.hooks")
+
+
+def _called_url() -> str:
+    """Return the URL as Twilio called it: the public base when one is set (a proxy rewrites ours)."""
+    base = (settings_from(current_app.config).get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not base:
+        return request.url
+    query = request.query_string.decode()
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def _check_signature() -> None:
+    token = settings_from(current_app.config).get("TWILIO_AUTH_TOKEN")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature or not RequestValidator(token).validate(
+            _called_url(), request.form.to_dict(), signature):
+        log.warning("refused an unsigned or wrongly signed webhook to %s", request.path)
+        raise Forbidden("bad_signature", "签名无效，请求已拒绝", "missing or invalid X-Twilio-Signature")
+
+
+def _twiml(response) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+@bp.post("/sms")
+def inbound_sms():
+    """An SMS reply: "1" acknowledges the latest alert to that phone, a code (A12, D7) names the item."""
+    _check_signature()
+    phone, body = request.form.get("From", ""), request.form.get("Body", "")
+    outcome = escalation.acknowledge_by_reply(db(), phone, body, now=now())
+    db().commit()
+    log.info("SMS reply from %s acknowledged %s", mask_phone(phone) if phone else "-",
+             ",".join(outcome.acknowledged) or "nothing")
+    reply = MessagingResponse()
+    reply.message(outcome.answer)
+    return _twiml(reply)
+
+
+@bp.post("/voice")
+def keypress():
+    """The keypress gathered on an alert call: 1 acknowledges everything the call was about."""
+    _check_signature()
+    ref = request.args.get("ref", type=int)
+    outcome = escalation.acknowledge_by_keypress(db(), ref or 0, request.form.get("Digits", ""), now=now(),
+                                                 call_sid=request.form.get("CallSid"))
+    db().commit()
+    answer = VoiceResponse()
+    answer.say(outcome.answer, language="zh-CN")
+    return _twiml(answer)
+
+
+@bp.post("/status")
+def status():
+    """A delivery-status callback for a message (MessageStatus) or a call (CallStatus)."""
+    _check_signature()
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid") or ""
+    state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus") or ""
+    changed = escalation.apply_status(db(), sid, state, now=now(), error_code=form.get("ErrorCode"),
+                                      error_message=form.get("ErrorMessage"))
+    db().commit()
+    return Response(status=204 if changed else 200)

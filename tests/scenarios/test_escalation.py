@@ -1,0 +1,312 @@
+"""Escalation end to end with a fake clock: the real twilio SDK against the Twilio stub, signed webhooks.
+
+Every test declares, step by step, exactly which SMS and calls must have gone out by then;
+the stub fails the test on anything missing, repeated or unexpected.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.scheduler import tick, walker_for
+from tests.helpers import Recorder, incident_payload, iso
+from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
+
+OFFICER = "+8613800000001"  # users["food"], on duty for food_coord
+HEAD = "+8613800000003"
+LEADER = "+8613800000004"
+HOOK = "http://localhost/hooks/twilio"
+
+
+class World:
+    """An incident with one assignment to the food department, and a way to let time pass."""
+
+    def __init__(self, app, wiring, clock, users, make_user, stub, *, level: str | None) -> None:
+        self.app, self.wiring, self.clock, self.users, self.stub = app, wiring, clock, users, stub
+        app.config.update(stub.settings(TWILIO_VOICE_ACTION=f"{HOOK}/voice", TWILIO_STATUS_CALLBACK=f"{HOOK}/status"))
+        self.walker = walker_for(app, workers=1)
+        self.recorder = Recorder()
+        self.head = make_user("department_head", "food_coord", HEAD)
+        self.leader = make_user("leader", None, LEADER)
+        office = users["office"]
+        t0 = clock.now()
+        r = office.post("/api/v1/departments/food_coord/shifts",
+                        json={"starts_at": iso(t0 - timedelta(hours=1)), "ends_at": iso(t0 + timedelta(days=1)),
+                              "officer_id": users["food"].id})
+        assert r.status_code == 201, r.get_json()
+        body = incident_payload(discovered_at=iso(t0), station=None)
+        if level:
+            body.update(level=level, level_reason="测试")
+        r = office.post("/api/v1/incidents", json=body)
+        assert r.status_code == 201, r.get_json()
+        self.incident = r.get_json()
+        self.t0 = t0
+
+    def assign(self, task: str = "立即派员赶赴现场核查") -> int:
+        r = self.users["office"].post(f"/api/v1/incidents/{self.incident['id']}/assignments",
+                                      json={"department": "food_coord", "task": task})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["id"]
+
+    def at(self, minutes: float) -> None:
+        """Move the clock to t0 + minutes and run the scheduler twice (a second run must add nothing)."""
+        self.clock.set(self.t0 + timedelta(minutes=minutes))
+        tick(self.wiring, self.recorder, walker=self.walker)
+        tick(self.wiring, self.recorder, walker=self.walker)
+
+    def settled(self) -> None:
+        """Fail now unless exactly the expected messages have gone out so far."""
+        problems = self.stub.problems()
+        assert not problems, problems
+
+    def sent(self, kind: str) -> list:
+        return [r for r in self.stub.received if r.kind == kind and r.sid]
+
+    def history(self) -> list[dict]:
+        r = self.users["office"].get(f"/api/v1/incidents/{self.incident['id']}/escalations")
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["escalations"]
+
+    def assignment(self, aid: int) -> dict:
+        r = self.users["office"].get(f"/api/v1/assignments/{aid}")
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    def hook(self, path: str, params: dict):
+        client = self.app.test_client()
+        return self.stub.callback(f"{HOOK}/{path}", params, client=client)
+
+    def reply(self, phone: str, body: str):
+        return self.hook("sms", {"AccountSid": self.stub.account_sid, "From": phone, "To": "+15005550006",
+                                 "Body": body, "MessageSid": "SMreply" + phone[-4:]})
+
+    def keypress(self, call, digits: str = "1"):
+        ref = re.search(r"ref=(\d+)", call.content).group(1)
+        return self.hook(f"voice?ref={ref}", {"AccountSid": self.stub.account_sid, "CallSid": call.sid,
+                                              "Digits": digits, "From": "+15005550006", "To": call.to})
+
+
+@pytest.fixture
+def level_one(app, wiring, clock, users, make_user, twilio_stub):  # noqa: F811
+    world = World(app, wiring, clock, users, make_user, twilio_stub, level="I")
+    yield world
+    world.walker.close()
+
+
+def test_unacknowledged_escalates_sms_call_head_leader_at_the_minutes_of_the_chain(level_one):
+    w = level_one
+    aid = w.assign()
+    w.at(0)
+    w.at(1.99)
+    w.settled()  # the board only, so far
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(2)
+    w.settled()
+    w.at(4.99)
+    w.settled()
+    w.stub.expect_call(OFFICER, "立即派员赶赴现场核查")
+    w.at(5)
+    w.settled()
+    w.stub.expect_call(HEAD, "立即派员")
+    w.at(10)
+    w.settled()
+    w.stub.expect_call(LEADER, "立即派员")
+    w.at(15)
+    w.settled()
+    # The second round starts 20 minutes in: board again, then the officer's SMS 2 minutes later.
+    w.at(21)
+    w.settled()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(22)
+    w.settled()
+    (esc,) = w.history()
+    assert esc["status"] == "running" and esc["code"] == f"A{aid}"
+    channels = [(d["channel"], d["audience"], d["status"]) for d in esc["deliveries"]]
+    assert channels[:4] == [("board", "duty_officer", "delivered"), ("sms", "duty_officer", "queued"),
+                            ("voice", "duty_officer", "queued"), ("voice", "department_head", "queued")]
+    # The leader without a phone (the users fixture's) is recorded, not silently dropped.
+    leadership = [d for d in esc["deliveries"] if d["audience"] == "leadership"]
+    assert sorted(d["status"] for d in leadership) == ["queued", "skipped"]
+    assert all("****" in d["phone_masked"] for d in esc["deliveries"] if d["phone_masked"])
+
+
+def test_sms_reply_one_acknowledges_and_stops_the_rest(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(2)
+    w.settled()
+    r = w.reply(OFFICER, "1")
+    assert r.status_code == 200
+    assert f"已签收：A{aid}" in r.get_data(as_text=True)
+    assert w.assignment(aid)["status"] == "acknowledged"
+    for minute in (5, 10, 15, 22, 60):
+        w.at(minute)
+    w.settled()  # nothing more: the call, the head and the leader were never bothered
+    (esc,) = w.history()
+    assert esc["status"] == "acknowledged" and esc["ack_channel"] == "sms"
+
+
+def test_keypress_one_acknowledges_and_tells_those_already_alerted(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.stub.expect_call(OFFICER)
+    w.stub.expect_call(HEAD)
+    w.at(2)
+    w.at(5)
+    w.at(10)
+    w.settled()
+    head_call = [c for c in w.sent("voice") if c.to == HEAD][0]
+    assert "按1键签收" in head_call.content and 'language="zh-CN"' in head_call.content
+    w.stub.expect_sms(OFFICER, "无需再处理")  # the officer was alerted; the head pressed 1 and knows
+    r = w.keypress(head_call, "1")
+    assert r.status_code == 200 and "已签收" in r.get_data(as_text=True)
+    w.at(10.1)
+    w.at(15)
+    w.at(30)
+    w.settled()
+    assert w.assignment(aid)["status"] == "acknowledged"
+
+
+def test_other_keys_do_not_acknowledge(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.stub.expect_call(OFFICER)
+    w.at(2)
+    w.at(5)
+    w.settled()
+    r = w.keypress(w.sent("voice")[0], "2")
+    assert r.status_code == 200 and "未签收" in r.get_data(as_text=True)
+    assert w.assignment(aid)["status"] == "pushed"
+
+
+def test_undelivered_sms_brings_the_call_forward(level_one):
+    w = level_one
+    w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.at(2)
+    w.settled()
+    sms = w.sent("sms")[0]
+    assert w.hook("status", w.stub.status_params(sms.sid, "undelivered", ErrorCode="30003")).status_code in (200, 204)
+    w.stub.expect_call(OFFICER)
+    w.at(2.1)  # not at 5: the SMS did not arrive, so the chain moves on to the call now
+    w.settled()
+    (esc,) = w.history()
+    sms_row = [d for d in esc["deliveries"] if d["channel"] == "sms"][0]
+    assert sms_row["status"] == "undelivered" and "30003" in sms_row["error"]
+
+
+def test_invalid_number_is_not_retried_and_the_chain_moves_on(level_one):
+    w = level_one
+    w.stub.reject(OFFICER, code=21211)
+    w.assign()
+    # The SMS and the call to the bad number are each tried once; the head is called at once.
+    w.stub.expect_sms(OFFICER)
+    w.stub.expect_call(OFFICER)
+    w.stub.expect_call(HEAD)
+    w.at(2)
+    w.at(3)
+    w.at(4)
+    w.settled()
+    (esc,) = w.history()
+    failed = [d for d in esc["deliveries"] if d["status"] == "failed"]
+    assert [d["channel"] for d in failed] == ["sms", "voice"] and all("21211" in d["error"] for d in failed)
+    assert all(d["attempts"] == 1 for d in failed)
+
+
+def test_transient_failure_is_retried_after_the_plans_wait(level_one):
+    w = level_one
+    w.stub.fail_next(500)
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")  # the attempt answered 500
+    w.at(2)
+    w.at(2.4)
+    w.settled()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")  # the retry 30 seconds later
+    w.at(2.5)
+    w.settled()
+    (esc,) = w.history()
+    sms = [d for d in esc["deliveries"] if d["channel"] == "sms"]
+    assert len(sms) == 1 and sms[0]["attempts"] == 2 and sms[0]["status"] == "queued"
+
+
+def test_duplicate_and_out_of_order_callbacks_change_nothing(level_one):
+    w = level_one
+    w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.at(2)
+    sid = w.sent("sms")[0].sid
+    assert w.hook("status", w.stub.status_params(sid, "delivered")).status_code == 204
+    assert w.hook("status", w.stub.status_params(sid, "delivered")).status_code == 200  # again: nothing
+    assert w.hook("status", w.stub.status_params(sid, "sent")).status_code == 200  # backwards: nothing
+    assert w.hook("status", w.stub.status_params(sid, "queued")).status_code == 200
+    assert w.hook("status", w.stub.status_params("SMunknown", "failed")).status_code == 200
+    (esc,) = w.history()
+    sms = [d for d in esc["deliveries"] if d["channel"] == "sms"][0]
+    assert sms["status"] == "delivered" and sms["provider_status"] == "delivered"
+    w.stub.expect_call(OFFICER)
+    w.at(5)  # the chain goes on as planned: delivered is not acknowledged
+    w.settled()
+
+
+def test_webhooks_refuse_a_bad_or_missing_signature(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.at(2)
+    client = w.app.test_client()
+    params = {"From": OFFICER, "Body": "1"}
+    assert client.post("/hooks/twilio/sms", data=params).status_code == 403
+    forged = client.post("/hooks/twilio/sms", data=params, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+    assert forged.status_code == 403 and "签名无效" in forged.get_json()["error"]["message"]
+    # Signed for other parameters than those sent: refused.
+    signature = w.stub.signature(f"{HOOK}/sms", {"From": OFFICER, "Body": "2"})
+    assert client.post("/hooks/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}).status_code == 403
+    sid = w.sent("sms")[0].sid
+    bad = client.post("/hooks/twilio/status", data=w.stub.status_params(sid, "failed"),
+                      headers={"X-Twilio-Signature": "x"})
+    assert bad.status_code == 403
+    assert client.post("/hooks/twilio/voice?ref=1", data={"Digits": "1"}).status_code == 403
+    assert w.assignment(aid)["status"] == "pushed"
+    (esc,) = w.history()
+    assert [d["status"] for d in esc["deliveries"] if d["channel"] == "sms"] == ["queued"]
+    w.settled()
+
+
+def test_board_acknowledgement_stops_the_chain_and_tells_those_alerted(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.stub.expect_call(OFFICER)
+    w.stub.expect_call(HEAD)
+    for minute in (2, 5, 10):
+        w.at(minute)
+    w.settled()
+    w.stub.expect_sms(HEAD, "无需再处理")  # the officer signs on the board; the head hears it is handled
+    r = w.users["food"].post(f"/api/v1/assignments/{aid}/ack")
+    assert r.status_code == 200, r.get_json()
+    for minute in (11, 15, 40):
+        w.at(minute)
+    w.settled()
+    (esc,) = w.history()
+    assert esc["status"] == "acknowledged" and esc["ack_channel"] == "board"
+
+
+def test_ending_the_emergency_stops_escalation(level_one, users):
+    w = level_one
+    aid = w.assign()
+    w.at(1)
+    r = users["leader"].post(f"/api/v1/incidents/{w.incident['id']}/activate")
+    assert r.status_code == 200, r.get_json()
+    # Activation pushes the plan's standard assignments; end at once so none escalates.
+    r = users["leader"].post(f"/api/v1/incidents/{w.incident['id']}/end", json={"reason": "险情已消除"})
+    assert r.status_code == 200, r.get_json()
+    for minute in (2, 5, 30):
+        w.at(minute)
+    w.settled()
+    assert {e["status"] for e in w.history()} == {"stopped"}
+    assert w.assignment(aid)["status"] == "pushed"

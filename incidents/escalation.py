@@ -26,6 +26,7 @@ from incidents.errors import Conflict, Forbidden, NotFound
 from incidents.board_events import OVERVIEW, department_room, station_room
 from incidents.models import (
     ACTIVE,
+    ARCHIVED,
     CANCELLED,
     ESC_ACKNOWLEDGED,
     ESC_EXHAUSTED,
@@ -199,9 +200,17 @@ def settle_clock(session: Session, deadline: Deadline, *, status: str, reason: s
         stop(session, row, status=status, reason=reason, now=now, tell=tell)
 
 
-def settle_incident(session: Session, incident: Incident, *, reason: str, now: datetime) -> None:
-    """Stop every escalation of an incident whose emergency has ended."""
-    for row in _running(session, Escalation.incident_id == incident.id):
+def settle_incident(session: Session, incident: Incident, *, reason: str, now: datetime,
+                    clocks_too: bool = False) -> None:
+    """Stop the assignments' escalations of an incident whose emergency has ended (all, when archived).
+
+    At the end its clocks' escalations stop with their clocks: the clocks the end cancels stop
+    theirs, and the closing report's clock, which the end starts, escalates like any other.
+    """
+    where = [Escalation.incident_id == incident.id]
+    if not clocks_too:
+        where.append(Escalation.assignment_id.is_not(None))
+    for row in _running(session, *where):
         stop(session, row, status=ESC_STOPPED, reason=reason, now=now)
 
 
@@ -338,9 +347,11 @@ class _Context:
     def settled(self, row: Escalation) -> tuple[str, str] | None:
         """Return (status, reason) when the item no longer needs escalating, else None."""
         incident = self.incidents[row.incident_id]
-        if incident.status not in LIVE_INCIDENT:
-            return ESC_STOPPED, "应急状态已结束"
+        if incident.status == ARCHIVED:
+            return ESC_STOPPED, "事件已归档"
         if row.assignment_id is not None:
+            if incident.status not in LIVE_INCIDENT:
+                return ESC_STOPPED, "应急状态已结束"
             a = self.assignments[row.assignment_id]
             return None if a.status == PUSHED else (ESC_RESOLVED, "任务已签收或办结")
         d = self.deadlines[row.deadline_id]
@@ -765,3 +776,17 @@ def _describe(session: Session, row: Escalation) -> str:
 def running_count(session: Session) -> int:
     """Return how many escalations are running."""
     return session.scalar(select(func.count()).select_from(Escalation).where(Escalation.status == ESC_RUNNING))
+
+
+def record_test(session: Session, *, phone: str, channel: str, content: str, result: Result, now: datetime) -> Delivery:
+    """Record a test message sent by an operator (`flask notify test`) like any other delivery."""
+    import uuid
+
+    d = Delivery(dedupe_key=f"test:{uuid.uuid4().hex}", purpose=TEST, channel=channel, name="测试", phone=phone,
+                 content=content, status=(result.status or "queued") if result.ok else "failed",
+                 provider=result.provider, provider_id=result.provider_id,
+                 provider_status=result.status if result.ok else None, error_code=result.error_code,
+                 error_message=result.error_message, attempts=1, sent_at=now if result.ok else None,
+                 created_at=now, updated_at=now)
+    session.add(d)
+    return d

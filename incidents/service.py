@@ -314,6 +314,7 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
         raise Conflict("no_closing_report", "尚未报送总结报告，不能归档", "file the closing report before archiving")
     incident.status = ARCHIVED
     incident.archived_at = now
+    escalation.settle_incident(session, incident, reason="事件已归档", now=now, clocks_too=True)
     audit.record(session, actor=actor, action="incident.archived", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={})
     announce.incident_changed(session, incident, plan, what="archived", at=now)

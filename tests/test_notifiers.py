@@ -263,8 +263,11 @@ def test_signed_callbacks_pass_twilio_validation(twilio_stub):
 # --- flask notify test ---------------------------------------------------------------------
 @pytest.fixture
 def notify_app(tmp_path):
-    application = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'notify.db'}", "TESTING": True,
-                              "SECRET_KEY": "test", "SCHEDULER": "off"})
+    from app.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'notify.db'}"
+    upgrade(url)
+    application = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test", "SCHEDULER": "off"})
     yield application
     application.extensions["yingji"].engine.dispose()
 
@@ -278,6 +281,15 @@ def test_notify_test_sends_an_sms_and_a_call_through_the_stub(notify_app, twilio
     lines = result.output.splitlines()
     assert lines[0].startswith("sms: twilio SM") and lines[0].endswith(" queued")
     assert lines[1].startswith("voice: twilio CA") and lines[1].endswith(" queued")
+    # Both are kept as delivery rows, so the provider's status callbacks find them.
+    from sqlalchemy import select
+
+    from incidents.models import Delivery
+
+    with notify_app.extensions["yingji"].sessions() as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert [(d.purpose, d.channel, d.status, d.provider_id) for d in rows] == [
+            ("test", "sms", "queued", lines[0].split()[2]), ("test", "voice", "queued", lines[1].split()[2])]
 
 
 def test_notify_test_with_the_console_default(notify_app, caplog, monkeypatch):

@@ -23,7 +23,8 @@ HOOK = "http://localhost/hooks/twilio"
 class World:
     """An incident with one assignment to the food department, and a way to let time pass."""
 
-    def __init__(self, app, wiring, clock, users, make_user, stub, *, level: str | None) -> None:
+    def __init__(self, app, wiring, clock, users, make_user, stub, *, level: str | None,
+                 station: str | None = None) -> None:
         self.app, self.wiring, self.clock, self.users, self.stub = app, wiring, clock, users, stub
         app.config.update(stub.settings(TWILIO_VOICE_ACTION=f"{HOOK}/voice", TWILIO_STATUS_CALLBACK=f"{HOOK}/status"))
         self.walker = walker_for(app, workers=1)
@@ -36,7 +37,7 @@ class World:
                         json={"starts_at": iso(t0 - timedelta(hours=1)), "ends_at": iso(t0 + timedelta(days=1)),
                               "officer_id": users["food"].id})
         assert r.status_code == 201, r.get_json()
-        body = incident_payload(discovered_at=iso(t0), station=None)
+        body = incident_payload(discovered_at=iso(t0), station=station)
         if level:
             body.update(level=level, level_reason="测试")
         r = office.post("/api/v1/incidents", json=body)
@@ -310,3 +311,78 @@ def test_ending_the_emergency_stops_escalation(level_one, users):
     w.settled()
     assert {e["status"] for e in w.history()} == {"stopped"}
     assert w.assignment(aid)["status"] == "pushed"
+
+
+def test_a_flood_is_throttled_and_what_waits_goes_out_as_one_bundle(app, wiring, clock, users, make_user,
+                                                                      twilio_stub):  # noqa: F811
+    # Ⅳ: the officer's SMS comes 30 minutes after the push. Seven tasks pushed a minute apart
+    # would mean seven SMS in seven minutes; the plan allows five in 15 minutes.
+    w = World(app, wiring, clock, users, make_user, twilio_stub, level="IV")
+    try:
+        ids = []
+        for minute in range(7):
+            w.at(minute)
+            ids.append(w.assign(f"任务{minute}"))
+        for aid in ids[:5]:
+            w.stub.expect_sms(OFFICER, f"[A{aid}]")
+        for minute in range(30, 40):
+            w.at(minute)
+        w.settled()
+        w.at(44.9)
+        w.settled()  # nothing more before the oldest of the five leaves the window
+        w.stub.expect_sms(OFFICER, "您有2项待签收")
+        w.at(45)
+        w.settled()
+        text = w.sent("sms")[-1].content
+        assert f"A{ids[5]}" in text and f"A{ids[6]}" in text and "回复1全部签收" in text
+        history = {e["code"]: e for e in w.history()}
+        held = [d for code in (f"A{ids[5]}", f"A{ids[6]}") for d in history[code]["deliveries"] if d["channel"] == "sms"]
+        assert sorted(d["status"] for d in held) == ["bundled", "queued"]
+        # Replying 1 to the bundle signs both items it carried.
+        r = w.reply(OFFICER, "1")
+        assert f"A{ids[5]}" in r.get_data(as_text=True) and f"A{ids[6]}" in r.get_data(as_text=True)
+        assert w.assignment(ids[5])["status"] == w.assignment(ids[6])["status"] == "acknowledged"
+        assert w.assignment(ids[0])["status"] == "pushed"
+    finally:
+        w.walker.close()
+
+
+def test_a_clock_about_to_run_out_escalates_and_a_reply_with_its_code_acknowledges(
+        app, wiring, clock, users, make_user, twilio_stub):  # noqa: F811
+    station_phone = "+8613800000005"
+    make_user("station", "chengguan", station_phone)
+    w = World(app, wiring, clock, users, make_user, twilio_stub, level="I", station="chengguan")
+    try:
+        clock_id = [d for d in w.incident["deadlines"] if d["kind"] == "initial_report"][0]["id"]
+        w.at(44)
+        w.settled()
+        # 15 minutes before the station's 1-hour report: the board at once, the SMS 2 minutes later.
+        w.stub.expect_sms(station_phone, f"[D{clock_id}]")
+        w.at(45)
+        w.at(47)
+        w.settled()
+        r = w.reply(station_phone, f"收到 d{clock_id}")
+        assert f"已签收：D{clock_id}" in r.get_data(as_text=True)
+        w.at(50)
+        w.at(55)  # the second warning belongs to the same, acknowledged, escalation: nothing
+        w.settled()
+        # Overdue is a new fact: it escalates afresh.
+        w.stub.expect_sms(station_phone, "已超时")
+        w.at(60)
+        w.at(62)
+        w.settled()
+        # The report comes in late: the overdue escalation is resolved and the station told.
+        w.stub.expect_sms(station_phone, "已办结")
+        r = users["station"].post(f"/api/v1/incidents/{w.incident['id']}/reports",
+                                  json={"kind": "initial", "body": "初报"})
+        assert r.status_code == 201, r.get_json()
+        w.at(63)
+        w.at(90)
+        w.settled()
+        statuses = {(e["trigger"], e["status"]) for e in w.history() if e["deadline_id"] == clock_id}
+        assert statuses == {("warning", "acknowledged"), ("overdue", "resolved")}
+        # A reply naming an item this phone was never told about acknowledges nothing.
+        r = w.reply("+8613899999999", f"D{clock_id}")
+        assert "未找到" in r.get_data(as_text=True)
+    finally:
+        w.walker.close()

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 
 VENDOR := app/board/static/vendor
 
-.PHONY: run test install install-test migrate demo bench clean chromium
+.PHONY: run test install install-test migrate demo bench clean chromium poppler
 
 run: install migrate demo  ## Install, migrate, load demo data and serve on http://127.0.0.1:5000
 	$(FLASK) serve --host 127.0.0.1 --port 5000
@@ -28,7 +28,7 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(VENV)/.installed $(VENDOR)/socket.io.min.js
 
-install-test: $(VENV)/.installed-test $(VENDOR)/socket.io.min.js chromium
+install-test: $(VENV)/.installed-test $(VENDOR)/socket.io.min.js chromium poppler
 
 # The boards' Socket.IO client comes from its npm package, pinned by package-lock.json:
 # never from a CDN, never committed (app/board/static/vendor/ is ignored by git).
@@ -42,6 +42,10 @@ $(VENDOR)/socket.io.min.js: package.json package-lock.json
 # download here); CI runs as root on a clean machine, so install it when it is missing.
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The briefing tests read the PDFs as a reader's tools would: pdftotext, pdffonts, pdftoppm.
+poppler:
+	@command -v pdftotext >/dev/null || (apt-get update -qq && apt-get install -y -qq poppler-utils)
 
 migrate: install
 	$(FLASK) db upgrade

@@ -42,11 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.api import bp as api_bp
     from app.board import bp as board_bp
     from app.hooks import bp as hooks_bp
+    from app.intake import bp as intake_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(hooks_bp)
+    app.register_blueprint(intake_bp)
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     cli.init_app(app)
     notify_cli.init_app(app)

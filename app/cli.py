@@ -147,6 +147,8 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # APScheduler logs every run of the one-second job at INFO.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The twilio SDK logs every request at INFO with the full phone number; ours log it masked.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def init_app(app: Flask) -> None:

@@ -62,6 +62,9 @@ def from_environment() -> dict:
         "JSON_AS_ASCII": False,
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
+        # How many trusted proxies (nginx) stand in front: the 12315 rate limits then believe
+        # that many addresses from the right of X-Forwarded-For. 0: the peer address.
+        "PROXY_HOPS": int(env("YINGJI_PROXY_HOPS", "0")),
         "CLOCK": SystemClock(),
     }
 

@@ -2,6 +2,13 @@
 
 The stories are played through the real use cases with `now` set in the past, so the
 clocks, the audit trail and the accountability are exactly what the system would hold.
+
+Escalation: every assignment of the stories was acknowledged by its department in the
+story, and the office acknowledged the reminders of the clocks that ran out long before
+the demo was loaded, so the scheduler's first run does not ring them all at once. One
+assignment is fresh and nobody signs it: a few minutes after `make run` its chain goes on
+by itself, SMS to the food department's officer on duty, then a call, then the department
+head, then the leadership, in the log (console senders) and on the boards.
 """
 from __future__ import annotations
 
@@ -11,8 +18,9 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
-from incidents import assignments, duty, service
-from incidents.models import User
+from incidents import assignments, duty, escalation, service
+from incidents.firing import fire_due
+from incidents.models import ESC_RUNNING, Escalation, User
 from incidents.users import SystemActor, create_user
 
 DEMO_PASSWORD = "yingji-demo"
@@ -26,11 +34,17 @@ DEMO_USERS = (
     ("prices", "赵值班（价格监督检查）", "duty_officer", "prices", "+8613800000014"),
     ("anti", "钱值班（反不正当竞争）", "duty_officer", "anti_unfair", "+8613800000015"),
     ("sepe", "孙值班（特种设备安全监察科）", "duty_officer", "special_equipment", "+8613800000016"),
+    ("food_head", "陈科长（食品安全协调督查科）", "department_head", "food_coord", "+8613800000019"),
+    ("sepe_head", "郑科长（特种设备安全监察科）", "department_head", "special_equipment", "+8613800000020"),
     ("chengguan", "城关所", "station", "chengguan", "+8613800000017"),
     ("guandu", "官渡所", "station", "guandu", "+8613800000018"),
     ("viewer", "观察员", "viewer", None, None),
 )
 LOADER = SystemActor(name="demo")
+# The fresh assignment nobody signs was pushed this long before the demo was loaded: its
+# chain (Ⅱ: board at once, SMS after 5 minutes) sends the first SMS about two minutes later.
+FRESH_AGE = timedelta(minutes=3)
+FRESH_TASK = "排查涉事学校周边餐饮单位，今日内报告排查情况"
 
 
 def _facts(**kw) -> service.NewIncident:
@@ -84,7 +98,13 @@ def load(app: Flask) -> Iterator[str]:
         office_task = next(a for a in inc.assignments if a.department == "office")
         assignments.acknowledge(session, assignment_id=office_task.id, actor=people["office"],
                                 now=at(hours=4, minutes=28))
+        measures = food_tasks["measures_issued"]
+        assignments.acknowledge(session, assignment_id=measures.id, actor=people["food"], now=at(hours=4, minutes=26))
+        assignments.progress(session, assignment_id=measures.id, note="应对措施草案已起草，待指挥部审定",
+                             actor=people["food"], now=at(hours=1))
+        _support_desks_sign(session, plan, inc, now=at(hours=4, minutes=20))
         session.commit()
+        food_poisoning = inc.id
         yield f"{inc.number} Ⅱ级 食物中毒：应急响应中（局报告迟报10分钟）"
 
         # 2. Ⅲ price anomaly, graded but not yet activated: the station's 1-hour report is running.
@@ -110,6 +130,12 @@ def load(app: Flask) -> Iterator[str]:
             location="韩寺镇某出租屋", station="hansi", source="群众举报", nature="疑似传销",
             scope="约30人聚集", trend="已控制", level="IV", level_reason="个别地方的传销事件"))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2))
+        case_team = next(a for a in inc.assignments if a.department == "anti_unfair")
+        assignments.acknowledge(session, assignment_id=case_team.id, actor=people["anti"],
+                                now=at(days=1, hours=23, minutes=50))
+        assignments.progress(session, assignment_id=case_team.id, note="专案小组已进驻韩寺镇，正在取证",
+                             actor=people["anti"], now=at(days=1, hours=20))
+        _support_desks_sign(session, plan, inc, now=at(days=1, hours=23, minutes=45), people=people)
         session.commit()
         yield f"{inc.number} Ⅳ级 传销：应急响应中，每周续报"
 
@@ -120,6 +146,10 @@ def load(app: Flask) -> Iterator[str]:
             scope="3人受伤", trend="已停用封存", level="II", level_reason="特种设备事故致多人受伤",
             casualties="3人受伤，无死亡"))
         service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=29))
+        for task in (a for a in inc.assignments if a.department == "special_equipment"):
+            assignments.acknowledge(session, assignment_id=task.id, actor=people["sepe"],
+                                    now=at(hours=28, minutes=40))
+        _support_desks_sign(session, plan, inc, now=at(hours=28, minutes=30), people=people)
         session.commit()
         yield f"{inc.number} Ⅱ级 扶梯事故：事发地初报漏报"
 
@@ -140,7 +170,36 @@ def load(app: Flask) -> Iterator[str]:
                               actor=people["commander"], now=at(days=1))
         session.commit()
         yield f"{inc.number} Ⅲ级 罢市：应急状态已结束，总结报告计时中"
+
+        # The clocks that ran out while nobody was watching (the escalator accident's station
+        # report and measures) fire now, as the scheduler's first run would; the office has
+        # known for hours and acknowledges their reminders, so they do not ring at start.
+        fire_due(wiring.sessions, now=now)
+        for row in session.scalars(select(Escalation).where(Escalation.status == ESC_RUNNING,
+                                                            Escalation.deadline_id.is_not(None))):
+            escalation.acknowledge(session, row.id, by=people["office"], now=now)
+        session.commit()
+
+        # The one that escalates: pushed minutes ago, not signed yet.
+        fresh = assignments.assign(session, incident_id=food_poisoning, department="food_coord", task=FRESH_TASK,
+                                   actor=people["office"], now=now - FRESH_AGE, due_at=now + timedelta(hours=8))
+        session.commit()
+        yield (f"任务A{fresh.id}（食品安全协调督查科）待签收：无人签收时按Ⅱ级升级链依次短信、电话通知值班人员王值班、"
+               f"科室负责人陈科长、领导小组（控制台日志可见）")
     yield f"demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS)
+
+
+def _support_desks_sign(session, plan, incident, *, now, people: dict[str, User] | None = None) -> None:
+    """The support departments' duty desks (office, publicity, finance, personnel, legal) sign their tasks."""
+    for task in list(incident.assignments):
+        if task.status != "pushed" or task.department == incident.lead_department:
+            continue
+        if task.department == "office" and people is not None:
+            actor = people["office"]
+        else:
+            actor = SystemActor(name=f"{plan.department(task.department).name}值班员", role="duty_officer",
+                                unit=task.department)
+        assignments.acknowledge(session, assignment_id=task.id, actor=actor, now=now)
 
 
 def _rosters(session, plan, people: dict[str, User], now) -> None:

@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from app import complaint_jobs, daily_report
 from app.extensions import Yingji, yingji
 from incidents import holidays
 from incidents.users import SystemActor
@@ -90,6 +91,8 @@ def build(app: Flask, *, blocking: bool):
     # Hourly, and once at start; opening a watch twice is prevented by its unique key.
     sched.add_job(holiday_job, "interval", hours=1, id="yingji-holidays", max_instances=1, coalesce=True,
                   misfire_grace_time=None, next_run_time=datetime.now(timezone.utc))
+    daily_report.add_jobs(sched, app)
+    complaint_jobs.add_jobs(sched, app)
     return sched
 
 

@@ -71,8 +71,11 @@ def _number_queued(session: Session) -> None:
             per_room.setdefault(room, []).append((name, payload, at, key))
     stored = session.info.setdefault(_STORED, [])
     # Lock rooms in name order so that two writers never wait on each other in a circle.
+    # The rooms that exist are locked in one query (many escalations at once touch few rooms).
+    heads = {r.room: r for r in session.scalars(select(BoardRoom).where(BoardRoom.room.in_(list(per_room)))
+                                                 .order_by(BoardRoom.room).with_for_update())}
     for room in sorted(per_room):
-        head = _room_row(session, room)
+        head = heads.get(room) or _room_row(session, room)
         for name, payload, at, key in per_room[room]:
             head.last_seq += 1
             row = BoardEvent(room=room, seq=head.last_seq, key=key, event=name, payload=payload, created_at=at)

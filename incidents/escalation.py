@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from incidents import audit, board_events, duty, messages
+from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, NotFound
 from incidents.board_events import OVERVIEW, department_room, station_room
 from incidents.models import (
@@ -38,13 +39,15 @@ from incidents.models import (
     PUSHED,
     REGISTERED,
     Assignment,
+    ComplaintLimitRow,
     Deadline,
     Delivery,
     Escalation,
     Incident,
+    Shift,
     User,
 )
-from incidents.plan import UNGRADED, DeliveryRules, Plan
+from incidents.plan import COMPLAINT_CHAIN, UNGRADED, DeliveryRules, Plan
 from incidents.roles import COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION
 from incidents.messages import mask_phone
 from incidents.snapshots import iso
@@ -74,9 +77,13 @@ AUDIENCE_NAMES = {"duty_officer": "值班人员", "department_head": "科室负�
 DELIVERY_NAMES = {"pending": "待发送", "held": "限流暂缓", "sending": "发送中", "queued": "已提交", "sent": "已发出",
                   "delivered": "已送达", "undelivered": "未送达", "failed": "发送失败", "bundled": "已合并发送",
                   "skipped": "无人可通知", "cancelled": "已取消（已签收）", "unknown": "发送中断，未知"}
-LIVE_INCIDENT = (REGISTERED, ACTIVE)  # escalation stops once the emergency has ended
+LIVE_INCIDENT = (REGISTERED, ACTIVE)
+# An exhausted escalation has no step left, but its item still waits: a late acknowledgement
+# still stops it and tells those alerted, and its last step's messages still go out.
+OPEN = (ESC_RUNNING, ESC_EXHAUSTED)  # escalation stops once the emergency has ended
 ACK_WORDS = ("1", "１", "收到", "签收", "确认", "好的", "ok")
-CODE = re.compile(r"\b([AaDd])\s*(\d{1,9})\b")
+CODE = re.compile(r"\b([AaDdCc])\s*(\d{1,9})\b")
+CODE_COLUMNS = {"A": "assignment_id", "D": "deadline_id", "C": "complaint_limit_id"}
 
 
 # --- the chain, frozen -----------------------------------------------------------------------
@@ -141,15 +148,44 @@ def start_for_clock(session: Session, deadline: Deadline, incident: Incident, pl
         return None
     trigger = "overdue" if overdue else "warning"
     if overdue:
-        for row in _running(session, Escalation.deadline_id == deadline.id):
+        for row in _open(session, Escalation.deadline_id == deadline.id):
             stop(session, row, status=ESC_STOPPED, reason="时限已超时，改按超时升级", now=now, tell=False)
     return _start(session, key=f"D{deadline.id}:{deadline.timing_version}:{trigger}", incident=incident,
                   plan=plan, trigger=trigger, now=now, deadline=deadline)
 
 
-def _running(session: Session, *where) -> list[Escalation]:
+def start_for_complaint_limit(session: Session, limit: ComplaintLimitRow, plan: Plan, *, overdue: bool,
+                              now: datetime) -> Escalation | None:
+    """Start the escalation of a 12315 time limit about to run out, or run out (superseding the warning's)."""
+    chain = chain_for(plan, COMPLAINT_CHAIN)
+    if chain is None or chain["level"] != COMPLAINT_CHAIN:
+        return None  # a plan without a complaint chain shows the limits on the boards only
+    trigger = "overdue" if overdue else "warning"
+    if overdue:
+        for row in _open(session, Escalation.complaint_limit_id == limit.id):
+            stop(session, row, status=ESC_STOPPED, reason="时限已超时，改按超时升级", now=now, tell=False)
+    key = f"C{limit.id}:{trigger}"
+    existing = session.scalar(select(Escalation).where(Escalation.key == key))
+    if existing is not None:
+        return existing
+    row = Escalation(key=key, incident_id=None, complaint_limit_id=limit.id, trigger=trigger,
+                     department=limit.department, station=None, chain=chain, started_at=now, status=ESC_RUNNING,
+                     next_step=0, next_at=step_at(chain, now, 0))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def settle_complaint_limit(session: Session, limit: ComplaintLimitRow, *, status: str, reason: str,
+                           now: datetime) -> None:
+    """Stop a 12315 limit's escalations when the limit is met, late or no longer applies."""
+    for row in _open(session, Escalation.complaint_limit_id == limit.id):
+        stop(session, row, status=status, reason=reason, now=now)
+
+
+def _open(session: Session, *where) -> list[Escalation]:
     # Locked: a board acknowledgement waits for a scheduler walking the same escalation.
-    return list(session.scalars(select(Escalation).where(Escalation.status == ESC_RUNNING, *where)
+    return list(session.scalars(select(Escalation).where(Escalation.status.in_(OPEN), *where)
                                 .order_by(Escalation.id).with_for_update()))
 
 
@@ -157,7 +193,7 @@ def stop(session: Session, row: Escalation, *, status: str, reason: str, now: da
          by_name: str | None = None, channel: str | None = None, tell: bool = True,
          except_phone: str | None = None) -> bool:
     """Stop an escalation: nothing more goes out, and those already alerted by phone hear it is handled."""
-    if row.status != ESC_RUNNING:
+    if row.status not in OPEN:
         return False
     row.status, row.stopped_at, row.stop_reason, row.next_at = status, now, reason, None
     if status == ESC_ACKNOWLEDGED:
@@ -189,14 +225,14 @@ def stop(session: Session, row: Escalation, *, status: str, reason: str, now: da
 def settle_assignment(session: Session, assignment: Assignment, *, status: str, reason: str, now: datetime,
                       by: User | None = None, channel: str = BOARD) -> None:
     """Stop an assignment's escalation when it leaves "pushed" (acknowledged, done, declined)."""
-    for row in _running(session, Escalation.assignment_id == assignment.id):
+    for row in _open(session, Escalation.assignment_id == assignment.id):
         stop(session, row, status=status, reason=reason, now=now, by=by, channel=channel)
 
 
 def settle_clock(session: Session, deadline: Deadline, *, status: str, reason: str, now: datetime,
                  tell: bool = True) -> None:
     """Stop a clock's escalations when it is satisfied, cancelled or re-timed."""
-    for row in _running(session, Escalation.deadline_id == deadline.id):
+    for row in _open(session, Escalation.deadline_id == deadline.id):
         stop(session, row, status=status, reason=reason, now=now, tell=tell)
 
 
@@ -210,7 +246,7 @@ def settle_incident(session: Session, incident: Incident, *, reason: str, now: d
     where = [Escalation.incident_id == incident.id]
     if not clocks_too:
         where.append(Escalation.assignment_id.is_not(None))
-    for row in _running(session, *where):
+    for row in _open(session, *where):
         stop(session, row, status=ESC_STOPPED, reason=reason, now=now)
 
 
@@ -222,8 +258,8 @@ def acknowledge(session: Session, escalation_id: int, *, by: User, now: datetime
     if not _may_acknowledge(row, by):
         raise Forbidden("forbidden", "只有被通知单位的值班人员、应急办公室或领导小组可以签收",
                         "only the notified unit, the office or the leadership may acknowledge")
-    if row.status != ESC_RUNNING:
-        raise Conflict("not_running", f"该升级通知已{STATUS_NAMES[row.status]}", f"the escalation is {row.status}")
+    if row.status not in OPEN:
+        raise Conflict("not_running", f"该升级通知{STATUS_NAMES[row.status]}", f"the escalation is {row.status}")
     if row.assignment_id is not None:
         assignment = session.get(Assignment, row.assignment_id)
         _sign(session, assignment, by=by, by_name=by.name, channel=BOARD, now=now)
@@ -284,6 +320,15 @@ def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int,
     if not rows:
         return 0, 0
     ctx = _Context.load(session, rows, now)
+    # What a step needs is loaded with the batch; flushing row by row would cost a round trip
+    # per delivery, and the batch's dedupe keys are known in ctx.
+    with session.no_autoflush:
+        fired = _walk(session, ctx, rows, now)
+    session.flush()
+    return len(rows), fired
+
+
+def _walk(session: Session, ctx: "_Context", rows: list[Escalation], now: datetime) -> int:
     fired = 0
     for row in rows:
         settled = ctx.settled(row)
@@ -305,8 +350,7 @@ def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int,
             else:
                 row.next_step = n + 1
                 row.next_at = step_at(row.chain, row.started_at, n + 1) if reached else now
-    session.flush()
-    return len(rows), fired
+    return fired
 
 
 @dataclass
@@ -316,10 +360,12 @@ class _Context:
     incidents: dict[int, Incident]
     assignments: dict[int, Assignment]
     deadlines: dict[int, Deadline]
+    limits: dict[int, ComplaintLimitRow]
     leaders: list[User]
     heads: dict[str, list[User]]
     station_users: dict[str, list[User]]
     duty_cache: dict[str, list] = field(default_factory=dict)
+    dedupe: set[str] = field(default_factory=set)  # the deliveries these escalations already have
 
     @classmethod
     def load(cls, session: Session, rows: list[Escalation], now: datetime) -> "_Context":
@@ -332,6 +378,10 @@ class _Context:
             if a_ids else {}
         deadlines = {d.id: d for d in session.scalars(select(Deadline).where(Deadline.id.in_(d_ids)))} \
             if d_ids else {}
+        c_ids = {r.complaint_limit_id for r in rows if r.complaint_limit_id}
+        limits = {c.id: c for c in session.scalars(
+            select(ComplaintLimitRow).where(ComplaintLimitRow.id.in_(c_ids))
+            .options(selectinload(ComplaintLimitRow.complaint)))} if c_ids else {}
         people = list(session.scalars(select(User).where(User.active.is_(True),
                                                          User.role.in_((LEADER, DEPARTMENT_HEAD, STATION)))
                                       .order_by(User.id)))
@@ -342,10 +392,25 @@ class _Context:
                 heads.setdefault(u.unit, []).append(u)
             elif u.role == STATION and u.unit:
                 stations.setdefault(u.unit, []).append(u)
-        return cls(incidents, assignments, deadlines, [u for u in people if u.role == LEADER], heads, stations)
+        departments = {r.department for r in rows if r.department}
+        on_duty: dict[str, list] = {d: [] for d in departments}
+        for shift in session.scalars(select(Shift).where(Shift.department.in_(departments),
+                                                         Shift.cancelled_at.is_(None), Shift.starts_at <= now,
+                                                         Shift.ends_at > now)
+                                     .order_by(Shift.starts_at.desc(), Shift.id.desc())):
+            on_duty[shift.department].append(shift)  # as duty.on_duty orders them: the latest start first
+        dedupe = set(session.scalars(select(Delivery.dedupe_key)
+                                     .where(Delivery.escalation_id.in_([r.id for r in rows]))))
+        return cls(incidents, assignments, deadlines, limits, [u for u in people if u.role == LEADER], heads,
+                   stations, on_duty, dedupe)
 
     def settled(self, row: Escalation) -> tuple[str, str] | None:
         """Return (status, reason) when the item no longer needs escalating, else None."""
+        if row.complaint_limit_id is not None:
+            limit = self.limits[row.complaint_limit_id]
+            if limit.status == CANCELLED:
+                return ESC_STOPPED, limit.cancel_reason or "时限已取消"
+            return None if limit.status == PENDING else (ESC_RESOLVED, "时限已满足")
         incident = self.incidents[row.incident_id]
         if incident.status == ARCHIVED:
             return ESC_STOPPED, "事件已归档"
@@ -368,6 +433,10 @@ class _Context:
             self.duty_cache[department] = duty.on_duty(session, department, now)
         return self.duty_cache[department]
 
+    def add(self, session: Session, row: Escalation, **fields) -> None:
+        """Record a delivery of this batch unless the same step already told the same person."""
+        _add_delivery(session, row, seen=self.dedupe, **fields)
+
 
 @dataclass(frozen=True)
 class _Person:
@@ -380,8 +449,8 @@ class _Person:
 def _recipients(session: Session, ctx: _Context, row: Escalation, to: str, now: datetime) -> list[_Person]:
     if to == "leadership":
         return [_Person(to, u.id, u.name, u.phone) for u in ctx.leaders]
-    incident = ctx.incidents[row.incident_id]
-    department = row.department or (incident.lead_department if row.station else None)
+    incident = ctx.incidents.get(row.incident_id)
+    department = row.department or (incident.lead_department if row.station and incident else None)
     if to == "department_head":
         return [_Person(to, u.id, u.name, u.phone) for u in ctx.heads.get(department or "", [])]
     if row.department is None and row.station is not None:
@@ -394,13 +463,13 @@ def _recipients(session: Session, ctx: _Context, row: Escalation, to: str, now: 
 def _fire_step(session: Session, ctx: _Context, row: Escalation, n: int, now: datetime) -> bool:
     """Record the deliveries of step n; return whether anyone can be reached by it."""
     step = step_of(row.chain, n)
-    incident = ctx.incidents[row.incident_id]
-    plan = _plan(incident)
+    incident = ctx.incidents.get(row.incident_id)
+    plan = _plan(incident) if incident is not None else None
     if step["channel"] == BOARD:
         unit = row.department or row.station
-        _add_delivery(session, row, step=n, purpose=ALERT, channel=BOARD, audience=step["to"], user_id=None,
-                      name=plan.unit_name(unit) if unit else "看板", phone=None, now=now,
-                      content=_alert_text(ctx, row, plan), status="delivered")
+        ctx.add(session, row, step=n, purpose=ALERT, channel=BOARD, audience=step["to"], user_id=None,
+                name=(plan.unit_name(unit) if plan else unit) if unit else "看板", phone=None, now=now,
+                content=_alert_text(ctx, row, plan), status="delivered")
         _announce(session, row, what="step", at=now, step=n)
         return True
     people = _recipients(session, ctx, row, step["to"], now)
@@ -411,29 +480,35 @@ def _fire_step(session: Session, ctx: _Context, row: Escalation, n: int, now: da
     for person in people:
         if person.phone:
             reached = True
-            _add_delivery(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
-                          user_id=person.user_id, name=person.name, phone=person.phone, now=now, content=text,
-                          status="pending")
+            ctx.add(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
+                    user_id=person.user_id, name=person.name, phone=person.phone, now=now, content=text,
+                    status="pending")
         else:
-            _add_delivery(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
-                          user_id=person.user_id, name=person.name, phone=None, now=now, content=text,
-                          status="skipped", error="未登记电话")
+            ctx.add(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
+                    user_id=person.user_id, name=person.name, phone=None, now=now, content=text,
+                    status="skipped", error="未登记电话")
     if not people:
         who = AUDIENCE_NAMES[step["to"]]
-        _add_delivery(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
-                      user_id=None, name=f"（无{who}）", phone=None, now=now, content=text, status="skipped",
-                      error=f"没有可通知的{who}" + ("（当前无人值班）" if step["to"] == "duty_officer" else ""))
-    _announce(session, row, what="step", at=now, step=n)
+        ctx.add(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
+                user_id=None, name=f"（无{who}）", phone=None, now=now, content=text, status="skipped",
+                error=f"没有可通知的{who}" + ("（当前无人值班）" if step["to"] == "duty_officer" else ""))
+    if not reached:
+        _announce(session, row, what="step", at=now, step=n)  # else the boards hear it when it is sent
     return reached
 
 
 def _add_delivery(session: Session, row: Escalation | None, *, step: int | None, purpose: str, channel: str,
                   audience: str | None, user_id: int | None, name: str, phone: str | None, now: datetime,
-                  content: str, status: str, error: str | None = None) -> Delivery | None:
+                  content: str, status: str, error: str | None = None, seen: set[str] | None = None) -> Delivery | None:
     person = user_id if user_id is not None else (phone or name)
     key = f"{row.id if row else 0}:{step if step is not None else purpose}:{channel}:{person}"
-    if session.scalar(select(Delivery.id).where(Delivery.dedupe_key == key)) is not None:
-        return None  # this step already told this person: a repeated firing tells nobody twice
+    # A step already told this person (a repeated firing): tell nobody twice.
+    if seen is not None:
+        if key in seen:
+            return None
+        seen.add(key)
+    elif session.scalar(select(Delivery.id).where(Delivery.dedupe_key == key)) is not None:
+        return None
     d = Delivery(dedupe_key=key, escalation=row, incident_id=row.incident_id if row else None, step=step,
                  purpose=purpose, channel=channel, audience=audience, user_id=user_id, name=name[:80], phone=phone,
                  content=content, status=status, attempts=0, error_message=error,
@@ -450,13 +525,27 @@ def _plan(incident: Incident) -> Plan:
 
 
 def _item_code(row: Escalation) -> str:
+    if row.complaint_limit_id is not None:
+        return f"C{row.complaint_limit_id}"
     return messages.item_code("assignment", row.assignment_id) if row.assignment_id else \
         messages.item_code("clock", row.deadline_id)
 
 
-def _alert_text(ctx: _Context, row: Escalation, plan: Plan) -> str:
+def _title(session: Session, row: Escalation) -> str:
+    """Return what the item is about: the incident's title, or the complained-about business."""
+    if row.complaint_limit_id is not None:
+        return session.get(ComplaintLimitRow, row.complaint_limit_id).complaint.business_name
+    return session.get(Incident, row.incident_id).title
+
+
+def _alert_text(ctx: _Context, row: Escalation, plan: Plan | None) -> str:
     from incidents import snapshots
 
+    if row.complaint_limit_id is not None:
+        limit = ctx.limits[row.complaint_limit_id]
+        return messages.complaint_limit_text(
+            code=_item_code(row), tracking_no=limit.complaint.tracking_no, business=limit.complaint.business_name,
+            limit_name=limit.name, due_at=limit.due_at, overdue=row.trigger == "overdue")
     incident = ctx.incidents[row.incident_id]
     if row.assignment_id is not None:
         return messages.assignment_text(snapshots.assignment(ctx.assignments[row.assignment_id], plan))
@@ -466,10 +555,9 @@ def _alert_text(ctx: _Context, row: Escalation, plan: Plan) -> str:
 
 
 def _handled_text(session: Session, row: Escalation, *, status: str, reason: str) -> str:
-    incident = session.get(Incident, row.incident_id)
     by = f"{row.ack_by_name}（{CHANNEL_NAMES.get(row.ack_channel or '', '')}）" if row.ack_by_name else None
     outcome = {ESC_ACKNOWLEDGED: "acknowledged", ESC_RESOLVED: "resolved"}.get(status, "stopped")
-    return messages.handled_text(_item_code(row), incident.title, outcome=outcome, by=by, reason=reason)
+    return messages.handled_text(_item_code(row), _title(session, row), outcome=outcome, by=by, reason=reason)
 
 
 # --- handing deliveries to the senders ---------------------------------------------------------
@@ -494,22 +582,29 @@ def claim_outgoing(session_factory: sessionmaker, *, now: datetime, rules: Deliv
                                        Delivery.channel.in_((SMS, VOICE)))
                 .order_by(Delivery.id).limit(batch))
         if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        due = session.scalars(stmt).all()
+            stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
+        due = session.scalars(stmt.options(selectinload(Delivery.escalation))).all()
+        # The throttle windows of every phone in the batch, in one query.
+        windows: dict[tuple[str, str], list[datetime]] = {}
+        phones = {d.phone for d in due if d.phone}
+        if phones:
+            for phone, channel, sent_at in session.execute(
+                    select(Delivery.phone, Delivery.channel, func.coalesce(Delivery.sent_at, Delivery.claimed_at))
+                    .where(Delivery.phone.in_(phones), Delivery.bundle_id.is_(None), Delivery.status.in_(OUT),
+                           func.coalesce(Delivery.sent_at, Delivery.claimed_at) > now - rules.window)
+                    .order_by(func.coalesce(Delivery.sent_at, Delivery.claimed_at))):
+                # A message in the provider's hands right now (`sending`) counts from its claim.
+                windows.setdefault((phone, channel), []).append(as_utc(sent_at))
         groups: dict[tuple[str, str], list[Delivery]] = {}
         for d in due:
-            if d.purpose == ALERT and d.escalation is not None and d.escalation.status != ESC_RUNNING:
+            if d.purpose == ALERT and d.escalation is not None and d.escalation.status not in OPEN:
                 d.status, d.updated_at = "cancelled", now
                 continue
             groups.setdefault((d.phone, d.channel), []).append(d)
         out = []
         for (phone, channel), rows in groups.items():
             limit = rules.max_sms if channel == SMS else rules.max_calls
-            recent = session.scalars(
-                select(Delivery.sent_at).where(Delivery.phone == phone, Delivery.channel == channel,
-                                               Delivery.bundle_id.is_(None), Delivery.status.in_(OUT),
-                                               Delivery.sent_at > now - rules.window)
-                .order_by(Delivery.sent_at)).all()
+            recent = windows.get((phone, channel), [])
             if len(recent) >= limit:
                 # Hold them all until the oldest message in the window ages out; then one bundle goes.
                 free_at = recent[0] + rules.window
@@ -529,7 +624,7 @@ def _claim(session: Session, rows: list[Delivery], *, channel: str, phone: str, 
         for d in alerts:
             code = _item_code(d.escalation)
             if code not in (c for c, _ in items):
-                items.append((code, messages.short_title(session.get(Incident, d.incident_id).title)))
+                items.append((code, messages.short_title(_title(session, d.escalation))))
         text = messages.bundle_text(items, handled=len(rows) - len(alerts))
         if channel == VOICE:
             text = messages.spoken(text).replace("回复1全部签收，或回复编号签收", "")
@@ -550,6 +645,8 @@ def _expire_stale(session: Session, now: datetime) -> None:
         d.status, d.updated_at = "unknown", now
         d.error_message = "发送过程中进程中断，未知是否已发出（不重发）"
         d.sent_at = d.sent_at or d.claimed_at
+        if d.escalation is not None:
+            _announce(session, d.escalation, what="status", at=now)
 
 
 @dataclass(frozen=True)
@@ -572,9 +669,12 @@ def record_results(session_factory: sessionmaker, results: Iterable[tuple[Outgoi
     if not results:
         return
     with session_factory() as session:
+        ids = sorted({i for out, _ in results for i in out.covers})
+        loaded = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids))
+                                                   .options(selectinload(Delivery.escalation)))}
         for out, res in results:
-            carrier = session.get(Delivery, out.delivery_id)
-            members = [session.get(Delivery, i) for i in out.covers if i != out.delivery_id]
+            carrier = loaded[out.delivery_id]
+            members = [loaded[i] for i in out.covers if i != out.delivery_id]
             carrier.provider, carrier.updated_at = res.provider, now
             if res.ok:
                 carrier.status, carrier.provider_id = res.status or "queued", res.provider_id
@@ -597,6 +697,8 @@ def record_results(session_factory: sessionmaker, results: Iterable[tuple[Outgoi
                 d.status, d.updated_at = "failed", now
                 d.error_code, d.error_message = res.error_code, res.error_message
                 _pull_forward(session, d, now)
+            for esc in {d.escalation for d in [carrier, *members] if d.escalation is not None}:
+                _announce(session, esc, what="status", at=now)
         session.commit()
 
 
@@ -639,6 +741,8 @@ def apply_status(session: Session, provider_id: str, status: str, *, now: dateti
             _pull_forward(session, x, now)
     elif status == "sent":
         d.status = "sent"
+    for esc in {x.escalation for x in [d, *members] if x.escalation is not None}:
+        _announce(session, esc, what="status", at=now)
     return True
 
 
@@ -660,7 +764,7 @@ def acknowledge_by_reply(session: Session, phone: str, body: str, *, now: dateti
     if codes:
         targets = []
         for code in codes:
-            column = Escalation.assignment_id if code[0] == "A" else Escalation.deadline_id
+            column = getattr(Escalation, CODE_COLUMNS[code[0]])
             found = session.scalars(sent.join(Escalation, Delivery.escalation_id == Escalation.id)
                                     .where(column == int(code[1:]))).first()
             if found is not None:
@@ -668,7 +772,7 @@ def acknowledge_by_reply(session: Session, phone: str, body: str, *, now: dateti
         if not targets:
             return AckOutcome((), f"未找到发给本机号码的事项 {'、'.join(codes)}，请核对编号。")
     elif text.lower() in ACK_WORDS or text.startswith("1"):
-        latest = next((d for d in session.scalars(sent.limit(20)) if d.escalation.status == ESC_RUNNING), None)
+        latest = next((d for d in session.scalars(sent.limit(20)) if d.escalation.status in OPEN), None)
         if latest is None:
             return AckOutcome((), "您目前没有待签收的事项。")
         targets = [latest]
@@ -706,11 +810,13 @@ def _acknowledge_deliveries(session: Session, deliveries: list[Delivery], *, pho
         if row.assignment_id is not None:
             _sign(session, session.get(Assignment, row.assignment_id), by=user, by_name=name, channel=channel,
                   now=now)
-            for other in _running(session, Escalation.assignment_id == row.assignment_id):
+            for other in _open(session, Escalation.assignment_id == row.assignment_id):
                 stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{CHANNEL_NAMES[channel]}签收", now=now,
                      by=user, by_name=name, channel=channel, except_phone=phone)
-        elif row.deadline_id is not None:
-            for other in _running(session, Escalation.deadline_id == row.deadline_id):
+        else:
+            same = (Escalation.deadline_id == row.deadline_id if row.deadline_id is not None
+                    else Escalation.complaint_limit_id == row.complaint_limit_id)
+            for other in _open(session, same):
                 stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{CHANNEL_NAMES[channel]}签收", now=now,
                      by=user, by_name=name, channel=channel, except_phone=phone)
         codes.append(_item_code(row))
@@ -729,7 +835,8 @@ def _announce(session: Session, row: Escalation, *, what: str, at: datetime, ste
 
 def summary(row: Escalation, *, step: int | None = None) -> dict:
     """Return an escalation's headline for a board: the item, the state, the step just taken."""
-    out = {"id": row.id, "incident_id": row.incident_id, "code": _item_code(row), "trigger": row.trigger,
+    out = {"id": row.id, "incident_id": row.incident_id, "complaint_limit_id": row.complaint_limit_id,
+           "code": _item_code(row), "trigger": row.trigger,
            "trigger_name": TRIGGER_NAMES.get(row.trigger, row.trigger), "assignment_id": row.assignment_id,
            "deadline_id": row.deadline_id, "department": row.department, "station": row.station,
            "status": row.status, "status_name": STATUS_NAMES[row.status], "started_at": iso(row.started_at),
@@ -753,9 +860,11 @@ def delivery_dict(d: Delivery) -> dict:
             "error": " ".join(x for x in (d.error_code, d.error_message) if x) or None, "content": d.content}
 
 
-def history(session: Session, incident_id: int) -> list[dict]:
-    """Return every escalation of an incident with its deliveries, oldest first, phones masked."""
-    rows = session.scalars(select(Escalation).where(Escalation.incident_id == incident_id)
+def history(session: Session, incident_id: int | None = None, *, complaint_limit_ids: Iterable[int] = ()) -> list[dict]:
+    """Return every escalation of an incident (or of these complaint limits) with its deliveries, phones masked."""
+    where = (Escalation.incident_id == incident_id) if incident_id is not None else \
+        Escalation.complaint_limit_id.in_(list(complaint_limit_ids))
+    rows = session.scalars(select(Escalation).where(where)
                            .options(selectinload(Escalation.deliveries)).order_by(Escalation.id))
     out = []
     for row in rows:
@@ -766,6 +875,10 @@ def history(session: Session, incident_id: int) -> list[dict]:
 
 
 def _describe(session: Session, row: Escalation) -> str:
+    if row.complaint_limit_id is not None:
+        limit = session.get(ComplaintLimitRow, row.complaint_limit_id)
+        return (f"投诉时限{_item_code(row)}：{limit.complaint.tracking_no}“{limit.name}”"
+                f"（{TRIGGER_NAMES.get(row.trigger, row.trigger)}）")
     if row.assignment_id is not None:
         a = session.get(Assignment, row.assignment_id)
         return f"任务{_item_code(row)}：{messages.short_title(a.task, 40)}"

@@ -93,7 +93,7 @@ def sms_text(item: dict, incident: dict | None = None, *, overdue: bool | None =
     return clock_text(item, incident, overdue=overdue)
 
 
-ACK_TAIL = re.compile(r"。回复1签收\[[AD]\d+\]$")
+ACK_TAIL = re.compile(r"。回复1签收\[[ADC]\d+\]$")
 HANDLED = {
     "acknowledged": "已由{by}签收",
     "resolved": "已办结",
@@ -150,3 +150,12 @@ def mask_phone(phone: str) -> str:
     if len(national) <= 7:
         return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
     return prefix + national[:3] + "****" + national[-4:]
+
+
+def complaint_limit_text(*, code: str, tracking_no: str, business: str, limit_name: str, due_at: datetime,
+                         overdue: bool) -> str:
+    """Return the SMS for a 12315 time limit about to run out, or run out; the business is cut first."""
+    due = beijing(due_at)
+    when = f"已超时(时限北京时间{due})" if overdue else f"须于北京时间{due}前办结"
+    template = "【12315】" + tracking_no + " {title}：“{ask}”" + when + "。回复1签收[" + code + "]"
+    return _fit(template, business, limit_name)

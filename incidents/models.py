@@ -315,9 +315,11 @@ class Escalation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # One escalation per item and cause, e.g. A12 or D7:1:overdue; starting twice finds the first.
     key: Mapped[str] = mapped_column(String(60), unique=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # The item: an assignment or a clock of an incident, or a 12315 complaint's time limit.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)
     deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"), index=True)
+    complaint_limit_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_limits.id"), index=True)
     trigger: Mapped[str] = mapped_column(String(20))  # unacknowledged | warning | overdue
     department: Mapped[str | None] = mapped_column(String(40))
     station: Mapped[str | None] = mapped_column(String(40))
@@ -407,3 +409,256 @@ class BoardEvent(Base):
     event: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- closing reports and stored briefings (issue 5) ---------------------------------------------
+from sqlalchemy import LargeBinary  # noqa: E402  (appended section; keeps the imports above untouched)
+
+# Closing report (应急处置总结报告) states: submitted to the approver, returned for revision, approved.
+CLOSING_SUBMITTED = "submitted"
+CLOSING_RETURNED = "returned"
+CLOSING_APPROVED = "approved"
+CLOSING_STATUSES = (CLOSING_SUBMITTED, CLOSING_RETURNED, CLOSING_APPROVED)
+
+
+class ClosingReport(Base):
+    """The closing report of an ended emergency: the cause-investigation summary and its approval.
+
+    One row per incident holds the latest version; every version is also filed as a `closing`
+    Report (its full text), so nothing submitted is lost when a returned report is revised.
+    """
+
+    __tablename__ = "closing_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cause: Mapped[str] = mapped_column(Text)  # 事件发生的原因
+    handling: Mapped[str] = mapped_column(Text)  # 处置经过
+    aftermath: Mapped[str] = mapped_column(Text)  # 善后处置
+    lessons: Mapped[str] = mapped_column(Text)  # 经验教训
+    improvements: Mapped[str] = mapped_column(Text)  # 改进工作的要求和建议
+    investigators: Mapped[str] = mapped_column(Text)  # 事故原因调查小组
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))  # the Report of the latest version
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship()
+
+
+# Stored briefing states: waiting for a worker, being generated, stored, or failed.
+BRIEFING_PENDING = "pending"
+BRIEFING_RUNNING = "running"
+BRIEFING_READY = "ready"
+BRIEFING_FAILED = "failed"
+BRIEFING_STATUSES = (BRIEFING_PENDING, BRIEFING_RUNNING, BRIEFING_READY, BRIEFING_FAILED)
+
+
+class Briefing(Base):
+    """A generated PDF briefing, stored with the SHA-256 of its bytes so a reader can prove which version they read."""
+
+    __tablename__ = "briefings"
+    __table_args__ = (Index("ix_briefings_lookup", "kind", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # incident | daily | closing | accountability
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # e.g. {"day": "2026-11-20"}
+    job_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # a scheduled run, e.g. daily:2026-11-20
+    status: Mapped[str] = mapped_column(String(20), default=BRIEFING_PENDING, index=True)
+    source_seq: Mapped[int] = mapped_column(Integer, default=0)  # the audit chain's length when requested
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the scheduler
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the moment the content is as of
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the daily report's notice and SMS went out
+
+
+# --- 12315 complaints, their time limits, rate limits, surges and consumer warnings (issue 6) ---
+from datetime import date  # noqa: E402  (appended section; keeps the imports above untouched)
+
+from sqlalchemy import Date, Float, Numeric  # noqa: E402
+
+
+class Complaint(Base):
+    """A complaint or tip-off from the public (12315), from intake to the answer to the complainant.
+
+    The complainant's name, phone, address, order number and free text are personal data: staff
+    see the phone masked unless they handle the complaint, and all of it is erased when the
+    plan's retention period after the complaint finished has passed (`erased_at`).
+    """
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_received_at", "received_at"),
+        Index("ix_complaints_business_received", "business_key", "received_at"),
+        Index("ix_complaints_category_received", "category", "received_at"),
+        Index("ix_complaints_area_received", "area", "received_at"),
+        Index("ix_complaints_department_status", "department", "status"),
+        # The intake digest of the audit trail picks up what it has not chained yet.
+        Index("ix_complaints_unchained", "id", sqlite_where=text("chained_at IS NULL"),
+              postgresql_where=text("chained_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_no: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # complaint | tipoff
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    category: Mapped[str] = mapped_column(String(40))
+    suggested_department: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str | None] = mapped_column(String(40))  # set when the centre triages it
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    triage_note: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    business_name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str] = mapped_column(String(200))  # normalised: the credit code, else the name
+    business_address: Mapped[str] = mapped_column(String(300))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    area: Mapped[str | None] = mapped_column(String(40))  # the station whose area the business is in
+    purchased_on: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    order_no: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    demand: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(10))  # web | api
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mediation_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # refused, filed or not filed
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # reached a final status
+    reason: Mapped[str | None] = mapped_column(Text)  # why refused, or why (not) filed
+    answer: Mapped[str | None] = mapped_column(Text)  # 反馈: what the complainant is told at the end
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    limits: Mapped[list[ComplaintLimitRow]] = relationship(
+        back_populates="complaint", order_by="ComplaintLimitRow.id", cascade="all, delete-orphan")
+
+
+class ComplaintLimitRow(Base):
+    """One statutory time limit of a complaint, counted in working days; the row is the truth."""
+
+    __tablename__ = "complaint_limits"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "kind"),
+        Index("ix_complaint_limits_running", "status", "due_at"),
+        Index("ix_complaint_limits_department", "department", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    department: Mapped[str] = mapped_column(String(40))  # who answers for it: the routed department, else the centre
+    starts_on: Mapped[date] = mapped_column(Date)  # the day it started on (not counted)
+    working_days: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)  # its last working day
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the end of that day (the next midnight, Beijing)
+    warn_at: Mapped[datetime] = mapped_column(UTCDateTime)  # from here it shows as about to run out
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)  # counted Mon–Fri: no holiday data
+    estimate_note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)  # pending | met | late | cancelled
+    satisfied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_seconds: Mapped[int | None] = mapped_column(Integer)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # When the boards were told it is about to run out, and that it has (each once; see notify_limits).
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="limits")
+
+
+class RateBucket(Base):
+    """A counter of requests by one client key in one fixed window; two windows make a sliding one."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # scope:HMAC of the address or phone
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Surge states: open while its counts stay over the threshold, then ended.
+SURGE_OPEN = "open"
+SURGE_ENDED = "ended"
+
+
+class Surge(Base):
+    """A complaint surge (投诉高峰) of one business, category or area, from its alert to its end."""
+
+    __tablename__ = "surges"
+    __table_args__ = (
+        # One open surge per business, category or area: a second watch process finds the first.
+        Index("uq_surges_open", "dimension", "value", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_surges_key_ended", "dimension", "value", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20))  # business | category | area
+    value: Mapped[str] = mapped_column(String(200))  # business key, category code or station code
+    label: Mapped[str] = mapped_column(String(200))  # what people read
+    status: Mapped[str] = mapped_column(String(20), default=SURGE_OPEN)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)  # in the window when it opened
+    peak: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(Float)  # the baseline's count for a window that long
+    min_count: Mapped[int] = mapped_column(Integer)
+    ratio: Mapped[float] = mapped_column(Float)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    action: Mapped[str | None] = mapped_column(String(20))  # proposed | linked
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Consumer warning (消费预警) states: drafted, submitted for approval, published, or withdrawn.
+WARNING_DRAFT = "draft"
+WARNING_SUBMITTED = "submitted"
+WARNING_PUBLISHED = "published"
+WARNING_WITHDRAWN = "withdrawn"
+WARNING_STATUSES = (WARNING_DRAFT, WARNING_SUBMITTED, WARNING_PUBLISHED, WARNING_WITHDRAWN)
+
+
+class ConsumerWarning(Base):
+    """A consumer warning drafted from a surge; the public sees it only once leadership approved it."""
+
+    __tablename__ = "consumer_warnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surge_id: Mapped[int | None] = mapped_column(ForeignKey("surges.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=WARNING_DRAFT, index=True)
+    drafted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

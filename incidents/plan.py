@@ -9,7 +9,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +28,8 @@ REPORT_KINDS = ("initial", "bureau", "progress", "closing")
 HOLIDAYS = ("new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day")
 RESPONSIBLE = ("station", "office", "lead")
 COLOURS = ("red", "orange", "yellow", "blue")
+# The escalation chain of the 12315 time limits (complaints have no level).
+COMPLAINT_CHAIN = "complaint"
 CHANNELS = ("board", "sms", "voice")
 RECIPIENTS = ("duty_officer", "department_head", "leadership")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -210,6 +211,101 @@ class HolidayWarnings:
 
 
 @dataclass(frozen=True)
+class ReportRules:
+    """The briefings: the classification line, when the daily report goes out, who approves closing reports."""
+
+    classification: str = "内部资料　注意保管"
+    daily_at: str = "08:00"  # HH:MM in the plan's time zone
+    closing_approved_by: tuple[str, ...] = ("leader",)
+
+
+@dataclass(frozen=True)
+class ComplaintCategory:
+    """A 12315 complaint category: the department it usually goes to, the incident categories it may join."""
+
+    code: str
+    name: str
+    department: str
+    incident_categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComplaintLimit:
+    """A statutory handling time limit of complaints or tip-offs, in Chinese working days."""
+
+    kind: str
+    name: str
+    basis: str
+    applies_to: tuple[str, ...]  # complaint | tipoff
+    starts_on: str  # received | accepted
+    working_days: int
+    warn_working_days: int
+    met_by: tuple[str, ...]  # the statuses that end it
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` requests per `window` (a sliding window)."""
+
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class CalendarYear:
+    """An official holiday arrangement the bureau enters for a year its calendar data lacks."""
+
+    year: int
+    days_off: tuple[str, ...]  # ISO dates off that are weekdays
+    workdays: tuple[str, ...]  # ISO dates worked that are weekend days (调休上班)
+
+
+@dataclass(frozen=True)
+class ComplaintRules:
+    """The 12315 intake: categories, demands, time limits, retention, rate and size limits."""
+
+    centre: str = "complaints"
+    categories: tuple[ComplaintCategory, ...] = ()
+    demands: tuple[tuple[str, str], ...] = ()
+    limits: tuple[ComplaintLimit, ...] = ()
+    retention: timedelta = timedelta(days=1095)
+    submit_per_ip: RateLimit = RateLimit(20, timedelta(hours=1))
+    submit_per_phone: RateLimit = RateLimit(5, timedelta(days=1))
+    status_per_ip: RateLimit = RateLimit(60, timedelta(hours=1))
+    max_text: int = 2000
+    calendar: tuple[CalendarYear, ...] = ()
+
+    def category(self, code: str) -> ComplaintCategory:
+        """Return the complaint category with this code."""
+        for category in self.categories:
+            if category.code == code:
+                return category
+        raise KeyError(code)
+
+
+@dataclass(frozen=True)
+class SurgeRule:
+    """A surge: at least `min_count` complaints in `window` and `ratio` times the baseline rate."""
+
+    by: str  # business | category | area
+    window: timedelta
+    min_count: int
+    ratio: float
+
+
+@dataclass(frozen=True)
+class SurgeRules:
+    """The complaint surge watch (投诉高峰) and the consumer warnings drafted from it."""
+
+    rules: tuple[SurgeRule, ...] = ()
+    baseline: timedelta = timedelta(days=28)
+    cooldown: timedelta = timedelta(hours=12)
+    incident_category: str = ""
+    incident_level: str = "IV"
+    warnings_approved_by: tuple[str, ...] = ("leader",)
+
+
+@dataclass(frozen=True)
 class Plan:
     """A validated emergency plan."""
 
@@ -232,6 +328,9 @@ class Plan:
     standard_assignments: tuple[StandardAssignment, ...] = ()
     holiday_warnings: HolidayWarnings = HolidayWarnings()
     delivery: DeliveryRules = DeliveryRules()
+    reports: ReportRules = ReportRules()
+    complaints: ComplaintRules = ComplaintRules()
+    surge: SurgeRules = SurgeRules()
     sha256: str = ""
 
     def level(self, code: str) -> Level:
@@ -323,7 +422,10 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     tag = node.tag.rsplit(":", 1)[-1]
     value = node.value
     if tag == "int":
-        return int(value.replace("_", ""), 0)
+        try:
+            return int(value.replace("_", ""), 0)
+        except ValueError:
+            return value  # YAML 1.1 reads 10:30 as a base-60 number; the checks then see the text
     if tag == "float":
         return float(value)
     if tag == "bool":
@@ -429,13 +531,22 @@ def load_plan_file(path: str | Path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError([PlanIssue(0, "(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from exc
-    return load_plan_text(text, str(path))
+    plan = load_plan_text(text, str(path))
+    _STORED_PLANS.setdefault(text, plan)  # incidents registered under this file need not parse it again
+    return plan
 
 
-@lru_cache(maxsize=64)
+_STORED_PLANS: dict[str, Plan] = {}
+
+
 def plan_from_stored_text(text: str) -> Plan:
     """Load a plan kept with an incident; cached because stored plans never change."""
-    return load_plan_text(text, "stored plan")
+    plan = _STORED_PLANS.get(text)
+    if plan is None:
+        if len(_STORED_PLANS) >= 64:
+            _STORED_PLANS.pop(next(iter(_STORED_PLANS)))  # a bureau has a handful of plan versions
+        plan = _STORED_PLANS.setdefault(text, load_plan_text(text, "stored plan"))
+    return plan
 
 
 def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
@@ -444,7 +555,7 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
         top,
         ("plan", "levels", "office_department", "clocks", "departments", "support_departments",
          "stations", "categories", "escalation", "duty", "standard_assignments", "holiday_warnings",
-         "delivery"),
+         "delivery", "reports", "complaints", "surge"),
         (),
     )
     head = c.mapping(top.get("plan", {}), ("plan",)) if "plan" in top else {}
@@ -481,6 +592,9 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
     standard = _standard_assignments(top, c, dept_codes, clock_kinds, category_codes)
     holidays = _holiday_warnings(top, c, dept_codes, category_codes)
     delivery = _delivery(top, c)
+    reports = _reports(top, c)
+    complaints = _complaints(top, c, dept_codes, category_codes)
+    surge = _surge(top, c, category_codes)
     return Plan(
         id=meta["id"], version=meta["version"], title=meta["title"], bureau=meta["bureau"],
         issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
@@ -488,6 +602,7 @@ def _validate(data: Any, c: _Checker, text: str) -> Plan | None:
         categories=categories, escalation=escalation, source_text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         duty=duty, standard_assignments=standard, holiday_warnings=holidays, delivery=delivery,
+        reports=reports, complaints=complaints, surge=surge,
     )
 
 
@@ -657,7 +772,7 @@ def _escalation(top: dict, c: _Checker) -> tuple[tuple[str, EscalationChain], ..
     chains = c.mapping(top.get("escalation"), ("escalation",))
     for level, raw in chains.items():
         path = ("escalation", level)
-        c.choice(level, LEVEL_CODES + (UNGRADED,), path)
+        c.choice(level, LEVEL_CODES + (UNGRADED, COMPLAINT_CHAIN), path)
         chain = c.mapping(raw, path)
         c.unknown_keys(chain, ("repeat", "repeat_after", "steps"), path)
         repeat = chain.get("repeat", 1)
@@ -777,3 +892,183 @@ def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str], category_cod
         c.fail(path + ("category",), f"unknown category `{category}`")
     level = c.choice(item.get("level"), LEVEL_CODES, path + ("level",))
     return HolidayWarnings(holidays, lead, departments, c.text(item, "task", path), category, level)
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# Approving a closing report archives the incident, so only roles that may archive can approve.
+CLOSING_APPROVERS = ("leader", "office")
+
+
+def _reports(top: dict, c: _Checker) -> ReportRules:
+    if "reports" not in top:
+        return ReportRules()
+    path = ("reports",)
+    item = c.mapping(top["reports"], path)
+    c.unknown_keys(item, ("classification", "daily_at", "closing_approved_by"), path)
+    default = ReportRules()
+    classification = c.text(item, "classification", path, required=False) or default.classification
+    daily_at = str(item.get("daily_at", default.daily_at))
+    if not _HHMM.match(daily_at):
+        c.fail(path + ("daily_at",), f"`{daily_at}` is not a time of day such as \"08:00\" (in quotes)")
+        daily_at = default.daily_at
+    approvers = tuple(c.choice(r, CLOSING_APPROVERS, path + ("closing_approved_by", i))
+                      for i, r in enumerate(c.sequence(item.get("closing_approved_by", list(default.closing_approved_by)),
+                                                       path + ("closing_approved_by",))))
+    return ReportRules(classification, daily_at, approvers or default.closing_approved_by)
+
+
+# --- 12315 complaints and the surge watch (issue 6) ------------------------------------------------
+
+COMPLAINT_KINDS = ("complaint", "tipoff")
+LIMIT_STARTS = ("received", "accepted")
+# Statuses a time limit can end on: a decision on acceptance, the end of mediation, a filing decision.
+LIMIT_ENDS = ("accepted", "refused", "closed", "filed", "not_filed")
+SURGE_DIMENSIONS = ("business", "category", "area")
+WARNING_APPROVERS = ("leader", "commander")
+_ISO_DAY = re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")
+
+
+def _whole(c: _Checker, item: dict, key: str, path: tuple, default: int, *, least: int = 1) -> int:
+    value = item.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        c.fail(path + (key,), f"must be a whole number of at least {least}")
+        return default
+    return value
+
+
+def _rate(c: _Checker, item: dict, key: str, path: tuple, default: RateLimit) -> RateLimit:
+    if key not in item:
+        return default
+    sub = c.mapping(item[key], path + (key,))
+    c.unknown_keys(sub, ("count", "window"), path + (key,))
+    count = _whole(c, sub, "count", path + (key,), default.count)
+    window = c.duration(sub.get("window"), path + (key, "window")) or default.window
+    return RateLimit(count, window)
+
+
+def _complaints(top: dict, c: _Checker, dept_codes: set[str], category_codes: set[str]) -> ComplaintRules:
+    if "complaints" not in top:
+        return ComplaintRules()
+    path = ("complaints",)
+    item = c.mapping(top["complaints"], path)
+    c.unknown_keys(item, ("centre", "categories", "demands", "limits", "retention", "rate_limits", "max_text",
+                          "calendar"), path)
+    default = ComplaintRules()
+    centre = c.text(item, "centre", path)
+    if centre and centre not in dept_codes:
+        c.fail(path + ("centre",), f"unknown department `{centre}`")
+    categories, seen = [], set()
+    for i, raw in enumerate(c.sequence(item.get("categories"), path + ("categories",))):
+        cp = path + ("categories", i)
+        cat = c.mapping(raw, cp)
+        c.unknown_keys(cat, ("code", "name", "department", "incidents"), cp)
+        code = c.code(cat, "code", cp)
+        if code in seen:
+            c.fail(cp + ("code",), f"duplicate complaint category `{code}`")
+        seen.add(code)
+        department = c.text(cat, "department", cp)
+        if department and department not in dept_codes:
+            c.fail(cp + ("department",), f"unknown department `{department}`")
+        joins = _codes(c, cat.get("incidents", []), cp + ("incidents",), category_codes, "incident category") \
+            if cat.get("incidents") else ()
+        categories.append(ComplaintCategory(code, c.text(cat, "name", cp), department, joins))
+    demands, seen = [], set()
+    for i, raw in enumerate(c.sequence(item.get("demands"), path + ("demands",))):
+        dp = path + ("demands", i)
+        d = c.mapping(raw, dp)
+        c.unknown_keys(d, ("code", "name"), dp)
+        code = c.code(d, "code", dp)
+        if code in seen:
+            c.fail(dp + ("code",), f"duplicate demand `{code}`")
+        seen.add(code)
+        demands.append((code, c.text(d, "name", dp)))
+    limits, seen = [], set()
+    for i, raw in enumerate(c.sequence(item.get("limits", []), path + ("limits",), allow_empty=True)):
+        lp = path + ("limits", i)
+        lim = c.mapping(raw, lp)
+        c.unknown_keys(lim, ("kind", "name", "basis", "applies_to", "starts_on", "working_days",
+                             "warn_working_days", "met_by"), lp)
+        kind = c.code(lim, "kind", lp)
+        if kind in seen:
+            c.fail(lp + ("kind",), f"duplicate limit `{kind}`")
+        seen.add(kind)
+        applies = tuple(c.choice(k, COMPLAINT_KINDS, lp + ("applies_to", j))
+                        for j, k in enumerate(c.sequence(lim.get("applies_to"), lp + ("applies_to",))))
+        starts_on = c.choice(lim.get("starts_on"), LIMIT_STARTS, lp + ("starts_on",))
+        days = _whole(c, lim, "working_days", lp, 1)
+        warn = _whole(c, lim, "warn_working_days", lp, 0, least=0)
+        if warn >= days:
+            c.fail(lp + ("warn_working_days",), "the warning must come after the limit starts (fewer days)")
+        met_by = tuple(c.choice(s, LIMIT_ENDS, lp + ("met_by", j))
+                       for j, s in enumerate(c.sequence(lim.get("met_by"), lp + ("met_by",))))
+        if starts_on in met_by:
+            c.fail(lp + ("met_by",), f"a limit cannot end on the status it starts on (`{starts_on}`)")
+        limits.append(ComplaintLimit(kind, c.text(lim, "name", lp), c.text(lim, "basis", lp, required=False),
+                                     applies, starts_on, days, warn, met_by))
+    retention = c.duration(item.get("retention", "P1095D"), path + ("retention",)) or default.retention
+    if retention < timedelta(days=1):
+        c.fail(path + ("retention",), "must be at least one day")
+    rates = c.mapping(item.get("rate_limits", {}), path + ("rate_limits",))
+    c.unknown_keys(rates, ("submit_per_ip", "submit_per_phone", "status_per_ip"), path + ("rate_limits",))
+    rp = path + ("rate_limits",)
+    max_text = _whole(c, item, "max_text", path, default.max_text, least=100)
+    years, seen = [], set()
+    for i, raw in enumerate(c.sequence(item.get("calendar", []), path + ("calendar",), allow_empty=True)):
+        yp = path + ("calendar", i)
+        entry = c.mapping(raw, yp)
+        c.unknown_keys(entry, ("year", "days_off", "workdays"), yp)
+        year = _whole(c, entry, "year", yp, 0, least=2000)
+        if year in seen:
+            c.fail(yp + ("year",), f"duplicate year {year}")
+        seen.add(year)
+        days = {}
+        for key in ("days_off", "workdays"):
+            out = []
+            for j, day in enumerate(c.sequence(entry.get(key, []), yp + (key,), allow_empty=True)):
+                m = _ISO_DAY.match(str(day))
+                if not m or int(m.group(1)) != year:
+                    c.fail(yp + (key, j), f"`{day}` is not a date of {year} such as {year}-01-01")
+                    continue
+                out.append(str(day))
+            days[key] = tuple(out)
+        years.append(CalendarYear(year, days["days_off"], days["workdays"]))
+    return ComplaintRules(centre or default.centre, tuple(categories), tuple(demands), tuple(limits), retention,
+                          _rate(c, rates, "submit_per_ip", rp, default.submit_per_ip),
+                          _rate(c, rates, "submit_per_phone", rp, default.submit_per_phone),
+                          _rate(c, rates, "status_per_ip", rp, default.status_per_ip), max_text, tuple(years))
+
+
+def _surge(top: dict, c: _Checker, category_codes: set[str]) -> SurgeRules:
+    if "surge" not in top:
+        return SurgeRules()
+    path = ("surge",)
+    item = c.mapping(top["surge"], path)
+    c.unknown_keys(item, ("rules", "baseline", "cooldown", "incident", "warnings_approved_by"), path)
+    default = SurgeRules()
+    rules = []
+    for i, raw in enumerate(c.sequence(item.get("rules"), path + ("rules",))):
+        rp = path + ("rules", i)
+        rule = c.mapping(raw, rp)
+        c.unknown_keys(rule, ("by", "window", "min_count", "ratio"), rp)
+        by = c.choice(rule.get("by"), SURGE_DIMENSIONS, rp + ("by",))
+        window = c.duration(rule.get("window"), rp + ("window",)) or timedelta(hours=1)
+        count = _whole(c, rule, "min_count", rp, 1)
+        ratio = rule.get("ratio", 1)
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 1:
+            c.fail(rp + ("ratio",), "must be a number of at least 1")
+            ratio = 1
+        rules.append(SurgeRule(by, window, count, float(ratio)))
+    baseline = c.duration(item.get("baseline", "P28D"), path + ("baseline",)) or default.baseline
+    if rules and baseline <= max(r.window for r in rules):
+        c.fail(path + ("baseline",), "must be longer than the longest window")
+    cooldown = c.duration(item.get("cooldown", "PT12H"), path + ("cooldown",)) or default.cooldown
+    incident = c.mapping(item.get("incident"), path + ("incident",))
+    c.unknown_keys(incident, ("category", "level"), path + ("incident",))
+    category = c.text(incident, "category", path + ("incident",))
+    if category and category not in category_codes:
+        c.fail(path + ("incident", "category"), f"unknown category `{category}`")
+    level = c.choice(incident.get("level"), LEVEL_CODES, path + ("incident", "level"))
+    approvers = tuple(c.choice(r, WARNING_APPROVERS, path + ("warnings_approved_by", i))
+                      for i, r in enumerate(c.sequence(item.get("warnings_approved_by", ["leader"]),
+                                                       path + ("warnings_approved_by",))))
+    return SurgeRules(tuple(rules), baseline, cooldown, category, level or "IV", approvers or ("leader",))

@@ -24,6 +24,16 @@ log = logging.getLogger("yingji.escalation")
 SenderFactory = Callable[[str], Sender]  # kind (sms | voice) -> a new sender
 
 
+class _Done:
+    """An answer already there, shaped like a future's."""
+
+    def __init__(self, value: Result) -> None:
+        self.value = value
+
+    def result(self) -> Result:
+        return self.value
+
+
 class Walker:
     """One cycle at a time: advance due steps, send due deliveries, record what the providers said."""
 
@@ -41,20 +51,22 @@ class Walker:
     def cycle(self) -> int:
         """Run one cycle; return how many messages went to the providers."""
         escalation.advance(self.sessions, now=self.clock, batch=self.batch)
-        sent = 0
+        rules = self.rules()
+        # Claim batch after batch while the earlier ones are being sent; keep the answers after.
+        handed: list[tuple[list[Outgoing], list]] = []
         while True:
-            rules = self.rules()
             outgoing = escalation.claim_outgoing(self.sessions, now=self.clock(), rules=rules, batch=self.batch)
-            if not outgoing:
-                return sent
-            if self._pool is not None and len(outgoing) > 1:
-                answers = list(self._pool.map(self._send, outgoing))
-            else:
-                answers = [self._send(o) for o in outgoing]
-            escalation.record_results(self.sessions, zip(outgoing, answers), now=self.clock(), rules=rules)
-            sent += len(outgoing)
+            if outgoing:
+                if self._pool is not None and len(outgoing) > 1:
+                    handed.append((outgoing, [self._pool.submit(self._send, o) for o in outgoing]))
+                else:
+                    handed.append((outgoing, [_Done(self._send(o)) for o in outgoing]))
             if len(outgoing) < self.batch:
-                return sent
+                break
+        for outgoing, answers in handed:
+            escalation.record_results(self.sessions, zip(outgoing, [a.result() for a in answers]),
+                                      now=self.clock(), rules=rules)
+        return sum(len(o) for o, _ in handed)
 
     def _sender(self, kind: str) -> Sender:
         # One sender per thread and kind: the provider clients keep an HTTP session each.

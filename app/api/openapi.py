@@ -35,6 +35,20 @@ AID = [{"name": "assignment_id", "in": "path", "required": True, "schema": {"typ
 CODE = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
 ID = [{"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 TEXT = {"type": "string"}
+DATE = {"type": "string", "format": "date", "description": "a day, e.g. 2026-11-20"}
+BID = [{"name": "briefing_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+BRIEFING_REF = {"$ref": "#/components/schemas/Briefing"}
+PDF_RESPONSES = {
+    "200": {"description": "the PDF; headers X-Briefing-Id and X-Briefing-SHA256 name the stored version",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": _obj({"briefing": BRIEFING_REF})}}},
+    "202": {"description": "being generated: poll the Location (the briefing's status)",
+            "content": {"application/json": {"schema": _obj({"briefing": BRIEFING_REF})}}},
+    **{k: v for k, v in _ok({}).items() if k != "200"},
+    "500": {"description": "the briefing could not be generated", "content": {"application/json": {"schema": ERROR}}},
+}
+CLOSING_ANSWER = _obj({"closing_report": {"oneOf": [{"$ref": "#/components/schemas/ClosingReport"}, {"type": "null"}]},
+                       "approvers": {"type": "array", "items": TEXT}, "incident": INCIDENT_REF})
 
 SCHEMAS = {
     "Error": _obj({"error": _obj({"code": TEXT, "message": {"type": "string", "description": "Chinese"},
@@ -77,6 +91,48 @@ SCHEMAS = {
     "Shift": _obj({"id": {"type": "integer"}, "department": TEXT, "starts_at": TIME, "ends_at": TIME,
                    "officer_id": {"type": ["integer", "null"]}, "officer_name": {"type": ["string", "null"]},
                    "phone": {"type": ["string", "null"]}, "substitute_for": {"type": ["integer", "null"]}}),
+    "Briefing": _obj({
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["incident", "daily", "closing", "accountability"]},
+        "title": TEXT, "incident_id": {"type": ["integer", "null"]}, "params": {"type": "object"},
+        "status": {"type": "string", "enum": ["pending", "running", "ready", "failed"]}, "status_name": TEXT,
+        "reference": {"type": "string", "description": "printed on every page, e.g. 简报编号 B000012"},
+        "requested_at": TIME, "generated_at": {**TIME, "type": ["string", "null"]},
+        "sha256": {"type": ["string", "null"], "description": "SHA-256 of the stored PDF bytes"},
+        "size": {"type": ["integer", "null"]}, "pages": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]},
+        "pdf_url": TEXT, "status_url": TEXT,
+    }, ["id", "kind", "status", "sha256", "pdf_url"]),
+    "ClosingReport": _obj({
+        "id": {"type": "integer"}, "status": {"type": "string", "enum": ["submitted", "returned", "approved"]},
+        "version": {"type": "integer"}, "cause": TEXT, "handling": TEXT, "aftermath": TEXT, "lessons": TEXT,
+        "improvements": TEXT, "investigators": TEXT, "submitted_at": TIME, "decided_at": {**TIME, "type": ["string", "null"]},
+        "decision_note": {"type": ["string", "null"]},
+    }, ["id", "status", "version", "cause"]),
+    "Escalation": _obj({
+        "id": {"type": "integer"}, "incident_id": {"type": "integer"},
+        "code": {"type": "string", "description": "the item's code, A<assignment id> or D<deadline id>"},
+        "trigger": {"type": "string", "enum": ["unacknowledged", "warning", "overdue"]}, "trigger_name": TEXT,
+        "assignment_id": {"type": ["integer", "null"]}, "deadline_id": {"type": ["integer", "null"]},
+        "department": {"type": ["string", "null"]}, "station": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["running", "acknowledged", "resolved", "stopped", "exhausted"]},
+        "status_name": TEXT, "started_at": TIME, "next_at": {**TIME, "type": ["string", "null"]},
+        "stopped_at": {**TIME, "type": ["string", "null"]}, "stop_reason": {"type": ["string", "null"]},
+        "ack_by": {"type": ["string", "null"]},
+        "ack_channel": {"type": ["string", "null"], "enum": ["board", "sms", "voice", None]},
+        "level": {"type": "string", "description": "the level whose chain was frozen on, or `ungraded`"},
+    }, ["id", "incident_id", "code", "trigger", "status", "started_at"]),
+    "Delivery": _obj({
+        "id": {"type": "integer"}, "at": TIME, "created_at": TIME, "step": {"type": ["integer", "null"]},
+        "purpose": {"type": "string", "enum": ["alert", "handled", "test"]},
+        "channel": {"type": "string", "enum": ["board", "sms", "voice"]}, "channel_name": TEXT,
+        "audience": {"type": ["string", "null"], "enum": ["duty_officer", "department_head", "leadership", None]},
+        "to_name": TEXT, "phone_masked": {"type": ["string", "null"], "description": "e.g. +86138****5678"},
+        "status": {"type": "string", "enum": ["pending", "held", "sending", "queued", "sent", "delivered",
+                                              "undelivered", "failed", "bundled", "skipped", "cancelled",
+                                              "unknown"]},
+        "status_name": TEXT, "provider": {"type": ["string", "null"]},
+        "provider_status": {"type": ["string", "null"]}, "attempts": {"type": "integer"},
+        "bundle_id": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}, "content": TEXT,
+    }, ["id", "channel", "status", "to_name"]),
     "NewIncident": _obj({
         "title": TEXT, "category": {"type": "string", "description": "a category code of the plan"},
         "discovered_at": TIME, "location": TEXT, "station": {"type": "string", "description": "station code"},
@@ -160,6 +216,19 @@ PATHS = {
     "/assignments/{assignment_id}/decline": {"post": {
         "summary": "Decline with a reason (否定报备)", "parameters": AID,
         "requestBody": _json_body(_obj({"reason": TEXT}, ["reason"])), "responses": _ok(ASSIGNMENT_REF)}},
+    "/assignments/{assignment_id}": {"get": {"summary": "One assignment", "parameters": AID,
+                                             "responses": _ok(ASSIGNMENT_REF)}},
+    "/incidents/{incident_id}/escalations": {"get": {
+        "summary": "Every escalation of an incident with every delivery (phones masked), oldest first",
+        "parameters": ID,
+        "responses": _ok(_obj({"escalations": {"type": "array", "items": {"allOf": [
+            {"$ref": "#/components/schemas/Escalation"},
+            _obj({"item": TEXT, "deliveries": {"type": "array",
+                                               "items": {"$ref": "#/components/schemas/Delivery"}}})]}}}))}},
+    "/escalations/{escalation_id}/ack": {"post": {
+        "summary": "Acknowledge a running escalation on the board (签收提醒): no more SMS or calls for it",
+        "parameters": [{"name": "escalation_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": _ok({"$ref": "#/components/schemas/Escalation"})}},
     "/departments": {"get": {"summary": "Departments with who is on duty now",
                              "responses": _ok(_obj({"departments": {"type": "array"}}))}},
     "/departments/{code}/on-duty": {"get": {
@@ -188,6 +257,43 @@ PATHS = {
         "responses": _ok(_obj({"swapped": {"type": "array"}}))}},
     "/duty/alerts": {"get": {"summary": "Uncovered hours and shifts without officer or phone",
                              "responses": _ok(_obj({"alerts": {"type": "array"}}))}},
+    # --- PDF briefings and the closing report (app/api/reports.py) ---
+    **{path: {"get": {"summary": summary, "parameters": params, "responses": PDF_RESPONSES,
+                      "description": "Waits up to REPORTS_WAIT seconds for the stored PDF; `Prefer: respond-async` "
+                                     "answers 202 at once, `Accept: application/json` the briefing's metadata."}}
+       for path, summary, params in (
+           ("/incidents/{incident_id}/briefing.pdf", "Incident briefing (事件简报)", ID),
+           ("/incidents/{incident_id}/closing-report.pdf", "Closing report (应急处置总结报告) with the full record", ID),
+           ("/reports/daily.pdf", "Daily situation report (每日汇总)",
+            [{"name": "date", "in": "query", "schema": DATE, "description": "default today, Beijing time"}]),
+           ("/accountability.pdf", "Accountability sheet (迟报漏报情况表) of a period",
+            [{"name": "from", "in": "query", "schema": DATE}, {"name": "to", "in": "query", "schema": DATE},
+             {"name": "department", "in": "query", "schema": TEXT}]))},
+    "/briefings": {"get": {
+        "summary": "Stored briefings the caller may read; sha256= finds the version a PDF file is",
+        "parameters": [{"name": "sha256", "in": "query", "schema": TEXT},
+                       {"name": "incident", "in": "query", "schema": {"type": "integer"}},
+                       {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["incident", "daily",
+                                                                                             "closing", "accountability"]}}],
+        "responses": _ok(_obj({"briefings": {"type": "array", "items": BRIEFING_REF}}))}},
+    "/briefings/{briefing_id}": {"get": {"summary": "A stored briefing's status and hash", "parameters": BID,
+                                         "responses": _ok(_obj({"briefing": BRIEFING_REF}))}},
+    "/briefings/{briefing_id}.pdf": {"get": {"summary": "The stored PDF of one briefing version", "parameters": BID,
+                                             "responses": PDF_RESPONSES}},
+    "/incidents/{incident_id}/closing-report": {
+        "get": {"summary": "The closing report (null before one is submitted) and who approves it", "parameters": ID,
+                "responses": _ok(CLOSING_ANSWER)},
+        "post": {"summary": "Submit the closing report; files the `closing` report for its clock", "parameters": ID,
+                 "requestBody": _json_body(_obj({"cause": TEXT, "handling": TEXT, "aftermath": TEXT, "lessons": TEXT,
+                                                 "improvements": TEXT, "investigators": TEXT, "submitted_at": TIME},
+                                                ["cause"])),
+                 "responses": _ok(CLOSING_ANSWER, "201", "submitted")}},
+    "/incidents/{incident_id}/closing-report/approve": {"post": {
+        "summary": "Approve the closing report (the role the plan names); archives the incident", "parameters": ID,
+        "requestBody": _json_body(_obj({"note": TEXT}), required=False), "responses": _ok(CLOSING_ANSWER)}},
+    "/incidents/{incident_id}/closing-report/return": {"post": {
+        "summary": "Return the closing report for revision", "parameters": ID,
+        "requestBody": _json_body(_obj({"reason": TEXT}, ["reason"])), "responses": _ok(CLOSING_ANSWER)}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": {"description": "OpenAPI document"}}}},
 }
@@ -211,3 +317,120 @@ def document() -> dict:
 def openapi_json():
     """Serve the OpenAPI document."""
     return jsonify(document())
+
+
+# --- 12315 complaints, surges and consumer warnings (issue 6) -----------------------------------------
+_NO = [{"name": "tracking_no", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "e.g. TS20261120-7K3M9QX (投诉) or JB20261120-… (举报)"}]
+_WID = [{"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_COMPLAINT_REF = {"$ref": "#/components/schemas/Complaint"}
+_WARNING_REF = {"$ref": "#/components/schemas/ConsumerWarning"}
+_LIMITED = {"429": {"description": "too many requests from this address or phone (Retry-After)",
+                    "content": {"application/json": {"schema": ERROR}}}}
+
+SCHEMAS.update({
+    "NewComplaint": _obj({
+        "kind": {"type": "string", "enum": ["complaint", "tipoff"], "default": "complaint"},
+        "name": {"type": "string", "description": "required for a complaint; a tip-off may be anonymous"},
+        "phone": {"type": "string", "description": "mainland mobile, 11 digits (+86, spaces, dashes allowed)"},
+        "address": TEXT, "business_name": TEXT, "business_address": TEXT,
+        "credit_code": {"type": "string", "description": "统一社会信用代码, 18 characters, check digit per GB 32100-2015"},
+        "category": {"type": "string", "description": "a complaint category code of the plan (complaints.categories)"},
+        "purchased_at": {"type": "string", "description": "a day (2026-11-19) or an ISO 8601 time"},
+        "amount": {"type": ["string", "number"], "description": "yuan, up to 2 decimals"},
+        "order_no": TEXT, "description": TEXT,
+        "demand": {"type": "string", "description": "a demand code of the plan; required for a complaint"},
+        "area": {"type": "string", "description": "station code of the business's area; guessed from the address"},
+    }, ["phone", "business_name", "business_address", "category", "description"]),
+    "ComplaintStatus": _obj({
+        "tracking_no": TEXT, "kind": TEXT, "status": {"type": "string", "enum": list(
+            ("received", "accepted", "refused", "mediating", "closed", "filed", "not_filed"))},
+        "status_name": TEXT, "phone": {"type": "string", "description": "masked: 138****5678"},
+        "steps": {"type": "array", "items": _obj({"at": TIME, "text": TEXT})},
+        "reason": {"type": ["string", "null"]}, "answer": {"type": ["string", "null"]}, "finished": {"type": "boolean"},
+    }, ["tracking_no", "status", "phone"]),
+    "ComplaintLimit": _obj({
+        "kind": TEXT, "name": TEXT, "department": TEXT, "working_days": {"type": "integer"}, "due_on": DATE,
+        "due_at": TIME, "warn_at": TIME, "status": {"type": "string", "enum": ["pending", "met", "late", "cancelled"]},
+        "state": {"type": "string", "enum": ["running", "warn", "overdue", "met", "late", "cancelled"]},
+        "working_days_left": {"type": "integer"}, "estimated": {"type": "boolean"},
+        "estimate_note": {"type": ["string", "null"]},
+    }),
+    "Complaint": _obj({
+        "tracking_no": TEXT, "kind": TEXT, "status": TEXT, "category": TEXT, "business_name": TEXT,
+        "department": {"type": ["string", "null"]}, "suggested_department": TEXT,
+        "name": {"type": "string", "description": "masked"}, "phone": {"type": "string", "description": "masked"},
+        "description": {"type": "string", "description": "phone and ID numbers in it masked"},
+        "next": {"type": "array", "items": TEXT},
+        "limits": {"type": "array", "items": {"$ref": "#/components/schemas/ComplaintLimit"}},
+    }),
+    "ConsumerWarning": _obj({"id": {"type": "integer"}, "surge_id": {"type": ["integer", "null"]}, "title": TEXT,
+                             "body": TEXT, "status": {"type": "string", "enum": ["draft", "submitted", "published",
+                                                                                 "withdrawn"]},
+                             "published_at": {**TIME, "type": ["string", "null"]}}),
+})
+
+PATHS.update({
+    "/complaints": {
+        "post": {"summary": "File a complaint or tip-off (public, no token)", "security": [],
+                 "requestBody": _json_body({"$ref": "#/components/schemas/NewComplaint"}),
+                 "responses": {**_ok(_obj({"tracking_no": TEXT, "status": TEXT, "phone": TEXT}), "201", "received"),
+                               **_LIMITED}},
+        "get": {"summary": "Complaints the caller may see (phones masked)", "parameters": [
+            {"name": "status", "in": "query", "schema": TEXT, "description": "a status, open or untriaged"},
+            {"name": "kind", "in": "query", "schema": TEXT}, {"name": "category", "in": "query", "schema": TEXT},
+            {"name": "department", "in": "query", "schema": TEXT}, {"name": "q", "in": "query", "schema": TEXT},
+            {"name": "before", "in": "query", "schema": {"type": "integer"}}],
+            "responses": _ok(_obj({"complaints": {"type": "array", "items": _COMPLAINT_REF}}))},
+    },
+    "/complaints/{tracking_no}": {"get": {
+        "summary": "A complaint's status for whoever has its number and phone (public; 404 for a wrong phone)",
+        "security": [], "parameters": _NO + [{"name": "phone", "in": "query", "required": True, "schema": TEXT}],
+        "responses": {**_ok({"$ref": "#/components/schemas/ComplaintStatus"}), **_LIMITED}}},
+    "/complaints/{tracking_no}/detail": {"get": {"summary": "A complaint as staff see it", "parameters": _NO,
+                                                 "responses": _ok(_COMPLAINT_REF)}},
+    "/complaints/{tracking_no}/triage": {"post": {
+        "summary": "Route to a department (分流; a note when re-routing)", "parameters": _NO,
+        "requestBody": _json_body(_obj({"department": TEXT, "note": TEXT}, ["department"])),
+        "responses": _ok(_COMPLAINT_REF)}},
+    "/complaints/{tracking_no}/status": {"post": {
+        "summary": "Accept, refuse (reason), mediate, close (answer); file a tip-off or not (reason)",
+        "parameters": _NO,
+        "requestBody": _json_body(_obj({"to": {"type": "string", "enum": [
+            "accepted", "refused", "mediating", "closed", "filed", "not_filed"]}, "reason": TEXT, "answer": TEXT},
+            ["to"])),
+        "responses": _ok(_COMPLAINT_REF)}},
+    "/complaints/{tracking_no}/contact": {"post": {
+        "summary": "The complainant's full phone and address, for the centre and the handling department (audited)",
+        "parameters": _NO, "responses": _ok(_obj({"name": TEXT, "phone": TEXT, "address": TEXT}))}},
+    "/complaints/summary": {"get": {
+        "summary": "Weekly complaint summary for leadership (last full week by default)",
+        "parameters": [{"name": "from", "in": "query", "schema": DATE}, {"name": "to", "in": "query", "schema": DATE}],
+        "responses": _ok(_obj({"received": {"type": "object"}, "by_category": {"type": "array"},
+                               "top_businesses": {"type": "array"}, "limits": {"type": "array"}}))}},
+    "/complaint-limits": {"get": {
+        "summary": "Complaint time limits about to run out or run out (working days)",
+        "parameters": [{"name": "department", "in": "query", "schema": TEXT}],
+        "responses": _ok(_obj({"limits": {"type": "array", "items": {"$ref": "#/components/schemas/ComplaintLimit"}}}))}},
+    "/surges": {"get": {"summary": "Open complaint surges and the latest ended ones",
+                        "responses": _ok(_obj({"surges": {"type": "array"}}))}},
+    "/consumer-warnings": {
+        "get": {"summary": "Consumer warnings of every status (staff)",
+                "parameters": [{"name": "status", "in": "query", "schema": TEXT}],
+                "responses": _ok(_obj({"warnings": {"type": "array", "items": _WARNING_REF}}))},
+        "post": {"summary": "Draft a consumer warning", "requestBody": _json_body(_obj({"title": TEXT, "body": TEXT},
+                                                                                       ["title", "body"])),
+                 "responses": _ok(_WARNING_REF, "201", "drafted")}},
+    "/consumer-warnings/published": {"get": {"summary": "Published consumer warnings (public)", "security": [],
+                                             "responses": _ok(_obj({"warnings": {"type": "array",
+                                                                                 "items": _WARNING_REF}}))}},
+    "/consumer-warnings/{warning_id}": {"post": {
+        "summary": "Edit a draft", "parameters": _WID,
+        "requestBody": _json_body(_obj({"title": TEXT, "body": TEXT}, ["title", "body"])),
+        "responses": _ok(_WARNING_REF)}},
+    "/consumer-warnings/{warning_id}/{action}": {"post": {
+        "summary": "submit (for approval), approve (publish), return (with a note), withdraw",
+        "parameters": _WID + [{"name": "action", "in": "path", "required": True,
+                               "schema": {"type": "string", "enum": ["submit", "approve", "return", "withdraw"]}}],
+        "requestBody": _json_body(_obj({"note": TEXT}), required=False), "responses": _ok(_WARNING_REF)}},
+})

@@ -4,13 +4,14 @@ The live pages (overview, duty board, incident page) render their state once and
 follow the /board Socket.IO namespace: each page records the last event number of its
 rooms *before* it reads its data, so the script resumes from there and nothing that
 happened in between is lost. Fragments (/board/cards/<id>, /duty/clocks) are the same
-templates, fetched again when an event says that something changed.
+templates, fetched again when an event says that something changed; /board/escalations is
+the JSON of an incident's escalations that the boards read again on an "escalation" event.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -22,7 +23,7 @@ from incidents import accountability, board_events, permissions, service, snapsh
 from incidents.assignments import for_department
 from incidents.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import ARCHIVED, Incident
-from incidents.roles import DEPARTMENT_ROLES, OFFICE, STATION, UNIT_ROLES
+from incidents.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
 
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30
@@ -60,6 +61,7 @@ def index():
         return redirect(url_for("board.duty_board"))
     data = _page_data(user, moment, duty_alerts=user.role == OFFICE)
     visible = [i for i in _open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
+    data["escalations"] = views.board_escalations(db(), visible, moment, keep_done=timedelta(0))
     groups = views.board_groups(yingji().plan, visible, moment)
     return render_template("index.html", groups=groups, total=len(visible), now=moment,
                            now_js=views.js_time(moment), active="index", page_data=data,
@@ -114,10 +116,40 @@ def duty_board():
             if a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT]
     rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]
     data["assignments"] = [snapshots.assignment(a, service.plan_of(a.incident)) for a in rows]
-    cards = views.duty_clock_cards(_open_incidents(), department, moment)
+    open_incidents = list(_open_incidents())
+    followed = [i for i in views.department_incidents(open_incidents, department)
+                if permissions.can_view(user, i, service.plan_of(i))]
+    data["escalations"] = views.board_escalations(db(), followed, moment, department=department,
+                                                  keep_done=CLOSED_KEPT)
+    data["may_ack"] = _may_ack_escalations(user, department)
+    cards = views.duty_clock_cards(open_incidents, department, moment)
     return render_template("duty.html", department=department, department_name=plan.department(department).name,
                            cards=cards, page_data=data, now=moment, now_js=views.js_time(moment), active="duty",
                            pending=sum(1 for a in rows if a.status == "pushed"))
+
+
+def _may_ack_escalations(user, department: str) -> bool:
+    """Tell whether the user may acknowledge a department's escalations (as incidents.escalation allows)."""
+    if user.role in (OFFICE, COMMANDER, LEADER):
+        return True
+    return user.role in DEPARTMENT_ROLES and user.unit == department
+
+
+@bp.get("/board/escalations")
+@page_login_required
+def escalations_json():
+    """Return an incident's escalations as the boards show them (JSON, phones masked), fetched on each event.
+
+    `department` keeps one department's only (the duty board's).
+    """
+    incident_id = request.args.get("incident", type=int)
+    if incident_id is None:
+        raise InvalidInput("missing_incident", "缺少事件编号", "incident is required", field="incident")
+    incident = service.get_incident(db(), incident_id, user=current_user())  # 404 for one the user may not see
+    department = (request.args.get("department") or "").strip() or None
+    return jsonify({"incident_id": incident.id, "server_now": views.js_time(now()),
+                    "escalations": views.escalation_entries(db(), incident, department=department,
+                                                            with_content=False)})
 
 
 @bp.get("/duty/clocks")
@@ -157,7 +189,9 @@ def incident_page(incident_id: int):
     detail = views.incident_detail(db(), incident, moment, localtime)
     forms = views.incident_forms(user, incident, service.plan_of(incident))
     data.update(status=incident.status, level=incident.level or "")
+    escalations = views.escalation_entries(db(), incident)
     return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment), forms=forms,
+                           escalations=escalations,
                            page_data=data, local_now=moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M"),
                            active="index")
 
@@ -205,3 +239,7 @@ def accountability_page():
     return render_template("accountability.html", acc=data, start=start, end=end, unit=unit,
                            unit_fixed=user.role in UNIT_ROLES, now=moment, active="accountability",
                            departments=plan.departments, stations=plan.stations)
+
+
+# The complaint centre's pages (issue 6) register on the same blueprint from their own module.
+from app.board import complaint_pages  # noqa: E402,F401

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import accountability, permissions
+from incidents import accountability, escalation, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.durations import chinese_duration
 from incidents.errors import Forbidden
@@ -34,6 +34,7 @@ from incidents.models import (
     Assignment,
     AuditEntry,
     Deadline,
+    Escalation,
     Incident,
     User,
 )
@@ -41,50 +42,23 @@ from incidents.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.service import plan_of
+from reports import names
 
 STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档"}
 REPORT_KIND_ZH = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
                   "measure": "措施完成"}
 CLOCK_STATUS_ZH = {PENDING: "进行中", MET: "按时完成", LATE: "迟报", OVERDUE: "超时未报", CANCELLED: "已取消"}
 OUTCOME_ZH = {"met": "按时", "late": "迟报", "missed": "漏报/超时未报", "running": "进行中"}
-ACTION_ZH = {
-    "incident.registered": "登记事件",
-    "incident.graded": "定级",
-    "incident.activated": "启动应急响应",
-    "incident.ended": "宣布应急状态结束",
-    "incident.archived": "归档",
-    "report.submitted": "报送报告",
-    "deadline.started": "时限开始计时",
-    "deadline.retimed": "时限重新计算",
-    "deadline.cancelled": "时限取消",
-    "deadline.met": "按时完成",
-    "deadline.late": "迟报",
-    "deadline.overdue": "超时未报",
-    "user.created": "创建用户",
-    "assignment.created": "派发任务",
-    "assignment.acknowledged": "签收任务",
-    "assignment.in_progress": "任务办理中",
-    "assignment.progress": "报告办理情况",
-    "assignment.done": "任务完成",
-    "assignment.declined": "否定报备",
-}
-SYSTEM_ACTORS_ZH = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试"}
-UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
+# The Chinese names the briefings use are the boards' names too (reports/names.py).
+ACTION_ZH = names.ACTIONS
+SYSTEM_ACTORS_ZH = names.SYSTEM_ACTORS
+UNGRADED = names.UNGRADED
 
 
 # --- small pieces -------------------------------------------------------------
 
 
-def level_view(plan: Plan, code: str | None) -> dict:
-    """Return a level's numeral, name and colour (grey when ungraded)."""
-    if not code:
-        return UNGRADED
-    try:
-        level = plan.level(code)
-    except KeyError:
-        return {**UNGRADED, "code": code, "label": code}
-    return {"code": level.code, "numeral": level.numeral, "name": level.name, "colour": level.colour,
-            "label": f"{level.numeral}级"}
+level_view = names.level
 
 
 def unit_name(plan: Plan, code: str | None) -> str:
@@ -94,12 +68,7 @@ def unit_name(plan: Plan, code: str | None) -> str:
     return plan.unit_name(code) if plan.has_unit(code) else code
 
 
-def category_name(plan: Plan, code: str) -> str:
-    """Return an event category's Chinese name."""
-    try:
-        return plan.category(code).name
-    except KeyError:
-        return code
+category_name = names.category
 
 
 def clock_name(plan: Plan, kind: str | None, cycle: int = 0, fallback: str | None = None) -> str:
@@ -543,3 +512,81 @@ def may_grade(user) -> bool:
 def fixed_station(user) -> str | None:
     """Return the station a station user must register for (their own), else None."""
     return user.unit if user.role == STATION else None
+
+
+# --- escalations (升级通知) --------------------------------------------------------
+
+PURPOSE_ZH = {"alert": "告警", "handled": "已处理通知", "test": "测试"}
+# Deliveries that reached (or were handed to) the provider: what a board calls "notified".
+NOTIFIED = ("sending", "queued", "sent", "delivered", "unknown", "bundled")
+
+
+def escalation_entries(session: Session, incident: Incident, *, department: str | None = None,
+                       with_content: bool = True) -> list[dict]:
+    """Return an incident's escalations with their deliveries, for the incident page and the boards.
+
+    Each is escalation.history's entry plus Chinese names (unit, audience, purpose, acknowledging
+    channel) and `open`: whether its item still waits for someone (the assignment still pushed,
+    the clock still running or overdue, the emergency not ended). An exhausted escalation whose
+    item was handled later is no longer an alarm. `department` keeps that unit's only.
+    """
+    plan = plan_of(incident)
+    pushed = {a.id for a in incident.assignments if a.status == PUSHED}
+    running = {d.id for d in incident.deadlines if d.status in (PENDING, OVERDUE)}
+    live = incident.status in escalation.LIVE_INCIDENT
+    out = []
+    for e in escalation.history(session, incident.id):
+        if department is not None and e["department"] != department:
+            continue
+        item_open = e["assignment_id"] in pushed if e["assignment_id"] else e["deadline_id"] in running
+        chain = session.get(Escalation, e["id"]).chain  # loaded by history() already
+        deliveries = []
+        for d in e["deliveries"]:
+            d = {**d, "audience_name": escalation.AUDIENCE_NAMES.get(d["audience"] or "", ""),
+                 "purpose_name": PURPOSE_ZH.get(d["purpose"], d["purpose"]),
+                 "notified": d["status"] in NOTIFIED, "step_label": _step_label(chain, d["step"])}
+            if not with_content:
+                d.pop("content", None)
+            deliveries.append(d)
+        out.append({**e, "deliveries": deliveries, "open": live and item_open,
+                    "incident_number": incident.number, "incident_title": incident.title,
+                    "incident_level": incident.level,
+                    "unit_name": unit_name(plan, e["department"] or e["station"]),
+                    "chain_text": chain_text(plan, chain),
+                    "ack_channel_name": escalation.CHANNEL_NAMES.get(e["ack_channel"] or "", "")})
+    return out
+
+
+def chain_text(plan: Plan, chain: dict) -> str:
+    """Say an escalation's frozen chain: Ⅱ级：立即 看板→值班人员；5分钟 短信→值班人员；…（共3轮，每40分钟一轮）."""
+    steps = "；".join(
+        f"{'立即' if not s['after'] else chinese_duration(s['after'])} "
+        f"{escalation.CHANNEL_NAMES.get(s['channel'], s['channel'])}→{escalation.AUDIENCE_NAMES.get(s['to'], s['to'])}"
+        for s in chain.get("steps", []))
+    level = chain.get("level")
+    label = level_view(plan, level)["label"] if level in LEVEL_CODES else "未定级"
+    rounds = chain.get("repeat", 1)
+    every = f"，每{chinese_duration(chain['repeat_after'])}一轮" if rounds > 1 and chain.get("repeat_after") else ""
+    return f"{label}：{steps}（共{rounds}轮{every}）"
+
+
+def _step_label(chain: dict, step: int | None) -> str:
+    if step is None or not chain.get("steps"):
+        return ""
+    s = escalation.step_of(chain, step)
+    return f"第{s['round']}轮第{s['index'] + 1}步"
+
+
+def board_escalations(session: Session, incidents: Iterable[Incident], now: datetime, *,
+                      department: str | None = None, keep_done: timedelta = timedelta(hours=24)) -> list[dict]:
+    """Return what a board shows of the escalations of these incidents: every open one, and the rest
+    that stopped within `keep_done` (an acknowledgement shows for a while), without message texts."""
+    out = []
+    for incident in incidents:
+        if incident.status == ARCHIVED:
+            continue
+        for e in escalation_entries(session, incident, department=department, with_content=False):
+            stopped = parse_time(e["stopped_at"])
+            if e["status"] == "running" or e["open"] or (stopped is not None and stopped > now - keep_done):
+                out.append(e)
+    return out

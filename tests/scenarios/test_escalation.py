@@ -386,3 +386,29 @@ def test_a_clock_about_to_run_out_escalates_and_a_reply_with_its_code_acknowledg
         assert "未找到" in r.get_data(as_text=True)
     finally:
         w.walker.close()
+
+
+def test_the_last_step_goes_out_and_a_late_acknowledgement_still_tells_those_alerted(
+        app, wiring, clock, users, make_user, twilio_stub):  # noqa: F811
+    # Ⅳ: the officer's SMS at 30 minutes, the head's at 2 hours; two rounds, 3 hours apart.
+    w = World(app, wiring, clock, users, make_user, twilio_stub, level="IV")
+    try:
+        aid = w.assign()
+        w.stub.expect_sms(OFFICER, f"[A{aid}]")
+        w.stub.expect_sms(HEAD, f"[A{aid}]")
+        w.stub.expect_sms(OFFICER, f"[A{aid}]")
+        w.stub.expect_sms(HEAD, f"[A{aid}]")  # the very last step of the chain
+        for minute in (30, 120, 180, 210, 300, 400):
+            w.at(minute)
+        w.settled()
+        (esc,) = w.history()
+        assert esc["status"] == "exhausted"
+        w.stub.expect_sms(HEAD, "无需再处理")  # the officer signs late; the head, alerted twice, is told once
+        r = w.users["food"].post(f"/api/v1/assignments/{aid}/ack")
+        assert r.status_code == 200, r.get_json()
+        w.at(401)
+        w.settled()
+        (esc,) = w.history()
+        assert esc["status"] == "acknowledged" and esc["ack_channel"] == "board"
+    finally:
+        w.walker.close()

@@ -8,6 +8,9 @@
  *   when overdue); the panel is fetched again when an incident or a clock changes.
  * - Clock warnings and overdue notices from the push show as banners.
  * - Who is on duty now and the coming shifts, from the duty API.
+ * - Escalations (escalation.js): each assignment card says where its escalation stands
+ *   (已短信通知 王值班 · 02:14, 已签收 …); the department's clocks about to run out or run out
+ *   have their own list with 签收提醒, which stops the SMS and calls still to come.
  */
 (function () {
   "use strict";
@@ -16,6 +19,7 @@
   var REMIND_EVERY = 60 * 1000;   // beep again while something waits to be acknowledged
   var ROSTER_EVERY = 60 * 1000;   // who is on duty changes with the time
   var SHIFTS_SHOWN = 8;
+  var ACKED_SHOWN = 60 * 60 * 1000; // an acknowledged clock reminder stays listed (greyed) this long
   var OPEN = ["pushed", "acknowledged", "in_progress"];
   var ACTIONS = {
     progress: { label: "办理中", field: "note", prompt: "办理情况", ok: "已报告办理情况" },
@@ -23,7 +27,7 @@
     decline: { label: "否定报备", field: "reason", prompt: "否定报备理由", ok: "已否定报备" }
   };
 
-  var data, plan, dept, items = {}, list, closed, audio = null;
+  var data, plan, dept, items = {}, list, closed, audio = null, esc = null;
 
   // --- sound ------------------------------------------------------------------------------
 
@@ -118,6 +122,7 @@
     if (a.acknowledged_at) meta.push(YJ.el("span", { text: "签收于 " + YJ.fmtTime(a.acknowledged_at) }));
     if (a.done_at) meta.push(YJ.el("span", { text: "完成于 " + YJ.fmtTime(a.done_at) }));
     if (a.declined_at) meta.push(YJ.el("span", { text: "否定报备于 " + YJ.fmtTime(a.declined_at) }));
+    var escalation = esc && esc.forAssignment(a.id);
     var card = YJ.el("article", {
       class: "assignment card-" + lv.colour + " status-" + a.status + (a.status === "pushed" ? " is-new" : ""),
       "data-assignment-id": a.id, "data-status": a.status, "data-incident": a.incident_id,
@@ -132,6 +137,7 @@
       YJ.el("p", { class: "a-task", text: a.task }),
       due,
       YJ.el("p", { class: "a-meta" }, meta),
+      escalation && YJ.esc.worthShowing(escalation) ? YJ.esc.badge(escalation) : null,
       note("办理情况", a.status === "in_progress" ? a.progress_note : null),
       note("完成情况", a.done_note),
       note("否定报备理由", a.decline_reason, "a-declined"),
@@ -266,6 +272,95 @@
     if (!known && a.status === "pushed" && what === "created") beep();
   }
 
+  // --- escalations ------------------------------------------------------------------------
+
+  function clockReminders() {
+    var now = YJ.now();
+    return esc.all().filter(function (e) {
+      if (!e.deadline_id) return false;
+      if (e.status === "running" || (e.status === "exhausted" && e.open)) return true;
+      return e.status === "acknowledged" && Date.parse(e.stopped_at) > now - ACKED_SHOWN;
+    }).sort(function (a, b) {
+      var la = a.status === "acknowledged" ? 1 : 0, lb = b.status === "acknowledged" ? 1 : 0;
+      return la !== lb ? la - lb : b.id - a.id;
+    });
+  }
+
+  function reminder(e) {
+    var lv = level({ level: e.incident_level });
+    var running = e.status === "running";
+    var button = running && data.may_ack ? YJ.el("button", {
+      type: "button", class: "btn btn-primary btn-esc-ack", "data-escalation-id": e.id, text: "签收提醒"
+    }) : null;
+    var row = YJ.el("article", {
+      class: "esc-row esc-row-" + e.status + (e.status === "exhausted" ? " esc-alarm" : ""),
+      id: "esc-" + e.id, "data-escalation-id": e.id, "data-status": e.status, "data-incident": e.incident_id
+    }, [
+      YJ.el("div", { class: "a-top" }, [
+        YJ.el("span", { class: "lv lv-" + lv.colour, text: lv.text }),
+        YJ.el("a", { class: "card-number", href: "/incidents/" + e.incident_id, text: e.incident_number }),
+        YJ.el("span", { class: "a-incident", text: e.incident_title }),
+        YJ.el("span", { class: "esc-state esc-state-" + e.status, text: e.status_name })
+      ]),
+      YJ.el("p", { class: "esc-item", text: e.item }), // 时限D7：局报告（时限即将届满）
+      YJ.esc.badge(e),
+      button ? YJ.el("div", { class: "a-actions" }, [button]) : null,
+      YJ.el("p", { class: "form-error", role: "alert", hidden: true })
+    ]);
+    if (button) {
+      button.addEventListener("click", function () {
+        var error = row.querySelector(".form-error");
+        error.hidden = true;
+        button.disabled = true;
+        YJ.esc.acknowledge(e.id).then(function (res) {
+          button.disabled = false;
+          if (!res.ok) {
+            error.textContent = (res.data.error && res.data.error.message) || "签收失败，请重试";
+            error.hidden = false;
+            return;
+          }
+          esc.merge(res.data);
+          showEscalations(res.data.incident_id);
+          esc.refresh(res.data.incident_id);
+        });
+      });
+    }
+    return row;
+  }
+
+  function renderReminders() {
+    var rows = clockReminders();
+    var box = document.getElementById("esc-rows");
+    box.replaceChildren.apply(box, rows.map(reminder));
+    var waiting = rows.filter(function (e) { return e.status !== "acknowledged"; }).length;
+    document.getElementById("esc-count").textContent = String(waiting);
+    document.getElementById("esc-panel").hidden = !rows.length;
+  }
+
+  // An incident's escalations changed: its assignment cards and the reminders are drawn again.
+  function showEscalations(incidentId) {
+    Object.keys(items).forEach(function (k) {
+      if (items[k].incident_id === incidentId) place(items[k]);
+    });
+    renderReminders();
+    YJ.tick();
+  }
+
+  function onEscalation(msg) {
+    var d = msg.data, e = d.escalation;
+    // A 12315 limit's escalation has no incident: the complaint panels show those limits.
+    if (!e.incident_id) return;
+    if (e.department !== dept) return;
+    esc.merge(e);
+    showEscalations(e.incident_id);
+    esc.refresh(e.incident_id);
+    if (d.what === "exhausted") {
+      YJ.banner({ id: "esc-" + e.id, kind: "overdue", title: "升级通知已到最后一步，仍无人签收",
+                  text: e.code + " " + (e.trigger_name || ""), href: "/incidents/" + e.incident_id, linkText: "查看事件" });
+      beep();
+    }
+  }
+
   // --- clocks panel and roster ----------------------------------------------------------
 
   var clocksTimer = null;
@@ -329,7 +424,9 @@
     if (msg.event === "assignment" && d.assignment) {
       upsert(d.assignment, d.what);
       if (d.assignment.department === dept) refreshClocks();
+      esc.recheck(d.assignment.incident_id);
     } else if (msg.event === "incident" && d.incident) {
+      esc.recheck(d.incident.id);
       var inc = d.incident;
       Object.keys(items).forEach(function (k) {
         var a = items[k];
@@ -351,6 +448,8 @@
       refreshClocks();
     } else if (msg.event === "duty" && d.shift && d.shift.department === dept) {
       loadRoster();
+    } else if (msg.event === "escalation" && d.escalation) {
+      onEscalation(msg);
     }
   }
 
@@ -362,8 +461,10 @@
     dept = data.department;
     list = document.getElementById("assignments");
     closed = document.getElementById("closed");
+    esc = YJ.esc.store(data.escalations, { department: dept, onChange: showEscalations });
     (data.assignments || []).forEach(function (a) { items[a.id] = a; place(a); });
     counts();
+    renderReminders();
     setUpSound();
     loadRoster();
     setInterval(loadRoster, ROSTER_EVERY);
@@ -375,6 +476,7 @@
         if (first) return;
         loadRoster(); // replayed events bring the assignments; the roster is read afresh
         refreshClocks();
+        esc.refreshAll();
       }
     });
     YJ.tick();

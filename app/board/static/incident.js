@@ -1,7 +1,7 @@
-/* Yingji incident page: live. When the push says this incident, one of its assignments or
- * one of its clocks changed (or one of the forms succeeded), the page reads itself again and
- * swaps in the sections marked data-live; the forms stay as they are (with what is typed
- * in them) and are shown or hidden for the incident's new status and level.
+/* Yingji incident page: live. When the push says this incident, one of its assignments, one
+ * of its clocks or one of its escalations changed (or one of the forms succeeded), the page
+ * reads itself again and swaps in the sections marked data-live; the forms stay as they are
+ * (with what is typed in them) and are shown or hidden for the incident's new status and level.
  */
 (function () {
   "use strict";
@@ -77,6 +77,9 @@
     if (msg.event === "incident") return d.incident && d.incident.id === incidentId;
     if (msg.event === "assignment") return d.assignment && d.assignment.incident_id === incidentId;
     if (msg.event === "clock") return d.firing && d.firing.incident_id === incidentId;
+    // A step of an escalation, a message handed to the provider, an acknowledgement: the
+    // 升级通知记录 section (data-live="escalations") is read again with the rest.
+    if (msg.event === "escalation") return d.escalation && d.escalation.incident_id === incidentId;
     return false;
   }
 

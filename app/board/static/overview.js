@@ -4,6 +4,11 @@
  * its clocks) fetches that incident's card again (/board/cards/<id>, rendered by the same
  * template as the page) and puts it in its level group, in level order, newest first; an
  * archived incident's card leaves. The office also sees the duty roster's alerts.
+ *
+ * Escalations (escalation.js): a pending assignment on a card says where its escalation stands
+ * (已短信通知 王值班 · 02:14, 已电话通知科室负责人 …, 升级至领导小组 …), a clock's escalation gets
+ * a line on its card, and the panel at the top lists what has gone beyond the board, an
+ * escalation that ran through its whole chain with nobody acknowledging first and in red.
  */
 (function () {
   "use strict";
@@ -13,7 +18,7 @@
   var BANNERS_KEPT = 6;
   var ALERTS_EVERY = 5 * 60 * 1000;
   var pending = {};   // incident id -> timer of a scheduled card fetch
-  var groups;
+  var groups, esc = null;
 
   function rank(level) {
     var i = LEVEL_ORDER.indexOf(level || "");
@@ -78,6 +83,7 @@
     }
     if (isNew) setTimeout(function () { card.classList.remove("card-new"); }, 8000);
     tidy();
+    decorate(id);
   }
 
   function refreshCard(id, isNew) {
@@ -100,6 +106,89 @@
                 href: f.incident_id ? "/incidents/" + f.incident_id : null, linkText: "查看事件" });
     var box = document.getElementById("alerts");
     while (box && box.children.length > BANNERS_KEPT) box.removeChild(box.firstElementChild);
+  }
+
+  // --- escalations ------------------------------------------------------------------------
+
+  // Ran through the whole chain and its item still waits: nobody answered anything.
+  function alarmed(e) { return e.status === "exhausted" && e.open; }
+
+  function listed(e) {
+    if (alarmed(e)) return true;
+    if (e.status !== "running") return false;
+    return YJ.esc.headline(e).kind !== "board" || !!YJ.esc.problem(e); // someone was called, or could not be
+  }
+
+  function levelOf(code) {
+    var lv = code && YJ.data().plan && YJ.data().plan.levels[code];
+    return lv ? { text: lv.numeral + "级", colour: lv.colour } : { text: "未定级", colour: "grey" };
+  }
+
+  function escItem(e) {
+    var lv = levelOf(e.incident_level);
+    return YJ.el("li", { class: "esc-alert" + (alarmed(e) ? " esc-alarm" : ""), "data-escalation-id": e.id,
+                         "data-status": e.status }, [
+      YJ.el("span", { class: "lv lv-" + lv.colour, text: lv.text }),
+      YJ.el("a", { class: "card-number", href: "/incidents/" + e.incident_id, text: e.incident_number }),
+      YJ.el("span", { class: "esc-alert-unit", text: e.unit_name }),
+      YJ.el("span", { class: "esc-alert-item", text: e.item }),
+      YJ.esc.badge(e, "span")
+    ]);
+  }
+
+  function renderEscAlerts() {
+    var panel = document.getElementById("esc-alerts");
+    if (!panel) return;
+    var rows = esc.all().filter(listed).sort(function (a, b) {
+      return (alarmed(b) ? 1 : 0) - (alarmed(a) ? 1 : 0) || b.id - a.id;
+    });
+    var list = document.getElementById("esc-alert-list");
+    list.replaceChildren.apply(list, rows.map(escItem));
+    var stuck = rows.filter(alarmed).length;
+    document.getElementById("esc-alerts-count").textContent =
+      stuck ? stuck + " 项已升级至最后一步，仍无人签收" : rows.length + " 项升级中";
+    panel.classList.toggle("esc-alerts-alarm", stuck > 0);
+    panel.hidden = !rows.length;
+  }
+
+  // Put an incident's escalations on its card: a badge on each pending assignment, a line per clock.
+  function decorate(id) {
+    var card = cardOf(id);
+    if (!card || !esc) return;
+    card.querySelectorAll(".esc-badge, .card-escalations").forEach(function (el) { el.remove(); });
+    var lines = [];
+    esc.of(id).forEach(function (e) {
+      if (e.status !== "running" && !alarmed(e)) return;
+      if (e.assignment_id) {
+        var task = card.querySelector('.tasks-pending .task[data-assignment-id="' + e.assignment_id + '"]');
+        if (task) task.appendChild(YJ.esc.badge(e, "span"));
+      } else {
+        lines.push(YJ.el("li", { class: "card-esc" }, [
+          YJ.el("span", { class: "card-esc-item", text: e.item }), YJ.esc.badge(e, "span")]));
+      }
+    });
+    if (lines.length) card.appendChild(YJ.el("ul", { class: "card-escalations", "aria-label": "时限升级通知" }, lines));
+    card.classList.toggle("card-esc-alarm", esc.of(id).some(alarmed));
+  }
+
+  function showEscalations(id) {
+    decorate(id);
+    renderEscAlerts();
+  }
+
+  function onEscalation(msg) {
+    var d = msg.data, e = d.escalation;
+    // A 12315 limit's escalation has no incident: the complaint panels show those limits.
+    if (!e.incident_id) return;
+    esc.merge(e);
+    showEscalations(e.incident_id);
+    esc.refresh(e.incident_id);
+    if (d.what === "exhausted" && cardOf(e.incident_id)) {
+      YJ.banner({ id: "esc-" + e.id, kind: "overdue", title: "升级通知已到最后一步，仍无人签收",
+                  text: e.code + " " + (e.trigger_name || ""), href: "/incidents/" + e.incident_id, linkText: "查看事件" });
+      var box = document.getElementById("alerts");
+      while (box && box.children.length > BANNERS_KEPT) box.removeChild(box.firstElementChild);
+    }
   }
 
   // --- the office's duty alerts -------------------------------------------------------
@@ -145,13 +234,26 @@
     if (msg.event === "incident" && d.incident) {
       if (d.what === "archived") removeCard(d.incident.id);
       else refreshCard(d.incident.id, d.what === "registered" && !cardOf(d.incident.id));
+      esc.recheck(d.incident.id);
     } else if (msg.event === "assignment" && d.assignment) {
       refreshCard(d.assignment.incident_id, false);
+      esc.recheck(d.assignment.incident_id);
     } else if (msg.event === "clock" && d.firing) {
       if (cardOf(d.firing.incident_id)) clockBanner(msg);
       refreshCard(d.firing.incident_id, false);
     } else if (msg.event === "duty") {
       loadAlerts();
+    } else if (msg.event === "escalation" && d.escalation) {
+      onEscalation(msg);
+    } else if (msg.event === "alert") {
+      if (d.what === "holiday_duty_gap") loadAlerts();
+      else YJ.banner({id: "alert-" + msg.key, kind: /^complaint_surge/.test(d.what || "") ? "overdue" : "warn",
+                      title: /^complaint_surge/.test(d.what || "") ? "投诉高峰" : "提醒", text: d.message || "",
+                      href: d.surge && d.surge.incident_id ? "/incidents/" + d.surge.incident_id : null,
+                      linkText: "查看事件"});
+    } else if (msg.event === "notice") {
+      YJ.banner({id: "notice-" + msg.key, kind: "info", title: d.title, text: d.text, href: d.href,
+                 linkText: "打开 PDF"});
     }
   }
 
@@ -159,12 +261,18 @@
     groups = document.getElementById("groups");
     if (!groups) return;
     YJ.tickHooks.push(countClocks);
+    esc = YJ.esc.store(YJ.data().escalations, { onChange: showEscalations });
+    groups.querySelectorAll(".card[data-incident]").forEach(function (card) {
+      decorate(parseInt(card.getAttribute("data-incident"), 10));
+    });
+    renderEscAlerts();
     loadAlerts();
     setInterval(loadAlerts, ALERTS_EVERY);
     YJ.live(onMessage, {
       onHello: function (first) {
         if (first) return;
         loadAlerts(); // the alerts depend on the time too; events replayed on resume update the cards
+        esc.refreshAll();
       }
     });
   }

@@ -1,0 +1,151 @@
+"""The daily situation report (每日汇总) sent to leadership each morning at the plan's `reports.daily_at`.
+
+A short job checks every minute whether today's report is due. The report is a `briefings`
+row keyed `daily:<date>`: the key is unique, so with several schedulers (or a restart) only
+one makes it, and a scheduler that was down at the time sends it when it comes back the
+same day. When the PDF is stored, the board's overview gets a notice and every active
+leader with a phone an SMS with the day's numbers; `notified_at` is claimed first, so the
+notice and the SMS go out once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import Yingji
+from incidents import audit, board_events
+from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing, User
+from incidents.plan import Plan
+from incidents.roles import LEADER
+from incidents.users import SystemActor
+from notifiers.base import Message, mask_phone
+from notifiers.registry import settings_from, sms_sender
+from reports import snapshots, store
+
+log = logging.getLogger("yingji.daily_report")
+DAILY = SystemActor(name="daily-report")
+CHECK_EVERY_SECONDS = 60
+SMS_UNITS = 134  # two concatenated UCS-2 segments
+
+
+def job_key(day: date) -> str:
+    """Return the unique key of a day's scheduled report."""
+    return f"daily:{day.isoformat()}"
+
+
+def due_day(plan: Plan, now: datetime) -> date | None:
+    """Return today's date (plan's zone) once the daily time has come, else None."""
+    local = now.astimezone(ZoneInfo(plan.timezone))
+    hour, minute = (int(x) for x in plan.reports.daily_at.split(":"))
+    return local.date() if local.time() >= time(hour, minute) else None
+
+
+def sms_text(plan: Plan, doc: dict, reference: str) -> str:
+    """Return the leaders' SMS: the day's numbers in at most two segments."""
+    t = doc["totals"]
+    levels = "、".join(f"{b['level']['label']}{b['count']}" for b in doc["by_level"])
+    day = date.fromisoformat(doc["day"])
+    text = (f"【{plan.bureau}】{day.month}月{day.day}日应急每日汇总：在办事件{t['open']}起"
+            f"{f'（{levels}）' if levels else ''}，超时未报{t['overdue_now']}项，当日迟报{t['late_today']}项、"
+            f"漏报{t['missed_today']}项，待签收任务{t['unacknowledged']}项。详见系统每日汇总（{reference}）")
+    if len(text.encode("utf-16-le")) // 2 > SMS_UNITS:
+        # The level breakdown is the first thing to go; the counts leaders act on stay.
+        text = text.replace(f"（{levels}）", "")
+    return text
+
+
+def _leaders(session) -> list[User]:
+    return list(session.scalars(select(User).where(User.role == LEADER, User.active.is_(True),
+                                                   User.phone.is_not(None)).order_by(User.id)))
+
+
+def run(wiring: Yingji, settings: dict, *, day: date | None = None) -> Briefing | None:
+    """Make today's report if it is due and not made yet, then notify the board and SMS the leaders once."""
+    now = wiring.clock.now()
+    plan = wiring.plan
+    day = day or due_day(plan, now)
+    if day is None:
+        return None
+    key = job_key(day)
+    with wiring.sessions() as session:
+        row = session.scalar(select(Briefing).where(Briefing.job_key == key))
+        if row is not None and row.notified_at is not None:
+            return row
+        if row is None:
+            try:
+                with session.begin_nested():
+                    row = store.request(session, plan, kind="daily", params={"day": day.isoformat()}, actor=DAILY,
+                                        now=now, job_key=key)
+            except IntegrityError:
+                return None  # another scheduler made it first
+        elif row.status == BRIEFING_FAILED or store.stale(row, now):
+            row.status, row.started_at, row.error = BRIEFING_PENDING, None, None  # try again
+        briefing_id = row.id
+        session.commit()
+    if store.generate(wiring.sessions, plan, briefing_id, now=wiring.clock.now) not in (BRIEFING_READY, "taken"):
+        return None
+    return _notify(wiring, settings, briefing_id)
+
+
+def _notify(wiring: Yingji, settings: dict, briefing_id: int) -> Briefing | None:
+    """Tell the overview board and SMS the leaders, once per report."""
+    now = wiring.clock.now()
+    plan = wiring.plan
+    with wiring.sessions() as session:
+        row = session.get(Briefing, briefing_id)
+        if row is None or row.status != BRIEFING_READY:
+            return None
+        claimed = session.execute(update(Briefing).where(Briefing.id == briefing_id, Briefing.notified_at.is_(None))
+                                  .values(notified_at=now)).rowcount
+        if not claimed:
+            session.rollback()
+            return row
+        doc = snapshots.daily_snapshot(session, plan, day=date.fromisoformat(row.params["day"]), now=row.generated_at)
+        reference = store.reference(row.id)
+        text = sms_text(plan, doc, reference)
+        leaders = _leaders(session)
+        board_events.publish(session, rooms={board_events.OVERVIEW}, event_name="notice",
+                             payload={"what": "daily_report", "title": f"{row.title} 已生成", "text": text,
+                                      "briefing_id": row.id, "href": f"/api/v1/briefings/{row.id}.pdf",
+                                      "sha256": row.sha256}, at=now)
+        session.commit()  # the notice is stored (and pushed) before any SMS leaves
+        sent, failed = [], []
+        try:
+            sender = sms_sender(settings) if leaders else None
+        except Exception:  # noqa: BLE001 - a broken SMS set-up must not lose the board notice
+            log.exception("daily report: no SMS sender")
+            sender = None
+            failed = [mask_phone(u.phone) for u in leaders]
+        for user in leaders if sender else []:
+            try:
+                result = sender.send(Message(to=user.phone, text=text, reference=f"briefing:{row.id}"))
+                (sent if result.ok else failed).append(mask_phone(user.phone))
+            except Exception:  # noqa: BLE001 - one failed number does not stop the others
+                log.exception("daily report SMS to %s failed", mask_phone(user.phone))
+                failed.append(mask_phone(user.phone))
+        audit.record(session, actor=DAILY, action="briefing.notified", entity="briefing", entity_id=row.id, at=now,
+                     data={"day": row.params["day"], "sha256": row.sha256, "sms_sent": sent, "sms_failed": failed})
+        session.commit()
+        log.info("daily report %s: board notice, SMS to %d leader(s), %d failed", row.params["day"], len(sent),
+                 len(failed))
+        return row
+
+
+def add_jobs(sched, app: Flask) -> None:
+    """Add the daily-report check to a scheduler: every minute, one run at a time."""
+    wiring: Yingji = app.extensions["yingji"]
+    settings = settings_from(app.config)
+
+    def job() -> None:
+        try:
+            run(wiring, settings)
+        except Exception:  # noqa: BLE001 - try again at the next check; the row keeps the state
+            log.exception("daily report failed")
+
+    sched.add_job(job, "interval", seconds=CHECK_EVERY_SECONDS, id="yingji-daily-report", max_instances=1,
+                  coalesce=True, misfire_grace_time=None)

@@ -1,0 +1,122 @@
+"""Protection of the public intake: client addresses, keyed counters, and the submission itself."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from typing import Any, Mapping
+
+from flask import current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db, now, yingji
+from app.intake.workdays import calendar_for
+from incidents import complaints
+from incidents.complaints import InvalidComplaint, RateLimited
+
+log = logging.getLogger("yingji.intake")
+
+# The whole request body of a complaint: the longest text allowed is a few KB of UTF-8.
+MAX_BODY = 64 * 1024
+
+
+def proxy_hops() -> int:
+    """Return how many trusted proxies (nginx) stand in front of this server: 0 unless configured."""
+    value = current_app.config.get("PROXY_HOPS", os.environ.get("YINGJI_PROXY_HOPS", "0"))
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def client_ip() -> str:
+    """Return the client's address: the peer, or the one our own proxies put in X-Forwarded-For.
+
+    Only as many entries from the right as there are trusted proxies are believed; the rest of
+    the header is whatever the client sent and could be forged to dodge the limits.
+    """
+    hops = proxy_hops()
+    if hops:
+        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def counter_key(scope: str, value: str) -> str:
+    """Return a rate counter's key: the scope and an HMAC of the address or phone, never the value itself."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    digest = hmac.new(secret, f"{scope}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()[:40]
+    return f"{scope}:{digest}"
+
+
+def too_big() -> bool:
+    """Tell whether the request body is larger than a complaint can be."""
+    return (request.content_length or 0) > MAX_BODY
+
+
+def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
+    """Check, rate-limit and store a submission; raise InvalidComplaint or RateLimited (429)."""
+    wiring = yingji()
+    plan, moment, session = wiring.plan, now(), db()
+    rules = plan.complaints
+    ip_key = counter_key("submit-ip", client_ip())
+    try:
+        clean = complaints.validate(plan, data, now=moment)
+    except InvalidComplaint:
+        # Refused submissions count against the address too: a script cannot probe for free.
+        wait = complaints.rate_hit(session, ip_key, rules.submit_per_ip, now=moment)
+        session.commit()
+        if wait:
+            raise RateLimited(wait, "您所在网络") from None
+        raise
+    wait_ip, wait_phone = complaints.rate_hits(
+        session, [(ip_key, rules.submit_per_ip), (counter_key("submit-phone", clean.phone), rules.submit_per_phone)],
+        now=moment)
+    if wait_ip or wait_phone:
+        session.commit()  # the counts stay: repeating the request does not reset them
+        raise RateLimited(wait_ip or wait_phone, "您所在网络" if wait_ip else "该手机号码")
+    for attempt in (1, 2):
+        complaint = complaints.submit(session, plan, calendar_for(plan), clean, now=moment, source=source)
+        try:
+            session.commit()
+            return complaint
+        except IntegrityError:
+            # Only a tracking number drawn twice can clash (1 in 10⁹ a day): draw again, once.
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def check_status_rate() -> None:
+    """Count a status lookup against the client's address; raise RateLimited over the plan's limit."""
+    wiring = yingji()
+    session = db()
+    wait = complaints.rate_hit(session, counter_key("status-ip", client_ip()), wiring.plan.complaints.status_per_ip,
+                               now=now())
+    session.commit()
+    if wait:
+        raise RateLimited(wait, "查询")
+
+
+class PhoneMaskFilter(logging.Filter):
+    """Mask mobile and ID numbers in log lines (a status lookup's query string carries the phone)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record's message and arguments; never drop it."""
+        if record.args:
+            record.args = tuple(complaints.redact(a) if isinstance(a, str) else a for a in record.args) \
+                if isinstance(record.args, tuple) else record.args
+        if isinstance(record.msg, str):
+            record.msg = complaints.redact(record.msg)
+        return True
+
+
+def mask_logs() -> None:
+    """Install the masking filter on the loggers that print request lines and ours."""
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PhoneMaskFilter) for f in logger.filters):
+            logger.addFilter(PhoneMaskFilter())

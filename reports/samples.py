@@ -1,0 +1,173 @@
+"""Synthetic documents of any size, shaped exactly like the snapshots: for tests, benchmarks and previews.
+
+`python -m reports.samples OUT_DIR` writes one PDF of each kind to look at.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from incidents.durations import chinese_duration
+
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
+HEADER = {"bureau": "中牟县市场监督管理局", "classification": "内部资料　注意保管", "timezone": "Asia/Shanghai",
+          "generated_at": (T0 + timedelta(hours=8)).isoformat(),
+          "plan": {"title": "市场监管突发事件应急管理预案(试行)", "version": "2021-12-06.1"}}
+LEVELS = {
+    "I": {"code": "I", "numeral": "Ⅰ", "name": "特别重大", "colour": "red", "label": "Ⅰ级"},
+    "II": {"code": "II", "numeral": "Ⅱ", "name": "重大", "colour": "orange", "label": "Ⅱ级"},
+    "III": {"code": "III", "numeral": "Ⅲ", "name": "较大", "colour": "yellow", "label": "Ⅲ级"},
+    "IV": {"code": "IV", "numeral": "Ⅳ", "name": "一般", "colour": "blue", "label": "Ⅳ级"},
+}
+DEPARTMENTS = ("食品安全协调督查科", "餐饮服务监管科", "价格监督检查科", "办公室（应急管理科）", "新闻宣传", "法制科",
+               "财务科", "人事科", "特种设备安全监察科", "城关市场监督管理所")
+OUTCOMES = ("met", "late", "missed", "running")
+
+
+def _iso(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def incident_doc(timeline: int = 200, *, level: str = "II", assignments: int = 12, reports: int = 8) -> dict:
+    """Return an incident briefing document with this many timeline entries."""
+    clocks = []
+    for n in range(10):
+        outcome = OUTCOMES[n % 4]
+        state = {"met": "按时完成", "late": f"迟报 {chinese_duration(900 + n * 60)}",
+                 "missed": "超时未报（已超 3小时5分钟）", "running": "进行中（剩余 1天2小时）"}[outcome]
+        clocks.append({"id": n + 1, "kind": "progress_report" if n > 3 else "initial_report", "cycle": n,
+                       "name": f"应急处置情况续报（第{n + 1}次）" if n > 3 else "事发地市场监督管理所报告",
+                       "unit": DEPARTMENTS[n % len(DEPARTMENTS)], "starts_at": _iso(n * 60), "due_at": _iso(n * 60 + 60),
+                       "status": {"met": "met", "late": "late", "missed": "overdue", "running": "pending"}[outcome],
+                       "status_name": "", "outcome": outcome, "state": state,
+                       "satisfied_at": _iso(n * 60 + 50) if outcome in ("met", "late") else None,
+                       "late_seconds": 900 if outcome == "late" else None, "cancel_reason": None})
+    return {
+        "kind": "incident", "title": "事件简报", **HEADER,
+        "incident": {"id": 1, "number": "YJ2026-00001", "title": "某学校食堂疑似食物中毒", "status": "active",
+                     "status_name": "应急响应中", "category_name": "食物中毒", "lead_department_name": DEPARTMENTS[0],
+                     "discovered_at": _iso(0), "created_at": _iso(5), "activated_at": _iso(65), "ended_at": None,
+                     "archived_at": None, "end_reason": None, "ended_by": None,
+                     "plan": "市场监管突发事件应急管理预案(试行) 2021-12-06.1"},
+        "level": LEVELS[level],
+        "contents": [["事件名称", "某学校食堂疑似食物中毒"], ["事件编号", "YJ2026-00001"], ["发生（发现）时间", "2026-11-20 09:00"],
+                     ["地点", "城关镇某中学食堂"], ["信息来源", "县医院急诊科电话报告"], ["事件性质", "集体性食物中毒"],
+                     ["事件类别", "食物中毒"], ["事件等级", f"{LEVELS[level]['label']} {LEVELS[level]['name']}"],
+                     ["影响范围", "在校师生约20人出现腹痛、呕吐"], ["人员伤亡及财产损失", "20人就医，无死亡"],
+                     ["发展趋势", "新增病例减少"], ["已采取的措施", "封存留样食品，暂停食堂供餐"],
+                     ["后续工作", "应急处置情况续报（第2次）截止 2026-11-23 10:05"], ["牵头科室", DEPARTMENTS[0]],
+                     ["事发地市场监督管理所", "城关市场监督管理所"]],
+        "levels": [{"from": "未定级", "to": "未定级", "reason": "登记时未定级", "at": _iso(5), "by": "王五"},
+                   {"from": "未定级", "to": LEVELS[level]["label"], "reason": "20人就医，定为重大", "at": _iso(40),
+                    "by": "李四"}],
+        "clocks": clocks,
+        "clock_totals": {k: sum(1 for c in clocks if c["outcome"] == k) for k in OUTCOMES},
+        "assignments": [{"id": n + 1, "department": DEPARTMENTS[n % len(DEPARTMENTS)],
+                         "task": f"第{n + 1}项任务：24小时内派出工作组实地调查取证，查清原因", "status": "done" if n % 3 else "pushed",
+                         "status_name": "已完成" if n % 3 else "待签收", "created_at": _iso(65 + n),
+                         "due_at": _iso(65 + 24 * 60), "acknowledged_at": _iso(70 + n) if n % 3 else None,
+                         "done_at": _iso(300 + n) if n % 3 else None, "note": "已完成，详见报告" if n % 3 else ""}
+                        for n in range(assignments)],
+        "reports": [{"id": n + 1, "kind": "progress", "kind_name": "续报", "measure": None,
+                     "body": f"第{n + 1}次续报：病例{20 - n}人，均已出院观察。" * 3, "submitted_at": _iso(600 + n * 60),
+                     "by": "张三"} for n in range(reports)],
+        "measures": [{"at": _iso(120), "what": "派出工作组实地调查", "body": "工作组已到达现场", "by": "张三"}],
+        "escalation": {"available": True, "items": [{
+            "item": "任务A12：24小时内派出工作组", "trigger": "assignment", "trigger_name": "任务未签收",
+            "started_at": _iso(70), "status": "acknowledged", "status_name": "已签收", "stopped_at": _iso(80),
+            "ack_by": "赵六", "ack_channel": "sms",
+            "deliveries": [{"at": _iso(71), "channel": "sms", "channel_name": "短信", "to_name": "赵六",
+                            "phone_masked": "+86138****0001", "status": "delivered", "status_name": "已送达",
+                            "error": None},
+                           {"at": _iso(76), "channel": "voice", "channel_name": "语音电话", "to_name": "赵六",
+                            "phone_masked": "+86138****0001", "status": "failed", "status_name": "失败",
+                            "error": "无人接听"}]}]},
+        "timeline": [{"seq": n + 1, "at": _iso(n * 3), "actor": "应急办公室 张三", "action": "assignment.progress",
+                      "what": "报告办理情况", "detail": f"食品安全协调督查科：第{n + 1}条处置进展，现场检查餐具消毒记录"}
+                     for n in range(timeline)],
+    }
+
+
+def closing_doc(timeline: int = 60) -> dict:
+    """Return a closing report document."""
+    doc = incident_doc(timeline)
+    doc.update(kind="closing", title="应急处置总结报告")
+    doc["incident"].update(status="ended", status_name="应急状态已结束", ended_at=_iso(3000), end_reason="事态已得到控制",
+                           ended_by="应急领导小组 刘一")
+    doc["closing"] = {"status": "submitted", "status_name": "已提交，待审批", "version": 1,
+                      "cause": "食堂从无证摊贩采购的豆角未煮熟，皂素中毒。", "handling": "封存食品，送检样品，约谈负责人。",
+                      "aftermath": "患者全部出院，食堂整改后恢复供餐。", "lessons": "原料采购查验不严。",
+                      "improvements": "开展校园食堂专项检查。", "investigators": "组长刘一，成员张三、李四",
+                      "submitted_by": "张三", "submitted_at": _iso(3100), "decided_by": None, "decided_at": None,
+                      "decision_note": None, "clock": {"due_at": _iso(3000 + 4 * 1440), "state": "按时完成"}}
+    return doc
+
+
+def accountability_doc(rows: int = 2000, units: int = 10) -> dict:
+    """Return an accountability sheet with this many late or missed reports spread over the units."""
+    unit_rows = []
+    for u in range(units):
+        problems = []
+        for n in range(u, rows, units):
+            late = n % 3 != 0
+            problems.append({"deadline_id": n + 1, "incident_id": n // 4 + 1, "number": f"YJ2026-{n // 4 + 1:05d}",
+                             "title": "某超市节日促销价格欺诈", "name": "应急处置情况续报（第2次）",
+                             "unit": DEPARTMENTS[u % len(DEPARTMENTS)], "unit_code": f"u{u}", "due_at": _iso(n * 30),
+                             "satisfied_at": _iso(n * 30 + 45) if late else None,
+                             "outcome": "late" if late else "missed", "outcome_name": "迟报" if late else "漏报（超时未报）",
+                             "seconds": 2700, "lateness": "45分钟" if late else "2天3小时"})
+        late = sum(1 for p in problems if p["outcome"] == "late")
+        unit_rows.append({"code": f"u{u}", "name": DEPARTMENTS[u % len(DEPARTMENTS)] + (f"{u}" if u >= 10 else ""),
+                          "type": "department", "met": 40, "late": late, "missed": len(problems) - late, "running": 2,
+                          "late_total": chinese_duration(late * 2700), "problems": problems})
+    late = sum(u["late"] for u in unit_rows)
+    missed = sum(u["missed"] for u in unit_rows)
+    return {"kind": "accountability", "title": "迟报漏报情况表", **HEADER, "period": ["2026-01-01", "2026-11-20"],
+            "unit": None, "incidents": rows // 4,
+            "totals": {"met": 40 * units, "late": late, "missed": missed, "running": 2 * units,
+                       "late_seconds_total": late * 2700, "late_total": chinese_duration(late * 2700)},
+            "units": unit_rows,
+            "chart": [{"label": u["name"], **{k: u[k] for k in OUTCOMES}} for u in unit_rows]}
+
+
+def daily_doc(incidents: int = 6) -> dict:
+    """Return a daily situation report across this many open incidents."""
+    rows = []
+    for n in range(incidents):
+        level = ("I", "II", "III", "IV")[n % 4]
+        rows.append({"id": n + 1, "number": f"YJ2026-{n + 1:05d}", "title": "某商场电梯伤人事故", "level": LEVELS[level],
+                     "status": "active", "status_name": "应急响应中", "lead_department_name": DEPARTMENTS[8],
+                     "discovered_at": _iso(n * 60), "clocks": {"met": 3, "late": 1, "missed": n % 2, "running": 2},
+                     "next_clocks": [{"name": "应急处置情况续报（第2次）", "due_at": _iso(2000), "state": "进行中（剩余 5小时）",
+                                      "outcome": "running"}],
+                     "open_assignments": 3, "unacknowledged": 1, "declined": n % 2, "last_report_at": _iso(500)})
+    return {"kind": "daily", "title": "每日汇总", **HEADER, "day": "2026-11-20",
+            "window": [_iso(-540), _iso(900)],
+            "totals": {"open": incidents, "active": incidents, "ended": 0, "registered": 0, "new_today": 2,
+                       "overdue_now": 3, "late_today": 1, "missed_today": 2, "unacknowledged": incidents},
+            "by_level": [{"level": LEVELS[lv], "count": sum(1 for r in rows if r["level"]["code"] == lv)}
+                         for lv in ("I", "II", "III", "IV") if any(r["level"]["code"] == lv for r in rows)],
+            "incidents": rows,
+            "events": [{"at": _iso(n * 20), "number": "YJ2026-00001", "what": "报送报告", "detail": "续报，报送时间 2026-11-20 10:00",
+                        "actor": "应急办公室 张三"} for n in range(10)],
+            "problems": accountability_doc(6, 3)["units"][0]["problems"],
+            "chart": [{"label": "应急处置情况续报", "met": 5, "late": 2, "missed": 1, "running": 4},
+                      {"label": "事发地市场监督管理所报告", "met": 6, "late": 0, "missed": 0, "running": 0}]}
+
+
+def all_docs() -> dict[str, dict]:
+    """Return one sample document of each kind."""
+    return {"incident": incident_doc(), "daily": daily_doc(), "closing": closing_doc(),
+            "accountability": accountability_doc(120, 6)}
+
+
+if __name__ == "__main__":
+    from reports.render import render
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, doc in all_docs().items():
+        data, pages = render(doc, "简报编号 B000000")
+        (out / f"{kind}.pdf").write_bytes(data)
+        print(f"{kind}: {pages} pages, {len(data)} bytes")

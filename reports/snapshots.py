@@ -1,0 +1,384 @@
+"""What a briefing says, read from the database into plain dicts (JSON-ready, times as ISO text).
+
+Each builder takes the session and `now`, reads, and changes nothing. The renderers only
+lay these dicts out, so the same content can be rendered again, compared or benchmarked
+without a database.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from incidents import accountability, closing
+from incidents.durations import chinese_duration
+from incidents.models import (
+    ARCHIVED,
+    CANCELLED,
+    LATE,
+    MET,
+    OVERDUE,
+    PENDING,
+    AuditEntry,
+    Incident,
+    User,
+)
+from incidents.plan import LEVEL_CODES, Plan
+from incidents.service import get_incident, plan_of
+from reports import names
+from reports.charts import tally
+
+# Assignments not yet finished, and the state a board shows first.
+OPEN_ASSIGNMENTS = ("pushed", "acknowledged", "in_progress")
+# Audit actions that a daily report lists as the day's events (clock starts are noise there).
+DAY_EVENTS = ("incident.registered", "incident.graded", "incident.activated", "incident.ended", "incident.archived",
+              "report.submitted", "deadline.late", "deadline.overdue", "assignment.declined",
+              "closing.submitted", "closing.returned", "closing.approved")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Format a time as ISO 8601 with its offset."""
+    return moment.isoformat() if moment else None
+
+
+def header(plan: Plan, *, title: str, now: datetime) -> dict:
+    """Return what every document's pages show: bureau, classification, zone, generation time."""
+    return {"title": title, "bureau": plan.bureau, "classification": classification(plan),
+            "timezone": plan.timezone, "generated_at": iso(now),
+            "plan": {"title": plan.title, "version": plan.version}}
+
+
+def classification(plan: Plan) -> str:
+    """Return the classification line the plan sets for briefings (内部资料 by default)."""
+    return plan.reports.classification
+
+
+def _fmt(plan: Plan):
+    tz = ZoneInfo(plan.timezone)
+
+    def fmt(value) -> str:
+        if not value:
+            return "—"
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return fmt
+
+
+def _user_names(session: Session, ids) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+
+
+# --- one incident -------------------------------------------------------------------------
+
+
+def clock_item(row, plan: Plan, now: datetime) -> dict:
+    """Return one clock with its state in words: 按时完成, 迟报 2小时, 超时未报（已超 3小时）, 剩余 …"""
+    outcome = accountability.outcome(row, now) if row.status != CANCELLED else "cancelled"
+    if row.status == CANCELLED:
+        state = f"已取消：{row.cancel_reason or ''}"
+    elif row.status == MET:
+        state = "按时完成"
+    elif row.status == LATE:
+        state = f"迟报 {chinese_duration(row.late_seconds or 0)}"
+    elif outcome == "missed":
+        state = f"超时未报（已超 {chinese_duration((now - row.due_at).total_seconds())}）"
+    else:
+        state = f"进行中（剩余 {chinese_duration((row.due_at - now).total_seconds())}）"
+    return {
+        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": names.clock(plan, row.kind, row.cycle, row.name),
+        "unit": names.unit(plan, row.department or row.station), "starts_at": iso(row.starts_at),
+        "due_at": iso(row.due_at), "status": row.status, "status_name": names.CLOCK_STATUS.get(row.status, row.status),
+        "outcome": outcome, "state": state, "satisfied_at": iso(row.satisfied_at),
+        "late_seconds": row.late_seconds if row.status == LATE else None,
+        "cancel_reason": row.cancel_reason,
+    }
+
+
+def escalation_history(session: Session, incident_id: int) -> dict:
+    """Return the incident's escalation history, or an empty section while escalation is not built."""
+    try:
+        from incidents.escalation import history  # the escalation issue provides it
+    except ImportError:
+        return {"available": False, "items": []}
+    try:
+        items = history(session, incident_id)
+    except Exception:  # noqa: BLE001 - a briefing without this section beats no briefing
+        return {"available": False, "items": [], "error": "升级通知记录暂时无法读取"}
+    return {"available": True, "items": [dict(i) for i in items]}
+
+
+def timeline(session: Session, incident: Incident, plan: Plan) -> list[dict]:
+    """Return the incident's audit trail, oldest first, in Chinese."""
+    fmt = _fmt(plan)
+    departments = {str(a.id): a.department for a in incident.assignments}
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
+    out = []
+    for row in rows:
+        try:
+            data = json.loads(row.data)
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        if row.entity == "assignment" and not data.get("department"):
+            data["department"] = departments.get(str(row.entity_id))
+        out.append({"seq": row.seq, "at": iso(row.at), "actor": names.actor(row.actor), "action": row.action,
+                    "what": names.ACTIONS.get(row.action, row.action),
+                    "detail": names.describe(plan, row.action, data, fmt)})
+    return out
+
+
+def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> dict:
+    """Return everything an incident briefing shows, as plain data."""
+    incident = get_incident(session, incident_id)
+    plan = plan_of(incident)
+    fmt = _fmt(plan)
+    people = _user_names(session, [c.changed_by_id for c in incident.level_changes]
+                         + [r.submitted_by_id for r in incident.reports]
+                         + [incident.created_by_id, incident.ended_by_id])
+    level = names.level(plan, incident.level)
+    clocks = [clock_item(d, plan, now) for d in incident.deadlines]
+    live = [c for c in clocks if c["outcome"] == "running"]
+    open_tasks = [a for a in incident.assignments if a.status in OPEN_ASSIGNMENTS]
+    follow_up = [f"{c['name']}（{c['unit']}）截止 {fmt(c['due_at'])}" for c in sorted(live, key=lambda c: c["due_at"])]
+    if open_tasks:
+        follow_up.append(f"未办结任务 {len(open_tasks)} 项")
+    contents = [
+        ("事件名称", incident.title),
+        ("事件编号", incident.number),
+        ("发生（发现）时间", fmt(incident.discovered_at)),
+        ("地点", incident.location),
+        ("信息来源", incident.source),
+        ("事件性质", incident.nature),
+        ("事件类别", names.category(plan, incident.category)),
+        ("事件等级", f"{level['label']} {level['name']}" if level["code"] else "未定级"),
+        ("影响范围", incident.scope),
+        ("人员伤亡及财产损失", incident.casualties),
+        ("发展趋势", incident.trend),
+        ("已采取的措施", incident.measures_taken),
+        ("后续工作", "；".join(follow_up) if follow_up else "无待办时限或任务"),
+        ("牵头科室", names.unit(plan, incident.lead_department)),
+        ("事发地市场监督管理所", names.unit(plan, incident.station) if incident.station else "未指定"),
+    ]
+    measures = [{"at": iso(r.submitted_at), "what": names.clock(plan, r.measure) if r.measure else "措施",
+                 "body": r.body, "by": people.get(r.submitted_by_id, "")}
+                for r in incident.reports if r.kind == "measure"]
+    measures += [{"at": iso(a.done_at), "what": f"{names.unit(plan, a.department)}：{a.task}",
+                  "body": a.done_note or "", "by": ""} for a in incident.assignments if a.status == "done"]
+    measures.sort(key=lambda m: m["at"] or "")
+    lead = incident.lead_department
+    assignments = sorted(incident.assignments, key=lambda a: (a.department != lead, names.unit(plan, a.department),
+                                                              a.created_at, a.id))
+    outcome_counts = {k: sum(1 for c in clocks if c["outcome"] == k) for k in ("met", "late", "missed", "running")}
+    return {
+        "incident": {
+            "id": incident.id, "number": incident.number, "title": incident.title, "status": incident.status,
+            "status_name": names.INCIDENT_STATUS.get(incident.status, incident.status),
+            "category_name": names.category(plan, incident.category),
+            "lead_department_name": names.unit(plan, incident.lead_department),
+            "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),
+            "activated_at": iso(incident.activated_at), "ended_at": iso(incident.ended_at),
+            "archived_at": iso(incident.archived_at), "end_reason": incident.end_reason,
+            "ended_by": people.get(incident.ended_by_id) if incident.ended_by_id else None,
+            "plan": f"{plan.title} {plan.version}",
+        },
+        "level": level,
+        "contents": [list(p) for p in contents],
+        "levels": [{"from": names.level(plan, c.from_level)["label"], "to": names.level(plan, c.to_level)["label"],
+                    "reason": c.reason, "at": iso(c.changed_at), "by": people.get(c.changed_by_id, "")}
+                   for c in incident.level_changes],
+        "clocks": clocks,
+        "clock_totals": outcome_counts,
+        "assignments": [{"id": a.id, "department": names.unit(plan, a.department), "task": a.task,
+                         "status": a.status, "status_name": names.ASSIGNMENT_STATUS.get(a.status, a.status),
+                         "created_at": iso(a.created_at), "due_at": iso(a.due_at),
+                         "acknowledged_at": iso(a.acknowledged_at), "done_at": iso(a.done_at),
+                         "note": a.decline_reason or a.done_note or a.progress_note or ""}
+                        for a in assignments],
+        "reports": [{"id": r.id, "kind": r.kind, "kind_name": names.REPORT_KIND.get(r.kind, r.kind),
+                     "measure": names.clock(plan, r.measure) if r.measure else None, "body": r.body,
+                     "submitted_at": iso(r.submitted_at), "by": people.get(r.submitted_by_id, "")}
+                    for r in incident.reports],
+        "measures": measures,
+        "escalation": escalation_history(session, incident.id),
+        "timeline": timeline(session, incident, plan),
+    }
+
+
+def incident_briefing(session: Session, incident_id: int, *, now: datetime) -> dict:
+    """Return the incident briefing (事件简报) document: header and the incident's snapshot."""
+    snap = incident_snapshot(session, incident_id, now=now)
+    plan = plan_of(get_incident(session, incident_id))
+    return {"kind": "incident", **header(plan, title="事件简报", now=now), **snap}
+
+
+# --- the day across open incidents ----------------------------------------------------------
+
+
+def day_window(plan: Plan, day: date) -> tuple[datetime, datetime]:
+    """Return the start and end (UTC-aware) of a calendar day in the plan's zone."""
+    tz = ZoneInfo(plan.timezone)
+    return datetime.combine(day, time.min, tz), datetime.combine(day + timedelta(days=1), time.min, tz)
+
+
+def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) -> dict:
+    """Return the daily situation report (每日汇总): open incidents, their clocks, the day's events."""
+    start, end = day_window(plan, day)
+    fmt = _fmt(plan)
+    rows = list(session.scalars(
+        select(Incident).where((Incident.status != ARCHIVED) | (Incident.archived_at >= start))
+        .where(Incident.created_at < end)
+        .order_by(Incident.id).options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
+                                       selectinload(Incident.plan_version), selectinload(Incident.reports))))
+    order = {code: n for n, code in enumerate(LEVEL_CODES)}
+    rows.sort(key=lambda i: (order.get(i.level or "", 9), i.id))
+    incidents, all_clocks = [], []
+    for inc in rows:
+        iplan = plan_of(inc)
+        clocks = [clock_item(d, iplan, now) for d in inc.deadlines if d.status != CANCELLED]
+        all_clocks.extend(clocks)
+        live = sorted((c for c in clocks if c["outcome"] in ("running", "missed") and c["status"] in (PENDING, OVERDUE)),
+                      key=lambda c: c["due_at"])
+        incidents.append({
+            "id": inc.id, "number": inc.number, "title": inc.title, "level": names.level(iplan, inc.level),
+            "status": inc.status, "status_name": names.INCIDENT_STATUS.get(inc.status, inc.status),
+            "lead_department_name": names.unit(iplan, inc.lead_department),
+            "discovered_at": iso(inc.discovered_at),
+            "clocks": {k: sum(1 for c in clocks if c["outcome"] == k) for k in ("met", "late", "missed", "running")},
+            "next_clocks": [{"name": c["name"], "due_at": c["due_at"], "state": c["state"], "outcome": c["outcome"]}
+                            for c in live[:3]],
+            "open_assignments": sum(1 for a in inc.assignments if a.status in OPEN_ASSIGNMENTS),
+            "unacknowledged": sum(1 for a in inc.assignments if a.status == "pushed"),
+            "declined": sum(1 for a in inc.assignments if a.status == "declined"),
+            "last_report_at": iso(max((r.submitted_at for r in inc.reports), default=None)),
+        })
+    events = []
+    ids = [i.id for i in rows]
+    if ids:
+        numbers = {i.id: i.number for i in rows}
+        plans = {i.id: plan_of(i) for i in rows}
+        q = (select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end, AuditEntry.action.in_(DAY_EVENTS),
+                                      AuditEntry.incident_id.in_(ids)).order_by(AuditEntry.seq))
+        for row in session.scalars(q):
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                data = {}
+            iplan = plans[row.incident_id]
+            events.append({"at": iso(row.at), "number": numbers[row.incident_id],
+                           "what": names.ACTIONS.get(row.action, row.action),
+                           "detail": names.describe(iplan, row.action, data if isinstance(data, dict) else {}, fmt),
+                           "actor": names.actor(row.actor)})
+    acc = accountability.report(session, now=now, flt=accountability.Filter(due_from=start, due_to=min(end, now)))
+    problems = _problems(acc, plan)
+    by_level = []
+    for lv in (*LEVEL_CODES, None):
+        n = sum(1 for i in incidents if i["level"]["code"] == lv and i["status"] != ARCHIVED)
+        if n:
+            by_level.append({"level": names.level(plan, lv), "count": n})
+    open_rows = [i for i in incidents if i["status"] != ARCHIVED]
+    totals = {
+        "open": len(open_rows),
+        "active": sum(1 for i in open_rows if i["status"] == "active"),
+        "ended": sum(1 for i in open_rows if i["status"] == "ended"),
+        "registered": sum(1 for i in open_rows if i["status"] == "registered"),
+        "new_today": sum(1 for i in rows if start <= i.created_at < end),
+        "overdue_now": sum(i["clocks"]["missed"] for i in open_rows),
+        "late_today": sum(1 for p in problems if p["outcome"] == "late"),
+        "missed_today": sum(1 for p in problems if p["outcome"] == "missed"),
+        "unacknowledged": sum(i["unacknowledged"] for i in open_rows),
+    }
+    return {
+        "kind": "daily", **header(plan, title="每日汇总", now=now),
+        "day": day.isoformat(), "window": [iso(start), iso(end)], "totals": totals, "by_level": by_level,
+        "incidents": incidents, "events": events, "problems": problems,
+        "chart": tally(all_clocks, "name"),
+    }
+
+
+def _problems(acc: dict, plan: Plan) -> list[dict]:
+    titles = {row["incident_id"]: row["title"] for row in acc["by_incident"]}
+    out = []
+    for row in acc["by_incident"]:
+        for item in row["deadlines"]:
+            if item["outcome"] not in ("late", "missed"):
+                continue
+            out.append({
+                "deadline_id": item["deadline_id"], "incident_id": item["incident_id"],
+                "number": item["incident_number"], "title": titles.get(item["incident_id"], ""),
+                "name": names.clock(plan, item["kind"], item["cycle"], item["name"]),
+                "unit": item["unit_name"] or "事发地市场监督管理所（未指定）",
+                "unit_code": item["department"] or item["station"] or "",
+                "due_at": item["due_at"], "satisfied_at": item["satisfied_at"], "outcome": item["outcome"],
+                "outcome_name": "迟报" if item["outcome"] == "late" else "漏报（超时未报）",
+                "seconds": item["late_seconds"] if item["outcome"] == "late" else item["overdue_seconds"],
+                "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+            })
+    out.sort(key=lambda p: (p["due_at"], p["deadline_id"]))
+    return out
+
+
+# --- accountability ---------------------------------------------------------------------------
+
+
+def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: date, now: datetime,
+                            unit: str | None = None, incident_ids: frozenset[int] | None = None) -> dict:
+    """Return the accountability sheet (迟报漏报情况表): every late or missed report of a period, by unit."""
+    due_from, _ = day_window(plan, start)
+    _, due_to = day_window(plan, end)
+    acc = accountability.report(session, now=now, flt=accountability.Filter(
+        due_from=due_from, due_to=due_to, unit=unit, incident_ids=incident_ids))
+    problems = _problems(acc, plan)
+    units = []
+    for row in acc["by_department"]:
+        mine = [p for p in problems if p["unit_code"] == row["department"]]
+        units.append({"code": row["department"], "name": row["name"], "type": row["unit_type"],
+                      "met": row["met"], "late": row["late"], "missed": row["missed"], "running": row["running"],
+                      "late_total": chinese_duration(row["late_seconds_total"]) if row["late_seconds_total"] else "—",
+                      "problems": mine})
+    units.sort(key=lambda u: (-(u["late"] + u["missed"]), u["name"]))
+    return {
+        "kind": "accountability", **header(plan, title="迟报漏报情况表", now=now),
+        "period": [start.isoformat(), end.isoformat()], "unit": names.unit(plan, unit) if unit else None,
+        "totals": {**acc["totals"],
+                   "late_total": chinese_duration(acc["totals"]["late_seconds_total"])
+                   if acc["totals"]["late_seconds_total"] else "—"},
+        "units": units,
+        "chart": [{"label": u["name"], "met": u["met"], "late": u["late"], "missed": u["missed"],
+                   "running": u["running"]} for u in units],
+        "incidents": len(acc["by_incident"]),
+    }
+
+
+# --- the closing report ----------------------------------------------------------------------
+
+
+def closing_document(session: Session, incident_id: int, *, now: datetime) -> dict:
+    """Return the closing report (应急处置总结报告): the summary and the incident's full record."""
+    row = closing.get(session, incident_id)
+    if row is None:
+        raise LookupError(f"incident {incident_id} has no closing report")
+    snap = incident_snapshot(session, incident_id, now=now)
+    incident = get_incident(session, incident_id)
+    plan = plan_of(incident)
+    people = _user_names(session, [row.submitted_by_id, row.decided_by_id])
+    clocks = [c for c in snap["clocks"] if c["kind"] == "closing_report" and c["status"] != CANCELLED]
+    return {
+        "kind": "closing", **header(plan, title="应急处置总结报告", now=now), **snap,
+        "closing": {
+            "status": row.status, "status_name": closing.STATUS_NAMES.get(row.status, row.status),
+            "version": row.version, **{k: getattr(row, k) for k, _ in closing.SECTIONS},
+            "investigators": row.investigators,
+            "submitted_by": people.get(row.submitted_by_id, ""), "submitted_at": iso(row.submitted_at),
+            "decided_by": people.get(row.decided_by_id, "") if row.decided_by_id else None,
+            "decided_at": iso(row.decided_at), "decision_note": row.decision_note,
+            "clock": {"due_at": clocks[-1]["due_at"], "state": clocks[-1]["state"]} if clocks else None,
+        },
+    }

@@ -36,7 +36,7 @@ def from_environment() -> dict:
         "SCHEDULER_INTERVAL": float(env("SCHEDULER_INTERVAL", "0.5")),
         "SCHEDULER_BATCH": int(env("SCHEDULER_BATCH", "500")),
         # Messages handed to the SMS/voice provider at once (each waits on an HTTP answer).
-        "ESCALATION_WORKERS": int(env("ESCALATION_WORKERS", "8")),
+        "ESCALATION_WORKERS": int(env("ESCALATION_WORKERS", "32")),
         # None: boards are pushed in-process (one server process). redis://...: several server
         # processes, and the `flask scheduler` process, share one Redis channel.
         "SOCKETIO_MESSAGE_QUEUE": env("SOCKETIO_MESSAGE_QUEUE") or None,

@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--profile", action="store_true", help="only profile a PostgreSQL burst (cProfile)")
     parser.add_argument("--phases", default="", help="only time the phases in-process: db:kind,... "
                         "(e.g. pg:distinct,pg:shared)")
-    parser.add_argument("--workers", type=int, default=8, help="ESCALATION_WORKERS, sending threads (8)")
+    parser.add_argument("--workers", type=int, default=8, help="ESCALATION_WORKERS, sending threads (8, as the runs in bench/README.md)")
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)

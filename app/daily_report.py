@@ -1,4 +1,5 @@
-"""The daily situation report (每日汇总) sent to leadership each morning at the plan's `reports.daily_at`.
+"""The daily situation report (每日汇总) sent to leadership each morning at the plan's `reports.daily_at`,
+and the weekly complaints summary (每周投诉举报情况汇总) each Monday at the same time.
 
 A short job checks every minute whether today's report is due. The report is a `briefings`
 row keyed `daily:<date>`: the key is unique, so with several schedulers (or a restart) only
@@ -6,11 +7,15 @@ one makes it, and a scheduler that was down at the time sends it when it comes b
 same day. When the PDF is stored, the board's overview gets a notice and every active
 leader with a phone an SMS with the day's numbers; `notified_at` is claimed first, so the
 notice and the SMS go out once.
+
+The weekly summary works the same way, keyed `complaints-weekly:<Monday>` for the last full
+week: due from Monday at the daily time, and sent later that week by a scheduler that was down
+on Monday.
 """
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -38,11 +43,29 @@ def job_key(day: date) -> str:
     return f"daily:{day.isoformat()}"
 
 
+def weekly_job_key(monday: date) -> str:
+    """Return the unique key of a week's scheduled complaints summary."""
+    return f"complaints-weekly:{monday.isoformat()}"
+
+
+def _daily_time(plan: Plan) -> time:
+    hour, minute = (int(x) for x in plan.reports.daily_at.split(":"))
+    return time(hour, minute)
+
+
 def due_day(plan: Plan, now: datetime) -> date | None:
     """Return today's date (plan's zone) once the daily time has come, else None."""
     local = now.astimezone(ZoneInfo(plan.timezone))
-    hour, minute = (int(x) for x in plan.reports.daily_at.split(":"))
-    return local.date() if local.time() >= time(hour, minute) else None
+    return local.date() if local.time() >= _daily_time(plan) else None
+
+
+def due_week(plan: Plan, now: datetime) -> date | None:
+    """Return the Monday of last week once this Monday's daily time has come (plan's zone), else None."""
+    local = now.astimezone(ZoneInfo(plan.timezone))
+    monday = snapshots.week_start(local.date())
+    if local.date() == monday and local.time() < _daily_time(plan):
+        return None
+    return monday - timedelta(days=7)
 
 
 def sms_text(plan: Plan, doc: dict, reference: str) -> str:
@@ -59,6 +82,26 @@ def sms_text(plan: Plan, doc: dict, reference: str) -> str:
     return text
 
 
+def weekly_sms_text(plan: Plan, doc: dict, reference: str) -> str:
+    """Return the leaders' SMS for the weekly complaints summary: the week's numbers in at most two segments."""
+    got, week = doc["received"], doc["week"]
+    first, last = date.fromisoformat(week["monday"]), date.fromisoformat(week["sunday"])
+    span = f"{first.month}月{first.day}日至{'' if last.month == first.month else f'{last.month}月'}{last.day}日"
+    diff = got["total"] - doc["previous"]["total"]
+    change = f"（较上周{diff:+d}）" if diff else "（与上周持平）"
+    closed = sum(h["closed"] for h in doc["handled"])
+    rate = f"{doc['limits_met_rate']:.0%}" if doc["limits_met_rate"] is not None else "—"
+    surges = f"，投诉高峰{len(doc['surges'])}起" if doc["surges"] else ""
+    text = (f"【{plan.bureau}】{span}投诉举报周汇总：收到投诉{got['complaints']}件、举报{got['tipoffs']}件{change}，"
+            f"办结{closed}件，时限按时率{rate}，超期未办{doc['overdue_now']}项{surges}。详见系统投诉举报周汇总（{reference}）")
+    # Too long (a long bureau name): the comparison goes first, then the surges; the figures leaders act on stay.
+    for extra in (change, surges):
+        if len(text.encode("utf-16-le")) // 2 <= SMS_UNITS:
+            break
+        text = text.replace(extra, "", 1)
+    return text
+
+
 def _leaders(session) -> list[User]:
     return list(session.scalars(select(User).where(User.role == LEADER, User.active.is_(True),
                                                    User.phone.is_not(None)).order_by(User.id)))
@@ -67,11 +110,25 @@ def _leaders(session) -> list[User]:
 def run(wiring: Yingji, settings: dict, *, day: date | None = None) -> Briefing | None:
     """Make today's report if it is due and not made yet, then notify the board and SMS the leaders once."""
     now = wiring.clock.now()
-    plan = wiring.plan
-    day = day or due_day(plan, now)
+    day = day or due_day(wiring.plan, now)
     if day is None:
         return None
-    key = job_key(day)
+    return _send(wiring, settings, kind="daily", params={"day": day.isoformat()}, key=job_key(day), now=now)
+
+
+def run_weekly(wiring: Yingji, settings: dict, *, monday: date | None = None) -> Briefing | None:
+    """Make last week's complaints summary once it is due and not made yet, then notify the board and SMS leaders."""
+    now = wiring.clock.now()
+    monday = monday or due_week(wiring.plan, now)
+    if monday is None:
+        return None
+    return _send(wiring, settings, kind="complaints_weekly", params={"week": monday.isoformat()},
+                 key=weekly_job_key(monday), now=now)
+
+
+def _send(wiring: Yingji, settings: dict, *, kind: str, params: dict, key: str, now: datetime) -> Briefing | None:
+    """Make the scheduled briefing under its unique key (once across schedulers), then notify once."""
+    plan = wiring.plan
     with wiring.sessions() as session:
         row = session.scalar(select(Briefing).where(Briefing.job_key == key))
         if row is not None and row.notified_at is not None:
@@ -79,8 +136,8 @@ def run(wiring: Yingji, settings: dict, *, day: date | None = None) -> Briefing 
         if row is None:
             try:
                 with session.begin_nested():
-                    row = store.request(session, plan, kind="daily", params={"day": day.isoformat()}, actor=DAILY,
-                                        now=now, job_key=key)
+                    row = store.request(session, plan, kind=kind, params=params, actor=DAILY, now=now,
+                                        job_key=key)
             except IntegrityError:
                 return None  # another scheduler made it first
         elif row.status == BRIEFING_FAILED or store.stale(row, now):
@@ -105,12 +162,18 @@ def _notify(wiring: Yingji, settings: dict, briefing_id: int) -> Briefing | None
         if not claimed:
             session.rollback()
             return row
-        doc = snapshots.daily_snapshot(session, plan, day=date.fromisoformat(row.params["day"]), now=row.generated_at)
         reference = store.reference(row.id)
-        text = sms_text(plan, doc, reference)
+        if row.kind == "complaints_weekly":
+            doc = snapshots.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(row.params["week"]),
+                                                       now=row.generated_at)
+            what, text = "complaints_weekly", weekly_sms_text(plan, doc, reference)
+        else:
+            doc = snapshots.daily_snapshot(session, plan, day=date.fromisoformat(row.params["day"]),
+                                           now=row.generated_at)
+            what, text = "daily_report", sms_text(plan, doc, reference)
         leaders = _leaders(session)
         board_events.publish(session, rooms={board_events.OVERVIEW}, event_name="notice",
-                             payload={"what": "daily_report", "title": f"{row.title} 已生成", "text": text,
+                             payload={"what": what, "title": f"{row.title} 已生成", "text": text,
                                       "briefing_id": row.id, "href": f"/api/v1/briefings/{row.id}.pdf",
                                       "sha256": row.sha256}, at=now)
         session.commit()  # the notice is stored (and pushed) before any SMS leaves
@@ -118,7 +181,7 @@ def _notify(wiring: Yingji, settings: dict, briefing_id: int) -> Briefing | None
         try:
             sender = sms_sender(settings) if leaders else None
         except Exception:  # noqa: BLE001 - a broken SMS set-up must not lose the board notice
-            log.exception("daily report: no SMS sender")
+            log.exception("%s: no SMS sender", row.title)
             sender = None
             failed = [mask_phone(u.phone) for u in leaders]
         for user in leaders if sender else []:
@@ -126,18 +189,17 @@ def _notify(wiring: Yingji, settings: dict, briefing_id: int) -> Briefing | None
                 result = sender.send(Message(to=user.phone, text=text, reference=f"briefing:{row.id}"))
                 (sent if result.ok else failed).append(mask_phone(user.phone))
             except Exception:  # noqa: BLE001 - one failed number does not stop the others
-                log.exception("daily report SMS to %s failed", mask_phone(user.phone))
+                log.exception("%s: SMS to %s failed", row.title, mask_phone(user.phone))
                 failed.append(mask_phone(user.phone))
         audit.record(session, actor=DAILY, action="briefing.notified", entity="briefing", entity_id=row.id, at=now,
-                     data={"day": row.params["day"], "sha256": row.sha256, "sms_sent": sent, "sms_failed": failed})
+                     data={**row.params, "sha256": row.sha256, "sms_sent": sent, "sms_failed": failed})
         session.commit()
-        log.info("daily report %s: board notice, SMS to %d leader(s), %d failed", row.params["day"], len(sent),
-                 len(failed))
+        log.info("%s: board notice, SMS to %d leader(s), %d failed", row.title, len(sent), len(failed))
         return row
 
 
 def add_jobs(sched, app: Flask) -> None:
-    """Add the daily-report check to a scheduler: every minute, one run at a time."""
+    """Add the daily-report and weekly-summary checks to a scheduler: every minute, one run at a time."""
     wiring: Yingji = app.extensions["yingji"]
     settings = settings_from(app.config)
 
@@ -147,5 +209,13 @@ def add_jobs(sched, app: Flask) -> None:
         except Exception:  # noqa: BLE001 - try again at the next check; the row keeps the state
             log.exception("daily report failed")
 
+    def weekly_job() -> None:
+        try:
+            run_weekly(wiring, settings)
+        except Exception:  # noqa: BLE001 - as the daily report: the next check tries again
+            log.exception("weekly complaints summary failed")
+
     sched.add_job(job, "interval", seconds=CHECK_EVERY_SECONDS, id="yingji-daily-report", max_instances=1,
                   coalesce=True, misfire_grace_time=None)
+    sched.add_job(weekly_job, "interval", seconds=CHECK_EVERY_SECONDS, id="yingji-complaints-weekly",
+                  max_instances=1, coalesce=True, misfire_grace_time=None)

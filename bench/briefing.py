@@ -1,5 +1,9 @@
 """Briefing generation: time and size of an incident briefing with 200 timeline entries and of a 50-page accountability sheet.
 
+Also the weekly complaints summary (每周投诉举报情况汇总) of a week with `--complaints` complaints
+(default 2,000), filed, triaged and accepted through the domain's functions: snapshot, render
+and end to end (no floor: it is a few tables and a chart, not a long text).
+
 Both come from a scratch PostgreSQL database filled through the domain's own use cases (the
 incident) or by bulk insert (the sheet's ~1,200 missed clocks). Each is measured in phases,
 every phase `--runs` times (median, min, max):
@@ -24,6 +28,7 @@ import statistics
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from bench.common import Clock, banner, insert_clocks, scratch_database, seed_base  # noqa: F401  (path set-up)
 
@@ -157,6 +162,48 @@ def seed_accountability(app, rows: int, first: int) -> None:
                           "satisfied_at = due_at + interval '45 minutes' WHERE id = ANY(:ids)"), {"ids": list(late)})
 
 
+def seed_complaints(app, count: int):
+    """File `count` complaints over the week before START (a tenth of them tip-offs), triage and accept a tenth."""
+    from app.intake.workdays import calendar_for
+    from incidents import complaints
+    from reports.snapshots import week_start
+
+    wiring = app.extensions["yingji"]
+    plan, calendar = wiring.plan, calendar_for(wiring.plan)
+    monday = week_start(START.astimezone(ZoneInfo(plan.timezone)).date())
+    first = datetime.combine(monday, datetime.min.time(), ZoneInfo(plan.timezone))
+    step = (START - first) / count
+    categories = [c.code for c in plan.complaints.categories]
+    towns = [s.name.replace("市场监督管理所", "") for s in plan.stations]
+    with wiring.sessions() as s:
+        centre, _ = create_user(s, plan, name="bench-centre", role="duty_officer", unit=plan.complaints.centre,
+                                now=START, actor=SystemActor(name="bench"))
+        s.commit()
+        numbers = []
+        for n in range(count):
+            at = first + step * n
+            category = categories[n % len(categories)]
+            kind = "tipoff" if n % 10 == 9 else "complaint"
+            clean = complaints.validate(plan, {
+                "kind": kind, "name": "张三", "phone": f"139{n:08d}", "address": "中牟县城关镇青年路8号",
+                # A long tail of businesses: a few many times, most once or twice.
+                "business_name": f"第{int(400 / (1 + n % 97))}号商户", "business_address": f"中牟县{towns[n % len(towns)]}某路",
+                "category": category, "amount": f"{(n % 50) * 10}.50", "description": "购买后发现质量问题，要求退款。",
+                "demand": "refund" if kind == "complaint" else ""}, now=at)
+            numbers.append(complaints.submit(s, plan, calendar, clean, now=at).tracking_no)
+            if n % 500 == 499:
+                s.commit()
+        s.commit()
+        for number in numbers[::10]:
+            complaint = complaints.get_complaint(s, plan, number)
+            complaints.triage(s, plan, tracking_no=number, department=complaint.suggested_department,
+                              note="按类别分流", actor=centre, now=START)
+            if complaint.kind == "complaint" and complaint.department != plan.complaints.centre:
+                complaints.change_status(s, plan, calendar, tracking_no=number, to="accepted", actor=centre, now=START)
+        s.commit()
+    return monday
+
+
 def run(url: str, args) -> dict:
     from app import create_app
 
@@ -231,6 +278,19 @@ def run(url: str, args) -> dict:
     out["acc_floor_pages"], out["acc_floor_bytes"] = fpages, len(fdata)
     out["acc_api"], r = timed(api(f"/api/v1/accountability.pdf?{params}"), args.runs)
     out["acc_api_bytes"] = len(r.data)
+
+    monday = seed_complaints(app, args.complaints)
+
+    def weekly_snapshot():
+        with wiring.sessions() as s:
+            return snapshots.complaints_weekly_snapshot(s, wiring.plan, monday=monday, now=clock.now())
+
+    out["weekly_complaints"] = args.complaints
+    out["weekly_snapshot"], wdoc = timed(weekly_snapshot, args.runs)
+    out["weekly_render"], (wdata, wpages) = timed(lambda: render.render(wdoc, "简报编号 B000003"), args.runs)
+    out["weekly_pages"], out["weekly_bytes"] = wpages, len(wdata)
+    out["weekly_api"], r = timed(api(f"/api/v1/reports/complaints-weekly.pdf?week={monday}"), args.runs)
+    out["weekly_api_bytes"] = len(r.data)
     wiring.engine.dispose()
     return out
 
@@ -257,7 +317,12 @@ def report(r: dict) -> None:
     print(f"  floor: ReportLab alone         {fmt(r['acc_floor'])}; {r['acc_floor_pages']} pages, "
           f"{r['acc_floor_bytes'] / 1024:.0f} KiB")
     print(f"  end to end (GET accountability.pdf) {fmt(r['acc_api'])}")
-    print(f"  render / floor: x{r['acc_render']['median'] / r['acc_floor']['median']:.2f}", flush=True)
+    print(f"  render / floor: x{r['acc_render']['median'] / r['acc_floor']['median']:.2f}")
+    print(f"weekly complaints summary, {r['weekly_complaints']} complaints in the week: {r['weekly_pages']} pages, "
+          f"{r['weekly_bytes'] / 1024:.0f} KiB")
+    print(f"  snapshot (database -> dict)    {fmt(r['weekly_snapshot'])}")
+    print(f"  render (dict -> PDF)           {fmt(r['weekly_render'])}")
+    print(f"  end to end (GET complaints-weekly.pdf) {fmt(r['weekly_api'])}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -265,6 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each phase (after one warm-up)")
     parser.add_argument("--timeline", type=int, default=200, help="timeline entries of the incident briefing")
     parser.add_argument("--pages", type=int, default=50, help="pages of the accountability sheet")
+    parser.add_argument("--complaints", type=int, default=2000, help="complaints in the weekly summary's week")
     args = parser.parse_args(argv)
     with scratch_database() as url:
         result = run(url, args)

@@ -156,10 +156,62 @@ def daily_doc(incidents: int = 6) -> dict:
                       {"label": "事发地市场监督管理所报告", "met": 6, "late": 0, "missed": 0, "running": 0}]}
 
 
+CATEGORIES = ("餐饮服务", "食品", "网络购物", "价格收费", "产品质量", "药品", "化妆品", "医疗器械", "特种设备（电梯、锅炉、游乐设施等）",
+              "计量（缺斤短两等）", "广告宣传", "传销、直销", "其他")
+AREAS = ("城关", "韩寺", "官渡", "狼城岗", "万滩", "白沙", "郑庵", "黄店")
+
+
+def complaints_weekly_doc(businesses: int = 10, departments: int = 8) -> dict:
+    """Return a weekly complaints summary for the week of Monday 16 November 2026 (figures only)."""
+    cats = [{"code": f"c{n}", "name": name, "complaint": 40 - 3 * n, "tipoff": n % 4, "total": 40 - 3 * n + n % 4}
+            for n, name in enumerate(CATEGORIES)]
+    total = sum(c["total"] for c in cats)
+    tipoffs = sum(c["tipoff"] for c in cats)
+    status = {"complaint": {"received": 30, "accepted": 120, "refused": 25, "mediating": 60, "closed": 0},
+              "tipoff": {"filed": 6, "not_filed": 5, "received": 4, "closed": 0}}
+    status["complaint"]["closed"] = total - tipoffs - 235
+    status["tipoff"]["closed"] = tipoffs - 15
+    rows = [{"kind": k, "name": {"complaint": "投诉", "tipoff": "举报"}[k],
+             **dict.fromkeys(("received", "accepted", "refused", "mediating", "closed", "filed", "not_filed"), 0),
+             **v, "total": sum(v.values())} for k, v in status.items()]
+    limits = [{"kind": "acceptance", "name": "作出受理或不予受理决定", "met": 150, "late": 6, "missed": 2, "running": 0},
+              {"kind": "mediation", "name": "终结调解", "met": 70, "late": 3, "missed": 1, "running": 0},
+              {"kind": "filing_decision", "name": "作出是否立案决定", "met": 11, "late": 1, "missed": 0, "running": 0}]
+    met = sum(r["met"] for r in limits)
+    ended = sum(r["met"] + r["late"] + r["missed"] for r in limits)
+    return {
+        "kind": "complaints_weekly", "title": "每周投诉举报情况汇总", **HEADER,
+        "week": {"monday": "2026-11-16", "sunday": "2026-11-22", "year": 2026, "number": 47,
+                 "from": "2026-11-15T16:00:00+00:00", "to": "2026-11-22T16:00:00+00:00", "complete": True},
+        "received": {"total": total, "complaints": total - tipoffs, "tipoffs": tipoffs, "amount": 48213.5},
+        "previous": {"total": total - 37, "complaint": total - tipoffs - 35, "tipoff": tipoffs - 2},
+        "status": rows,
+        "handled": [{"kind": "complaint", "name": "投诉", "triaged": 301, "accepted": 160, "refused": 25, "mediating": 70,
+                     "filed": 0, "not_filed": 0, "closed": 140},
+                    {"kind": "tipoff", "name": "举报", "triaged": 19, "accepted": 0, "refused": 0, "mediating": 0,
+                     "filed": 6, "not_filed": 5, "closed": 3}],
+        "categories": cats,
+        "areas": [{"name": name, "count": 60 - 7 * n} for n, name in enumerate(AREAS)] + [{"name": "未识别", "count": 12}],
+        "businesses": [{"name": f"中牟县某某餐饮管理有限公司第{n + 1}分店", "count": 30 - 2 * n, "tipoffs": n % 3,
+                        "amount": 1288.5 * (n + 1), "categories": ["餐饮服务", "食品"][: 1 + n % 2],
+                        "areas": [AREAS[n % len(AREAS)]]} for n in range(businesses)],
+        "limits": limits, "limits_met_rate": round(met / ended, 4), "overdue_now": 5,
+        "departments": [{"code": f"d{n}", "name": DEPARTMENTS[n % len(DEPARTMENTS)], "met": 30 - n, "late": n % 3,
+                         "missed": n % 2, "running": 0, "overdue_now": n % 2} for n in range(departments)],
+        "linked_to_incidents": 31,
+        "surges": [{"dimension": "business", "dimension_name": "经营者", "label": "张记烧烤", "count": 31, "peak": 35,
+                    "window": "1小时", "opened_at": _iso(-4000), "ended_at": _iso(-3000), "status_name": "已回落",
+                    "action": "提出Ⅳ级事件 YJ2026-00007"}],
+        "warnings": [{"title": "关于餐饮服务消费的消费预警提示", "status": "published", "status_name": "已发布",
+                      "drafted_at": _iso(-3990), "published_at": _iso(-3000)}],
+        "warnings_published": 1,
+    }
+
+
 def all_docs() -> dict[str, dict]:
     """Return one sample document of each kind."""
     return {"incident": incident_doc(), "daily": daily_doc(), "closing": closing_doc(),
-            "accountability": accountability_doc(120, 6)}
+            "accountability": accountability_doc(120, 6), "complaints_weekly": complaints_weekly_doc()}
 
 
 if __name__ == "__main__":

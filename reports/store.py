@@ -1,10 +1,11 @@
 """Stored briefings: ask for one, generate it in a worker, keep its bytes with their SHA-256.
 
 A request never renders: it finds or creates a `briefings` row and commits. A worker (a
-thread of the web process, or the scheduler for the daily report) claims the row, reads a
-snapshot, closes its session, renders, and stores the PDF with its hash, page count and an
-audit entry. The audit chain then holds, for every version a leader was given, its hash:
-hashing the file they kept proves which version it is (GET /api/v1/briefings?sha256=).
+thread of the web process, or the scheduler for the daily report and the weekly complaints
+summary) claims the row, reads a snapshot, closes its session, renders, and stores the PDF
+with its hash, page count and an audit entry. The audit chain then holds, for every version
+a leader was given, its hash: hashing the file they kept proves which version it is
+(GET /api/v1/briefings?sha256=).
 
 Asking twice for the same thing within a few minutes, with nothing changed in between,
 gets the same stored version instead of a new one.
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from incidents import audit, permissions, service
+from incidents import audit, complaints, permissions, service
 from incidents.errors import Forbidden, NotFound
 from incidents.models import (
     BRIEFING_FAILED,
@@ -30,6 +31,7 @@ from incidents.models import (
     AuditEntry,
     AuditHead,
     Briefing,
+    Complaint,
 )
 from incidents.plan import Plan
 from incidents.roles import ADMIN, COMMANDER, LEADER, OFFICE, UNIT_ROLES, VIEWER
@@ -38,7 +40,8 @@ from reports import render, snapshots
 
 log = logging.getLogger("yingji.reports")
 
-KINDS = {"incident": "事件简报", "daily": "每日汇总", "closing": "应急处置总结报告", "accountability": "迟报漏报情况表"}
+KINDS = {"incident": "事件简报", "daily": "每日汇总", "closing": "应急处置总结报告", "accountability": "迟报漏报情况表",
+         "complaints_weekly": "每周投诉举报情况汇总"}
 STATUS_NAMES = {BRIEFING_PENDING: "排队中", BRIEFING_RUNNING: "正在生成", BRIEFING_READY: "已生成", BRIEFING_FAILED: "生成失败"}
 # The same content asked again within this time, with nothing changed, is the same version.
 REUSE_FOR = timedelta(minutes=5)
@@ -57,7 +60,8 @@ def reference(briefing_id: int) -> str:
 # --- who may read what ----------------------------------------------------------------------
 
 
-def check_access(session: Session, user, *, kind: str, incident_id: int | None, params: dict) -> None:
+def check_access(session: Session, user, *, kind: str, incident_id: int | None, params: dict,
+                 plan: Plan | None = None) -> None:
     """Raise NotFound or Forbidden unless the user may read this kind of briefing with these parameters."""
     if kind in ("incident", "closing"):
         service.get_incident(session, incident_id, user=user)
@@ -65,6 +69,11 @@ def check_access(session: Session, user, *, kind: str, incident_id: int | None, 
         if user.role not in DAILY_ROLES and user.role != "system":
             raise Forbidden("forbidden", "每日汇总涵盖全部在办事件，仅领导小组、指挥部、应急办公室和只读用户可以查看",
                             "the daily report covers every open incident; your role may not read it")
+    elif kind == "complaints_weekly":
+        # The complaint centre is a department the plan names: without the plan, only the roles above it.
+        if user.role not in DAILY_ROLES and user.role != "system" and not (plan and complaints.is_centre(user, plan)):
+            raise Forbidden("forbidden", "投诉举报周汇总仅供领导小组、指挥部、应急办公室和315投诉中心查看",
+                            "the weekly complaints summary is for leadership, the command, the office and the centre")
     elif kind == "accountability":
         permissions.require(user, "accountability")
         if user.role in UNIT_ROLES and params.get("unit") != user.unit:
@@ -85,7 +94,13 @@ def _changed_since(session: Session, row: Briefing) -> bool:
     stmt = select(AuditEntry.seq).where(AuditEntry.seq > row.source_seq, AuditEntry.entity != "briefing").limit(1)
     if row.kind in ("incident", "closing"):
         stmt = stmt.where(AuditEntry.incident_id == row.incident_id)
-    return session.scalar(stmt) is not None
+    if session.scalar(stmt) is not None:
+        return True
+    if row.kind == "complaints_weekly":
+        # A new complaint reaches the audit trail only with the next intake digest.
+        newer = select(Complaint.id).where(Complaint.received_at >= row.requested_at).limit(1)
+        return session.scalar(newer) is not None
+    return False
 
 
 def _titles(session: Session, kind: str, incident_id: int | None, params: dict, now: datetime, plan: Plan):
@@ -95,6 +110,10 @@ def _titles(session: Session, kind: str, incident_id: int | None, params: dict, 
         return f"{KINDS[kind]} {number}", f"{KINDS[kind]}-{number}-{stamp}.pdf"
     if kind == "daily":
         return f"每日汇总 {params['day']}", f"每日汇总-{params['day']}-{stamp}.pdf"
+    if kind == "complaints_weekly":
+        monday = date.fromisoformat(params["week"])
+        sunday = (monday + timedelta(days=6)).isoformat()
+        return f"{KINDS[kind]} {monday}至{sunday}", f"{KINDS[kind]}-{monday}-{sunday}-{stamp}.pdf"
     return (f"迟报漏报情况表 {params['from']}至{params['to']}",
             f"迟报漏报情况表-{params['from']}-{params['to']}-{stamp}.pdf")
 
@@ -145,6 +164,8 @@ def document(session: Session, plan: Plan, row: Briefing, *, now: datetime) -> d
         return snapshots.closing_document(session, row.incident_id, now=now)
     if row.kind == "daily":
         return snapshots.daily_snapshot(session, plan, day=date.fromisoformat(p["day"]), now=now)
+    if row.kind == "complaints_weekly":
+        return snapshots.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(p["week"]), now=now)
     if row.kind == "accountability":
         ids = frozenset(p["incident_ids"]) if p.get("incident_ids") is not None else None
         return snapshots.accountability_snapshot(session, plan, start=date.fromisoformat(p["from"]),
@@ -193,7 +214,7 @@ def generate(sessions: sessionmaker, plan: Plan, briefing_id: int, *, now: Calla
 # --- reading ---------------------------------------------------------------------------------
 
 
-def get(session: Session, briefing_id: int, *, user=None, with_pdf: bool = False) -> Briefing:
+def get(session: Session, briefing_id: int, *, user=None, with_pdf: bool = False, plan: Plan | None = None) -> Briefing:
     """Load a briefing the user may read (NotFound otherwise), marking one that lost its worker failed."""
     stmt = select(Briefing).where(Briefing.id == briefing_id)
     if with_pdf:
@@ -202,7 +223,7 @@ def get(session: Session, briefing_id: int, *, user=None, with_pdf: bool = False
     if row is None:
         raise NotFound("not_found", f"简报 {briefing_id} 不存在", f"briefing {briefing_id} not found")
     if user is not None:
-        check_access(session, user, kind=row.kind, incident_id=row.incident_id, params=row.params or {})
+        check_access(session, user, kind=row.kind, incident_id=row.incident_id, params=row.params or {}, plan=plan)
     return row
 
 

@@ -38,6 +38,7 @@ TEXT = {"type": "string"}
 DATE = {"type": "string", "format": "date", "description": "a day, e.g. 2026-11-20"}
 BID = [{"name": "briefing_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 BRIEFING_REF = {"$ref": "#/components/schemas/Briefing"}
+BRIEFING_KINDS = ["incident", "daily", "closing", "accountability", "complaints_weekly"]
 PDF_RESPONSES = {
     "200": {"description": "the PDF; headers X-Briefing-Id and X-Briefing-SHA256 name the stored version",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}},
@@ -92,7 +93,7 @@ SCHEMAS = {
                    "officer_id": {"type": ["integer", "null"]}, "officer_name": {"type": ["string", "null"]},
                    "phone": {"type": ["string", "null"]}, "substitute_for": {"type": ["integer", "null"]}}),
     "Briefing": _obj({
-        "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["incident", "daily", "closing", "accountability"]},
+        "id": {"type": "integer"}, "kind": {"type": "string", "enum": BRIEFING_KINDS},
         "title": TEXT, "incident_id": {"type": ["integer", "null"]}, "params": {"type": "object"},
         "status": {"type": "string", "enum": ["pending", "running", "ready", "failed"]}, "status_name": TEXT,
         "reference": {"type": "string", "description": "printed on every page, e.g. 简报编号 B000012"},
@@ -266,6 +267,9 @@ PATHS = {
            ("/incidents/{incident_id}/closing-report.pdf", "Closing report (应急处置总结报告) with the full record", ID),
            ("/reports/daily.pdf", "Daily situation report (每日汇总)",
             [{"name": "date", "in": "query", "schema": DATE, "description": "default today, Beijing time"}]),
+           ("/reports/complaints-weekly.pdf", "Weekly complaints summary for leadership (每周投诉举报情况汇总)",
+            [{"name": "week", "in": "query", "schema": DATE,
+              "description": "any day of the week (Monday to Sunday, Beijing time); default the last full week"}]),
            ("/accountability.pdf", "Accountability sheet (迟报漏报情况表) of a period",
             [{"name": "from", "in": "query", "schema": DATE}, {"name": "to", "in": "query", "schema": DATE},
              {"name": "department", "in": "query", "schema": TEXT}]))},
@@ -273,8 +277,7 @@ PATHS = {
         "summary": "Stored briefings the caller may read; sha256= finds the version a PDF file is",
         "parameters": [{"name": "sha256", "in": "query", "schema": TEXT},
                        {"name": "incident", "in": "query", "schema": {"type": "integer"}},
-                       {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["incident", "daily",
-                                                                                             "closing", "accountability"]}}],
+                       {"name": "kind", "in": "query", "schema": {"type": "string", "enum": BRIEFING_KINDS}}],
         "responses": _ok(_obj({"briefings": {"type": "array", "items": BRIEFING_REF}}))}},
     "/briefings/{briefing_id}": {"get": {"summary": "A stored briefing's status and hash", "parameters": BID,
                                          "responses": _ok(_obj({"briefing": BRIEFING_REF}))}},

@@ -27,12 +27,14 @@ from incidents import closing, permissions, service
 from incidents.errors import Conflict, DomainError, Forbidden, InvalidInput
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing
 from incidents.roles import ROLES, UNIT_ROLES
-from reports import store
+from reports import snapshots, store
 
 # Seconds a PDF request waits for its briefing before answering 202.
 DEFAULT_WAIT = 10.0
 DEFAULT_WORKERS = 2
 MAX_PERIOD_DAYS = 366
+# Before the 12315 platform, and far enough from date.min that midnight in Beijing still converts to UTC.
+EARLIEST_DAY = date(2000, 1, 1)
 DEFAULT_PERIOD_DAYS = 30
 _pool_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -94,7 +96,7 @@ def _serve(kind: str, *, incident_id: int | None = None, params: dict | None = N
     """Find or make the briefing, generate it off this thread, and answer the PDF or 202."""
     user, session, wiring = current_user(), db(), yingji()
     params = params or {}
-    store.check_access(session, user, kind=kind, incident_id=incident_id, params=params)
+    store.check_access(session, user, kind=kind, incident_id=incident_id, params=params, plan=wiring.plan)
     row = store.request(session, wiring.plan, kind=kind, incident_id=incident_id, params=params, actor=user,
                         now=now())
     briefing_id, status = row.id, row.status
@@ -111,7 +113,7 @@ def _answer(briefing_id: int):
     """Answer the stored PDF when it is ready, 202 with where to look while it is being made."""
     session, user = db(), current_user()
     session.expire_all()
-    row = store.get(session, briefing_id, user=user, with_pdf=True)
+    row = store.get(session, briefing_id, user=user, with_pdf=True, plan=yingji().plan)
     store.fail_if_stale(session, row, now())
     if row.status == BRIEFING_FAILED:
         session.commit()
@@ -191,6 +193,23 @@ def daily_pdf():
     return _serve("daily", params={"day": day.isoformat()})
 
 
+@bp.get("/reports/complaints-weekly.pdf")
+@api_login_required
+def complaints_weekly_pdf():
+    """The weekly complaints summary (每周投诉举报情况汇总) of the week of `week` (default the last full week)."""
+    plan = yingji().plan
+    this_week = snapshots.week_start(_local_today())
+    day = _date("week", "所在周的任一日期", snapshots.last_full_week(plan, now()))
+    if day < EARLIEST_DAY:
+        raise InvalidInput("bad_date", f"日期（week）不能早于{EARLIEST_DAY.year}年", "week is too far in the past",
+                           field="week")
+    monday = snapshots.week_start(day)
+    if monday > this_week:
+        raise InvalidInput("future_week", "所选的周尚未开始，请选择本周或以前的日期", "that week has not begun",
+                           field="week")
+    return _serve("complaints_weekly", params={"week": monday.isoformat()})
+
+
 @bp.get("/accountability.pdf")
 @api_login_required
 def accountability_pdf():
@@ -224,7 +243,7 @@ def accountability_pdf():
 def briefing_status(briefing_id: int):
     """A stored briefing's status and metadata (hash, size, pages), without the bytes."""
     session = db()
-    row = store.get(session, briefing_id, user=current_user())
+    row = store.get(session, briefing_id, user=current_user(), plan=yingji().plan)
     store.fail_if_stale(session, row, now())
     session.commit()
     return jsonify({"briefing": store.as_dict(row)})
@@ -253,13 +272,14 @@ def list_briefings():
     kind = request.args.get("kind")
     if kind:
         if kind not in store.KINDS:
-            raise InvalidInput("unknown_kind", f"未知简报类别“{kind}”，应为 incident、daily、closing、accountability 之一",
-                               f"unknown kind '{kind}'", field="kind")
+            raise InvalidInput("unknown_kind", f"未知简报类别“{kind[:40]}”，应为 {'、'.join(store.KINDS)} 之一",
+                               f"unknown kind '{kind[:40]}'", field="kind")
         stmt = stmt.where(Briefing.kind == kind)
-    out = []
+    out, plan = [], yingji().plan
     for row in session.scalars(stmt):
         try:
-            store.check_access(session, user, kind=row.kind, incident_id=row.incident_id, params=row.params or {})
+            store.check_access(session, user, kind=row.kind, incident_id=row.incident_id, params=row.params or {},
+                               plan=plan)
         except DomainError:
             continue
         out.append(store.as_dict(row))
@@ -327,6 +347,16 @@ def return_closing_report(incident_id: int):
                                 actor=current_user(), now=now())
     session.commit()
     return _closing_answer(incident_id)
+
+
+@bp.app_template_global("may_read_briefing")
+def may_read_briefing(kind: str) -> bool:
+    """Tell whether the signed-in user may read this kind of period briefing (a page shows its button only then)."""
+    try:
+        store.check_access(db(), current_user(), kind=kind, incident_id=None, params={}, plan=yingji().plan)
+    except DomainError:
+        return False
+    return True
 
 
 @bp.app_template_global("closing_view")

@@ -818,6 +818,7 @@ def triage(session: Session, plan: Plan, *, tracking_no: str, department: str, n
     for row in complaint.limits:
         if row.status == PENDING:
             row.department = department
+            escalation.reroute_complaint_limit(session, row, now=now)
     rerouted = department != complaint.suggested_department
     audit.record(session, actor=actor, action="complaint.triaged", entity="complaint", entity_id=complaint.tracking_no,
                  incident_id=complaint.incident_id, at=now,

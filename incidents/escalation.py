@@ -82,7 +82,8 @@ LIVE_INCIDENT = (REGISTERED, ACTIVE)
 # still stops it and tells those alerted, and its last step's messages still go out.
 OPEN = (ESC_RUNNING, ESC_EXHAUSTED)  # escalation stops once the emergency has ended
 ACK_WORDS = ("1", "１", "收到", "签收", "确认", "好的", "ok")
-CODE = re.compile(r"\b([AaDdCc])\s*(\d{1,9})\b")
+# Not \b: Python counts Chinese characters as word characters, and "收到A12" must find A12.
+CODE = re.compile(r"(?<![A-Za-z0-9])([AaDdCc])\s*(\d{1,9})(?![0-9])")
 CODE_COLUMNS = {"A": "assignment_id", "D": "deadline_id", "C": "complaint_limit_id"}
 
 
@@ -183,6 +184,14 @@ def settle_complaint_limit(session: Session, limit: ComplaintLimitRow, *, status
         stop(session, row, status=status, reason=reason, now=now)
 
 
+def reroute_complaint_limit(session: Session, limit: ComplaintLimitRow, *, now: datetime) -> None:
+    """Move a 12315 limit's running escalations to the department the complaint was re-routed to."""
+    for row in _open(session, Escalation.complaint_limit_id == limit.id):
+        if row.department != limit.department:
+            before, row.department = row.department, limit.department
+            _announce(session, row, what="rerouted", at=now, also=before)
+
+
 def _open(session: Session, *where) -> list[Escalation]:
     # Locked: a board acknowledgement waits for a scheduler walking the same escalation.
     return list(session.scalars(select(Escalation).where(Escalation.status.in_(OPEN), *where)
@@ -261,7 +270,9 @@ def acknowledge(session: Session, escalation_id: int, *, by: User, now: datetime
     if row.status not in OPEN:
         raise Conflict("not_running", f"该升级通知{STATUS_NAMES[row.status]}", f"the escalation is {row.status}")
     if row.assignment_id is not None:
-        assignment = session.get(Assignment, row.assignment_id)
+        if not ((by.role in DEPARTMENT_ROLES or by.role == OFFICE) and by.unit == row.department):
+            raise Forbidden("forbidden", "任务须由被派发科室的值班人员签收", "only the assigned department signs a task")
+        assignment = session.get(Assignment, row.assignment_id, with_for_update=True)
         _sign(session, assignment, by=by, by_name=by.name, channel=BOARD, now=now)
     stop(session, row, status=ESC_ACKNOWLEDGED, reason="看板签收", now=now, by=by, channel=BOARD)
     return row
@@ -677,8 +688,10 @@ def record_results(session_factory: sessionmaker, results: Iterable[tuple[Outgoi
             members = [loaded[i] for i in out.covers if i != out.delivery_id]
             carrier.provider, carrier.updated_at = res.provider, now
             if res.ok:
-                carrier.status, carrier.provider_id = res.status or "queued", res.provider_id
-                carrier.provider_status, carrier.sent_at = res.status, now
+                carrier.provider_id = res.provider_id
+                carrier.sent_at = carrier.sent_at or now
+                if carrier.status == "sending":  # else a status callback came first and said more
+                    carrier.status, carrier.provider_status = res.status or "queued", res.status
                 carrier.error_code = carrier.error_message = None
                 for m in members:
                     m.sent_at, m.updated_at = now, now
@@ -717,11 +730,22 @@ def _pull_forward(session: Session, d: Delivery, now: datetime) -> None:
 # --- what the provider and the people answer ---------------------------------------------------
 
 def apply_status(session: Session, provider_id: str, status: str, *, now: datetime, error_code: str | None = None,
-                 error_message: str | None = None) -> bool:
-    """Apply a delivery-status callback; idempotent, and a status that goes backwards changes nothing."""
+                 error_message: str | None = None, ref: int | None = None) -> bool:
+    """Apply a delivery-status callback; idempotent, and a status that goes backwards changes nothing.
+
+    `ref` is the delivery the callback URL names: a status can arrive before the sender has
+    recorded the provider's SID, and then the delivery is found by it and keeps the SID.
+    """
     status = (status or "").strip().lower()
+    if not provider_id or status not in RANK:
+        return False
     d = session.scalar(select(Delivery).where(Delivery.provider_id == provider_id).with_for_update())
-    if d is None or status not in RANK:
+    if d is None and ref:
+        d = session.get(Delivery, ref, with_for_update=True)
+        if d is None or d.provider_id is not None or d.status != "sending":
+            return False
+        d.provider_id = provider_id
+    if d is None:
         return False
     if RANK[status] <= RANK.get(d.provider_status or "", 0):
         return False
@@ -771,14 +795,15 @@ def acknowledge_by_reply(session: Session, phone: str, body: str, *, now: dateti
                 targets.append(found)
         if not targets:
             return AckOutcome((), f"未找到发给本机号码的事项 {'、'.join(codes)}，请核对编号。")
-    elif text.lower() in ACK_WORDS or text.startswith("1"):
+    elif re.sub(r"[\s\W_]+", "", text.lower()) in ACK_WORDS or text.startswith(("1", "１")):
         latest = next((d for d in session.scalars(sent.limit(20)) if d.escalation.status in OPEN), None)
         if latest is None:
             return AckOutcome((), "您目前没有待签收的事项。")
         targets = [latest]
     else:
         return AckOutcome((), "回复1签收最近一条通知，或回复事项编号（如A12）签收。")
-    return _acknowledge_deliveries(session, targets, phone=phone, channel=SMS, now=now)
+    # A code signs that item only; "1" signs everything the latest message carried.
+    return _acknowledge_deliveries(session, targets, phone=phone, channel=SMS, now=now, whole_bundle=not codes)
 
 
 def acknowledge_by_keypress(session: Session, delivery_id: int, digits: str, *, now: datetime,
@@ -793,9 +818,12 @@ def acknowledge_by_keypress(session: Session, delivery_id: int, digits: str, *, 
 
 
 def _acknowledge_deliveries(session: Session, deliveries: list[Delivery], *, phone: str | None, channel: str,
-                            now: datetime) -> AckOutcome:
+                            now: datetime, whole_bundle: bool = True) -> AckOutcome:
     covered: list[Delivery] = []
     for d in deliveries:
+        if not whole_bundle:
+            covered.append(d)
+            continue
         carrier = session.get(Delivery, d.bundle_id) if d.bundle_id else d
         covered.append(carrier)
         covered.extend(session.scalars(select(Delivery).where(Delivery.bundle_id == carrier.id)))
@@ -808,8 +836,8 @@ def _acknowledge_deliveries(session: Session, deliveries: list[Delivery], *, pho
         user = session.get(User, d.user_id) if d.user_id else None
         name = user.name if user is not None else d.name
         if row.assignment_id is not None:
-            _sign(session, session.get(Assignment, row.assignment_id), by=user, by_name=name, channel=channel,
-                  now=now)
+            assignment = session.get(Assignment, row.assignment_id, with_for_update=True)
+            _sign(session, assignment, by=user, by_name=name, channel=channel, now=now)
             for other in _open(session, Escalation.assignment_id == row.assignment_id):
                 stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{CHANNEL_NAMES[channel]}签收", now=now,
                      by=user, by_name=name, channel=channel, except_phone=phone)
@@ -827,9 +855,11 @@ def _acknowledge_deliveries(session: Session, deliveries: list[Delivery], *, pho
 
 # --- what the boards and the briefing show -----------------------------------------------------
 
-def _announce(session: Session, row: Escalation, *, what: str, at: datetime, step: int | None = None) -> None:
+def _announce(session: Session, row: Escalation, *, what: str, at: datetime, step: int | None = None,
+              also: str | None = None) -> None:
     unit_room = department_room(row.department) if row.department else station_room(row.station)
-    board_events.publish(session, rooms={OVERVIEW, unit_room}, event_name="escalation",
+    rooms = {OVERVIEW, unit_room} | ({department_room(also)} if also else set())
+    board_events.publish(session, rooms=rooms, event_name="escalation",
                          payload={"what": what, "escalation": summary(row, step=step)}, at=at)
 
 

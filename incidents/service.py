@@ -24,6 +24,7 @@ from incidents.models import (
     ACTIVE,
     ARCHIVED,
     CANCELLED,
+    CLOSING_APPROVED,
     ENDED,
     ESC_RESOLVED,
     ESC_STOPPED,
@@ -32,6 +33,7 @@ from incidents.models import (
     OVERDUE,
     PENDING,
     REGISTERED,
+    ClosingReport,
     Deadline,
     Incident,
     LevelChange,
@@ -312,6 +314,11 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
         raise Conflict("not_ended", "只有应急状态已结束的事件才能归档", "only an ended incident can be archived")
     if not any(r.kind == "closing" for r in incident.reports):
         raise Conflict("no_closing_report", "尚未报送总结报告，不能归档", "file the closing report before archiving")
+    # Plan §五(一): the closing summary is approved by the leadership group; approving archives.
+    approved = session.scalar(select(ClosingReport.status).where(ClosingReport.incident_id == incident.id))
+    if approved != CLOSING_APPROVED:
+        raise Conflict("closing_not_approved", "总结报告尚未经领导小组批准，不能归档",
+                       "the closing report has not been approved; approving it archives the incident")
     incident.status = ARCHIVED
     incident.archived_at = now
     escalation.settle_incident(session, incident, reason="事件已归档", now=now, clocks_too=True)

@@ -99,10 +99,16 @@ def _status(provider_status: str | None) -> str:
     return SENT if provider_status in ("sent", "delivered", "in-progress", "completed") else QUEUED
 
 
+def with_ref(url: str | None, reference: str | None) -> str | None:
+    """Return a webhook URL carrying the delivery it is about (?ref=), signed along with the rest."""
+    if not url or not reference:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode({"ref": reference})
+
+
 def voice_twiml(text: str, *, action: str | None = None, reference: str | None = None) -> str:
     """Return the TwiML of an alert call: read the message in Chinese and gather one key (1 acknowledges)."""
-    if action and reference:
-        action = action + ("&" if "?" in action else "?") + urlencode({"ref": reference})
+    action = with_ref(action, reference)
     response = VoiceResponse()
     for _ in range(2):  # read it twice: the first words of a call at 3 a.m. are often missed
         gather = response.gather(num_digits=1, action=action or None, method="POST", timeout=8)
@@ -146,7 +152,8 @@ class TwilioSms(_TwilioSender):
     kind = SMS
 
     def _create(self, message: Message) -> tuple[str, str | None]:
-        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        # The delivery's id rides on the callback: a status may come before its SID is recorded.
+        extra = {"status_callback": with_ref(self.status_callback, message.reference)} if self.status_callback else {}
         created = self.client.messages.create(to=message.to, from_=self.from_number, body=message.text, **extra)
         return created.sid, created.status
 
@@ -157,7 +164,7 @@ class TwilioVoice(_TwilioSender):
     kind = VOICE
 
     def _create(self, message: Message) -> tuple[str, str | None]:
-        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        extra = {"status_callback": with_ref(self.status_callback, message.reference)} if self.status_callback else {}
         twiml = voice_twiml(message.text, action=self.voice_action, reference=message.reference)
         created = self.client.calls.create(to=message.to, from_=self.from_number, twiml=twiml, **extra)
         return created.sid, created.status

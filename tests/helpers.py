@@ -50,3 +50,16 @@ class Recorder:
     def kinds(self) -> list[tuple[str, str]]:
         """Return (clock kind, firing kind) for everything delivered, in order."""
         return [(f.payload["clock"], f.kind) for f in self.fired]
+
+
+CLOSING_FORM = {"cause": "从无证摊贩采购的豆角未煮熟，导致皂素中毒。", "handling": "封存留样，停止供餐，救治病人。",
+                "aftermath": "患者均已出院。", "lessons": "进货查验不严。", "improvements": "建立进货台账。"}
+
+
+def approve_closing(office, leader, iid: int):
+    """File the closing report through its form and have the leadership approve it, which archives."""
+    r = office.post(f"/api/v1/incidents/{iid}/closing-report", json=CLOSING_FORM)
+    assert r.status_code == 201, r.get_json()
+    r = leader.post(f"/api/v1/incidents/{iid}/closing-report/approve", json={"note": "同意"})
+    assert r.status_code == 200, r.get_json()
+    return r

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Deadline, Incident, LevelChange, Report
-from tests.helpers import incident_payload, iso
+from tests.helpers import CLOSING_FORM, approve_closing, incident_payload, iso
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -288,9 +288,7 @@ def test_report_for_an_ended_incident(wiring, users, ended, user, kind):
 
 
 def test_report_for_an_archived_incident(wiring, users, ended):
-    r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "总结"})
-    assert r.status_code == 201
-    assert users["office"].post(f"/api/v1/incidents/{ended}/archive").status_code == 200
+    approve_closing(users["office"], users["leader"], ended)
     guard = Unchanged(wiring, users["office"], ended)
     r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "再交一份"})
     assert_error(r, 409)
@@ -355,6 +353,17 @@ def test_end_twice(wiring, users, ended):
 def test_archive_before_the_closing_report(wiring, users, ended):
     guard = Unchanged(wiring, users["office"], ended)
     assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "no_closing_report")
+    guard.check()
+
+
+def test_archive_before_the_closing_report_is_approved(wiring, users, ended):
+    ok = users["office"].post(f"/api/v1/incidents/{ended}/closing-report", json=CLOSING_FORM)
+    assert ok.status_code == 201, ok.get_json()
+    returned = users["leader"].post(f"/api/v1/incidents/{ended}/closing-report/return", json={"reason": "请补充"})
+    assert returned.status_code == 200, returned.get_json()
+    guard = Unchanged(wiring, users["office"], ended)
+    error = assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "closing_not_approved")
+    assert "批准" in error["message"]
     guard.check()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from incidents import audit, service
 from incidents.models import AuditEntry, AuditHead
 from incidents.users import SystemActor, create_user
-from tests.helpers import incident_payload, iso
+from tests.helpers import CLOSING_FORM, incident_payload, iso
 
 
 # --- helpers -------------------------------------------------------------------
@@ -123,8 +123,8 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
          {"measure": "measures_issued", "body": "措施已下发"}, 201)
     step(office, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "progress", "body": "续报"}, 201)
     step(leader, "post", "/api/v1/incidents/{iid}/end", "incident.ended", {"reason": "处置完毕"})
-    step(office, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "closing", "body": "总结"}, 201)
-    step(office, "post", "/api/v1/incidents/{iid}/archive", "incident.archived")
+    step(office, "post", "/api/v1/incidents/{iid}/closing-report", "closing.submitted", CLOSING_FORM, 201)
+    step(leader, "post", "/api/v1/incidents/{iid}/closing-report/approve", "incident.archived", {"note": "同意"})
 
     # The incident's trail through the API shows the same, with UTC times.
     trail = office.get(f"/api/v1/incidents/{iid}/audit").get_json()["entries"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import User
-from tests.helpers import incident_payload
+from tests.helpers import approve_closing, incident_payload
 
 PASSWORD = "correct horse 9"
 
@@ -260,8 +260,7 @@ def test_archived_incidents_leave_the_board(browser, users):
     assert leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "已查处"}).status_code == 200
     client = browser("leader")
     assert "应急状态已结束" in page(client, "/")
-    office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "总结"})
-    assert office.post(f"/api/v1/incidents/{iid}/archive").status_code == 200
+    approve_closing(office, leader, iid)
     assert "已归档的事件" not in page(client, "/")
     html = page(client, f"/incidents/{iid}")
     assert "已归档" in html and "已查处" in html and "宣布应急状态结束" in html

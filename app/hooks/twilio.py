@@ -79,6 +79,6 @@ def status():
     sid = form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid") or ""
     state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus") or ""
     changed = escalation.apply_status(db(), sid, state, now=now(), error_code=form.get("ErrorCode"),
-                                      error_message=form.get("ErrorMessage"))
+                                      error_message=form.get("ErrorMessage"), ref=request.args.get("ref", type=int))
     db().commit()
     return Response(status=204 if changed else 200)

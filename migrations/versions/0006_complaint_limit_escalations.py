@@ -25,6 +25,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A complaint's SMS may have carried an incident's in a bundle: unhook those first.
+    op.execute("UPDATE deliveries SET bundle_id = NULL WHERE bundle_id IN (SELECT d.id FROM deliveries d "
+               "JOIN escalations e ON d.escalation_id = e.id WHERE e.complaint_limit_id IS NOT NULL)")
     op.execute("DELETE FROM deliveries WHERE escalation_id IN "
                "(SELECT id FROM escalations WHERE complaint_limit_id IS NOT NULL)")
     op.execute("DELETE FROM escalations WHERE complaint_limit_id IS NOT NULL")

@@ -63,3 +63,38 @@ def test_a_limit_about_to_run_out_escalates_and_handling_it_tells_those_alerted(
         assert esc["status"] == "resolved" and esc["code"] == f"C{limit_id}" and esc["item"].startswith("投诉时限")
     finally:
         walker.close()
+
+
+def test_a_rerouted_complaint_takes_its_running_escalation_along(app, wiring, clock, make_user,
+                                                                 twilio_stub):  # noqa: F811
+    app.config.update(twilio_stub.settings())
+    centre = make_user("duty_officer", "complaints", "+8613900000001")
+    catering = make_user("duty_officer", "catering", CATERING)
+    office = make_user("office", "office")
+    for department, who in (("catering", catering), ("complaints", centre)):
+        r = office.post(f"/api/v1/departments/{department}/shifts",
+                        json={"starts_at": iso(WARN - timedelta(hours=1)), "ends_at": iso(WARN + timedelta(days=2)),
+                              "officer_id": who.id})
+        assert r.status_code == 201, r.get_json()
+    number = submit(app.test_client()).get_json()["tracking_no"]
+    walker = walker_for(app, workers=1)
+    try:
+        clock.set(WARN)  # not triaged yet: the acceptance limit, and its escalation, are the centre's
+        with wiring.sessions() as s:
+            complaints.notify_limits(s, wiring.plan, now=clock.now())
+            s.commit()
+        tick(wiring, Recorder(), walker=walker)
+        r = centre.post(f"/api/v1/complaints/{number}/triage", json={"department": "catering"})
+        assert r.status_code == 200, r.get_json()
+        twilio_stub.expect_sms(CATERING, "【12315】")
+        clock.set(WARN + timedelta(hours=2))
+        tick(wiring, Recorder(), walker=walker)
+        assert twilio_stub.problems() == []
+        with wiring.sessions() as s:
+            (esc,) = escalation.history(s, complaint_limit_ids=[
+                s.scalar(select(ComplaintLimitRow.id).where(ComplaintLimitRow.kind == "acceptance"))])
+        assert esc["department"] == "catering"
+        r = catering.post(f"/api/v1/escalations/{esc['id']}/ack")
+        assert r.status_code == 200, r.get_json()
+    finally:
+        walker.close()

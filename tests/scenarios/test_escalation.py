@@ -412,3 +412,71 @@ def test_the_last_step_goes_out_and_a_late_acknowledgement_still_tells_those_ale
         assert esc["status"] == "acknowledged" and esc["ack_channel"] == "board"
     finally:
         w.walker.close()
+
+
+def test_a_code_signs_only_its_item_of_a_bundle_and_one_signs_them_all(level_one):
+    w = level_one
+    first, second = w.assign("任务甲"), w.assign("任务乙")
+    w.stub.expect_sms(OFFICER, "您有2项待签收")
+    w.at(2)
+    w.settled()
+    r = w.reply(OFFICER, f"A{first}")
+    assert f"已签收：A{first}。" in r.get_data(as_text=True)
+    assert w.assignment(first)["status"] == "acknowledged" and w.assignment(second)["status"] == "pushed"
+    w.stub.expect_call(OFFICER, "任务乙")  # the other item's chain goes on
+    w.at(5)
+    w.settled()
+    r = w.reply(OFFICER, "1")
+    assert f"已签收：A{second}" in r.get_data(as_text=True)
+    assert w.assignment(second)["status"] == "acknowledged"
+
+
+@pytest.mark.parametrize("body", ["收到A{aid}", "确认 a{aid}，谢谢", "收到。", "１"])
+def test_natural_replies_acknowledge(level_one, body):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(2)
+    r = w.reply(OFFICER, body.format(aid=aid))
+    assert f"已签收：A{aid}" in r.get_data(as_text=True)
+    assert w.assignment(aid)["status"] == "acknowledged"
+
+
+def test_only_the_department_signs_its_task_through_the_escalation(level_one, users):
+    w = level_one
+    aid = w.assign()
+    w.at(0)
+    (esc,) = w.history()
+    r = users["leader"].post(f"/api/v1/escalations/{esc['id']}/ack")
+    assert r.status_code == 403 and "被派发科室" in r.get_json()["error"]["message"]
+    assert w.assignment(aid)["status"] == "pushed"
+    r = users["food"].post(f"/api/v1/escalations/{esc['id']}/ack")
+    assert r.status_code == 200, r.get_json()
+    assert w.assignment(aid)["status"] == "acknowledged" and w.history()[0]["status"] == "acknowledged"
+
+
+def test_a_status_callback_before_the_sid_is_recorded_is_kept(level_one):
+    from incidents import escalation
+
+    w = level_one
+    w.assign()
+    w.at(0)
+    w.clock.set(w.t0 + timedelta(minutes=2))
+    escalation.advance(w.wiring.sessions, now=w.clock.now())
+    (out,) = escalation.claim_outgoing(w.wiring.sessions, now=w.clock.now(), rules=w.wiring.plan.delivery)
+    # The provider took it and already says it was delivered; the sender has not recorded the SID yet.
+    sid = "SM" + "a" * 32
+    r = w.hook(f"status?ref={out.delivery_id}", {"AccountSid": w.stub.account_sid, "MessageSid": sid,
+                                                  "MessageStatus": "delivered", "To": OFFICER})
+    assert r.status_code == 204
+    escalation.record_results(w.wiring.sessions, [(out, escalation.Result(ok=True, status="queued", provider="twilio",
+                                                                         provider_id=sid))],
+                              now=w.clock.now(), rules=w.wiring.plan.delivery)
+    (esc,) = w.history()
+    sms = [d for d in esc["deliveries"] if d["channel"] == "sms"][0]
+    assert sms["status"] == "delivered" and sms["provider_status"] == "delivered" and sms["at"]
+    # A second delivery's callback cannot take a SID by naming a delivery that is not being sent.
+    r = w.hook(f"status?ref={out.delivery_id}", {"AccountSid": w.stub.account_sid, "MessageSid": "SM" + "b" * 32,
+                                                  "MessageStatus": "failed", "To": OFFICER})
+    assert r.status_code == 200
+    assert [d["status"] for d in w.history()[0]["deliveries"] if d["channel"] == "sms"] == ["delivered"]

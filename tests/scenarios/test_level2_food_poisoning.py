@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.scheduler import tick
-from tests.helpers import Recorder, by_kind, incident_payload, iso
+from tests.helpers import Recorder, approve_closing, by_kind, incident_payload, iso
 
 
 def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
@@ -111,8 +111,8 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     clock.set(t_end + timedelta(days=3))
     r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "总结报告"})
     assert by_kind(r.get_json()["incident"]["deadlines"])["closing_report"]["status"] == "met"
-    r = office.post(f"/api/v1/incidents/{iid}/archive")
-    assert r.status_code == 200 and r.get_json()["status"] == "archived"
+    r = approve_closing(office, users["leader"], iid)
+    assert r.get_json()["incident"]["status"] == "archived"
 
     # Accountability: the late bureau report by 10 minutes and the missed measures.
     acc = office.get(f"/api/v1/accountability?incident={iid}").get_json()

@@ -36,6 +36,8 @@ DEMO_USERS = (
     ("sepe", "孙值班（特种设备安全监察科）", "duty_officer", "special_equipment", "+8613800000016"),
     ("food_head", "陈科长（食品安全协调督查科）", "department_head", "food_coord", "+8613800000019"),
     ("sepe_head", "郑科长（特种设备安全监察科）", "department_head", "special_equipment", "+8613800000020"),
+    ("centre", "周值班（315投诉中心）", "duty_officer", "complaints", None),
+    ("catering", "吴值班（餐饮服务监督管理科）", "duty_officer", "catering", "+8613800000021"),
     ("chengguan", "城关所", "station", "chengguan", "+8613800000017"),
     ("guandu", "官渡所", "station", "guandu", "+8613800000018"),
     ("viewer", "观察员", "viewer", None, None),
@@ -186,7 +188,46 @@ def load(app: Flask) -> Iterator[str]:
         session.commit()
         yield (f"任务A{fresh.id}（食品安全协调督查科）待签收：无人签收时按Ⅱ级升级链依次短信、电话通知值班人员王值班、"
                f"科室负责人陈科长、领导小组（控制台日志可见）")
+        yield from _complaints(session, plan, people, now)
+        session.commit()
     yield f"demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS)
+
+
+DEMO_COMPLAINTS = (
+    # hours ago, what the public typed, and what the centre did with it
+    (50, {"kind": "complaint", "name": "张女士", "phone": "13812345678", "address": "中牟县城关镇青年路8号",
+          "business_name": "老街烧烤", "business_address": "中牟县城关镇人民路1号", "category": "catering",
+          "purchased_at": "", "amount": "128.50", "order_no": "", "demand": "refund",
+          "description": "在该店吃烧烤后全家腹泻，要求退款并赔偿医药费。"}, "accept"),
+    (26, {"kind": "complaint", "name": "李先生", "phone": "13987654321", "address": "中牟县官渡镇",
+          "business_name": "万家福超市", "business_address": "中牟县官渡镇建设路18号", "category": "prices",
+          "purchased_at": "", "amount": "36", "order_no": "", "demand": "refund",
+          "description": "鸡蛋标价每斤5.8元，结账按7.8元收取，要求退还差价。"}, "triage"),
+    (3, {"kind": "tipoff", "name": "", "phone": "13700001111", "address": "",
+         "business_name": "某小作坊", "business_address": "中牟县城关镇东关村", "category": "food",
+         "purchased_at": "", "amount": "", "order_no": "", "demand": "",
+         "description": "村东头有小作坊用地沟油炸制油条，卫生条件很差。"}, None),
+)
+
+
+def _complaints(session, plan, people: dict[str, User], now) -> Iterator[str]:
+    """A few 12315 complaints at different stages, for the complaint centre's page."""
+    from app.intake.workdays import calendar_for
+    from incidents import complaints
+
+    calendar = calendar_for(plan)
+    for hours, data, step in DEMO_COMPLAINTS:
+        at = now - timedelta(hours=hours)
+        receipt = complaints.submit(session, plan, calendar, complaints.validate(plan, data, now=at), now=at)
+        number = receipt.tracking_no
+        if step in ("triage", "accept"):
+            department = plan.complaints.category(data["category"]).department
+            complaints.triage(session, plan, tracking_no=number, department=department, note=None,
+                              actor=people["office"], now=at + timedelta(hours=1))
+        if step == "accept":
+            complaints.change_status(session, plan, calendar, tracking_no=number, to="accepted",
+                                     actor=people["office"], now=at + timedelta(hours=2))
+        yield f"12315 {number}：{data['business_name']}（{ {None: '待分流', 'triage': '已分流', 'accept': '已受理'}[step] }）"
 
 
 def _support_desks_sign(session, plan, incident, *, now, people: dict[str, User] | None = None) -> None:

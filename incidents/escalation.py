@@ -690,7 +690,9 @@ def record_results(session_factory: sessionmaker, results: Iterable[tuple[Outgoi
             if res.ok:
                 carrier.provider_id = res.provider_id
                 carrier.sent_at = carrier.sent_at or now
-                if carrier.status == "sending":  # else a status callback came first and said more
+                # Else a status callback came first and said more. `cancelled`: the item was
+                # settled while this message was already in the provider's hands; it went.
+                if carrier.status in ("sending", "cancelled"):
                     carrier.status, carrier.provider_status = res.status or "queued", res.status
                 carrier.error_code = carrier.error_message = None
                 for m in members:

@@ -40,7 +40,7 @@ from sqlalchemy import text  # noqa: E402
 
 from incidents.clock import FakeClock  # noqa: E402
 from incidents.users import SystemActor, create_user  # noqa: E402
-from reports import fonts, render, samples, snapshots  # noqa: E402
+from reports import fonts, render, snapshots  # noqa: E402
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 
 from incidents.errors import InvalidInput
 from incidents.models import User

@@ -258,48 +258,9 @@ def actor_label(actor: str) -> str:
     return f"{ROLES.get(role, role)} {name}".strip()
 
 
-def _level_label(plan: Plan, code: str | None) -> str:
-    return level_view(plan, code)["label"]
-
-
 def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
-    """Say in Chinese what an audit entry recorded; `fmt` formats a time."""
-    kind, cycle = data.get("kind"), data.get("cycle") or 0
-    if action == "incident.registered":
-        return f"{_level_label(plan, data.get('level'))} · {category_name(plan, data.get('category') or '')}"
-    if action == "incident.graded":
-        return (f"{_level_label(plan, data.get('from'))} → {_level_label(plan, data.get('to'))}:"
-                f"{data.get('reason') or ''}")
-    if action == "incident.activated":
-        return f"按{_level_label(plan, data.get('level'))}启动"
-    if action == "incident.ended":
-        return f"结束时间 {fmt(parse_time(data.get('ended_at')))}：{data.get('reason') or ''}"
-    if action == "report.submitted":
-        what = REPORT_KIND_ZH.get(kind, kind or "")
-        if kind == "measure" and data.get("measure"):
-            what += f"({clock_name(plan, data['measure'])})"
-        return f"{what}，报送时间 {fmt(parse_time(data.get('submitted_at')))}"
-    if action.startswith("assignment."):
-        dept = unit_name(plan, data.get("department")) if data.get("department") else ""
-        if action == "assignment.created":
-            return f"{dept}：{data.get('task') or ''}"
-        said = data.get("reason") or data.get("note") or ""
-        return f"{dept}：{said}" if said else dept
-    if action.startswith("deadline."):
-        name = clock_name(plan, kind, cycle)
-        if action == "deadline.started":
-            return f"{name}，截止 {fmt(parse_time(data.get('due_at')))}"
-        if action == "deadline.retimed":
-            return (f"{name}，截止时间由 {fmt(parse_time(data.get('due_before')))} "
-                    f"改为 {fmt(parse_time(data.get('due_at')))}")
-        if action == "deadline.cancelled":
-            return f"{name}：{data.get('reason') or ''}"
-        if action == "deadline.late":
-            return f"{name}，迟报 {data.get('late_by') or chinese_duration(data.get('late_seconds') or 0)}"
-        if action == "deadline.overdue":
-            return f"{name}，截止 {fmt(parse_time(data.get('due_at')))} 未完成"
-        return name
-    return ""
+    """Say in Chinese what an audit entry recorded, as the briefings do; `fmt` formats a time."""
+    return names.describe(plan, action, data, lambda value: fmt(parse_time(value)))
 
 
 def audit_view(session: Session, incident: Incident, plan: Plan, fmt) -> list[dict]:

@@ -433,3 +433,16 @@ def wait_until(predicate, *, timeout: float, every: float = 0.5) -> bool:
         if time.monotonic() >= end:
             return False
         time.sleep(every)
+
+
+def run_on_scratch_database(run, report, args):
+    """Run a benchmark on a scratch PostgreSQL database, stop its child processes, report, return the result."""
+    children = Children()
+    try:
+        with scratch_database() as url:
+            result = run(url, children, args)
+    finally:
+        children.close()
+    report(result, args)
+    return result
+

@@ -42,7 +42,7 @@ from bench.common import (
     children_of,
     cpu_seconds,
     free_port,
-    scratch_database,
+    run_on_scratch_database,
     stats,
     tool,
     wait_for_line,
@@ -336,14 +336,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.watch_process:
         watch_process(args)
         return None
-    children = Children()
-    try:
-        with scratch_database() as url:
-            result = run(url, children, args)
-    finally:
-        children.close()
-    report(result, args)
-    return result
+    return run_on_scratch_database(run, report, args)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from bench.common import (
     banner,
     insert_clocks,
     read_scheduler_logs,
-    scratch_database,
+    run_on_scratch_database,
     seed_base,
     stats,
     tool,
@@ -364,14 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--drain-timeout", type=float, default=150.0, help="seconds after the last due point")
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args(argv)
-    children = Children()
-    try:
-        with scratch_database() as url:
-            result = run(url, children, args)
-    finally:
-        children.close()
-    report(result, args)
-    return result
+    return run_on_scratch_database(run, report, args)
 
 
 if __name__ == "__main__":

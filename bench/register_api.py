@@ -35,7 +35,7 @@ from bench.common import (
     children_of,
     cpu_seconds,
     free_port,
-    scratch_database,
+    run_on_scratch_database,
     stats,
     tool,
     utcnow,
@@ -257,14 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
-    children = Children()
-    try:
-        with scratch_database() as url:
-            result = run(url, children, args)
-    finally:
-        children.close()
-    report(result, args)
-    return result
+    return run_on_scratch_database(run, report, args)
 
 
 if __name__ == "__main__":

@@ -446,3 +446,26 @@ def run_on_scratch_database(run, report, args):
     report(result, args)
     return result
 
+
+def wait_http(port: int, proc: subprocess.Popen, path: str, *, timeout: float = 60,
+              log: Path | None = None) -> None:
+    """Wait until a server child answers GET path on 127.0.0.1:port; raise if it exits or stays silent."""
+    import http.client
+
+    def tail() -> str:
+        return ":\n" + log.read_text(errors="replace")[-3000:] if log is not None else ""
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}{tail()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not answer within {timeout} s{tail()}")
+

@@ -46,6 +46,7 @@ from bench.common import (
     stats,
     tool,
     wait_for_line,
+    wait_http,
 )
 from bench.register_api import WaitSampler
 
@@ -125,22 +126,6 @@ def load(ports: list[int], *, requests: int, connections: int, first: int, seed:
             "errors": Counter(str(s) for s, _, _ in results if s != 201)}
 
 
-def _wait_port(port: int, proc, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
-        try:
-            c = http.client.HTTPConnection(HOST, port, timeout=5)
-            c.request("GET", "/api/v1/openapi.json")
-            c.getresponse().read()
-            c.close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on {port} did not answer within {timeout} s")
-
-
 def run(url: str, children: Children, args) -> dict:
     """Start the servers and the watch on the scratch database, run the phases, collect what happened."""
     env = app_env(url, children.workdir, YINGJI_PROXY_HOPS="1", YINGJI_THREADS=str(args.threads),
@@ -158,7 +143,7 @@ def run(url: str, children: Children, args) -> dict:
     watch = children.start([sys.executable, "-m", "bench.complaints", "--watch-process",
                             "--surge-every", str(args.surge_every)], env=env, log=watch_log)
     for proc, port in zip(servers, ports):
-        _wait_port(port, proc)
+        wait_http(port, proc, "/api/v1/openapi.json", timeout=40)
     if wait_for_line(watch_log, WATCH_READY, timeout=40, proc=watch) is None:
         raise RuntimeError(f"the watch process did not start:\n{watch_log.read_text()[-3000:]}")
     engine = app_engine(url)

@@ -33,13 +33,14 @@ from bench.common import (
     Children,
     app_env,
     banner,
-    cpu_seconds,
     children_of,
+    cpu_seconds,
     free_port,
     machine,
     scratch_database,
     stats,
     tool,
+    wait_http,
 )
 
 HOST = "127.0.0.1"
@@ -364,22 +365,6 @@ class Api:
         return t0, t1, out
 
 
-def wait_http(port: int, proc, log, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            c = http.client.HTTPConnection(HOST, port, timeout=2)
-            c.request("GET", "/socket.io/?EIO=4&transport=polling")
-            c.getresponse().read()
-            c.close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on {port} did not answer:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 def start_gunicorn(children: Children, env: dict, name: str, app_spec: str | None, threads: int):
     port = free_port()
     log = children.workdir / f"{name}.log"
@@ -387,7 +372,7 @@ def start_gunicorn(children: Children, env: dict, name: str, app_spec: str | Non
                YINGJI_CONTROL_SOCKET=str(children.workdir / f"{name}.ctl"))
     cmd = tool("gunicorn") + ["-c", "deploy/gunicorn.conf.py"] + ([app_spec] if app_spec else [])
     proc = children.start(cmd, env=env, log=log)
-    wait_http(port, proc, log)
+    wait_http(port, proc, "/socket.io/?EIO=4&transport=polling", log=log)
     return port, proc
 
 

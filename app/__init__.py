@@ -38,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
 
-    from app import auth, cli, notify_cli, push, scheduler
+    from app import auth, calendar_cli, cli, notify_cli, push, scheduler
     from app.api import bp as api_bp
     from app.board import bp as board_bp
     from app.hooks import bp as hooks_bp
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     cli.init_app(app)
     notify_cli.init_app(app)
+    calendar_cli.init_app(app)
     scheduler.init_app(app)
     push.init_app(app)  # the boards' Socket.IO server; sets wiring.emit
     _errors(app)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask
 
 from app.extensions import Yingji
-from app.intake.workdays import calendar_for
-from incidents import complaints, surge
+from app.calendar import calendar_for
+from incidents import calendar_notices, complaints, surge
 
 log = logging.getLogger("yingji.complaints")
 
@@ -59,7 +59,7 @@ def housekeeping(wiring: Yingji) -> dict:
     plan, now = wiring.plan, wiring.clock.now()
     rules = plan.complaints
     with wiring.sessions() as session:
-        recounted = complaints.refresh_estimates(session, plan, calendar_for(plan), now=now)
+        recounted = calendar_notices.refresh_estimates(session, plan, calendar_for(session, plan), now=now)
         erased = complaints.erase_expired(session, plan, now=now)
         longest = max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window)
         dropped = complaints.purge_rate_buckets(session, longest=longest, now=now)

@@ -212,10 +212,10 @@ DEMO_COMPLAINTS = (
 
 def _complaints(session, plan, people: dict[str, User], now) -> Iterator[str]:
     """A few 12315 complaints at different stages, for the complaint centre's page."""
-    from app.intake.workdays import calendar_for
+    from app.calendar import calendar_for
     from incidents import complaints
 
-    calendar = calendar_for(plan)
+    calendar = calendar_for(session, plan)
     for hours, data, step in DEMO_COMPLAINTS:
         at = now - timedelta(hours=hours)
         receipt = complaints.submit(session, plan, calendar, complaints.validate(plan, data, now=at), now=at)

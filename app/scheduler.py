@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app import complaint_jobs, daily_report
+from app.calendar import calendar_for
 from app.extensions import Yingji, yingji
 from incidents import holidays
 from incidents.users import SystemActor
@@ -52,12 +53,11 @@ def tick(wiring: Yingji, deliver, *, walker: Walker | None = None, batch: int = 
 
 
 def holiday_watch(wiring: Yingji):
-    """Open the holiday market watches that are due and check holiday duty; log what data is missing."""
-    from app.holiday_calendar import ChineseCalendar
-
+    """Open, move and close the holiday market watches and check their duty; log what data is missing."""
     now = wiring.clock.now()
     with wiring.sessions() as session:
-        result = holidays.run_watch(session, wiring.plan, ChineseCalendar(), actor=HOLIDAY_WATCH, now=now)
+        result = holidays.run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=HOLIDAY_WATCH,
+                                    now=now)
         session.commit()
     for text in result.not_covered:
         log.warning("%s", text)
@@ -113,8 +113,9 @@ def holidays_command() -> None:
     """Run the holiday market watch now and show upcoming holidays, duty gaps and missing data."""
     result = holiday_watch(yingji())
     for h in result.holidays:
-        click.echo(f"{h.label}: {h.first_day} – {h.last_day}")
-    click.echo(f"watches opened now: {len(result.opened)}")
+        basis = "notice" if h.certain else "statutory dates only, no notice yet"
+        click.echo(f"{h.label}: {h.first_day} – {h.last_day} ({basis})")
+    click.echo(f"watches opened now: {len(result.opened)}; moved: {len(result.moved)}; closed: {len(result.closed)}")
     for gap in result.duty_gaps:
         click.echo(f"duty gap: {gap.message} {gap.starts_at.isoformat()} – {gap.ends_at.isoformat()}")
     for text in result.not_covered:

@@ -164,12 +164,12 @@ def seed_accountability(app, rows: int, first: int) -> None:
 
 def seed_complaints(app, count: int):
     """File `count` complaints over the week before START (a tenth of them tip-offs), triage and accept a tenth."""
-    from app.intake.workdays import calendar_for
+    from app.calendar import calendar_for
     from incidents import complaints
     from reports.snapshots import week_start
 
     wiring = app.extensions["yingji"]
-    plan, calendar = wiring.plan, calendar_for(wiring.plan)
+    plan = wiring.plan
     monday = week_start(START.astimezone(ZoneInfo(plan.timezone)).date())
     first = datetime.combine(monday, datetime.min.time(), ZoneInfo(plan.timezone))
     step = (START - first) / count
@@ -179,6 +179,7 @@ def seed_complaints(app, count: int):
         centre, _ = create_user(s, plan, name="bench-centre", role="duty_officer", unit=plan.complaints.centre,
                                 now=START, actor=SystemActor(name="bench"))
         s.commit()
+        calendar = calendar_for(s, plan)
         numbers = []
         for n in range(count):
             at = first + step * n

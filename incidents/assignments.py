@@ -20,6 +20,7 @@ from incidents.models import (
     IN_PROGRESS,
     PUSHED,
     REGISTERED,
+    WATCHING,
     Assignment,
     Incident,
 )
@@ -54,7 +55,7 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
     if actor.role not in ASSIGNING_ROLES:
         raise Forbidden("forbidden", "只有领导小组、指挥部和应急办公室可以派发任务",
                         "only the leadership, the command and the office assign tasks")
-    if incident.status not in (REGISTERED, ACTIVE):
+    if incident.status not in (REGISTERED, ACTIVE, WATCHING):
         raise Conflict("ended", "应急状态已结束，不能再派发任务", "the emergency has ended; no new assignments")
     try:
         plan.department(department)

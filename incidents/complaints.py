@@ -4,8 +4,8 @@ The public files a complaint (投诉) or a tip-off (举报) and gets a tracking 
 the phone number they typed, they see its status and nothing else. The complaint centre triages
 (分流) each one to the department its category suggests, or re-routes it; the department decides
 on acceptance, mediates and answers (反馈). The statutory limits are plan data counted in Chinese
-working days from an injected calendar: a year the calendar has no data for is counted Monday to
-Friday and every limit counted so says it is an estimate.
+working days from the injected calendar (incidents/calendar.py): a limit that reaches into a year
+without an official notice is counted on the statutory holidays and says it is an estimate.
 
 Intake is kept lean so that a surge of the public does not queue on shared rows: a submission
 inserts its complaint and its limits and nothing else. The audit trail gets one digest entry per
@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text
@@ -32,7 +32,7 @@ from incidents import audit, board_events, escalation
 from incidents.board_events import department_room
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.db import UTCDateTime
-from incidents.holidays import CalendarGap
+from incidents.calendar import WorkdayCalendar, add_working_days, working_days_left
 from incidents.models import (
     CANCELLED,
     ESC_RESOLVED,
@@ -46,7 +46,7 @@ from incidents.models import (
     RateBucket,
     Surge,
 )
-from incidents.plan import CalendarYear, ComplaintLimit, Plan, RateLimit
+from incidents.plan import ComplaintLimit, Plan, RateLimit
 from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
 from incidents.users import SystemActor, actor_id
 
@@ -240,101 +240,6 @@ def normalise_tracking_no(raw: str) -> str | None:
 
 
 # --- working days ----------------------------------------------------------------------------------
-
-
-class WorkdayCalendar(Protocol):
-    """Official working days: weekends, holidays and make-up working days (调休)."""
-
-    source: str
-
-    def is_workday(self, day: date) -> bool:
-        """Tell whether `day` is a working day; raise CalendarGap for a year without data."""
-        ...
-
-
-class PlanCalendar:
-    """A calendar with the years the plan fills in (official notices newer than the package's data)."""
-
-    def __init__(self, base: WorkdayCalendar | None, years: Iterable[CalendarYear] = ()) -> None:
-        self.base = base
-        self.years = {y.year: ({date.fromisoformat(d) for d in y.days_off}, {date.fromisoformat(d) for d in y.workdays})
-                      for y in years}
-        self.source = (base.source if base else "无日历数据") + ("，预案补充：" + "、".join(
-            f"{y}年" for y in sorted(self.years)) if self.years else "")
-
-    def is_workday(self, day: date) -> bool:
-        """Tell whether `day` is a working day, the plan's years first."""
-        if day.year in self.years:
-            off, worked = self.years[day.year]
-            return day in worked or (day.weekday() < 5 and day not in off)
-        if self.base is None:
-            raise CalendarGap(day.year, self.source)
-        return self.base.is_workday(day)
-
-
-class WeekdayCalendar:
-    """Monday to Friday, no holidays: only for tests and for saying what an estimate assumed."""
-
-    source = "周一至周五（不含节假日）"
-
-    def is_workday(self, day: date) -> bool:
-        """Tell whether `day` is Monday to Friday."""
-        return day.weekday() < 5
-
-
-@dataclass(frozen=True)
-class Counted:
-    """The last working day of a count, and whether a year without calendar data made it an estimate."""
-
-    day: date
-    estimated: bool
-    note: str | None = None
-
-
-MAX_WORKING_DAYS = 400
-
-
-def _workday(calendar: WorkdayCalendar, day: date, gaps: set[tuple[int, str]]) -> bool:
-    try:
-        return calendar.is_workday(day)
-    except CalendarGap as gap:
-        gaps.add((gap.year, gap.source))
-        return day.weekday() < 5
-
-
-def _gap_note(gaps: set[tuple[int, str]]) -> str | None:
-    if not gaps:
-        return None
-    years = "、".join(f"{y}年" for y, _ in sorted(gaps))
-    source = sorted(gaps)[0][1]
-    return (f"节假日数据（{source}）未覆盖{years}，暂按周一至周五估算工作日，未计入法定节假日和调休；"
-            f"国务院办公厅发布放假安排后须在预案 complaints.calendar 中补充或升级日历数据")
-
-
-def add_working_days(calendar: WorkdayCalendar, start: date, n: int) -> Counted:
-    """Return the n-th working day after `start` (the start day itself is not counted)."""
-    if not 1 <= n <= MAX_WORKING_DAYS:
-        raise ValueError(f"working days must be 1..{MAX_WORKING_DAYS}")
-    gaps: set[tuple[int, str]] = set()
-    day, counted = start, 0
-    while counted < n:
-        day += timedelta(days=1)
-        if _workday(calendar, day, gaps):
-            counted += 1
-    return Counted(day, bool(gaps), _gap_note(gaps))
-
-
-def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> int:
-    """Return the working days from today (counted if it is one) to the due day, both included; 0 if past."""
-    if due_on < today:
-        return 0
-    gaps: set[tuple[int, str]] = set()
-    days, day = 0, today
-    while day <= due_on and days <= MAX_WORKING_DAYS:
-        if _workday(calendar, day, gaps):
-            days += 1
-        day += timedelta(days=1)
-    return days
 
 
 def local_day(plan: Plan, moment: datetime) -> date:
@@ -1095,7 +1000,7 @@ def search(session: Session, plan: Plan, user, *, status: str | None = None, kin
     return list(session.scalars(stmt))
 
 
-# --- the scheduler's work: audit digest, estimates, retention ---------------------------------------------------
+# --- the scheduler's work: audit digest, retention ---------------------------------------------------
 
 
 def chain_received(session: Session, plan: Plan, *, now: datetime, batch: int = 1000) -> int:
@@ -1119,28 +1024,6 @@ def chain_received(session: Session, plan: Plan, *, now: datetime, batch: int = 
     board_events.publish(session, rooms={department_room(plan.complaints.centre)}, event_name="complaint",
                          payload={"what": "received", "count": len(rows), "complaints": latest}, at=now)
     return len(rows)
-
-
-def refresh_estimates(session: Session, plan: Plan, calendar: WorkdayCalendar, *, now: datetime,
-                      batch: int = 500) -> int:
-    """Recount pending limits that were estimates, once the calendar (or the plan) covers their year."""
-    rows = list(session.scalars(select(ComplaintLimitRow).where(ComplaintLimitRow.status == PENDING,
-                                                                ComplaintLimitRow.estimated.is_(True))
-                                .order_by(ComplaintLimitRow.id).limit(batch)))
-    changed = 0
-    for row in rows:
-        rule = next((r for r in plan.complaints.limits if r.kind == row.kind), None)
-        if rule is None:
-            continue
-        due = add_working_days(calendar, row.starts_on, row.working_days)
-        if due.estimated and due.day == row.due_on:
-            continue
-        started = day_start(plan, row.starts_on)
-        timing = limit_timing(plan, calendar, rule, started)
-        row.due_on, row.due_at, row.warn_at = timing.due_on, timing.due_at, timing.warn_at
-        row.estimated, row.estimate_note = timing.estimated, timing.note
-        changed += 1
-    return changed
 
 
 def erase_expired(session: Session, plan: Plan, *, now: datetime, batch: int = 500) -> int:

@@ -19,6 +19,7 @@ class IncidentFacts:
     initial_report_at: datetime | None
     activated_at: datetime | None
     ended_at: datetime | None
+    owes_reports: bool = True  # False for a holiday watch: a warning with tasks, no clock at all
     # When each cycle of a repeating clock was satisfied, per clock kind, in cycle order.
     satisfied_cycles: tuple[tuple[str, tuple[datetime, ...]], ...] = ()
 
@@ -43,6 +44,8 @@ class ClockSpec:
 def desired_clocks(plan: Plan, facts: IncidentFacts) -> list[ClockSpec]:
     """Return every clock the plan calls for given the facts, satisfied or not."""
     out: list[ClockSpec] = []
+    if not facts.owes_reports:
+        return out
     for rule in plan.clocks:
         if not rule.applies_to(facts.level, facts.category):
             continue

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit
+from incidents.calendar import HOLIDAY_NAMES
 from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
-from incidents.models import ACTIVE, Assignment, Incident, Shift, User
+from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, SYSTEM
+from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, SYSTEM
 from incidents.snapshots import iso
 from incidents.users import PHONE, actor_id
 
@@ -27,20 +29,25 @@ def shift_dict(row: Shift) -> dict:
             "substitute_for": row.substitute_for_id, "handover_reason": row.handover_reason, "note": row.note}
 
 
-def _may_edit(actor, department: str) -> None:
+def _may_edit(actor, unit: str) -> None:
     if actor.role in ROSTER_ROLES or actor.role == SYSTEM:
         return
-    if actor.role in DEPARTMENT_ROLES and actor.unit == department:
+    if (actor.role in DEPARTMENT_ROLES or actor.role == STATION) and actor.unit == unit:
         return
-    raise Forbidden("forbidden", "无权修改该科室的值班表", "you may not change this department's roster")
+    raise Forbidden("forbidden", "无权修改该单位的值班表", "you may not change this unit's roster")
+
+
+def units(plan: Plan) -> tuple[str, ...]:
+    """Return every unit that keeps a duty roster: the departments, then the stations."""
+    return tuple(d.code for d in plan.departments) + tuple(s.code for s in plan.stations)
 
 
 def _department(plan: Plan, code: str) -> str:
-    try:
-        return plan.department(code).code
-    except KeyError:
-        raise InvalidInput("unknown_department", f"预案中没有科室“{code}”", f"unknown department '{code}'",
-                           field="department") from None
+    # A station (市场监督管理所) keeps its own roster too: holiday duty is checked for every unit.
+    if code in units(plan):
+        return code
+    raise InvalidInput("unknown_department", f"预案中没有科室或市场监督管理所“{code}”", f"unknown unit '{code}'",
+                       field="department")
 
 
 def _officer(session: Session, officer_id: int | None, department: str) -> User | None:
@@ -204,7 +211,31 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
             cursor = max(cursor, row.ends_at)
         if cursor < until:
             out.append(gap_alert(plan, department, cursor, until))
+    for watch in session.scalars(select(HolidayWatch).where(HolidayWatch.closed_at.is_(None),
+                                                            HolidayWatch.closes_at > now)):
+        start = max(now, datetime.combine(watch.first_day, datetime.min.time(), ZoneInfo(plan.timezone)))
+        out.extend(unit_gaps(session, plan, start, watch.closes_at, during=f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}放假期间"))
     return out
+
+
+def unit_gaps(session: Session, plan: Plan, start: datetime, end: datetime, *, during: str) -> list[DutyAlert]:
+    """Return the hours from start to end that a unit's roster leaves empty, for every department and station."""
+    rows = list(session.scalars(select(Shift).where(Shift.cancelled_at.is_(None), Shift.ends_at > start,
+                                                    Shift.starts_at < end).order_by(Shift.starts_at)))
+    out = []
+    for unit in units(plan):
+        cursor = start
+        for row in (r for r in rows if r.department == unit):
+            if row.starts_at > cursor:
+                out.append(_holiday_gap(plan, unit, cursor, row.starts_at, during))
+            cursor = max(cursor, row.ends_at)
+        if cursor < end:
+            out.append(_holiday_gap(plan, unit, cursor, end, during))
+    return out
+
+
+def _holiday_gap(plan: Plan, unit: str, start: datetime, end: datetime, during: str) -> DutyAlert:
+    return DutyAlert("gap", unit, start, end, None, f"{plan.unit_name(unit)}{during}值班空档，无人值守")
 
 
 def gap_alert(plan: Plan, department: str, start: datetime, end: datetime) -> DutyAlert:

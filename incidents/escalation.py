@@ -38,6 +38,7 @@ from incidents.models import (
     PENDING,
     PUSHED,
     REGISTERED,
+    WATCHING,
     Assignment,
     ComplaintLimitRow,
     Deadline,
@@ -77,7 +78,7 @@ AUDIENCE_NAMES = {"duty_officer": "值班人员", "department_head": "科室负�
 DELIVERY_NAMES = {"pending": "待发送", "held": "限流暂缓", "sending": "发送中", "queued": "已提交", "sent": "已发出",
                   "delivered": "已送达", "undelivered": "未送达", "failed": "发送失败", "bundled": "已合并发送",
                   "skipped": "无人可通知", "cancelled": "已取消（已签收）", "unknown": "发送中断，未知"}
-LIVE_INCIDENT = (REGISTERED, ACTIVE)
+LIVE_INCIDENT = (REGISTERED, ACTIVE, WATCHING)
 # An exhausted escalation has no step left, but its item still waits: a late acknowledgement
 # still stops it and tells those alerted, and its last step's messages still go out.
 OPEN = (ESC_RUNNING, ESC_EXHAUSTED)  # escalation stops once the emergency has ended
@@ -165,7 +166,7 @@ def start_for_complaint_limit(session: Session, limit: ComplaintLimitRow, plan: 
     if overdue:
         for row in _open(session, Escalation.complaint_limit_id == limit.id):
             stop(session, row, status=ESC_STOPPED, reason="时限已超时，改按超时升级", now=now, tell=False)
-    key = f"C{limit.id}:{trigger}"
+    key = f"C{limit.id}:{trigger}:{limit.due_on.isoformat()}"  # a recounted limit may run out again
     existing = session.scalar(select(Escalation).where(Escalation.key == key))
     if existing is not None:
         return existing

@@ -1,168 +1,271 @@
-"""Holiday market warnings (节日市场应急预警, plan §三(三)4(2)).
+"""Holiday market watches (节日市场应急预警, plan §三(三)4(2)): a warning with tasks, not a response.
 
-Before each holiday the plan names, a Ⅳ-level watch incident is opened and activated, and
-every department the plan lists gets a watch assignment on its board; the holiday's duty
-roster is checked for gaps. The calendar is injected: the official holiday arrangements
-come from a maintained package in the web layer, and a year its data does not cover is
-said plainly instead of guessed.
+The plan's lead time before the first day off of each holiday it names, a watch opens: it is
+kept in the registry (kind `holiday_watch`, status `watching`) so that its tasks reach the
+departments' boards and escalate like any task, but it is never graded as a response, never
+activated, and owes no progress or closing report: it has no clocks at all. Only a task not
+done by its due time counts against anyone. Holiday duty is checked for every unit of the
+bureau, stations included. The watch closes itself after the last day off.
+
+The holiday's dates come from the calendar: the year's notice when there is one, else the
+statutory days and the weekends around them (and the watch says it rests on those). A notice
+entered later moves an open watch, its closing time and its tasks' due times.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import announce, board_events, service
+from incidents import announce, audit, board_events, escalation, service
 from incidents.assignments import add as create_assignment
-from incidents.duty import DutyAlert, gap_alert
-from incidents.models import Incident, Shift
+from incidents.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
+from incidents.duty import DutyAlert, unit_gaps
+from incidents.models import (
+    ACKNOWLEDGED,
+    ARCHIVED,
+    DONE,
+    HOLIDAY_WATCH,
+    IN_PROGRESS,
+    PUSHED,
+    Assignment,
+    HolidayWatch,
+    Incident,
+)
 from incidents.plan import Plan
 
-NAMES = {"new_year": "元旦", "spring_festival": "春节", "qingming": "清明节", "labour_day": "劳动节",
-         "dragon_boat": "端午节", "mid_autumn": "中秋节", "national_day": "国庆节"}
-
-
-class CalendarGap(LookupError):
-    """The calendar has no official arrangement for this year."""
-
-    def __init__(self, year: int, source: str) -> None:
-        super().__init__(f"{source} has no holiday data for {year}")
-        self.year = year
-        self.source = source
-
-
-class HolidayCalendar(Protocol):
-    """Official holiday arrangements: which holiday a date belongs to."""
-
-    source: str
-
-    def holiday_on(self, day: date) -> str | None:
-        """Return the holiday (a key of NAMES) that `day` is a day off of, or None; raise CalendarGap."""
-        ...
-
-
-@dataclass(frozen=True)
-class Holiday:
-    """One holiday break: its first and last day off."""
-
-    name: str
-    first_day: date
-    last_day: date
-
-    @property
-    def label(self) -> str:
-        return f"{self.first_day.year}年{NAMES[self.name]}"
+# Missing calendar data is reported this far ahead, so that it can be mended in time.
+DATA_HORIZON = timedelta(days=60)
+OPEN_TASK = (PUSHED, ACKNOWLEDGED, IN_PROGRESS)
 
 
 @dataclass(frozen=True)
 class WatchReport:
     """What one holiday-watch run found and did."""
 
-    holidays: tuple[Holiday, ...]
+    holidays: tuple[Break, ...]  # the plan's holiday breaks from yesterday to the data horizon
     opened: tuple[int, ...]  # incident ids of watches opened now
-    duty_gaps: tuple[DutyAlert, ...]
-    not_covered: tuple[str, ...]  # plain statements of what the calendar data does not cover
+    closed: tuple[int, ...]
+    moved: tuple[int, ...]  # watches whose dates a notice changed
+    duty_gaps: tuple[DutyAlert, ...]  # of the open watches
+    uncertain: tuple[str, ...]  # holidays ahead known only from the statutory rules
+    not_covered: tuple[str, ...]  # years the calendar knows nothing of
 
 
-# Missing calendar data is reported this far ahead, so that it can be mended in time.
-DATA_HORIZON = timedelta(days=60)
-
-
-def upcoming(calendar: HolidayCalendar, names: tuple[str, ...], today: date, *,
-             horizon: timedelta) -> tuple[list[Holiday], list[str]]:
-    """Return the breaks of these holidays that start within the horizon, and what data is missing."""
-    found: dict[tuple[str, date], Holiday] = {}
+def upcoming(calendar: Calendar, names: tuple[str, ...], today: date, *,
+             horizon: timedelta) -> tuple[list[Break], list[str]]:
+    """Return the breaks of these holidays that are not over and begin within the horizon, and the gaps."""
+    found: list[Break] = []
     missing: list[str] = []
-    day, end = today - timedelta(days=10), today + max(horizon, DATA_HORIZON)
-    current: tuple[str, date] | None = None
-    # Past the horizon, keep reading only to find where a break that began inside it ends.
-    while day <= end or (current is not None and day <= end + timedelta(days=15)):
+    for year in range(today.year, (today + horizon).year + 2):
         try:
-            name = calendar.holiday_on(day)
+            breaks = calendar.breaks(year)
         except CalendarGap as gap:
-            text = (f"节假日数据（{gap.source}）未覆盖{gap.year}年，无法确定{gap.year}年"
-                    f"{'、'.join(NAMES[n] for n in names)}的放假安排，节日市场预警须人工核对国务院办公厅放假通知后安排")
-            if text not in missing:
-                missing.append(text)
-            day = date(day.year + 1, 1, 1)
-            current = None
+            missing.append(f"日历未覆盖{gap.year}年（{gap.source}），无法确定{gap.year}年"
+                           f"{'、'.join(HOLIDAY_NAMES[n] for n in names)}的放假安排，节日市场预警须人工安排")
             continue
-        if name in names:
-            if current and current[0] == name:
-                found[current] = Holiday(name, current[1], day)
-            else:
-                current = (name, day)
-                found[current] = Holiday(name, day, day)
-        else:
-            current = None
-        day += timedelta(days=1)
-    breaks = [h for h in found.values() if today <= h.first_day <= today + horizon]
-    return sorted(breaks, key=lambda h: h.first_day), missing
+        found.extend(b for b in breaks if set(b.holidays) & set(names) and b.last_day >= today
+                     and b.first_day <= today + horizon)
+    return sorted(found, key=lambda b: b.first_day), missing
 
 
-def run_watch(session: Session, plan: Plan, calendar: HolidayCalendar, *, actor, now: datetime) -> WatchReport:
-    """Open the Ⅳ-level watch of each holiday within the plan's lead time, once; check its duty."""
+def _primary(rules_holidays: tuple[str, ...], holidays: tuple[str, ...]) -> str | None:
+    return next((h for h in rules_holidays if h in holidays), None)
+
+
+def _midnight(plan: Plan, day: date) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(plan.timezone))
+
+
+def run_watch(session: Session, plan: Plan, calendar: Calendar, *, actor, now: datetime) -> WatchReport:
+    """Open the watches that are due, move or close the open ones, and check their holiday duty."""
     rules = plan.holiday_warnings
-    if not rules.holidays:
-        return WatchReport((), (), (), ())
-    zone = ZoneInfo(plan.timezone)
-    today = now.astimezone(zone).date()
-    holidays, missing = upcoming(calendar, rules.holidays, today, horizon=rules.lead_time)
-    opened, gaps = [], []
-    for holiday in holidays:
-        start = datetime.combine(holiday.first_day, time(0), zone)
-        end = datetime.combine(holiday.last_day + timedelta(days=1), time(0), zone)
-        key = f"holiday:{holiday.first_day.isoformat()}:{holiday.name}"
-        if session.scalar(select(Incident.id).where(Incident.source_key == key)) is None:
-            opened.append(_open_watch(session, plan, holiday, key, start, actor=actor, now=now).id)
-        gaps.extend(_duty_gaps(session, plan, rules.departments, start, end))
-    for gap in gaps:
-        board_events.publish(session, rooms={board_events.OVERVIEW, board_events.department_room(gap.department)},
-                             event_name="alert", payload={"what": "holiday_duty_gap", **gap.as_dict()}, at=now)
-    for text in missing:
-        board_events.publish(session, rooms={board_events.OVERVIEW}, event_name="alert",
-                             payload={"what": "holiday_calendar_missing", "message": text}, at=now)
-    return WatchReport(tuple(holidays), tuple(opened), tuple(gaps), tuple(missing))
+    today = now.astimezone(ZoneInfo(plan.timezone)).date()
+    breaks, missing = upcoming(calendar, rules.holidays, today, horizon=max(rules.lead_time, DATA_HORIZON))
+    moved, closed = _keep_open_watches(session, plan, calendar, actor=actor, now=now)
+    opened = []
+    for brk in breaks:
+        holiday = _primary(rules.holidays, brk.holidays)
+        opens_at = _midnight(plan, brk.first_day) - rules.lead_time
+        if holiday is None or not opens_at <= now < _midnight(plan, brk.last_day + timedelta(days=1)):
+            continue
+        watch = _open_watch(session, plan, brk, holiday, actor=actor, now=now)
+        if watch is not None:
+            opened.append(watch.incident_id)
+    gaps: list[DutyAlert] = []
+    for watch in session.scalars(select(HolidayWatch).where(HolidayWatch.closed_at.is_(None))
+                                 .order_by(HolidayWatch.first_day)):
+        gaps.extend(_check_duty(session, plan, watch, now=now))
+    uncertain = tuple(f"{b.label}（{b.first_day.isoformat()} 至 {b.last_day.isoformat()}）按法定节假日推算，"
+                      f"{b.year}年放假通知尚未录入" for b in breaks if not b.certain)
+    return WatchReport(tuple(breaks), tuple(opened), tuple(closed), tuple(moved), tuple(gaps), uncertain,
+                       tuple(missing))
 
 
-def _open_watch(session: Session, plan: Plan, holiday: Holiday, key: str, start: datetime, *, actor,
-                now: datetime) -> Incident:
+def _open_watch(session: Session, plan: Plan, brk: Break, holiday: str, *, actor,
+                now: datetime) -> HolidayWatch | None:
     rules = plan.holiday_warnings
-    period = f"{holiday.first_day.isoformat()} 至 {holiday.last_day.isoformat()}"
+    first, after = _midnight(plan, brk.first_day), _midnight(plan, brk.last_day + timedelta(days=1))
+    try:
+        # The claim comes first and alone: a second scheduler opening the same watch fails here,
+        # before anything of the watch is written or announced.
+        with session.begin_nested():
+            watch = HolidayWatch(holiday=holiday, year=brk.year, holidays=list(brk.holidays), first_day=brk.first_day,
+                                 last_day=brk.last_day, certain=brk.certain, source=brk.source, opened_at=now,
+                                 closes_at=after)
+            session.add(watch)
+    except IntegrityError:
+        return None
+    period = f"{brk.first_day.isoformat()} 至 {brk.last_day.isoformat()}，共{brk.days}天"
+    basis = "放假通知" if brk.certain else f"法定节假日推算（{brk.year}年放假通知尚未录入，以通知为准）"
     facts = service.NewIncident(
-        title=f"{holiday.label}节日市场应急预警", category=rules.category, discovered_at=now,
-        location="全县", station=None, source="系统按预案自动发布（节日市场应急预警）",
-        nature="节日市场预警", scope=f"{holiday.label}放假期间（{period}）全县市场", trend="节日期间可能出现抢购、投诉高峰",
+        title=f"{brk.label}节日市场应急预警", category=rules.category, discovered_at=now, location="辖区各市场",
+        station=None, source="系统按预案自动发布（节日市场应急预警，预案§三(三)4(2)）", nature="节日市场预警（不启动应急响应）",
+        scope=f"{brk.label}放假期间（{period}；依据：{basis}）辖区市场",
+        trend="节日期间可能出现市场抢购、违法促销、制假售假、消费投诉高峰及火灾、爆炸、市场拥挤等问题",
         measures_taken="", casualties="无", level=rules.level,
-        level_reason="预案§三(三)4(2)：节日市场应急预警")
-    incident = service.register_incident(session, plan, facts=facts, actor=actor, now=now)
-    incident.source_key = key
-    service.activate(session, incident_id=incident.id, actor=actor, now=now)
-    for department in rules.departments:
-        create_assignment(session, incident, plan, department=department, task=f"{holiday.label}：{rules.task}",
-                          clock=None, due_at=start, standard=True, actor=actor, now=now,
-                          holiday_key=f"{holiday.first_day.isoformat()}:{holiday.name}:{department}")
+        level_reason="预案§三(三)4(2)：节日市场应急预警（预警，不启动应急响应，不须续报和总结报告）")
+    incident = service.register_incident(session, plan, facts=facts, actor=actor, now=now, kind=HOLIDAY_WATCH)
+    incident.source_key = f"holiday:{brk.year}:{holiday}"
+    watch.incident_id = incident.id
+    session.flush()
+    for task in rules.tasks:
+        for department in task.departments:
+            create_assignment(session, incident, plan, department=department, task=f"{brk.label}：{task.task}",
+                              clock=None, due_at=_task_due(first, task.due_before, now), standard=True, actor=actor,
+                              now=now, holiday_key=f"{brk.year}:{holiday}:{task.code}:{department}")
+    audit.record(session, actor=actor, action="holiday_watch.opened", entity="holiday_watch", entity_id=watch.id,
+                 incident_id=incident.id, at=now,
+                 data={"holiday": holiday, "year": brk.year, "holidays": list(brk.holidays),
+                       "first_day": brk.first_day.isoformat(), "last_day": brk.last_day.isoformat(),
+                       "certain": brk.certain, "source": brk.source, "closes_at": after.isoformat()})
     announce.incident_changed(session, incident, plan, what="holiday_watch", at=now)
-    return incident
+    return watch
 
 
-def _duty_gaps(session: Session, plan: Plan, departments: tuple[str, ...], start: datetime,
-               end: datetime) -> list[DutyAlert]:
-    out = []
-    for department in departments:
-        rows = session.scalars(select(Shift).where(Shift.department == department, Shift.cancelled_at.is_(None),
-                                                   Shift.ends_at > start, Shift.starts_at < end)
-                               .order_by(Shift.starts_at))
-        cursor = start
-        for row in rows:
-            if row.starts_at > cursor:
-                out.append(gap_alert(plan, department, cursor, row.starts_at))
-            cursor = max(cursor, row.ends_at)
-        if cursor < end:
-            out.append(gap_alert(plan, department, cursor, end))
+def _task_due(first_day_off: datetime, before: timedelta, now: datetime) -> datetime | None:
+    # Nothing is born overdue: a watch opened late (the scheduler was down) gives what time is left.
+    due = first_day_off - before
+    if due > now:
+        return due
+    return first_day_off if first_day_off > now else None
+
+
+def _keep_open_watches(session: Session, plan: Plan, calendar: Calendar, *, actor,
+                       now: datetime) -> tuple[list[int], list[int]]:
+    moved, closed = [], []
+    rows = session.scalars(select(HolidayWatch).where(HolidayWatch.closed_at.is_(None))
+                           .order_by(HolidayWatch.id).with_for_update(skip_locked=True))
+    for watch in rows:
+        incident = session.get(Incident, watch.incident_id)
+        if any(d.status in service.LIVE for d in incident.deadlines):
+            service.reconcile(session, incident, actor=actor, now=now)  # a watch owes no report: cancel its clocks
+        if _follow_calendar(session, plan, calendar, watch, incident, actor=actor, now=now):
+            moved.append(incident.id)
+        if now >= watch.closes_at:
+            _close(session, plan, watch, incident, actor=actor, now=now)
+            closed.append(incident.id)
+    return moved, closed
+
+
+def _follow_calendar(session: Session, plan: Plan, calendar: Calendar, watch: HolidayWatch, incident: Incident, *,
+                     actor, now: datetime) -> bool:
+    try:
+        brk = next((b for b in calendar.breaks(watch.year) if watch.holiday in b.holidays), None)
+    except CalendarGap:
+        return False
+    if brk is None or (brk.first_day, brk.last_day, brk.certain) == (watch.first_day, watch.last_day, watch.certain):
+        return False
+    before = {"first_day": watch.first_day.isoformat(), "last_day": watch.last_day.isoformat(),
+              "certain": watch.certain}
+    watch.first_day, watch.last_day, watch.certain, watch.source = brk.first_day, brk.last_day, brk.certain, brk.source
+    watch.holidays = list(brk.holidays)
+    watch.closes_at = _midnight(plan, brk.last_day + timedelta(days=1))
+    first = _midnight(plan, brk.first_day)
+    rules = {t.code: t for t in plan.holiday_warnings.tasks}
+    for task in incident.assignments:
+        code = (task.holiday_key or "").split(":")
+        rule = rules.get(code[2]) if len(code) == 4 else None
+        if rule is None or task.status not in OPEN_TASK:
+            continue
+        due = _task_due(first, rule.due_before, now)
+        if due != task.due_at and (task.due_at is None or task.due_at > now):
+            task.due_at = due
+            announce.assignment_changed(session, task, plan, what="retimed", at=now)
+    audit.record(session, actor=actor, action="holiday_watch.moved", entity="holiday_watch", entity_id=watch.id,
+                 incident_id=incident.id, at=now,
+                 data={"before": before, "first_day": brk.first_day.isoformat(), "last_day": brk.last_day.isoformat(),
+                       "certain": brk.certain, "source": brk.source})
+    announce.incident_changed(session, incident, plan, what="holiday_watch", at=now)
+    return True
+
+
+def task_outcomes(incident: Incident, now: datetime) -> dict[str, list[int]]:
+    """Sort a watch's tasks by outcome: done on time or late, declined, not done by their due time, still open."""
+    out: dict[str, list[int]] = {"on_time": [], "late": [], "declined": [], "missed": [], "open": []}
+    for a in incident.assignments:
+        if a.status == DONE:
+            out["late" if a.due_at and a.done_at and a.done_at > a.due_at else "on_time"].append(a.id)
+        elif a.declined_at is not None:
+            out["declined"].append(a.id)
+        else:
+            out["missed" if a.due_at is not None and a.due_at <= now else "open"].append(a.id)
     return out
 
+
+def _close(session: Session, plan: Plan, watch: HolidayWatch, incident: Incident, *, actor, now: datetime) -> None:
+    watch.closed_at = now
+    incident.status = ARCHIVED
+    incident.archived_at = now
+    incident.end_reason = f"{watch.year}年{HOLIDAY_NAMES[watch.holiday]}放假已结束，节日市场预警自动关闭"
+    escalation.settle_incident(session, incident, reason="节日市场预警已结束", now=now, clocks_too=True)
+    outcomes = task_outcomes(incident, now)
+    audit.record(session, actor=actor, action="holiday_watch.closed", entity="holiday_watch", entity_id=watch.id,
+                 incident_id=incident.id, at=now,
+                 data={"reason": incident.end_reason, "tasks": outcomes})
+    announce.incident_changed(session, incident, plan, what="archived", at=now)
+
+
+def _check_duty(session: Session, plan: Plan, watch: HolidayWatch, *, now: datetime) -> list[DutyAlert]:
+    start = max(_midnight(plan, watch.first_day), now)
+    label = f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}"
+    gaps = unit_gaps(session, plan, start, watch.closes_at, during=f"{label}放假期间")
+    digest = hashlib.sha256(repr([(g.department, g.starts_at.timestamp(), g.ends_at.timestamp())
+                                  for g in gaps]).encode()).hexdigest()
+    if digest != watch.gaps_digest:
+        watch.gaps_digest, watch.gaps_announced_at = digest, now
+        board_events.publish(session, rooms={board_events.OVERVIEW, board_events.department_room(plan.office_department)},
+                             event_name="alert", at=now,
+                             payload={"what": "holiday_duty_gap", "incident_id": watch.incident_id, "count": len(gaps),
+                                      "message": (f"{label}放假期间{len(gaps)}处值班空档：" + "、".join(
+                                          dict.fromkeys(plan.unit_name(g.department) for g in gaps)))
+                                      if gaps else f"{label}放假期间各单位值班已排满",
+                                      "gaps": [g.as_dict() for g in gaps[:100]]})
+        for department in {g.department for g in gaps if g.department in {d.code for d in plan.departments}}:
+            board_events.publish(session, rooms={board_events.department_room(department)}, event_name="alert",
+                                 at=now, payload={"what": "holiday_duty_gap", "incident_id": watch.incident_id,
+                                                  "message": f"{plan.unit_name(department)}：{label}放假期间有值班空档"})
+    return gaps
+
+
+def watch_view(session: Session, plan: Plan, incident: Incident, now: datetime) -> dict | None:
+    """Return what the page shows of a watch: its break, basis, task outcomes and duty gaps now."""
+    if incident.kind != HOLIDAY_WATCH:
+        return None
+    watch = session.scalar(select(HolidayWatch).where(HolidayWatch.incident_id == incident.id))
+    if watch is None:
+        return None
+    label = f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}"
+    gaps = [] if watch.closed_at else unit_gaps(session, plan, max(_midnight(plan, watch.first_day), now),
+                                                watch.closes_at, during=f"{label}放假期间")
+    return {"holiday": watch.holiday, "year": watch.year, "label": label, "first_day": watch.first_day.isoformat(),
+            "last_day": watch.last_day.isoformat(), "days": (watch.last_day - watch.first_day).days + 1,
+            "certain": watch.certain, "source": watch.source, "opened_at": watch.opened_at.isoformat(),
+            "closes_at": watch.closes_at.isoformat(),
+            "closed_at": watch.closed_at.isoformat() if watch.closed_at else None,
+            "tasks": task_outcomes(incident, min(now, watch.closed_at or now)), "duty_gaps": [g.as_dict() for g in gaps]}

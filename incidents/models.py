@@ -22,8 +22,15 @@ from incidents.db import Base, UTCDateTime
 REGISTERED = "registered"  # 已登记
 ACTIVE = "active"  # 应急响应中
 ENDED = "ended"  # 应急状态结束, closing report pending
-ARCHIVED = "archived"  # 已归档
-INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED)
+ARCHIVED = "archived"  # 已归档 (a holiday watch: closed after the holiday)
+WATCHING = "watching"  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
+INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED, WATCHING)
+
+# What a registry entry is: an event (突发事件) that may get a response, or a holiday watch that
+# the plan opens by itself before a holiday: a warning with tasks that owes no report.
+EVENT = "event"
+HOLIDAY_WATCH = "holiday_watch"
+INCIDENT_KINDS = (EVENT, HOLIDAY_WATCH)
 
 # Deadline states; `cancelled` keeps the row and the reason when a clock no longer applies.
 PENDING = "pending"
@@ -71,6 +78,7 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default=EVENT, server_default=EVENT)
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(40))
     level: Mapped[str | None] = mapped_column(String(4))
@@ -662,3 +670,67 @@ class ConsumerWarning(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+# --- the calendar and the holiday watch (issue 11) -----------------------------------------------
+
+
+class CalendarNotice(Base):
+    """A year's holiday notice as the office entered it; a later entry for the year supersedes it."""
+
+    __tablename__ = "calendar_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    document_no: Mapped[str | None] = mapped_column(String(100))  # 文号, e.g. 国办发明电〔2026〕7号
+    breaks: Mapped[list] = mapped_column(JSON)  # [{holidays, from, to, workdays}], dates as ISO text
+    sha256: Mapped[str] = mapped_column(String(64))  # of the canonical content
+    reason: Mapped[str | None] = mapped_column(Text)  # why it replaces what the year had
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_notices.id"))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HolidayWatch(Base):
+    """A holiday market watch (节日市场预警): its holiday break, when it opened and closes, duty checked."""
+
+    __tablename__ = "holiday_watches"
+    __table_args__ = (UniqueConstraint("holiday", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Empty only inside the transaction that opens it: the claim on (holiday, year) is written first.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), unique=True)
+    holiday: Mapped[str] = mapped_column(String(20))  # the plan's holiday it is for
+    year: Mapped[int] = mapped_column(Integer)
+    holidays: Mapped[list] = mapped_column(JSON)  # every holiday of the break (国庆 may carry 中秋)
+    first_day: Mapped[date] = mapped_column(Date)  # the break's first and last day off
+    last_day: Mapped[date] = mapped_column(Date)
+    certain: Mapped[bool] = mapped_column(Boolean)  # from a notice; False: statutory dates only
+    source: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # midnight after the last day off
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    gaps_digest: Mapped[str | None] = mapped_column(String(64))  # the duty gaps last announced
+    gaps_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship()
+
+
+class ComplaintLimitChange(Base):
+    """A complaint limit counted again (a notice entered, the calendar data updated): before and after."""
+
+    __tablename__ = "complaint_limit_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    limit_id: Mapped[int] = mapped_column(ForeignKey("complaint_limits.id"), index=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_notices.id"), index=True)
+    cause: Mapped[str] = mapped_column(Text)
+    due_on_before: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    due_at_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    estimated_before: Mapped[bool] = mapped_column(Boolean)
+    estimated: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from incidents.calendar import HOLIDAYS
 from incidents.durations import parse_duration
 from incidents.roles import ROLES
 
@@ -25,7 +26,6 @@ UNGRADED = "ungraded"
 START_EVENTS = ("discovered", "initial_report", "activated", "ended")
 SATISFIERS = ("initial", "bureau", "progress", "closing", "measure")
 REPORT_KINDS = ("initial", "bureau", "progress", "closing")
-HOLIDAYS = ("new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day")
 RESPONSIBLE = ("station", "office", "lead")
 COLOURS = ("red", "orange", "yellow", "blue")
 # The escalation chain of the 12315 time limits (complaints have no level).
@@ -199,15 +199,32 @@ class StandardAssignment:
 
 
 @dataclass(frozen=True)
+class HolidayTask:
+    """A task the holiday watch gives departments, due `due_before` the first day off."""
+
+    code: str
+    departments: tuple[str, ...]
+    task: str
+    due_before: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
 class HolidayWarnings:
-    """The holiday market warning: which holidays, how early, which departments."""
+    """The holiday market warning: which holidays, how early it opens, the tasks it gives."""
 
     holidays: tuple[str, ...] = ()
-    lead_time: timedelta = timedelta(days=3)
-    departments: tuple[str, ...] = ()
-    task: str = ""
-    category: str = ""  # the category and level the watch incident is opened with
+    lead_time: timedelta = timedelta(days=4)
+    tasks: tuple[HolidayTask, ...] = ()
+    category: str = ""  # the category and level the watch is registered with (no response: see holidays.py)
     level: str = "IV"
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """Return every department the tasks go to, in the plan's order."""
+        out: list[str] = []
+        for t in self.tasks:
+            out.extend(d for d in t.departments if d not in out)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -882,16 +899,35 @@ def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str], category_cod
         return HolidayWarnings()
     path = ("holiday_warnings",)
     item = c.mapping(top["holiday_warnings"], path)
-    c.unknown_keys(item, ("holidays", "lead_time", "departments", "task", "category", "level"), path)
+    # `departments` and `task` are the one-task form of plans stored before December 2026.
+    c.unknown_keys(item, ("holidays", "lead_time", "tasks", "departments", "task", "category", "level"), path)
     holidays = tuple(c.choice(h, HOLIDAYS, path + ("holidays", i))
                      for i, h in enumerate(c.sequence(item.get("holidays"), path + ("holidays",))))
-    lead = c.duration(item.get("lead_time"), path + ("lead_time",)) or timedelta(days=3)
-    departments = _codes(c, item.get("departments"), path + ("departments",), dept_codes, "department")
+    lead = c.duration(item.get("lead_time"), path + ("lead_time",)) or timedelta(days=4)
+    tasks: list[HolidayTask] = []
+    if "tasks" in item:
+        for i, raw in enumerate(c.sequence(item.get("tasks"), path + ("tasks",))):
+            tp = path + ("tasks", i)
+            entry = c.mapping(raw, tp)
+            c.unknown_keys(entry, ("code", "departments", "task", "due_before"), tp)
+            code = c.text(entry, "code", tp)
+            if code and not _CODE.match(code):
+                c.fail(tp + ("code",), "must be lower-case letters, digits and _")
+            if code in {t.code for t in tasks}:
+                c.fail(tp + ("code",), f"duplicate task code `{code}`")
+            due = c.duration(entry.get("due_before", "PT0S"), tp + ("due_before",)) or timedelta(0)
+            if due > lead:
+                c.fail(tp + ("due_before",), "cannot be due before the watch opens (longer than lead_time)")
+            tasks.append(HolidayTask(code, _codes(c, entry.get("departments"), tp + ("departments",), dept_codes,
+                                                  "department"), c.text(entry, "task", tp), due))
+    elif "departments" in item:
+        tasks.append(HolidayTask("watch", _codes(c, item.get("departments"), path + ("departments",), dept_codes,
+                                                 "department"), c.text(item, "task", path)))
     category = c.text(item, "category", path)
     if category and category not in category_codes:
         c.fail(path + ("category",), f"unknown category `{category}`")
     level = c.choice(item.get("level"), LEVEL_CODES, path + ("level",))
-    return HolidayWarnings(holidays, lead, departments, c.text(item, "task", path), category, level)
+    return HolidayWarnings(holidays, lead, tuple(tasks), category, level)
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

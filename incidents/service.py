@@ -27,12 +27,15 @@ from incidents.models import (
     CLOSING_APPROVED,
     ENDED,
     ESC_RESOLVED,
+    EVENT,
+    HOLIDAY_WATCH,
     ESC_STOPPED,
     LATE,
     MET,
     OVERDUE,
     PENDING,
     REGISTERED,
+    WATCHING,
     ClosingReport,
     Deadline,
     Incident,
@@ -132,8 +135,9 @@ def _check_level(level: str) -> str:
     return level
 
 
-def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor, now: datetime) -> Incident:
-    """Register an event, grade it if a level is given, and start the plan's clocks."""
+def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor, now: datetime,
+                      kind: str = EVENT) -> Incident:
+    """Register an event (or open a holiday watch), grade it if a level is given, and start the plan's clocks."""
     permissions.require(actor, "register")
     if facts.level:
         # Grading at registration is grading: a station reports, the office grades.
@@ -160,7 +164,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
 
     incident = Incident(
         # A unique placeholder: a shared one would make concurrent registrations wait on its index.
-        number=f"new-{uuid.uuid4().hex[:24]}", title=title, category=category.code, level=level, status=REGISTERED,
+        number=f"new-{uuid.uuid4().hex[:24]}", kind=kind, title=title, category=category.code, level=level,
+        status=WATCHING if kind == HOLIDAY_WATCH else REGISTERED,
         lead_department=category.lead_department, station=station, discovered_at=discovered_at,
         plan_version=stored_plan_version(session, plan, now), created_by_id=actor_id(actor), created_at=now, **texts,
     )
@@ -173,7 +178,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
                             changed_by_id=actor_id(actor), changed_at=now))
     audit.record(session, actor=actor, action="incident.registered", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now,
-                 data={"number": incident.number, "title": title, "category": category.code, "level": level,
+                 data={"number": incident.number, "kind": kind, "title": title, "category": category.code, "level": level,
                        "lead_department": incident.lead_department, "station": station,
                        "discovered_at": discovered_at.isoformat(), "plan_version": plan.version,
                        "plan_sha256": plan.sha256, **texts})
@@ -187,6 +192,7 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, "grade", incident, plan)
+    _not_watch(incident)
     _check_open(incident, "grade")
     level = _check_level(level)
     reason = _text(reason, "reason", limit=2000)
@@ -209,6 +215,7 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, "activate", incident, plan)
+    _not_watch(incident)
     if incident.status != REGISTERED:
         raise Conflict("bad_state", "只有已登记、尚未启动响应的事件才能启动应急响应",
                        "only a registered incident can be activated")
@@ -233,6 +240,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, f"report:{kind}", incident, plan)
+    _not_watch(incident)
     body = _text(body, "body")
     submitted_at = _not_future(submitted_at, now, "submitted_at") if submitted_at else now
     if submitted_at < incident.discovered_at:
@@ -283,6 +291,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     """Declare the emergency over (only the role the plan names); the closing clock starts."""
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
+    _not_watch(incident)
     if incident.status in (ENDED, ARCHIVED):
         raise Conflict("ended", "应急状态已结束", "the emergency has already ended")
     if incident.status != ACTIVE:
@@ -310,6 +319,7 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, "archive", incident, plan)
+    _not_watch(incident)
     if incident.status != ENDED:
         raise Conflict("not_ended", "只有应急状态已结束的事件才能归档", "only an ended incident can be archived")
     if not any(r.kind == "closing" for r in incident.reports):
@@ -333,6 +343,13 @@ def _standard_assignments(session: Session, incident: Incident, plan: Plan, *, a
     from incidents.assignments import ensure_standard
 
     ensure_standard(session, incident, plan, actor=actor, now=now)
+
+
+def _not_watch(incident: Incident) -> None:
+    if incident.kind == HOLIDAY_WATCH:
+        raise Conflict("holiday_watch", "节日市场预警不是应急响应：不定级、不启动响应、不报送报告，放假结束后自动关闭；"
+                       "如需启动应急响应，请另行登记事件", "a holiday watch is a warning, not a response: register an "
+                       "incident to respond")
 
 
 def _check_open(incident: Incident, what: str) -> None:
@@ -363,6 +380,7 @@ def facts_of(incident: Incident, plan: Plan) -> IncidentFacts:
         initial_report_at=min(initial) if initial else None,
         activated_at=incident.activated_at,
         ended_at=incident.ended_at,
+        owes_reports=incident.kind != HOLIDAY_WATCH,
         satisfied_cycles=tuple((k, tuple(t for _, t in sorted(v))) for k, v in cycles.items()),
     )
 
@@ -429,7 +447,9 @@ def _retime(session: Session, incident: Incident, row: Deadline, spec: ClockSpec
 
 def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
     rule = plan.clock(row.kind)
-    if not rule.applies_to(incident.level, incident.category):
+    if incident.kind == HOLIDAY_WATCH:
+        reason = f"节日市场预警不是应急响应，不须“{rule.name}”"
+    elif not rule.applies_to(incident.level, incident.category):
         numeral = plan.level(incident.level).numeral if incident.level else "未定"
         reason = f"定级为{numeral}级，预案不要求“{rule.name}”"
     elif incident.ended_at is not None:

@@ -23,7 +23,7 @@ def deadline(row: Deadline) -> dict:
 def incident(row: Incident, plan: Plan) -> dict:
     """Return an incident's headline and live clocks."""
     level = plan.level(row.level) if row.level else None
-    return {"id": row.id, "number": row.number, "title": row.title, "category": row.category,
+    return {"id": row.id, "number": row.number, "kind": row.kind, "title": row.title, "category": row.category,
             "category_name": plan.category(row.category).name, "level": row.level,
             "level_numeral": level.numeral if level else None, "status": row.status,
             "lead_department": row.lead_department, "lead_department_name": plan.department(row.lead_department).name,

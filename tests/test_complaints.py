@@ -4,18 +4,17 @@ Database tests run on SQLite and PostgreSQL (the db_url fixture); time moves on 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
 
-from app.intake.workdays import ChineseWorkdays, calendar_for
-from incidents import audit, complaints
+from app.calendar import calendar_for, sources
+from incidents import audit, calendar_notices, complaints
+from incidents.calendar import Calendar, WeekdayCalendar, add_working_days
 from incidents.complaints import (
-    PlanCalendar,
-    WeekdayCalendar,
-    add_working_days,
     credit_code_problem,
     limit_timing,
     mask_phone,
@@ -28,6 +27,12 @@ from incidents.plan import CalendarYear, load_plan_file, DEFAULT_PLAN_FILE
 
 BEIJING = timezone(timedelta(hours=8))
 PLAN = load_plan_file(DEFAULT_PLAN_FILE)
+
+
+def package_calendar(*years: CalendarYear) -> Calendar:
+    """The calendar of the statutory rules and the package's notices, with plan-file years over them."""
+    plan = dataclasses.replace(PLAN, complaints=dataclasses.replace(PLAN.complaints, calendar=years))
+    return Calendar(sources().lunar, {**sources().package, **calendar_notices.plan_notices(plan)})
 
 
 def body(**overrides) -> dict:
@@ -112,7 +117,7 @@ def at_beijing(y, m, d, hh=10, mm=0) -> datetime:
 def test_acceptance_limit_counts_national_day_and_the_make_up_saturday():
     rule = PLAN.complaints.limits[0]
     assert (rule.kind, rule.working_days) == ("acceptance", 7)
-    timing = limit_timing(PLAN, ChineseWorkdays(), rule, at_beijing(2026, 9, 30))
+    timing = limit_timing(PLAN, package_calendar(), rule, at_beijing(2026, 9, 30))
     # 1-7 Oct off; 8 Thu, 9 Fri, 10 Sat (调休上班), 12, 13, 14, 15 Oct: the 7th working day.
     assert timing.due_on == date(2026, 10, 15)
     assert timing.due_at == at_beijing(2026, 10, 16, 0, 0)  # the end of that day, Beijing time
@@ -125,19 +130,20 @@ def test_acceptance_limit_counts_national_day_and_the_make_up_saturday():
 def test_a_late_evening_in_beijing_is_still_that_day():
     rule = PLAN.complaints.limits[0]
     late = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)  # 23:30 Friday in Beijing
-    assert limit_timing(PLAN, ChineseWorkdays(), rule, late).due_on == date(2026, 12, 1)
+    assert limit_timing(PLAN, package_calendar(), rule, late).due_on == date(2026, 12, 1)
 
 
-def test_a_year_without_calendar_data_is_estimated_and_says_so():
+def test_a_year_without_a_notice_is_estimated_and_says_so():
     mediation = next(r for r in PLAN.complaints.limits if r.kind == "mediation")
-    timing = limit_timing(PLAN, ChineseWorkdays(), mediation, at_beijing(2026, 12, 24))
+    timing = limit_timing(PLAN, package_calendar(), mediation, at_beijing(2026, 12, 24))
     assert timing.estimated
-    assert "2027年" in timing.note and "chinesecalendar" in timing.note and "估算" in timing.note
-    # The bureau enters the 2027 notice in the plan: the count is exact again, holidays included.
-    filled = PlanCalendar(ChineseWorkdays(), [CalendarYear(2027, ("2027-01-01", "2027-02-08", "2027-02-09"),
-                                                            ("2027-02-06",))])
+    assert "2027年放假安排" in timing.note and "法定节假日" in timing.note and "估算" in timing.note
+    # The plan file fills in 2027: the count is exact again, its days off included.
+    filled = package_calendar(CalendarYear(2027, ("2027-01-01", "2027-02-05", "2027-02-08", "2027-02-09",
+                                                  "2027-02-10"), ("2027-02-06",)))
     exact = limit_timing(PLAN, filled, mediation, at_beijing(2026, 12, 24))
-    assert not exact.estimated
+    # Two more weekdays off and one Saturday worked: one working day later.
+    assert (exact.estimated, exact.note) == (False, None) and exact.due_on == timing.due_on + timedelta(days=1)
     assert exact.due_on != timing.due_on
 
 
@@ -426,7 +432,8 @@ def test_limit_rows_keep_the_department_that_answers(client_app, staff):
     staff["centre"].post(f"/api/v1/complaints/{number}/triage", json={"department": "catering"})
     with wiring.sessions() as s:
         assert s.scalar(select(ComplaintLimitRow.department)) == "catering"
-    assert calendar_for(wiring.plan).is_workday(date(2026, 10, 10))
+    with wiring.sessions() as s:
+        assert calendar_for(s, wiring.plan).is_workday(date(2026, 10, 10))
 
 
 def test_limits_about_to_run_out_are_announced_once(client_app, staff):
@@ -477,9 +484,9 @@ def test_estimated_limits_are_recounted_when_the_year_is_known(client_app, staff
                         ("2027-02-06",))
     plan = dataclasses.replace(wiring.plan, complaints=dataclasses.replace(wiring.plan.complaints, calendar=(year,)))
     with wiring.sessions() as s:
-        assert complaints.refresh_estimates(s, plan, calendar_for(plan), now=wiring.clock.now()) == 1
+        assert calendar_notices.refresh_estimates(s, plan, calendar_for(s, plan), now=wiring.clock.now()) == 1
         s.commit()
         row = s.scalar(select(ComplaintLimitRow).where(ComplaintLimitRow.kind == "mediation"))
         assert not row.estimated and row.estimate_note is None
-        assert row.due_on > date.fromisoformat(mediation["due_on"])  # six weekdays off push it later
-        assert complaints.refresh_estimates(s, plan, calendar_for(plan), now=wiring.clock.now()) == 0
+        assert row.due_on > date.fromisoformat(mediation["due_on"])  # weekdays off the statutory rules did not know push it later
+        assert calendar_notices.refresh_estimates(s, plan, calendar_for(s, plan), now=wiring.clock.now()) == 0

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app import daily_report
-from app.intake.workdays import calendar_for
+from app.calendar import calendar_for
 from incidents import complaints, surge
 from incidents.models import AuditEntry, BoardEvent, Briefing, ConsumerWarning, User
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
@@ -61,13 +61,13 @@ class Week:
 
     def __init__(self, wiring, clock, make_user) -> None:
         self.wiring, self.clock, self.plan = wiring, clock, wiring.plan
-        self.calendar = calendar_for(self.plan)
         self.api = {"centre": make_user("duty_officer", "complaints", "+8613900000001"),
                     "catering": make_user("duty_officer", "catering", "+8613900000002"),
                     "drugs": make_user("duty_officer", "drugs", "+8613900000003"),
                     "leader": make_user("leader", phone="+8613900000009"), "office": make_user("office", "office"),
                     "commander": make_user("commander"), "station": make_user("station", "chengguan")}
         with wiring.sessions() as s:
+            self.calendar = calendar_for(s, self.plan)
             self.actor = {k: s.get(User, u.id) for k, u in self.api.items()}
         self.count = 0
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app import complaint_jobs
 from incidents import audit, complaints, service, surge
-from incidents.complaints import WeekdayCalendar
+from incidents.calendar import WeekdayCalendar
 from incidents.models import (
     BoardEvent,
     Complaint,

@@ -15,7 +15,7 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from app.intake import guard
-from app.intake.workdays import calendar_for
+from app.calendar import calendar_for
 from incidents import complaints, surge
 from incidents.complaints import RateLimited
 from incidents.errors import Forbidden, InvalidInput
@@ -76,7 +76,7 @@ def list_complaints():
                              category=args.get("category"), department=args.get("department"),
                              text=args.get("q"), before_id=args.get("before", type=int),
                              limit=min(args.get("limit", 50, type=int), 200))
-    calendar = calendar_for(plan)
+    calendar = calendar_for(db(), plan)
     return jsonify({"complaints": [complaints.staff_view(plan, calendar, c, moment) for c in rows]})
 
 
@@ -108,7 +108,7 @@ def complaint_detail(tracking_no: str):
     """Show a complaint to staff who may see it: the phone masked, its limits, what it may become."""
     plan = yingji().plan
     complaint = complaints.get_complaint(db(), plan, tracking_no, user=current_user())
-    return jsonify(complaints.staff_view(plan, calendar_for(plan), complaint, now()))
+    return jsonify(complaints.staff_view(plan, calendar_for(db(), plan), complaint, now()))
 
 
 @bp.post("/complaints/<tracking_no>/triage")
@@ -121,7 +121,7 @@ def triage_complaint(tracking_no: str):
                                   department=parse.text(data, "department", "承办科室", required_=True),
                                   note=parse.text(data, "note", "说明"), actor=current_user(), now=now())
     session.commit()
-    return jsonify(complaints.staff_view(plan, calendar_for(plan), complaint, now()))
+    return jsonify(complaints.staff_view(plan, calendar_for(db(), plan), complaint, now()))
 
 
 @bp.post("/complaints/<tracking_no>/status")
@@ -131,11 +131,11 @@ def change_complaint_status(tracking_no: str):
     data = parse.body()
     plan, session = yingji().plan, db()
     complaint = complaints.change_status(
-        session, plan, calendar_for(plan), tracking_no=tracking_no,
+        session, plan, calendar_for(db(), plan), tracking_no=tracking_no,
         to=parse.text(data, "to", "状态", required_=True), reason=parse.text(data, "reason", "理由"),
         answer=parse.text(data, "answer", "答复内容"), actor=current_user(), now=now())
     session.commit()
-    return jsonify(complaints.staff_view(plan, calendar_for(plan), complaint, now()))
+    return jsonify(complaints.staff_view(plan, calendar_for(db(), plan), complaint, now()))
 
 
 @bp.post("/complaints/<tracking_no>/contact")
@@ -161,7 +161,7 @@ def complaint_limits():
             raise Forbidden("forbidden", "市场监督管理所没有投诉办理时限", "stations have no complaint limits")
         department = user.unit
     rows = complaints.limits_due(db(), now=moment, department=department)
-    calendar = calendar_for(plan)
+    calendar = calendar_for(db(), plan)
     return jsonify({"limits": [{**complaints.limit_view(plan, calendar, r, moment),
                                 "complaint": complaints.snapshot(plan, r.complaint)} for r in rows]})
 

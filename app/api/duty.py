@@ -18,10 +18,10 @@ OVERSIGHT = frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER})
 
 
 def _department(code: str) -> str:
-    try:
-        return yingji().plan.department(code).code
-    except KeyError:
-        raise NotFound("not_found", f"预案中没有科室“{code}”", f"no department '{code}'") from None
+    # A station (市场监督管理所) keeps its own roster too: holiday duty is checked for every unit.
+    if code in duty.units(yingji().plan):
+        return code
+    raise NotFound("not_found", f"预案中没有科室或市场监督管理所“{code}”", f"no department or station '{code}'")
 
 
 def _may_see(code: str) -> None:
@@ -41,7 +41,9 @@ def list_departments():
         shifts = duty.on_duty(db(), d.code, at)
         out.append({"code": d.code, "name": d.name, "domain": d.domain,
                     "on_duty": [duty.shift_dict(s) for s in shifts]})
-    return jsonify({"departments": out, "at": at.isoformat()})
+    stations = [{"code": s.code, "name": s.name, "on_duty": [duty.shift_dict(r) for r in duty.on_duty(db(), s.code, at)]}
+                for s in yingji().plan.stations]
+    return jsonify({"departments": out, "stations": stations, "at": at.isoformat()})
 
 
 @bp.get("/departments/<code>/on-duty")
@@ -51,7 +53,7 @@ def on_duty(code: str):
     code = _department(code)
     at = parse.timestamp(request.args, "at", "时间") or now()
     shifts = duty.on_duty(db(), code, at)
-    return jsonify({"department": code, "name": yingji().plan.department(code).name, "at": at.isoformat(),
+    return jsonify({"department": code, "name": yingji().plan.unit_name(code), "at": at.isoformat(),
                     "on_duty": [duty.shift_dict(s) for s in shifts], "covered": bool(shifts)})
 
 
@@ -73,7 +75,7 @@ def list_shifts(code: str):
 @bp.post("/departments/<code>/shifts")
 @api_login_required
 def add_shift(code: str):
-    """Add a shift to a department's roster."""
+    """Add a shift to a department's or a station's roster."""
     code = _department(code)
     data = parse.body()
     officer_id = data.get("officer_id")

@@ -9,17 +9,20 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents import accountability, permissions, service
+from incidents import accountability, holidays, permissions, service
 from incidents.roles import UNIT_ROLES
 from incidents.errors import Forbidden, InvalidInput
-from incidents.models import INCIDENT_STATUSES, AuditEntry, Incident
+from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, AuditEntry, Incident
 from incidents.plan import LEVEL_CODES
 
 LABELS = service.FIELD_NAMES
 
 
 def _respond(incident: Incident, status: int = 200):
-    return jsonify(serialize.incident(incident, now())), status
+    body = serialize.incident(incident, now())
+    if incident.kind == HOLIDAY_WATCH:
+        body["watch"] = holidays.watch_view(db(), yingji().plan, incident, now())
+    return jsonify(body), status
 
 
 @bp.post("/incidents")

@@ -38,7 +38,8 @@ def incident_summary(incident: Incident) -> dict:
     """Return the headline fields of an incident."""
     plan = plan_of(incident)
     return {
-        "id": incident.id, "number": incident.number, "title": incident.title, "category": incident.category,
+        "id": incident.id, "number": incident.number, "kind": incident.kind, "title": incident.title,
+        "category": incident.category,
         "level": incident.level, "level_numeral": plan.level(incident.level).numeral if incident.level else None,
         "status": incident.status, "lead_department": incident.lead_department, "station": incident.station,
         "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),

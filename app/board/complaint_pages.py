@@ -16,7 +16,7 @@ from app.auth import current_user, page_login_required
 from app.board import bp, views
 from app.board.pages import _duty_department, _page_data
 from app.extensions import db, now, yingji
-from app.intake.workdays import calendar_for
+from app.calendar import calendar_for
 from incidents import complaints, surge
 from incidents.errors import Forbidden
 from incidents.models import (
@@ -33,7 +33,7 @@ RECENT = 30
 
 
 def _limit_rows(plan: Plan, rows, moment: datetime) -> list[dict]:
-    calendar = calendar_for(plan)
+    calendar = calendar_for(db(), plan)
     out = []
     for row in rows:
         view = complaints.limit_view(plan, calendar, row, moment)
@@ -128,7 +128,7 @@ def complaint_page(tracking_no: str):
     user, moment = current_user(), now()
     plan, session = yingji().plan, db()
     complaint = complaints.get_complaint(session, plan, tracking_no, user=user)
-    view = complaints.staff_view(plan, calendar_for(plan), complaint, moment)
+    view = complaints.staff_view(plan, calendar_for(session, plan), complaint, moment)
     view["limits"] = _limit_rows(plan, complaint.limits, moment)
     history = session.scalars(select(AuditEntry).where(AuditEntry.entity == "complaint",
                                                        AuditEntry.entity_id == complaint.tracking_no)

@@ -11,7 +11,7 @@ from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, now, yingji
-from app.intake.workdays import calendar_for
+from app.calendar import calendar_for
 from incidents import complaints
 from incidents.complaints import InvalidComplaint, RateLimited
 
@@ -78,7 +78,7 @@ def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
         session.commit()  # the counts stay: repeating the request does not reset them
         raise RateLimited(wait_ip or wait_phone, "您所在网络" if wait_ip else "该手机号码")
     for attempt in (1, 2):
-        complaint = complaints.submit(session, plan, calendar_for(plan), clean, now=moment, source=source)
+        complaint = complaints.submit(session, plan, calendar_for(session, plan), clean, now=moment, source=source)
         try:
             session.commit()
             return complaint

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.calendar import calendar_for, sources
 from app.extensions import yingji
 from app.scheduler import holiday_watch
-from incidents import calendar_notices
+from incidents import calendar_notices, complaints
 from incidents.errors import DomainError
 from incidents.models import User
 from incidents.roles import ADMIN
@@ -60,7 +60,7 @@ def calendar_notice(year: int, file: Path, login: str | None) -> None:
         click.echo(entered.description)
         click.echo(f"投诉举报办理时限重算：{len(entered.changes)}项")
         for change in entered.changes:
-            click.echo(f"  - {calendar_notices.change_dict(change)['summary']}（时限编号 {change.limit_id}）")
+            click.echo(f"  - {complaints.change_dict(change)['summary']}（时限编号 {change.limit_id}）")
     holiday_watch(wiring)
 
 

@@ -31,7 +31,7 @@ from incidents.calendar import (
     NoticeBreak,
     chinese_date,
 )
-from incidents.complaints import KIND_NAMES, day_start, limit_timing
+from incidents.complaints import KIND_NAMES, change_dict, day_start, limit_timing
 from incidents.errors import Conflict, Forbidden, InvalidInput
 from incidents.models import (
     ESC_STOPPED,
@@ -403,26 +403,6 @@ def recount_limits(session: Session, plan: Plan, calendar: Calendar, *, first: d
 
 
 _RECOUNT = SystemActor(name="calendar")
-
-
-def change_dict(change: ComplaintLimitChange, limit: ComplaintLimitRow | None = None) -> dict:
-    """Return a recount as the boards and the API show it: before, after, how many days it moved."""
-    moved = (change.due_on - change.due_on_before).days
-    out = {"limit_id": change.limit_id, "due_on_before": change.due_on_before.isoformat(),
-           "due_on": change.due_on.isoformat(), "days_moved": moved, "estimated_before": change.estimated_before,
-           "estimated": change.estimated, "cause": change.cause, "notice_id": change.notice_id,
-           "changed_at": change.changed_at.isoformat()}
-    if moved:
-        out["summary"] = (f"时限由{change.due_on_before.month}月{change.due_on_before.day}日"
-                          f"{'推迟' if moved > 0 else '提前'}至{change.due_on.month}月{change.due_on.day}日"
-                          f"（{'+' if moved > 0 else ''}{moved}天）")
-    else:
-        out["summary"] = f"时限仍为{change.due_on.month}月{change.due_on.day}日"
-    if change.estimated_before and not change.estimated:
-        out["summary"] += "，已按放假通知确定（不再是估算）"
-    if limit is not None:
-        out.update(kind=limit.kind, name=limit.name)
-    return out
 
 
 def _announce(session: Session, plan: Plan, changes: list[ComplaintLimitChange], *, cause: str, now: datetime) -> None:

@@ -41,6 +41,7 @@ from incidents.models import (
     MET,
     PENDING,
     Complaint,
+    ComplaintLimitChange,
     ComplaintLimitRow,
     ConsumerWarning,
     RateBucket,
@@ -832,6 +833,27 @@ def limit_view(plan: Plan, calendar: WorkdayCalendar | None, row: ComplaintLimit
            "late_seconds": row.late_seconds, "cancel_reason": row.cancel_reason}
     if row.status == PENDING and calendar is not None:
         out["working_days_left"] = working_days_left(calendar, local_day(plan, now), row.due_on)
+    out["recounts"] = [change_dict(c) for c in row.changes]
+    return out
+
+
+def change_dict(change: ComplaintLimitChange, limit: ComplaintLimitRow | None = None) -> dict:
+    """Return a recount of a limit as the boards and the API show it: before, after, how many days it moved."""
+    moved = (change.due_on - change.due_on_before).days
+    out = {"limit_id": change.limit_id, "due_on_before": change.due_on_before.isoformat(),
+           "due_on": change.due_on.isoformat(), "days_moved": moved, "estimated_before": change.estimated_before,
+           "estimated": change.estimated, "cause": change.cause, "notice_id": change.notice_id,
+           "changed_at": change.changed_at.isoformat()}
+    before, after = change.due_on_before, change.due_on
+    if moved:
+        out["summary"] = (f"时限由{before.month}月{before.day}日{'推迟' if moved > 0 else '提前'}至{after.month}月{after.day}日"
+                          f"（{'+' if moved > 0 else ''}{moved}天）")
+    else:
+        out["summary"] = f"时限仍为{after.month}月{after.day}日"
+    if change.estimated_before and not change.estimated:
+        out["summary"] += "，已按放假通知确定（不再是估算）"
+    if limit is not None:
+        out.update(kind=limit.kind, name=limit.name)
     return out
 
 

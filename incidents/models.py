@@ -596,6 +596,9 @@ class ComplaintLimitRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     complaint: Mapped[Complaint] = relationship(back_populates="limits")
+    # Counted again when a holiday notice arrived: before and after, oldest first.
+    changes: Mapped[list[ComplaintLimitChange]] = relationship(order_by="ComplaintLimitChange.id", lazy="selectin",
+                                                               viewonly=True)
 
 
 class RateBucket(Base):

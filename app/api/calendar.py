@@ -10,13 +10,13 @@ from app.auth import api_login_required, current_user
 from app.calendar import calendar_for, sources
 from app.extensions import db, now, yingji
 from app.scheduler import holiday_watch
-from incidents import calendar_notices
+from incidents import calendar_notices, complaints
 from incidents.calendar import HOLIDAY_NAMES, CalendarGap
 from incidents.errors import InvalidInput
 
 
 def _year(text: str) -> int:
-    if not (text.isdigit() and len(text) == 4):
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
         raise InvalidInput("bad_year", f"年份“{text[:12]}”无效，应为四位数字，如 2027", f"'{text[:12]}' is not a year",
                            field="year")
     return int(text)
@@ -48,7 +48,7 @@ def enter_calendar_notice(year: str):
     session.commit()
     holiday_watch(yingji())  # the notice may move a holiday's first day off into the watch's lead time
     body = {"notice": calendar_notices.notice_dict(entered.row), "description": entered.description,
-            "changes": [calendar_notices.change_dict(c) for c in entered.changes], "year": year_body(number)}
+            "changes": [complaints.change_dict(c) for c in entered.changes], "year": year_body(number)}
     return jsonify(body), 201
 
 

@@ -71,7 +71,9 @@ SCHEMAS = {
     "Incident": _obj({
         "id": {"type": "integer"}, "number": TEXT, "title": TEXT, "category": TEXT,
         "level": {"type": ["string", "null"], "enum": ["I", "II", "III", "IV", None]},
-        "status": {"type": "string", "enum": ["registered", "active", "ended", "archived"]},
+        "kind": {"type": "string", "enum": ["event", "holiday_watch"],
+                 "description": "holiday_watch: a holiday market warning with tasks, never a response, no clocks"},
+        "status": {"type": "string", "enum": ["registered", "active", "ended", "archived", "watching"]},
         "lead_department": TEXT, "station": {"type": ["string", "null"]}, "discovered_at": TIME,
         "location": TEXT, "source": TEXT, "nature": TEXT, "scope": TEXT, "trend": TEXT,
         "measures_taken": TEXT, "casualties": TEXT,
@@ -325,6 +327,27 @@ def openapi_json():
 # --- 12315 complaints, surges and consumer warnings (issue 6) -----------------------------------------
 _NO = [{"name": "tracking_no", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "e.g. TS20261120-7K3M9QX (投诉) or JB20261120-… (举报)"}]
+_YEAR = [{"name": "year", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}$"}}]
+_HOLIDAY = {"type": "string", "enum": ["new_year", "spring_festival", "qingming", "labour_day", "dragon_boat",
+                                       "mid_autumn", "national_day"],
+            "description": "or the Chinese name (元旦、春节、清明、劳动节、端午、中秋、国庆)"}
+_BREAK_IN = _obj({"holiday": _HOLIDAY, "holidays": {"type": "array", "items": _HOLIDAY}, "from": DATE, "to": DATE,
+                  "workdays": {"type": "array", "items": DATE, "description": "make-up working days (Sat or Sun)"}},
+                 ["from", "to"])
+_NOTICE = _obj({"id": {"type": "integer"}, "year": {"type": "integer"}, "title": TEXT,
+                "document_no": {"type": ["string", "null"]}, "breaks": {"type": "array"}, "sha256": TEXT,
+                "reason": {"type": ["string", "null"]}, "replaces": {"type": ["integer", "null"]},
+                "entered_by_id": {"type": ["integer", "null"]}, "entered_at": TIME,
+                "description": {"type": "string", "description": "the notice in Chinese"}})
+_CALENDAR_YEAR = _obj({"year": {"type": "integer"}, "certain": {"type": "boolean"}, "source": TEXT,
+                       "description": {"type": ["string", "null"]}, "statutory": {"type": "array"},
+                       "breaks": {"type": "array", "items": _obj({
+                           "holidays": {"type": "array"}, "name": TEXT, "first_day": DATE, "last_day": DATE,
+                           "days": {"type": "integer"}, "workdays": {"type": "array"}, "certain": {"type": "boolean"}})},
+                       "entered": {"type": "array", "items": _NOTICE}})
+_LIMIT_CHANGE = _obj({"limit_id": {"type": "integer"}, "due_on_before": DATE, "due_on": DATE,
+                      "days_moved": {"type": "integer"}, "estimated_before": {"type": "boolean"},
+                      "estimated": {"type": "boolean"}, "summary": TEXT, "cause": TEXT})
 _WID = [{"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _COMPLAINT_REF = {"$ref": "#/components/schemas/Complaint"}
 _WARNING_REF = {"$ref": "#/components/schemas/ConsumerWarning"}
@@ -436,4 +459,23 @@ PATHS.update({
         "parameters": _WID + [{"name": "action", "in": "path", "required": True,
                                "schema": {"type": "string", "enum": ["submit", "approve", "return", "withdraw"]}}],
         "requestBody": _json_body(_obj({"note": TEXT}), required=False), "responses": _ok(_WARNING_REF)}},
+    "/calendar/{year}": {
+        "get": {"summary": "A year of the working-day calendar: its holiday breaks, how sure (a notice, or the "
+                           "statutory rules only) and from where; the notices the office entered",
+                "parameters": _YEAR, "responses": _ok(_CALENDAR_YEAR)},
+        "put": {"summary": "Enter the year's holiday notice (国务院办公厅放假通知; office): checked against the statutory "
+                           "rules, audited, the open complaint limits it touches recounted at once. A year that already "
+                           "has a notice needs a reason. A refusal lists every problem (`problems`) and changes nothing.",
+                "parameters": _YEAR,
+                "requestBody": _json_body(_obj({
+                    "year": {"type": "integer"}, "title": TEXT, "document_no": TEXT, "reason": TEXT,
+                    "breaks": {"type": "array", "items": _BREAK_IN}}, ["breaks"])),
+                "responses": _ok(_obj({"notice": _NOTICE, "description": TEXT, "year": _CALENDAR_YEAR,
+                                       "changes": {"type": "array", "items": _LIMIT_CHANGE}}), "201", "entered")}},
+    "/calendar/days/{day}": {"get": {
+        "summary": "One day: a working day or not, the holiday break it is part of, how sure, from where",
+        "parameters": [{"name": "day", "in": "path", "required": True, "schema": DATE}],
+        "responses": _ok(_obj({"date": DATE, "workday": {"type": "boolean"}, "holidays": {"type": "array"},
+                               "holiday_name": {"type": ["string", "null"]}, "certain": {"type": "boolean"},
+                               "source": TEXT}))}},
 })

@@ -19,7 +19,7 @@ from app.auth import current_user, page_login_required
 from app.board import bp, localtime, plan_zone, views
 from app.board.socket import rooms_for
 from app.extensions import db, now, yingji
-from incidents import accountability, board_events, permissions, service, snapshots
+from incidents import accountability, board_events, holidays, permissions, service, snapshots
 from incidents.assignments import for_department
 from incidents.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import ARCHIVED, Incident
@@ -190,8 +190,9 @@ def incident_page(incident_id: int):
     forms = views.incident_forms(user, incident, service.plan_of(incident))
     data.update(status=incident.status, level=incident.level or "")
     escalations = views.escalation_entries(db(), incident)
+    watch = holidays.watch_view(db(), yingji().plan, incident, moment)
     return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment), forms=forms,
-                           escalations=escalations,
+                           escalations=escalations, watch=watch,
                            page_data=data, local_now=moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M"),
                            active="index")
 
@@ -243,3 +244,4 @@ def accountability_page():
 
 # The complaint centre's pages (issue 6) register on the same blueprint from their own module.
 from app.board import complaint_pages  # noqa: E402,F401
+from app.board import calendar_page  # noqa: E402,F401

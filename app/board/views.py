@@ -24,6 +24,7 @@ from incidents.models import (
     CANCELLED,
     DECLINED,
     ENDED,
+    HOLIDAY_WATCH,
     IN_PROGRESS,
     LATE,
     MET,
@@ -31,6 +32,7 @@ from incidents.models import (
     PENDING,
     PUSHED,
     REGISTERED,
+    WATCHING,
     Assignment,
     AuditEntry,
     Deadline,
@@ -44,7 +46,16 @@ from incidents.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.service import plan_of
 from reports import names
 
-STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档"}
+STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档",
+             WATCHING: "节日预警中"}
+KIND_ZH = {HOLIDAY_WATCH: "节日市场预警"}
+
+
+def status_name(incident: Incident) -> str:
+    """Return an incident's status in Chinese; a holiday watch that closed itself says so."""
+    if incident.kind == HOLIDAY_WATCH and incident.status == ARCHIVED:
+        return "预警已结束"
+    return STATUS_ZH.get(incident.status, incident.status)
 REPORT_KIND_ZH = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
                   "measure": "措施完成"}
 CLOCK_STATUS_ZH = {PENDING: "进行中", MET: "按时完成", LATE: "迟报", OVERDUE: "超时未报", CANCELLED: "已取消"}
@@ -216,8 +227,8 @@ def incident_card(incident: Incident, now: datetime) -> dict:
     done = sorted((c for c in clocks if not c["live"]), key=lambda c: c["due_at"], reverse=True)
     return {
         "id": incident.id, "number": incident.number, "title": incident.title,
-        "level": level_view(plan, incident.level), "status": incident.status,
-        "status_zh": STATUS_ZH.get(incident.status, incident.status),
+        "level": level_view(plan, incident.level), "status": incident.status, "kind": incident.kind,
+        "kind_zh": KIND_ZH.get(incident.kind), "status_zh": status_name(incident),
         "category": category_name(plan, incident.category),
         "lead_department": unit_name(plan, incident.lead_department),
         "station": unit_name(plan, incident.station) if incident.station else None,
@@ -429,9 +440,13 @@ REPORT_WHEN = {"initial": "registered active", "bureau": "registered active", "p
 
 
 def incident_forms(user, incident: Incident, plan: Plan) -> dict:
-    """Return the forms of the incident page this user's role may use (their status rules ride along)."""
+    """Return the forms of the incident page this user's role may use (their status rules ride along).
+
+    A holiday watch is no response: it takes tasks, nothing else (no grade, report, end or archive).
+    """
+    watch = incident.kind == HOLIDAY_WATCH
     kinds = [{"kind": k, "name": REPORT_KIND_ZH[k], "when": REPORT_WHEN[k]} for k in REPORT_KINDS
-             if _may(user, f"report:{k}", incident, plan)]
+             if not watch and _may(user, f"report:{k}", incident, plan)]
     live = {d.kind: d for d in incident.deadlines if d.status in (PENDING, OVERDUE)}
     measures = []
     for kind in plan.measure_kinds():
@@ -443,19 +458,19 @@ def incident_forms(user, incident: Incident, plan: Plan) -> dict:
     lead = incident.lead_department
     departments = sorted(plan.departments, key=lambda d: (d.code != lead, d.code not in plan.support_departments))
     return {
-        "grade": _may(user, "grade", incident, plan),
-        "activate": _may(user, "activate", incident, plan),
+        "grade": not watch and _may(user, "grade", incident, plan),
+        "activate": not watch and _may(user, "activate", incident, plan),
         "reports": kinds,
         "reports_when": " ".join(s for s in ("registered", "active", "ended")
                                  if any(s in k["when"].split() for k in kinds)),
-        "measure": _may(user, "report:measure", incident, plan),
+        "measure": not watch and _may(user, "report:measure", incident, plan),
         "measures": measures,
         "assign": user.role in ASSIGNING_ROLES,
         "departments": [{"code": d.code, "name": d.name,
                          "tag": "牵头科室" if d.code == lead else ("配合科室" if d.code in plan.support_departments
                                                                 else "")} for d in departments],
-        "end": bool(end_levels), "end_levels": " ".join(end_levels),
-        "archive": _may(user, "archive", incident, plan),
+        "end": not watch and bool(end_levels), "end_levels": " ".join(end_levels),
+        "archive": not watch and _may(user, "archive", incident, plan),
         "levels": [level_view(plan, lv.code) for lv in plan.levels],
     }
 

@@ -98,6 +98,11 @@
       YJ.banner({ id: "surge-" + (d.surge && d.surge.id), kind: "overdue", title: "投诉高峰", text: d.message || "",
                   href: d.surge && d.surge.incident_id ? "/incidents/" + d.surge.incident_id : null, linkText: "查看事件" });
     }
+    if (msg.event === "complaint" && d.what === "limits_recounted") {
+      YJ.banner({ id: "recount-" + msg.key, kind: "info", title: "办理时限已重新计算",
+                  text: d.message + "：" + (d.changes || []).slice(0, 5).map(function (c) {
+                    return c.tracking_no + " " + c.summary; }).join("；") + ((d.changes || []).length > 5 ? "……" : "") });
+    }
     if (msg.event === "complaint" && (d.what === "limit_warning" || d.what === "limit_overdue")) {
       YJ.banner({ id: "climit-" + (d.limit && d.limit.id) + d.what, kind: d.what === "limit_overdue" ? "overdue" : "warn",
                   title: d.what === "limit_overdue" ? "投诉举报办理已超期" : "投诉举报办理时限即将到期", text: d.message || "" });

@@ -257,6 +257,9 @@ def _rosters(session, plan, people: dict[str, User], now) -> None:
                 duty.add_shift(session, plan, department=department, starts_at=cursor, ends_at=end,
                                officer_id=people[login].id, actor=LOADER, now=now - timedelta(days=1))
             cursor = end
+    # A station keeps its own roster too (holiday duty is checked for every unit): 城关所 round the clock.
+    duty.add_shift(session, plan, department="chengguan", starts_at=start, ends_at=now + timedelta(days=2),
+                   officer_id=people["chengguan"].id, actor=LOADER, now=now - timedelta(days=1))
     # The 12315 centre's evening officer has not registered a phone yet.
     duty.add_shift(session, plan, department="complaints", starts_at=start, ends_at=now + timedelta(days=2),
                    officer_name="周值班(315投诉中心)", actor=LOADER, now=now - timedelta(days=1))

@@ -13,7 +13,8 @@ from incidents.roles import ROLES
 __all__ = ["ASSIGNMENT_STATUS", "INCIDENT_STATUS", "CLOCK_STATUS", "OUTCOME", "REPORT_KIND", "ACTIONS",
            "level", "unit", "category", "clock", "actor", "describe"]
 
-INCIDENT_STATUS = {"registered": "已登记", "active": "应急响应中", "ended": "应急状态已结束", "archived": "已归档"}
+INCIDENT_STATUS = {"registered": "已登记", "active": "应急响应中", "ended": "应急状态已结束", "archived": "已归档",
+                   "watching": "节日预警中"}
 CLOCK_STATUS = {"pending": "进行中", "met": "按时完成", "late": "迟报", "overdue": "超时未报", "cancelled": "已取消"}
 OUTCOME = {"met": "按时", "late": "迟报", "missed": "漏报（超时未报）", "running": "进行中"}
 REPORT_KIND = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
@@ -46,9 +47,14 @@ ACTIONS = {
     "escalation.resolved": "升级通知结束（已办结）",
     "escalation.stopped": "升级通知停止",
     "escalation.exhausted": "升级通知已至最后一步",
+    "holiday_watch.opened": "发布节日市场预警",
+    "holiday_watch.moved": "节日预警日期按放假通知调整",
+    "holiday_watch.closed": "节日市场预警结束",
+    "calendar.notice_entered": "录入放假通知",
+    "complaints.limits_recounted": "投诉举报办理时限重算",
 }
 SYSTEM_ACTORS = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试", "reports": "简报生成",
-                 "escalation": "升级通知", "demo": "演示数据"}
+                 "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历"}
 UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
 
 
@@ -130,6 +136,12 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
         if action == "deadline.overdue":
             return f"{name}，截止 {fmt(data.get('due_at'))} 未完成"
         return name
+    if action.startswith("holiday_watch."):
+        if action == "holiday_watch.closed":
+            tasks = data.get("tasks") or {}
+            return f"{data.get('reason') or ''}；到期未完成任务 {len(tasks.get('missed') or [])} 项"
+        basis = "依据放假通知" if data.get("certain") else "按法定节假日推算"
+        return f"放假 {data.get('first_day') or ''} 至 {data.get('last_day') or ''}（{basis}）"
     if action.startswith("closing."):
         return data.get("reason") or data.get("note") or ""
     return ""

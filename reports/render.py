@@ -203,7 +203,9 @@ def render_daily(doc: dict, reference: str = "") -> tuple[bytes, int]:
     levels = "，".join(f"{b['level']['label']}{b['count']}起" for b in doc["by_level"]) or "无"
     story += [heading("一、总体情况"), para(
         f"在办事件 {totals['open']} 起（{levels}），其中应急响应中 {totals['active']} 起、已登记待响应 "
-        f"{totals['registered']} 起、应急状态已结束待总结 {totals['ended']} 起；当日新登记 {totals['new_today']} 起。"
+        f"{totals['registered']} 起、应急状态已结束待总结 {totals['ended']} 起"
+        + (f"、节日市场预警 {totals['watching']} 项（预警，不启动响应）" if totals.get("watching") else "")
+        + f"；当日新登记 {totals['new_today']} 起。"
         f"当日到期时限中迟报 {totals['late_today']} 项、漏报（超时未报） {totals['missed_today']} 项；"
         f"目前超时未报 {totals['overdue_now']} 项，待签收任务 {totals['unacknowledged']} 项。", s.body)]
     story.append(heading("二、在办事件"))

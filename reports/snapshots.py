@@ -294,6 +294,7 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
         "active": sum(1 for i in open_rows if i["status"] == "active"),
         "ended": sum(1 for i in open_rows if i["status"] == "ended"),
         "registered": sum(1 for i in open_rows if i["status"] == "registered"),
+        "watching": sum(1 for i in open_rows if i["status"] == "watching"),  # holiday watches: no response
         "new_today": sum(1 for i in rows if start <= i.created_at < end),
         "overdue_now": sum(i["clocks"]["missed"] for i in open_rows),
         "late_today": sum(1 for p in problems if p["outcome"] == "late"),

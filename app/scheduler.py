@@ -118,6 +118,8 @@ def holidays_command() -> None:
     click.echo(f"watches opened now: {len(result.opened)}; moved: {len(result.moved)}; closed: {len(result.closed)}")
     for gap in result.duty_gaps:
         click.echo(f"duty gap: {gap.message} {gap.starts_at.isoformat()} – {gap.ends_at.isoformat()}")
+    for text in result.uncertain:
+        click.echo(f"NO NOTICE YET: {text}")
     for text in result.not_covered:
         click.echo(f"NOT COVERED: {text}")
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents import audit, board_events, escalation
@@ -65,10 +65,10 @@ class Sources:
     package: Mapping[int, Notice]
 
 
-def version(session: Session) -> tuple[int, int]:
-    """Return a stamp that changes whenever a notice is entered (to rebuild cached calendars)."""
-    count, last = session.execute(select(func.count(CalendarNotice.id), func.max(CalendarNotice.id))).one()
-    return int(count or 0), int(last or 0)
+def version(session: Session) -> tuple[tuple[int, str], ...]:
+    """Return a stamp that changes whenever a notice is entered (to rebuild cached calendars): ids and digests."""
+    rows = session.execute(select(CalendarNotice.id, CalendarNotice.sha256).order_by(CalendarNotice.id))
+    return tuple((row_id, digest) for row_id, digest in rows)
 
 
 def plan_notices(plan: Plan) -> dict[int, Notice]:
@@ -442,7 +442,7 @@ def changes_of(session: Session, notice_id: int) -> list[tuple[ComplaintLimitCha
                                 .join(ComplaintLimitRow, ComplaintLimitRow.id == ComplaintLimitChange.limit_id)
                                 .where(ComplaintLimitChange.notice_id == notice_id)
                                 .options(selectinload(ComplaintLimitRow.complaint))
-                                .order_by(ComplaintLimitChange.id)).tuples())
+                                .order_by(ComplaintLimitChange.id)))
 
 
 def year_view(calendar: Calendar, year: int) -> dict:

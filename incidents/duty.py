@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit
-from incidents.calendar import HOLIDAY_NAMES
 from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
@@ -214,7 +213,7 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
     for watch in session.scalars(select(HolidayWatch).where(HolidayWatch.closed_at.is_(None),
                                                             HolidayWatch.closes_at > now)):
         start = max(now, datetime.combine(watch.first_day, datetime.min.time(), ZoneInfo(plan.timezone)))
-        out.extend(unit_gaps(session, plan, start, watch.closes_at, during=f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}放假期间"))
+        out.extend(unit_gaps(session, plan, start, watch.closes_at, during=f"{watch.label}放假期间"))
     return out
 
 

@@ -82,6 +82,13 @@ def _midnight(plan: Plan, day: date) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(plan.timezone))
 
 
+def opening(plan: Plan, first_day_off: date) -> datetime:
+    """Return when the watch of a break opens: `open_at` on the day `lead_time` before its first day off."""
+    rules = plan.holiday_warnings
+    day = (_midnight(plan, first_day_off) - rules.lead_time).date()
+    return datetime.combine(day, time.fromisoformat(rules.open_at), ZoneInfo(plan.timezone))
+
+
 def run_watch(session: Session, plan: Plan, calendar: Calendar, *, actor, now: datetime) -> WatchReport:
     """Open the watches that are due, move or close the open ones, and check their holiday duty."""
     rules = plan.holiday_warnings
@@ -91,7 +98,7 @@ def run_watch(session: Session, plan: Plan, calendar: Calendar, *, actor, now: d
     opened = []
     for brk in breaks:
         holiday = _primary(rules.holidays, brk.holidays)
-        opens_at = _midnight(plan, brk.first_day) - rules.lead_time
+        opens_at = opening(plan, brk.first_day)
         if holiday is None or not opens_at <= now < _midnight(plan, brk.last_day + timedelta(days=1)):
             continue
         watch = _open_watch(session, plan, brk, holiday, actor=actor, now=now)
@@ -222,7 +229,7 @@ def _close(session: Session, plan: Plan, watch: HolidayWatch, incident: Incident
     watch.closed_at = now
     incident.status = ARCHIVED
     incident.archived_at = now
-    incident.end_reason = f"{watch.year}年{HOLIDAY_NAMES[watch.holiday]}放假已结束，节日市场预警自动关闭"
+    incident.end_reason = f"{watch.label}放假已结束，节日市场预警自动关闭"
     escalation.settle_incident(session, incident, reason="节日市场预警已结束", now=now, clocks_too=True)
     outcomes = task_outcomes(incident, now)
     audit.record(session, actor=actor, action="holiday_watch.closed", entity="holiday_watch", entity_id=watch.id,
@@ -233,14 +240,14 @@ def _close(session: Session, plan: Plan, watch: HolidayWatch, incident: Incident
 
 def _check_duty(session: Session, plan: Plan, watch: HolidayWatch, *, now: datetime) -> list[DutyAlert]:
     start = max(_midnight(plan, watch.first_day), now)
-    label = f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}"
+    label = watch.label
     gaps = unit_gaps(session, plan, start, watch.closes_at, during=f"{label}放假期间")
     digest = hashlib.sha256(repr([(g.department, g.starts_at.timestamp(), g.ends_at.timestamp())
                                   for g in gaps]).encode()).hexdigest()
     if digest != watch.gaps_digest:
         watch.gaps_digest, watch.gaps_announced_at = digest, now
-        board_events.publish(session, rooms={board_events.OVERVIEW, board_events.department_room(plan.office_department)},
-                             event_name="alert", at=now,
+        rooms = {board_events.OVERVIEW, board_events.department_room(plan.office_department)}
+        board_events.publish(session, rooms=rooms, event_name="alert", at=now,
                              payload={"what": "holiday_duty_gap", "incident_id": watch.incident_id, "count": len(gaps),
                                       "message": (f"{label}放假期间{len(gaps)}处值班空档：" + "、".join(
                                           dict.fromkeys(plan.unit_name(g.department) for g in gaps)))
@@ -260,12 +267,13 @@ def watch_view(session: Session, plan: Plan, incident: Incident, now: datetime) 
     watch = session.scalar(select(HolidayWatch).where(HolidayWatch.incident_id == incident.id))
     if watch is None:
         return None
-    label = f"{watch.year}年{'、'.join(HOLIDAY_NAMES[h] for h in watch.holidays)}"
     gaps = [] if watch.closed_at else unit_gaps(session, plan, max(_midnight(plan, watch.first_day), now),
-                                                watch.closes_at, during=f"{label}放假期间")
-    return {"holiday": watch.holiday, "year": watch.year, "label": label, "first_day": watch.first_day.isoformat(),
+                                                watch.closes_at, during=f"{watch.label}放假期间")
+    return {"holiday": watch.holiday, "year": watch.year, "label": watch.label,
+            "first_day": watch.first_day.isoformat(),
             "last_day": watch.last_day.isoformat(), "days": (watch.last_day - watch.first_day).days + 1,
             "certain": watch.certain, "source": watch.source, "opened_at": watch.opened_at.isoformat(),
             "closes_at": watch.closes_at.isoformat(),
             "closed_at": watch.closed_at.isoformat() if watch.closed_at else None,
-            "tasks": task_outcomes(incident, min(now, watch.closed_at or now)), "duty_gaps": [g.as_dict() for g in gaps]}
+            "tasks": task_outcomes(incident, min(now, watch.closed_at or now)),
+            "duty_gaps": [g.as_dict() for g in gaps]}

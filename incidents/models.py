@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.calendar import HOLIDAY_NAMES
 from incidents.db import Base, UTCDateTime
 
 # Incident lifecycle.
@@ -718,6 +719,11 @@ class HolidayWatch(Base):
     gaps_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     incident: Mapped[Incident] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Return what the watch is for, as people say it: 2027年春节, 2028年国庆节、中秋节."""
+        return f"{self.year}年{'、'.join(HOLIDAY_NAMES[h] for h in self.holidays)}"
 
 
 class ComplaintLimitChange(Base):

@@ -214,6 +214,7 @@ class HolidayWarnings:
 
     holidays: tuple[str, ...] = ()
     lead_time: timedelta = timedelta(days=4)
+    open_at: str = "08:30"  # HH:MM on the day the lead time reaches: nobody is woken for a warning
     tasks: tuple[HolidayTask, ...] = ()
     category: str = ""  # the category and level the watch is registered with (no response: see holidays.py)
     level: str = "IV"
@@ -900,10 +901,14 @@ def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str], category_cod
     path = ("holiday_warnings",)
     item = c.mapping(top["holiday_warnings"], path)
     # `departments` and `task` are the one-task form of plans stored before December 2026.
-    c.unknown_keys(item, ("holidays", "lead_time", "tasks", "departments", "task", "category", "level"), path)
+    c.unknown_keys(item, ("holidays", "lead_time", "open_at", "tasks", "departments", "task", "category", "level"),
+                   path)
     holidays = tuple(c.choice(h, HOLIDAYS, path + ("holidays", i))
                      for i, h in enumerate(c.sequence(item.get("holidays"), path + ("holidays",))))
     lead = c.duration(item.get("lead_time"), path + ("lead_time",)) or timedelta(days=4)
+    open_at = str(item.get("open_at", "00:00" if "tasks" not in item else HolidayWarnings.open_at))
+    if not _HHMM.match(open_at):
+        c.fail(path + ("open_at",), f"`{open_at}` is not a time of day such as 08:30 (quote it)")
     tasks: list[HolidayTask] = []
     if "tasks" in item:
         for i, raw in enumerate(c.sequence(item.get("tasks"), path + ("tasks",))):
@@ -927,7 +932,7 @@ def _holiday_warnings(top: dict, c: _Checker, dept_codes: set[str], category_cod
     if category and category not in category_codes:
         c.fail(path + ("category",), f"unknown category `{category}`")
     level = c.choice(item.get("level"), LEVEL_CODES, path + ("level",))
-    return HolidayWarnings(holidays, lead, tuple(tasks), category, level)
+    return HolidayWarnings(holidays, lead, open_at, tuple(tasks), category, level)
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

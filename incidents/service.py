@@ -27,9 +27,9 @@ from incidents.models import (
     CLOSING_APPROVED,
     ENDED,
     ESC_RESOLVED,
+    ESC_STOPPED,
     EVENT,
     HOLIDAY_WATCH,
-    ESC_STOPPED,
     LATE,
     MET,
     OVERDUE,
@@ -178,8 +178,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
                             changed_by_id=actor_id(actor), changed_at=now))
     audit.record(session, actor=actor, action="incident.registered", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now,
-                 data={"number": incident.number, "kind": kind, "title": title, "category": category.code, "level": level,
-                       "lead_department": incident.lead_department, "station": station,
+                 data={"number": incident.number, "kind": kind, "title": title, "category": category.code,
+                       "level": level, "lead_department": incident.lead_department, "station": station,
                        "discovered_at": discovered_at.isoformat(), "plan_version": plan.version,
                        "plan_sha256": plan.sha256, **texts})
     reconcile(session, incident, actor=actor, now=now)

@@ -188,6 +188,12 @@ def test_the_calendar_page_shows_the_year_and_lets_only_the_office_enter(app, wi
     html = office.get("/calendar?year=2027").get_data(as_text=True)
     assert "2027年" in html and "按法定节假日和周末推算" in html and 'id="notice-form"' in html
     assert "2027-02-05" in html  # the form starts from the statutory dates
+    # In November the office's overview reminds it that next year's notice is not in yet.
+    assert "2027年放假通知尚未录入" in office.get("/").get_data(as_text=True)
+    assert put(make_user("office", "office"), 2027, notice_2027()).status_code == 201
+    assert "放假通知尚未录入" not in office.get("/").get_data(as_text=True)
+    html = office.get("/calendar?year=2027").get_data(as_text=True)
+    assert "第1号录入：测试用2027年放假通知（虚构）" in html and 'name="reason"' in html
     viewer = sign_in(app, wiring, make_user, "viewer")
     html = viewer.get("/calendar?year=2026").get_data(as_text=True)
     assert "chinesecalendar" in html and 'id="notice-form"' not in html

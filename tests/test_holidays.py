@@ -62,6 +62,8 @@ def test_new_year_2027_opens_on_28_december_once_with_tasks_and_every_units_duty
                            ends_at=beijing(2027, 1, 4, 0), officer_name="值班员", phone="+8613800000999",
                            actor=ACTOR, now=clock.now())
         session.commit()
+    clock.set(beijing(2026, 12, 28, 8))  # the day has come, but nobody is woken for a warning before 08:30
+    assert run(wiring).opened == ()
     clock.set(beijing(2026, 12, 28))
     first, second = run(wiring), run(wiring)
     assert len(first.opened) == 1 and second.opened == ()

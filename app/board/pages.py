@@ -18,12 +18,13 @@ from sqlalchemy.orm import selectinload
 from app.auth import current_user, page_login_required
 from app.board import bp, localtime, plan_zone, views
 from app.board.socket import rooms_for
+from app.calendar import calendar_for
 from app.extensions import db, now, yingji
-from incidents import accountability, board_events, holidays, permissions, service, snapshots
+from incidents import accountability, board_events, complaints, holidays, permissions, service, snapshots
 from incidents.assignments import for_department
 from incidents.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import ARCHIVED, Incident
-from incidents.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
+from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
 
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30
@@ -66,8 +67,18 @@ def index():
     return render_template("index.html", groups=groups, total=len(visible), now=moment,
                            now_js=views.js_time(moment), active="index", page_data=data,
                            duty_alerts=user.role == OFFICE,
+                           notices_missing=_notices_missing(moment) if user.role in (OFFICE, ADMIN) else [],
                            overdue=sum(c["overdue"] for g in groups for c in g["cards"]),
                            warn=sum(c["warn"] for g in groups for c in g["cards"]))
+
+
+def _notices_missing(moment: datetime) -> list[int]:
+    """Return this year, and from November next year, when the State Council's notice is not in the calendar."""
+    plan = yingji().plan
+    today = complaints.local_day(plan, moment)
+    calendar = calendar_for(db(), plan)
+    years = (today.year, today.year + 1) if today.month >= 11 else (today.year,)
+    return [y for y in years if calendar.notice(y) is None]
 
 
 @bp.get("/board/cards/<int:incident_id>")

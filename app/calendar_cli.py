@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.calendar import calendar_for, sources
 from app.extensions import yingji
-from app.scheduler import holiday_watch
+from app.scheduler import holiday_watch_soon
 from incidents import calendar_notices, complaints
 from incidents.errors import DomainError
 from incidents.models import User
@@ -61,7 +61,7 @@ def calendar_notice(year: int, file: Path, login: str | None) -> None:
         click.echo(f"投诉举报办理时限重算：{len(entered.changes)}项")
         for change in entered.changes:
             click.echo(f"  - {complaints.change_dict(change)['summary']}（时限编号 {change.limit_id}）")
-    holiday_watch(wiring)
+    holiday_watch_soon(wiring)
 
 
 @calendar_cli.command("show")

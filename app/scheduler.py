@@ -52,6 +52,14 @@ def tick(wiring: Yingji, deliver, *, walker: Walker | None = None, batch: int = 
     return fired
 
 
+def holiday_watch_soon(wiring: Yingji) -> None:
+    """Run the holiday watch after a notice was entered; a failure waits for the hourly run, the notice stands."""
+    try:
+        holiday_watch(wiring)
+    except Exception:  # noqa: BLE001 - the notice is committed; the hourly job moves the watches
+        log.exception("holiday watch after a notice failed; the hourly run will retry")
+
+
 def holiday_watch(wiring: Yingji):
     """Open, move and close the holiday market watches and check their duty; log what data is missing."""
     now = wiring.clock.now()

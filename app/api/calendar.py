@@ -9,7 +9,7 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.calendar import calendar_for, sources
 from app.extensions import db, now, yingji
-from app.scheduler import holiday_watch
+from app.scheduler import holiday_watch_soon
 from incidents import calendar_notices, complaints
 from incidents.calendar import HOLIDAY_NAMES, CalendarGap
 from incidents.errors import InvalidInput
@@ -46,7 +46,7 @@ def enter_calendar_notice(year: str):
     entered = calendar_notices.enter_notice(session, plan, sources(), year=number, raw=parse.body(),
                                             actor=current_user(), now=now())
     session.commit()
-    holiday_watch(yingji())  # the notice may move a holiday's first day off into the watch's lead time
+    holiday_watch_soon(yingji())  # the notice may move a holiday's first day off into the watch's lead time
     body = {"notice": calendar_notices.notice_dict(entered.row), "description": entered.description,
             "changes": [complaints.change_dict(c) for c in entered.changes], "year": year_body(number)}
     return jsonify(body), 201

@@ -8,6 +8,7 @@ until the document is complete and then stamps the footers.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -166,19 +167,10 @@ def level_badge(level: dict, width: float = 42 * mm) -> Table:
 
 
 def key_values(pairs: Sequence[tuple[str, object]], label_width: float = 34 * mm) -> Table:
-    """Return a two-column table of labels and values (the report contents)."""
-    s = styles()
-    rows = [[Paragraph(markup(k), s.cell_head), Paragraph(markup(v if v not in (None, "") else "—"), s.cell)]
-            for k, v in pairs]
-    t = Table(rows, colWidths=[label_width, CONTENT_W - label_width])
-    t.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), s.font),
-        ("GRID", (0, 0), (-1, -1), 0.4, RULE),
-        ("BACKGROUND", (0, 0), (0, -1), HEAD_BG),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-    ]))
-    return t
+    """Return a two-column table of labels and values (the report contents); long values run on over rows."""
+    label = label_width / CONTENT_W
+    return _table(None, [[k, v if v not in (None, "") else "—"] for k, v in pairs], [label, 1 - label],
+                  label_column=True)
 
 
 def data_table(header: Sequence[str], rows: Iterable[Sequence[object]], widths: Sequence[float],
@@ -188,39 +180,94 @@ def data_table(header: Sequence[str], rows: Iterable[Sequence[object]], widths: 
     Widths are fractions of the content width. Cells are plain text; a cell that is already a
     Flowable is used as it is. `row_colours` tints the text of data rows (index, colour).
     """
+    return _table(header, rows, widths, row_colours=row_colours)
+
+
+# A table row is never taller than about this many lines: a longer value goes on in the rows below
+# it, so that the table can break between them (a row taller than a page cannot be laid out).
+ROW_LINES = 20
+CELL_PAD = 3
+
+
+def _table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], widths: Sequence[float], *,
+           row_colours: Sequence[tuple[int, colors.Color]] = (), label_column: bool = False) -> Table:
     s = styles()
     room = [w * CONTENT_W - 2 * CELL_PAD for w in widths]
-    body = [[c if isinstance(c, Flowable) else _cell(c, room[n], s) for n, c in enumerate(row)] for row in rows]
-    data = [[Paragraph(markup(h), s.cell_head) for h in header]] + body
+    data: list[list] = [[Paragraph(markup(h), s.cell_head) for h in header]] if header else []
+    first_row = len(data)
+    spans: list[tuple[int, int]] = []  # each record's first and last table row
+    for row in rows:
+        cells = [[c] if isinstance(c, Flowable) else _cells(c, room[n], s.cell_head if label_column and n == 0
+                                                             else s.cell, s)
+                 for n, c in enumerate(row)]
+        start = len(data)
+        for k in range(max(len(c) for c in cells)):
+            data.append([c[k] if k < len(c) else "" for c in cells])
+        spans.append((start, len(data) - 1))
     # LongTable splits a long table across pages without measuring all remaining rows per page.
-    t = LongTable(data, colWidths=[w * CONTENT_W for w in widths], repeatRows=1)
+    t = LongTable(data or [[""]], colWidths=[w * CONTENT_W for w in widths], repeatRows=1 if header else 0)
     commands = [
         # Short cells are plain strings drawn in the table's own font; left at its default it is
         # Helvetica, which is not embedded.
         ("FONTNAME", (0, 0), (-1, -1), s.font),
         ("FONTSIZE", (0, 0), (-1, -1), s.cell.fontSize), ("LEADING", (0, 0), (-1, -1), s.cell.leading),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),
-        ("GRID", (0, 0), (-1, -1), 0.4, RULE),
-        ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
+        # The rows of one record share their cells' sides: lines run between records only.
+        ("BOX", (0, 0), (-1, -1), 0.4, RULE), ("LINEAFTER", (0, 0), (-2, -1), 0.4, RULE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD), ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
     ]
+    if header:
+        commands += [("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("LINEBELOW", (0, 0), (-1, 0), 0.4, RULE)]
+    if label_column:
+        commands.append(("BACKGROUND", (0, first_row), (0, -1), HEAD_BG))
+    commands += [("LINEBELOW", (0, last), (-1, last), 0.4, RULE) for _, last in spans[:-1]]
     for index, colour in row_colours:
-        commands.append(("LINEBEFORE", (0, index + 1), (0, index + 1), 2.5, colour))
+        first, last = spans[index]
+        commands.append(("LINEBEFORE", (0, first), (0, last), 2.5, colour))
     t.setStyle(TableStyle(commands))
     return t
 
 
-CELL_PAD = 3
+def _cells(value: object, room: float, style: ParagraphStyle, s: Styles) -> list[Flowable | str]:
+    """Return a value as cells: a plain string when it fits on one line, else paragraphs of at most ROW_LINES."""
+    text = fonts.drawable("—" if value in (None, "") else str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    if "\n" not in text and stringWidth(text, s.font, style.fontSize) <= room:
+        return [text]
+    return [Paragraph(markup(piece), style) for piece in pieces(text, room, style.fontSize)]
 
 
-def _cell(value: object, room: float, s: Styles) -> Flowable | str:
-    """Return a cell: a plain string when it fits on one line (cheap to lay out), else a wrapping paragraph."""
-    text = fonts.drawable("—" if value in (None, "") else str(value))
-    if "\n" not in text and stringWidth(text, s.font, s.cell.fontSize) <= room:
-        return text
-    return Paragraph(markup(text), s.cell)
+_UNBROKEN = re.compile(r"[!-~]{8,}")  # a run of Latin letters, digits and signs with no space to wrap at
+
+
+def pieces(text: str, room: float, size: float) -> list[str]:
+    """Cut text into pieces of about ROW_LINES wrapped lines each, at line ends where it can."""
+    per_line = max(4, int(room // size))  # ideographs a line holds; Latin letters are narrower
+    latin = max(4, int(room // (size * 0.62)))
+    # A run without spaces longer than a line (an URL, a long number) would run off the page: let it
+    # wrap inside, with zero-width spaces.
+    text = _UNBROKEN.sub(lambda m: m.group(0) if len(m.group(0)) <= latin else "\u200b".join(
+        m.group(0)[i:i + latin] for i in range(0, len(m.group(0)), latin)), text)
+    out: list[str] = []
+    current: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        while len(line) > ROW_LINES * per_line:  # one line longer than a row: cut it
+            if current:
+                out.append("\n".join(current))
+                current, used = [], 0
+            out.append(line[:ROW_LINES * per_line])
+            line = line[ROW_LINES * per_line:]
+        need = max(1, -(-len(line) // per_line))
+        if current and used + need > ROW_LINES:
+            out.append("\n".join(current))
+            current, used = [], 0
+        current.append(line)
+        used += need
+    if current:
+        out.append("\n".join(current))
+    return out
 
 
 def empty(text: str) -> Paragraph:

@@ -202,11 +202,14 @@ def generate(sessions: sessionmaker, plan: Plan, briefing_id: int, *, now: Calla
                                "generated_at": as_of.isoformat(), "requested_by": row.requested_by_id})
             session.commit()
         return BRIEFING_READY
-    except Exception as exc:  # noqa: BLE001 - the row says what went wrong; the worker goes on
-        log.exception("briefing %s failed", briefing_id)
+    except Exception:  # noqa: BLE001 - the log has the exception; the reader gets words they can act on
         with sessions() as session:
+            row = session.get(Briefing, briefing_id)
+            log.exception("briefing B%06d failed (kind %s, incident %s, params %s)", briefing_id,
+                          row.kind if row else "?", row.incident_id if row else "?", row.params if row else "?")
             session.execute(update(Briefing).where(Briefing.id == briefing_id).values(
-                status=BRIEFING_FAILED, finished_at=now(), error=f"{type(exc).__name__}: {exc}"[:2000]))
+                status=BRIEFING_FAILED, finished_at=now(),
+                error=f"系统未能排版这份文件，已记入系统日志；请把{reference(briefing_id)}告知系统管理员"))
             session.commit()
         return BRIEFING_FAILED
 

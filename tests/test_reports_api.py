@@ -132,7 +132,8 @@ def test_a_slow_briefing_answers_202_and_the_stored_pdf_follows(users, clock, mo
     assert meta.get_json()["briefing"]["id"] == b["id"]
 
 
-def test_a_failed_generation_says_so_in_chinese_and_the_next_request_tries_again(users, clock, monkeypatch):
+def test_a_failed_generation_says_so_in_chinese_and_the_next_request_tries_again(users, clock, monkeypatch,
+                                                                                   caplog):
     from reports import render
 
     iid = scenario(users, clock)
@@ -143,7 +144,11 @@ def test_a_failed_generation_says_so_in_chinese_and_the_next_request_tries_again
 
     monkeypatch.setattr(render, "render", broken)
     error = assert_error(users["leader"].get(f"/api/v1/incidents/{iid}/briefing.pdf"), 500, "briefing_failed")
-    assert "简报生成失败" in error["message"] and "disk full" in error["message"]
+    # The reader gets words to act on and the briefing's number, never the exception; the log has both.
+    assert "简报生成失败" in error["message"] and "告知系统管理员" in error["message"]
+    assert "disk full" not in error["message"] and "RuntimeError" not in error["message"]
+    failed = [r for r in caplog.records if "failed" in r.getMessage() and r.exc_info]
+    assert failed and f"incident {iid}" in failed[0].getMessage() and "disk full" in str(failed[0].exc_info[1])
     monkeypatch.setattr(render, "render", real)
     ok(users["leader"].get(f"/api/v1/incidents/{iid}/briefing.pdf"))
 

@@ -117,8 +117,8 @@ def _answer(briefing_id: int):
     store.fail_if_stale(session, row, now())
     if row.status == BRIEFING_FAILED:
         session.commit()
-        raise GenerationFailed("briefing_failed", f"简报生成失败：{row.error or '未知原因'}，请稍后重试",
-                               f"the briefing could not be generated: {row.error or 'unknown error'}")
+        raise GenerationFailed("briefing_failed", f"简报生成失败：{row.error or '未知原因'}",
+                               f"the briefing could not be generated (B{row.id:06d}); see the server log")
     if row.status != BRIEFING_READY or _wants_json():
         session.commit()
         body = jsonify({"briefing": store.as_dict(row)})

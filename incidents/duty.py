@@ -61,6 +61,16 @@ def _officer(session: Session, officer_id: int | None, department: str) -> User 
     return user
 
 
+MAX_NAME = 80  # users.name and shifts.officer_name
+
+
+def _name(value: str | None, field: str) -> str | None:
+    value = (value or "").strip() or None
+    if value and len(value) > MAX_NAME:
+        raise InvalidInput("too_long", f"姓名过长（最多{MAX_NAME}字）", f"{field} is longer than {MAX_NAME}", field=field)
+    return value
+
+
 def _phone(phone: str | None) -> str | None:
     phone = (phone or "").strip() or None
     if phone and not PHONE.match(phone):
@@ -84,7 +94,7 @@ def add_shift(session: Session, plan: Plan, *, department: str, starts_at: datet
         raise InvalidInput("past_shift", "不能添加已经结束的班次", "the shift has already ended", field="ends_at")
     officer = _officer(session, officer_id, department)
     row = Shift(department=department, starts_at=starts_at, ends_at=ends_at, officer_id=officer.id if officer else None,
-                officer_name=(officer_name or (officer.name if officer else None) or "").strip() or None,
+                officer_name=_name(officer_name, "officer_name") or (officer.name if officer else None),
                 phone=_phone(phone) or (officer.phone if officer else None), note=(note or "").strip() or None,
                 created_by_id=actor_id(actor), created_at=now)
     session.add(row)
@@ -115,7 +125,7 @@ def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor
     if at >= row.ends_at:
         raise Conflict("shift_over", "该班次已结束，无法交接", "the shift is already over")
     substitute = _officer(session, substitute_id, row.department)
-    name = (substitute_name or (substitute.name if substitute else "") or "").strip()
+    name = _name(substitute_name, "substitute_name") or (substitute.name if substitute else "")
     if not name:
         raise InvalidInput("missing_field", "须指定替岗人员", "name the substitute", field="substitute_name")
     new = Shift(department=row.department, starts_at=at, ends_at=row.ends_at,

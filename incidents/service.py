@@ -56,6 +56,7 @@ FIELD_NAMES = {
     "submitted_at": "报送时间", "ended_at": "结束时间", "measure": "措施",
 }
 MAX_TEXT = 20000
+SHORT_FIELDS = {"location": 300}  # the columns' own lengths
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
         raise InvalidInput("wrong_station", "市场监督管理所只能登记本所辖区的事件",
                            "a station registers only its own events", field="station")
     discovered_at = _not_future(facts.discovered_at, now, "discovered_at")
-    texts = {f: _text(getattr(facts, f), f, required=f in ("location", "source", "nature")) for f in TEXT_FIELDS}
+    texts = {f: _text(getattr(facts, f), f, required=f in ("location", "source", "nature"),
+                      limit=SHORT_FIELDS.get(f, MAX_TEXT)) for f in TEXT_FIELDS}
     level = _check_level(facts.level) if facts.level else None
 
     incident = Incident(
@@ -241,7 +243,8 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     plan = plan_of(incident)
     permissions.require(actor, f"report:{kind}", incident, plan)
     _not_watch(incident)
-    body = _text(body, "body")
+    # The closing report's body is its six sections together, each already held to MAX_TEXT (closing.py).
+    body = _text(body, "body", limit=MAX_TEXT * 7 if kind == "closing" else MAX_TEXT)
     submitted_at = _not_future(submitted_at, now, "submitted_at") if submitted_at else now
     if submitted_at < incident.discovered_at:
         raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",

@@ -8,7 +8,6 @@ until the document is complete and then stamps the footers.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -140,6 +139,19 @@ def para(text: object, style: ParagraphStyle | None = None) -> Paragraph:
     return Paragraph(markup(text), style or styles().body)
 
 
+def paras(text: object, style: ParagraphStyle | None = None) -> list[Flowable]:
+    """Return typed text of any length as paragraphs of a few dozen lines each, wrapped once, here.
+
+    One paragraph of 20,000 characters is wrapped again at every page it breaks over (slow); pieces
+    that already fit the width are not.
+    """
+    style = style or styles().body
+    lines = wrap_lines(fonts.drawable("" if text is None else str(text)), CONTENT_W, style.fontName, style.fontSize)
+    step = 2 * ROW_LINES
+    return [Paragraph("<br/>".join(escape(line) for line in lines[i:i + step]), style)
+            for i in range(0, len(lines), step)]
+
+
 def heading(text: str, level: int = 1) -> Paragraph:
     """Return a section heading."""
     s = styles()
@@ -221,7 +233,8 @@ def _table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], width
     if header:
         commands += [("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("LINEBELOW", (0, 0), (-1, 0), 0.4, RULE)]
     if label_column:
-        commands.append(("BACKGROUND", (0, first_row), (0, -1), HEAD_BG))
+        commands += [("BACKGROUND", (0, first_row), (0, -1), HEAD_BG),
+                     ("TEXTCOLOR", (0, first_row), (0, -1), s.cell_head.textColor)]
     commands += [("LINEBELOW", (0, last), (-1, last), 0.4, RULE) for _, last in spans[:-1]]
     for index, colour in row_colours:
         first, last = spans[index]
@@ -231,42 +244,49 @@ def _table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], width
 
 
 def _cells(value: object, room: float, style: ParagraphStyle, s: Styles) -> list[Flowable | str]:
-    """Return a value as cells: a plain string when it fits on one line, else paragraphs of at most ROW_LINES."""
-    text = fonts.drawable("—" if value in (None, "") else str(value)).replace("\r\n", "\n").replace("\r", "\n")
-    if "\n" not in text and stringWidth(text, s.font, style.fontSize) <= room:
-        return [text]
-    return [Paragraph(markup(piece), style) for piece in pieces(text, room, style.fontSize)]
+    """Return a value as cells of at most ROW_LINES lines, wrapped here to the column: plain strings are
+    laid out and drawn many times faster than paragraphs, which matters for a record of hundreds of pages."""
+    text = fonts.drawable("—" if value in (None, "") else str(value))
+    lines = wrap_lines(text, room, s.font, style.fontSize)
+    return ["\n".join(lines[i:i + ROW_LINES]) for i in range(0, len(lines), ROW_LINES)] or [""]
 
 
-_UNBROKEN = re.compile(r"[!-~]{8,}")  # a run of Latin letters, digits and signs with no space to wrap at
+# Punctuation that may not begin a line (标点避头): it goes down with the character before it.
+NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’…—,.;:?!)]}%")
+_widths: dict[tuple[str, float], dict[str, float]] = {}
 
 
-def pieces(text: str, room: float, size: float) -> list[str]:
-    """Cut text into pieces of about ROW_LINES wrapped lines each, at line ends where it can."""
-    per_line = max(4, int(room // size))  # ideographs a line holds; Latin letters are narrower
-    latin = max(4, int(room // (size * 0.62)))
-    # A run without spaces longer than a line (an URL, a long number) would run off the page: let it
-    # wrap inside, with zero-width spaces.
-    text = _UNBROKEN.sub(lambda m: m.group(0) if len(m.group(0)) <= latin else "\u200b".join(
-        m.group(0)[i:i + latin] for i in range(0, len(m.group(0)), latin)), text)
+def wrap_lines(text: str, room: float, font: str, size: float) -> list[str]:
+    """Break text into lines no wider than `room` points: anywhere between ideographs, at spaces in Latin text."""
+    widths = _widths.setdefault((font, size), {})
+
+    def width(ch: str) -> float:
+        w = widths.get(ch)
+        if w is None:
+            w = widths[ch] = stringWidth(ch, font, size)
+        return w
+
     out: list[str] = []
-    current: list[str] = []
-    used = 0
-    for line in text.split("\n"):
-        while len(line) > ROW_LINES * per_line:  # one line longer than a row: cut it
-            if current:
-                out.append("\n".join(current))
-                current, used = [], 0
-            out.append(line[:ROW_LINES * per_line])
-            line = line[ROW_LINES * per_line:]
-        need = max(1, -(-len(line) // per_line))
-        if current and used + need > ROW_LINES:
-            out.append("\n".join(current))
-            current, used = [], 0
-        current.append(line)
-        used += need
-    if current:
-        out.append("\n".join(current))
+    for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ").split("\n"):
+        line: list[str] = []
+        used = 0.0
+        for ch in paragraph:
+            w = width(ch)
+            if line and used + w > room:
+                keep = len(line)
+                if ch in NO_LINE_START and keep > 1:
+                    keep -= 1
+                elif ch.isascii() and ch.isalnum() and line[-1].isascii() and line[-1].isalnum():
+                    # Move a Latin word down whole when it started near the end of the line.
+                    space = next((i for i in range(len(line) - 1, max(-1, len(line) - 24), -1) if line[i] == " "), -1)
+                    if space > 0:
+                        keep = space + 1
+                out.append("".join(line[:keep]).rstrip(" "))
+                line = line[keep:]
+                used = sum(width(c) for c in line)
+            line.append(ch)
+            used += w
+        out.append("".join(line))
     return out
 
 

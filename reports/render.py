@@ -10,7 +10,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak
 
 from reports import pdf
 from reports.charts import compliance_chart, count_chart, tally
-from reports.pdf import OUTCOME_COLOURS, DocMeta, data_table, empty, heading, key_values, para, spacer, styles
+from reports.pdf import OUTCOME_COLOURS, DocMeta, data_table, empty, heading, key_values, para, paras, spacer, styles
 
 # How an escalation was acknowledged, in words (the escalation history gives the channel's code).
 CHANNELS = {"board": "看板签收", "sms": "短信回复", "voice": "电话按键"}
@@ -51,7 +51,7 @@ def _headline(doc: dict) -> list[Flowable]:
                                  ("LEFTPADDING", (0, 0), (0, 0), 0)]))
     out: list[Flowable] = [row]
     if inc.get("end_reason"):
-        out.append(para(f"结束理由：{inc['end_reason']}", s.small))
+        out += paras(f"结束理由：{inc['end_reason']}", s.small)
     return out
 
 
@@ -106,7 +106,7 @@ def _measure_section(doc: dict) -> list[Flowable]:
     out: list[Flowable] = [heading("四、已采取的措施")]
     facts = dict(doc["contents"]).get("已采取的措施")
     if facts:
-        out.append(para(f"登记时：{facts}", styles().body))
+        out += paras(f"登记时：{facts}", styles().body)
     if doc["measures"]:
         out.append(data_table(["时间", "措施", "完成情况"],
                               [[t(m["at"]), m["what"], m["body"] + (f"（{m['by']}）" if m["by"] else "")]
@@ -312,7 +312,7 @@ def render_closing(doc: dict, reference: str = "") -> tuple[bytes, int]:
     story += [spacer(2), key_values(facts)]
     for key, title in CLOSING_SECTIONS:
         story.append(heading(title))
-        story.append(para(closing.get(key) or "（未填写）", s.body))
+        story += paras(closing.get(key) or "（未填写）", s.body)
     story += [PageBreak(), para("附件：事件完整记录", s.title),
               para("以下为生成本报告时系统中的事件完整记录。", s.subtitle)]
     story += incident_story(doc)

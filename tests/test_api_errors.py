@@ -101,6 +101,7 @@ def test_missing_field(wiring, users, clock, field):
     ({"station": "atlantis"}, "unknown_station", "station"),
     ({"title": 12345}, "bad_type", "title"),
     ({"title": "长" * 201}, "too_long", "title"),
+    ({"location": "城关镇" * 101}, "too_long", "location"),  # its column holds 300: PostgreSQL would refuse it
     ({"discovered_at": "yesterday"}, "bad_time", "discovered_at"),
     ({"discovered_at": "2026-11-20T09:00:00"}, "naive_time", "discovered_at"),
     ({"discovered_at": "2026-11-20 09:00"}, "naive_time", "discovered_at"),

@@ -90,3 +90,12 @@ def test_roster_bad_input_is_refused(users, clock):
     assert users["prices"].post("/api/v1/departments/food_coord/shifts",
                                 json={"starts_at": iso(start), "ends_at": iso(start + timedelta(hours=1))}
                                 ).status_code == 403
+
+
+def test_names_longer_than_their_column_are_refused_not_crashed(users, clock):
+    office = users["office"]
+    r = _shift(office, "food_coord", clock.now(), 8, officer_name="张" * 81)
+    assert r.status_code == 400 and r.get_json()["error"]["message"] == "姓名过长（最多80字）"
+    shift = _shift(office, "food_coord", clock.now(), 8, officer_name="张" * 80).get_json()
+    r = office.post(f"/api/v1/shifts/{shift['id']}/handover", json={"substitute_name": "李" * 81, "reason": "急事"})
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "substitute_name"

@@ -336,7 +336,7 @@ def enter_notice(session: Session, plan: Plan, sources: Sources, *, year: Any, r
         raise Conflict("same_notice", f"与现行{parsed.year}年放假通知（第{current.id}号录入）相同，无需重新录入",
                        f"the notice is the same as the one in force for {parsed.year}")
     if existing is not None and not parsed.reason:
-        raise InvalidInput("reason_required", f"{parsed.year}年已有放假安排（{existing.source}），重新录入须说明原因（reason）",
+        raise InvalidInput("reason_required", f"{parsed.year}年已有放假安排（{existing.source}），重新录入须说明原因",
                            f"{parsed.year} already has a notice ({existing.source}); give a reason", field="reason")
     row = CalendarNotice(year=parsed.year, title=parsed.title, document_no=parsed.document_no, breaks=parsed.content(),
                          sha256=parsed.sha256(), reason=parsed.reason, replaces_id=current.id if current else None,

@@ -349,7 +349,7 @@ def validate(plan: Plan, data: Mapping[str, Any], *, now: datetime) -> CleanComp
 
     kind = values["kind"] or COMPLAINT
     if kind not in KIND_NAMES:
-        errors.setdefault("kind", "类型应为投诉（complaint）或举报（tipoff）")
+        errors.setdefault("kind", "类型应为投诉或举报")
         kind = COMPLAINT
 
     def need(name: str, text: str) -> None:

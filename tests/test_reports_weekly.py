@@ -241,7 +241,7 @@ def test_the_week_defaults_to_the_last_full_one_and_any_day_picks_its_monday(wee
 
 
 @pytest.mark.parametrize("week_param,code,message", [
-    ("abc", "bad_date", "所在周的任一日期（week）须为日期，如 2026-11-20"),
+    ("abc", "bad_date", "所在周的任一日期须为日期，如 2026-11-20"),
     ("2026-13-01", "bad_date", "须为日期"),
     ("2026-12-14", "future_week", "所选的周尚未开始"),
     ("1999-12-31", "bad_date", "不能早于2000年"),

@@ -45,7 +45,7 @@ def list_assignments():
     elif user.role == STATION:
         raise Forbidden("forbidden", "市场监督管理所无任务列表", "stations have no assignment list")
     if department is None:
-        raise InvalidInput("missing_field", "缺少科室(department)", "department is required", field="department")
+        raise InvalidInput("missing_field", "缺少科室", "department is required", field="department")
     open_only = request.args.get("open", "1") != "0"
     rows = assignments.for_department(db(), department, open_only=open_only)
     user_rows = [r for r in rows if permissions.can_view(user, r.incident, service.plan_of(r.incident))]

@@ -80,7 +80,7 @@ def add_shift(code: str):
     data = parse.body()
     officer_id = data.get("officer_id")
     if officer_id is not None and not isinstance(officer_id, int):
-        raise InvalidInput("bad_type", "值班人员编号(officer_id)须为整数", "officer_id must be an integer",
+        raise InvalidInput("bad_type", "值班人员编号须为整数", "officer_id must be an integer",
                            field="officer_id")
     session = db()
     row = duty.add_shift(session, yingji().plan, department=code,
@@ -100,7 +100,7 @@ def handover_shift(shift_id: int):
     data = parse.body()
     substitute_id = data.get("substitute_id")
     if substitute_id is not None and not isinstance(substitute_id, int):
-        raise InvalidInput("bad_type", "替岗人员编号(substitute_id)须为整数", "substitute_id must be an integer",
+        raise InvalidInput("bad_type", "替岗人员编号须为整数", "substitute_id must be an integer",
                            field="substitute_id")
     session = db()
     row = duty.hand_over(session, yingji().plan, shift_id=shift_id, substitute_id=substitute_id,

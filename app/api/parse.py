@@ -24,7 +24,7 @@ def required(data: dict, name: str, label: str) -> Any:
     """Return a field that must be present and not empty."""
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidInput("missing_field", f"缺少{label}({name})", f"{name} is required", field=name)
+        raise InvalidInput("missing_field", f"缺少{label}", f"{name} is required", field=name)
     return value
 
 
@@ -34,7 +34,7 @@ def text(data: dict, name: str, label: str, *, required_: bool = False) -> str |
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput("bad_type", f"{label}({name})须为文本", f"{name} must be a string", field=name)
+        raise InvalidInput("bad_type", f"{label}须为文本", f"{name} must be a string", field=name)
     return value
 
 
@@ -46,10 +46,10 @@ def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> 
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput("bad_time", f"{label}({name})须为 ISO 8601 时间，如 2026-11-22T09:30:00+08:00",
+        raise InvalidInput("bad_time", f"{label}须为带时区的时间，如 2026-11-22T09:30:00+08:00",
                            f"{name} must be an ISO 8601 time such as 2026-11-22T09:30:00+08:00",
                            field=name) from None
     if moment.tzinfo is None:
-        raise InvalidInput("naive_time", f"{label}({name})须带时区，如 +08:00",
+        raise InvalidInput("naive_time", f"{label}须带时区，如 +08:00",
                            f"{name} must carry a UTC offset such as +08:00", field=name)
     return moment

@@ -157,7 +157,7 @@ def _date(name: str, label: str, default: date) -> date:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise InvalidInput("bad_date", f"{label}（{name}）须为日期，如 2026-11-20",
+        raise InvalidInput("bad_date", f"{label}须为日期，如 2026-11-20",
                            f"{name} must be a date such as 2026-11-20", field=name)
     return moment.astimezone(ZoneInfo(yingji().plan.timezone)).date()
 
@@ -201,7 +201,7 @@ def complaints_weekly_pdf():
     this_week = snapshots.week_start(_local_today())
     day = _date("week", "所在周的任一日期", snapshots.last_full_week(plan, now()))
     if day < EARLIEST_DAY:
-        raise InvalidInput("bad_date", f"日期（week）不能早于{EARLIEST_DAY.year}年", "week is too far in the past",
+        raise InvalidInput("bad_date", f"日期不能早于{EARLIEST_DAY.year}年", "week is too far in the past",
                            field="week")
     monday = snapshots.week_start(day)
     if monday > this_week:

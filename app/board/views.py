@@ -16,6 +16,7 @@ from incidents import accountability, escalation, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.durations import chinese_duration
 from incidents.errors import Forbidden
+from incidents.grading import suggest
 from incidents.models import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -472,7 +473,19 @@ def incident_forms(user, incident: Incident, plan: Plan) -> dict:
         "end": not watch and bool(end_levels), "end_levels": " ".join(end_levels),
         "archive": not watch and _may(user, "archive", incident, plan),
         "levels": [level_view(plan, lv.code) for lv in plan.levels],
+        "suggestion": _suggestion(plan, incident),
     }
+
+
+def _suggestion(plan: Plan, incident: Incident) -> dict | None:
+    """Return the level the plan suggests for the incident's category, with the plan's hints for it."""
+    try:
+        found = suggest(plan, incident.category)
+    except KeyError:
+        return None
+    if found.level is None:
+        return None
+    return {**level_view(plan, found.level), "hints": list(found.hints)}
 
 
 def may_register(user) -> bool:

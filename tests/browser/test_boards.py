@@ -126,10 +126,17 @@ def test_drill_register_grade_activate_acknowledge(database, request, open_as):
     # The new incident appears on the overview, ungraded, without a reload.
     expect(overview.locator(f'.level-group[data-level=""] .card[data-incident="{iid}"]')).to_be_visible(timeout=LIVE)
 
-    # The command grades it Ⅱ from the incident page's form.
+    # The command grades it Ⅱ from the incident page's form: nothing is chosen at first, the plan's
+    # suggestion is shown, and Ⅱ级 is asked about once more.
+    expect(form.locator('#form-grade select[name="level"]')).to_have_value("")
+    expect(form.locator("#grade-suggestion")).to_contain_text("Ⅱ级 重大")
+    asked = []
+    form.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     form.select_option('#form-grade select[name="level"]', "II")
     form.fill('#form-grade textarea[name="reason"]', "20余名学生就医，属重大食物中毒")
     form.click('#form-grade button[type="submit"]')
+    expect(form.locator('[data-live="head"] .lv')).to_contain_text("Ⅱ级", timeout=LIVE)
+    assert asked and "确认定为Ⅱ级" in asked[0]
     expect(form.locator('[data-live="head"] .lv')).to_contain_text("Ⅱ级", timeout=LIVE)
     expect(overview.locator(f'.level-group[data-level="II"] .card[data-incident="{iid}"]')).to_be_visible(timeout=LIVE)
     expect(overview.locator(f'.level-group[data-level=""] .card[data-incident="{iid}"]')).to_have_count(0)

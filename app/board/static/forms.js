@@ -50,6 +50,9 @@
     if (form.getAttribute("aria-busy") === "true") return;
     var question = form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) return;
+    // A choice that asks to be confirmed (Ⅰ级、Ⅱ级) is asked about once more.
+    var chosen = form.querySelector("select option:checked[data-confirm]");
+    if (chosen && !window.confirm(chosen.getAttribute("data-confirm"))) return;
     say(form, ".form-error", "");
     say(form, ".form-ok", "");
     var body;

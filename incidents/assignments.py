@@ -1,7 +1,7 @@
 """Assignments (任务): the command gives a department a task; its board must acknowledge it."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from incidents.users import actor_id
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}
 MAX_TASK = 2000
+MAX_AHEAD = timedelta(days=366)  # a due time further ahead is a typo (a year typed wrong)
 
 
 def _text(value: str | None, field: str, label: str, *, required: bool = True) -> str:
@@ -68,6 +69,9 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
         due_at = as_utc(due_at)
         if due_at <= now:
             raise InvalidInput("past_due", "完成时限须晚于当前时间", "due_at must be in the future", field="due_at")
+        if due_at > now + MAX_AHEAD:
+            raise InvalidInput("too_late", "完成时限不能超过一年之后，请核对", "due_at is more than a year ahead",
+                               field="due_at")
     elif clock is not None:
         due_at = _clock_due(incident, clock)
     row = add(session, incident, plan, department=department, task=_text(task, "task", "任务内容"), clock=clock,

@@ -92,6 +92,8 @@ def add_shift(session: Session, plan: Plan, *, department: str, starts_at: datet
         raise InvalidInput("bad_period", "单个班次不能超过7天", "a shift cannot be longer than 7 days", field="ends_at")
     if ends_at <= now:
         raise InvalidInput("past_shift", "不能添加已经结束的班次", "the shift has already ended", field="ends_at")
+    if starts_at > now + timedelta(days=366):
+        raise InvalidInput("too_late", "班次不能排在一年之后，请核对", "a shift more than a year ahead", field="starts_at")
     officer = _officer(session, officer_id, department)
     row = Shift(department=department, starts_at=starts_at, ends_at=ends_at, officer_id=officer.id if officer else None,
                 officer_name=_name(officer_name, "officer_name") or (officer.name if officer else None),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -350,6 +350,12 @@ class Plan:
     complaints: ComplaintRules = ComplaintRules()
     surge: SurgeRules = SurgeRules()
     sha256: str = ""
+
+    def in_force_from(self) -> datetime:
+        """Return the start of the year the plan was issued (Beijing time): no event it governs is older."""
+        match = re.match(r"^(\d{4})", self.issued or "")
+        year = int(match.group(1)) if match else 2000
+        return datetime(year, 1, 1, tzinfo=ZoneInfo(self.timezone))
 
     def level(self, code: str) -> Level:
         """Return the level with this code (I, II, III, IV)."""

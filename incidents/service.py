@@ -111,11 +111,16 @@ def get_incident(session: Session, incident_id: int, *, user=None, for_update: b
     return incident
 
 
-def _not_future(value: datetime, now: datetime, field: str) -> datetime:
+def _not_future(value: datetime, now: datetime, field: str, plan: Plan) -> datetime:
+    """Return a time the user typed, if it lies between the plan's year and now (Beijing time on screen)."""
     value = as_utc(value)
     if value > now:
         raise InvalidInput("future_time", f"{FIELD_NAMES[field]}不能晚于当前时间", f"{field} is in the future",
                            field=field)
+    earliest = plan.in_force_from()
+    if value < earliest:
+        raise InvalidInput("too_early", f"{FIELD_NAMES[field]}不能早于{earliest.year}年（预案施行之年），请核对",
+                           f"{field} is before {earliest.year}, the year the plan came into force", field=field)
     return value
 
 
@@ -159,7 +164,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     if actor.role == "station" and station != actor.unit:
         raise InvalidInput("wrong_station", "市场监督管理所只能登记本所辖区的事件",
                            "a station registers only its own events", field="station")
-    discovered_at = _not_future(facts.discovered_at, now, "discovered_at")
+    discovered_at = _not_future(facts.discovered_at, now, "discovered_at", plan)
     texts = {f: _text(getattr(facts, f), f, required=f in ("location", "source", "nature"),
                       limit=SHORT_FIELDS.get(f, MAX_TEXT)) for f in TEXT_FIELDS}
     level = _check_level(facts.level) if facts.level else None
@@ -245,7 +250,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     _not_watch(incident)
     # The closing report's body is its six sections together, each already held to MAX_TEXT (closing.py).
     body = _text(body, "body", limit=MAX_TEXT * 7 if kind == "closing" else MAX_TEXT)
-    submitted_at = _not_future(submitted_at, now, "submitted_at") if submitted_at else now
+    submitted_at = _not_future(submitted_at, now, "submitted_at", plan) if submitted_at else now
     if submitted_at < incident.discovered_at:
         raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",
                            "submitted_at is before the event was discovered", field="submitted_at")
@@ -301,7 +306,7 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
         raise Conflict("not_active", "尚未启动应急响应，无需宣布结束", "the response was never activated")
     permissions.require_end(actor, incident, plan)
     reason = _text(reason, "reason", limit=2000)
-    ended_at = _not_future(ended_at, now, "ended_at") if ended_at else now
+    ended_at = _not_future(ended_at, now, "ended_at", plan) if ended_at else now
     if ended_at < incident.activated_at:
         raise InvalidInput("before_activation", "结束时间不能早于启动应急响应的时间",
                            "ended_at is before the activation", field="ended_at")

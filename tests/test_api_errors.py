@@ -503,3 +503,31 @@ def test_text_longer_than_allowed(wiring, users, clock):
     r = office.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()), nature="x" * 20001))
     assert_error(r, 400, "too_long")
     guard.check()
+
+
+@pytest.mark.parametrize("typed,code,words", [
+    ("1900-01-01T00:00:00+08:00", "time_out_of_range", "发现时间的年份须在2000年至2099年之间"),
+    ("9999-12-31T23:00:00-08:00", "time_out_of_range", "发现时间的年份须在2000年至2099年之间"),
+    ("0001-01-01T00:00:00+08:00", "time_out_of_range", "发现时间的年份须在2000年至2099年之间"),
+    ("2020-12-31T23:59:00+08:00", "too_early", "发现时间不能早于2021年（预案施行之年）"),
+    ("2027-01-01T00:00:00+08:00", "future_time", "发现时间不能晚于当前时间"),
+])
+def test_typed_times_stay_in_a_sane_window(wiring, users, typed, code, words):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    error = assert_error(office.post("/api/v1/incidents", json=incident_payload(discovered_at=typed)), 400, code)
+    assert words in error["message"] and error["field"] == "discovered_at"
+    guard.check()
+
+
+def test_times_of_reports_tasks_and_shifts_stay_in_the_window(wiring, users, clock):
+    office = users["office"]
+    iid = office.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()))).get_json()["id"]
+    guard = Unchanged(wiring, office, iid)
+    assert_error(office.post(f"/api/v1/incidents/{iid}/reports", json={
+        "kind": "initial", "body": "初报", "submitted_at": "9999-01-01T00:00:00+08:00"}), 400, "time_out_of_range")
+    assert_error(office.post(f"/api/v1/incidents/{iid}/assignments", json={
+        "department": "prices", "task": "排查", "due_at": "2099-01-01T00:00:00+08:00"}), 400, "too_late")
+    assert_error(office.post("/api/v1/departments/prices/shifts", json={
+        "starts_at": "2098-01-01T00:00:00+08:00", "ends_at": "2098-01-02T00:00:00+08:00"}), 400, "too_late")
+    guard.check()

@@ -8,6 +8,8 @@ from flask import request
 
 from incidents.errors import InvalidInput
 
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
 
 def body() -> dict[str, Any]:
     """Return the request's JSON object, or refuse the request clearly."""
@@ -52,4 +54,9 @@ def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> 
     if moment.tzinfo is None:
         raise InvalidInput("naive_time", f"{label}须带时区，如 +08:00",
                            f"{name} must carry a UTC offset such as +08:00", field=name)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        # Far outside anything the system records (and year 9999 overflows in UTC); the domain checks
+        # the plan's own window (not before the plan's year, not in the future) after this.
+        raise InvalidInput("time_out_of_range", f"{label}的年份须在{FIRST_YEAR}年至{LAST_YEAR}年之间",
+                           f"{name} must be between {FIRST_YEAR} and {LAST_YEAR}", field=name)
     return moment

@@ -80,7 +80,9 @@ def may_register(user) -> bool:
 @bp.app_context_processor
 def inject_plan() -> dict:
     """Give every template, the login and error pages too, the plan in force."""
-    return {"plan": current_app.extensions["yingji"].plan}
+    plan = current_app.extensions["yingji"].plan
+    # The earliest time a form takes (the plan's year, Beijing time), for datetime-local inputs' min.
+    return {"plan": plan, "plan_min_local": plan.in_force_from().strftime("%Y-%m-%dT%H:%M")}
 
 
 from app.board import pages  # noqa: E402,F401

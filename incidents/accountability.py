@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from incidents.durations import chinese_duration
-from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, Deadline, Incident
+from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
 from incidents.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -59,7 +59,7 @@ def outcome(row: Deadline, now: datetime) -> str:
 def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
     """Return per-incident and per-unit accountability for the clocks that match the filter."""
     stmt = (select(Deadline).join(Incident).options(joinedload(Deadline.incident).joinedload(Incident.plan_version))
-            .where(Deadline.status != CANCELLED).order_by(Deadline.due_at, Deadline.id))
+            .where(Deadline.status != CANCELLED, Incident.status != WITHDRAWN).order_by(Deadline.due_at, Deadline.id))
     if flt.due_from is not None:
         stmt = stmt.where(Deadline.due_at >= flt.due_from)
     if flt.due_to is not None:

@@ -22,9 +22,10 @@ def incident_rooms(incident: Incident, plan: Plan) -> set[str]:
     return rooms
 
 
-def incident_changed(session: Session, incident: Incident, plan: Plan, *, what: str, at: datetime) -> None:
-    """Tell the boards that follow an incident what happened to it."""
-    board_events.publish(session, rooms=incident_rooms(incident, plan), event_name="incident",
+def incident_changed(session: Session, incident: Incident, plan: Plan, *, what: str, at: datetime,
+                     also: set[str] = frozenset()) -> None:
+    """Tell the boards that follow an incident (and the rooms in `also`) what happened to it."""
+    board_events.publish(session, rooms=incident_rooms(incident, plan) | set(also), event_name="incident",
                          payload={"what": what, "incident": snapshots.incident(incident, plan)}, at=at)
 
 

@@ -34,6 +34,7 @@ from incidents.models import (
     ESC_RESOLVED,
     ESC_RUNNING,
     ESC_STOPPED,
+    FINISHED,
     OVERDUE,
     PENDING,
     PUSHED,
@@ -424,8 +425,8 @@ class _Context:
                 return ESC_STOPPED, limit.cancel_reason or "时限已取消"
             return None if limit.status == PENDING else (ESC_RESOLVED, "时限已满足")
         incident = self.incidents[row.incident_id]
-        if incident.status == ARCHIVED:
-            return ESC_STOPPED, "事件已归档"
+        if incident.status in FINISHED:
+            return ESC_STOPPED, "事件已归档或已作废"
         if row.assignment_id is not None:
             if incident.status not in LIVE_INCIDENT:
                 return ESC_STOPPED, "应急状态已结束"

@@ -25,7 +25,12 @@ ACTIVE = "active"  # 应急响应中
 ENDED = "ended"  # 应急状态结束, closing report pending
 ARCHIVED = "archived"  # 已归档 (a holiday watch: closed after the holiday)
 WATCHING = "watching"  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
-INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED, WATCHING)
+WITHDRAWN = "withdrawn"  # 已作废: a duplicate, test or false registration; kept, off every board and count
+INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED, WATCHING, WITHDRAWN)
+# No longer on the boards: archived (or a watch closed), or withdrawn.
+FINISHED = (ARCHIVED, WITHDRAWN)
+# Why a registration is withdrawn.
+WITHDRAW_KINDS = ("duplicate", "test", "false_report")
 
 # What a registry entry is: an event (突发事件) that may get a response, or a holiday watch that
 # the plan opens by itself before a holiday: a warning with tasks that owes no report.
@@ -102,6 +107,11 @@ class Incident(Base):
     end_reason: Mapped[str | None] = mapped_column(Text)
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdraw_kind: Mapped[str | None] = mapped_column(String(20))  # duplicate | test | false_report
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     # Set when the system itself opened the incident (a holiday watch, a complaint surge),
     # so that doing it twice finds the first one.
     source_key: Mapped[str | None] = mapped_column(String(80), unique=True)

@@ -41,6 +41,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "report:closing": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "archive": frozenset({OFFICE, LEADER}),
+    # A station corrects its own registration until it is graded (corrections.py); the office any time.
+    "correct": frozenset({OFFICE, STATION}),
+    "withdraw": frozenset({OFFICE, LEADER}),
     "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, DEPARTMENT_HEAD, STATION}),
     "manage_users": frozenset({ADMIN}),
 }
@@ -55,6 +58,8 @@ ACTION_NAMES = {
     "report:closing": ("报送总结报告", "file the closing report"),
     "report:measure": ("报告措施完成", "report a measure done"),
     "archive": ("归档", "archive an incident"),
+    "correct": ("更正登记信息", "correct the registration"),
+    "withdraw": ("作废登记", "withdraw a registration"),
     "accountability": ("查看迟报漏报情况", "view accountability"),
     "manage_users": ("管理用户", "manage users"),
 }

@@ -408,6 +408,8 @@ def reconcile(session: Session, incident: Incident, *, actor, now: datetime) -> 
         if row is None:
             _start(session, incident, plan, spec, actor=actor, now=now)
         elif row.status == PENDING and (row.due_at != spec.due_at or row.starts_at != spec.starts_at):
+            if row.due_at <= now:
+                continue  # already missed (the scheduler records it): no later change may erase that
             _retime(session, incident, row, spec, actor=actor, now=now)
     session.flush()
     _satisfy_waiting(session, incident, plan, actor=actor, now=now)

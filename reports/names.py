@@ -14,7 +14,7 @@ __all__ = ["ASSIGNMENT_STATUS", "INCIDENT_STATUS", "CLOCK_STATUS", "OUTCOME", "R
            "level", "unit", "category", "clock", "actor", "describe"]
 
 INCIDENT_STATUS = {"registered": "已登记", "active": "应急响应中", "ended": "应急状态已结束", "archived": "已归档",
-                   "watching": "节日预警中"}
+                   "watching": "节日预警中", "withdrawn": "已作废"}
 CLOCK_STATUS = {"pending": "进行中", "met": "按时完成", "late": "迟报", "overdue": "超时未报", "cancelled": "已取消"}
 OUTCOME = {"met": "按时", "late": "迟报", "missed": "漏报（超时未报）", "running": "进行中"}
 REPORT_KIND = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",

@@ -23,6 +23,7 @@ from incidents.models import (
     MET,
     OVERDUE,
     PENDING,
+    WITHDRAWN,
     AuditEntry,
     Complaint,
     ComplaintLimitRow,
@@ -239,6 +240,7 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
     fmt = _fmt(plan)
     rows = list(session.scalars(
         select(Incident).where((Incident.status != ARCHIVED) | (Incident.archived_at >= start))
+        .where(Incident.status != WITHDRAWN)
         .where(Incident.created_at < end)
         .order_by(Incident.id).options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
                                        selectinload(Incident.plan_version), selectinload(Incident.reports))))

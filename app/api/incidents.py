@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents import accountability, holidays, permissions, service
+from incidents import accountability, corrections, holidays, permissions, service
 from incidents.roles import UNIT_ROLES
 from incidents.errors import Forbidden, InvalidInput
 from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, AuditEntry, Incident
@@ -149,6 +149,50 @@ def archive_incident(incident_id: int):
     """Archive an ended incident whose closing report is filed."""
     session = db()
     incident = service.archive(session, incident_id=incident_id, actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/corrections")
+@api_login_required
+def correct_incident(incident_id: int):
+    """Correct registration fields with a reason (the office; the station until grading); the old values are kept."""
+    data = parse.body()
+    # The fields may come as {"changes": {...}, "reason"} or, as the page's form sends them, side by side.
+    changes = data.get("changes") if "changes" in data else {k: v for k, v in data.items() if k != "reason"}
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput("missing_field", "缺少更正内容", "changes must be an object of fields and new values",
+                           field="changes")
+    values = {}
+    for field, value in changes.items():
+        if field == "discovered_at":
+            values[field] = parse.timestamp(changes, field, LABELS[field], required_=True)
+        elif field == "station":
+            values[field] = parse.text(changes, field, LABELS[field]) or None
+        else:
+            values[field] = parse.text(changes, field, LABELS.get(field, "更正内容")) if field in LABELS else value
+    session = db()
+    incident = corrections.correct(session, incident_id=incident_id, changes=values,
+                                   reason=parse.text(data, "reason", "更正理由", required_=True),
+                                   actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/withdraw")
+@api_login_required
+def withdraw_incident(incident_id: int):
+    """Withdraw (作废) a duplicate, test or false registration with a reason; its history stays."""
+    data = parse.body()
+    original = data.get("duplicate_of")
+    if original is not None and (isinstance(original, bool) or not isinstance(original, int)):
+        raise InvalidInput("bad_type", "原事件须为事件编号（数字）", "duplicate_of must be an incident id",
+                           field="duplicate_of")
+    session = db()
+    incident = corrections.withdraw(session, incident_id=incident_id,
+                                    kind=parse.text(data, "kind", "作废原因类别", required_=True),
+                                    reason=parse.text(data, "reason", "作废理由", required_=True),
+                                    duplicate_of=original, actor=current_user(), now=now())
     session.commit()
     return _respond(incident)
 

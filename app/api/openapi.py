@@ -73,7 +73,7 @@ SCHEMAS = {
         "level": {"type": ["string", "null"], "enum": ["I", "II", "III", "IV", None]},
         "kind": {"type": "string", "enum": ["event", "holiday_watch"],
                  "description": "holiday_watch: a holiday market warning with tasks, never a response, no clocks"},
-        "status": {"type": "string", "enum": ["registered", "active", "ended", "archived", "watching"]},
+        "status": {"type": "string", "enum": ["registered", "active", "ended", "archived", "watching", "withdrawn"]},
         "lead_department": TEXT, "station": {"type": ["string", "null"]}, "discovered_at": TIME,
         "location": TEXT, "source": TEXT, "nature": TEXT, "scope": TEXT, "trend": TEXT,
         "measures_taken": TEXT, "casualties": TEXT,
@@ -459,6 +459,22 @@ PATHS.update({
         "parameters": _WID + [{"name": "action", "in": "path", "required": True,
                                "schema": {"type": "string", "enum": ["submit", "approve", "return", "withdraw"]}}],
         "requestBody": _json_body(_obj({"note": TEXT}), required=False), "responses": _ok(_WARNING_REF)}},
+    "/incidents/{incident_id}/corrections": {"post": {
+        "summary": "Correct registration fields with a reason (office; the registering station until graded). "
+                   "Recorded outcomes of clocks never change; a running clock still ahead follows a corrected "
+                   "discovered_at",
+        "parameters": ID,
+        "requestBody": _json_body(_obj({"changes": _obj({f: TEXT for f in (
+            "title", "category", "station", "location", "source", "nature", "scope", "trend", "measures_taken",
+            "casualties")} | {"discovered_at": TIME}), "reason": TEXT}, ["reason"])),
+        "responses": _ok(INCIDENT_REF)}},
+    "/incidents/{incident_id}/withdraw": {"post": {
+        "summary": "Withdraw (作废) a duplicate, test or false registration (office, leadership): off every board "
+                   "and count, live clocks cancelled with the reason, history kept",
+        "parameters": ID,
+        "requestBody": _json_body(_obj({"kind": {"type": "string", "enum": ["duplicate", "test", "false_report"]},
+                                        "reason": TEXT, "duplicate_of": {"type": "integer"}}, ["kind", "reason"])),
+        "responses": _ok(INCIDENT_REF)}},
     "/calendar/{year}": {
         "get": {"summary": "A year of the working-day calendar: its holiday breaks, how sure (a notice, or the "
                            "statutory rules only) and from where; the notices the office entered",

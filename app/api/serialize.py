@@ -45,6 +45,9 @@ def incident_summary(incident: Incident) -> dict:
         "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),
         "activated_at": iso(incident.activated_at), "ended_at": iso(incident.ended_at),
         "archived_at": iso(incident.archived_at),
+        "withdrawn": {"at": iso(incident.withdrawn_at), "kind": incident.withdraw_kind, "reason": incident.withdraw_reason,
+                      "by": incident.withdrawn_by_id, "duplicate_of": incident.duplicate_of_id}
+        if incident.withdrawn_at else None,
     }
 
 

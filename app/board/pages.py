@@ -23,7 +23,7 @@ from app.extensions import db, now, yingji
 from incidents import accountability, board_events, complaints, holidays, permissions, service, snapshots
 from incidents.assignments import for_department
 from incidents.errors import Forbidden, InvalidInput, NotFound
-from incidents.models import ARCHIVED, Incident
+from incidents.models import FINISHED, Incident
 from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
 
 # The accountability page covers this many days up to today unless asked otherwise.
@@ -45,7 +45,7 @@ def _page_data(user, moment: datetime, **extra) -> dict:
 
 
 def _open_incidents():
-    return db().scalars(select(Incident).where(Incident.status != ARCHIVED).order_by(Incident.id.desc())
+    return db().scalars(select(Incident).where(Incident.status.not_in(FINISHED)).order_by(Incident.id.desc())
                         .options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
                                  selectinload(Incident.plan_version)))
 
@@ -87,8 +87,8 @@ def incident_card_fragment(incident_id: int):
     """Render one incident's card of the overview, inside its level group (the board swaps it in)."""
     moment = now()
     incident = service.get_incident(db(), incident_id, user=current_user())
-    if incident.status == ARCHIVED:
-        raise NotFound("archived", f"事件 {incident_id} 已归档", f"incident {incident_id} is archived")
+    if incident.status in FINISHED:
+        raise NotFound("archived", f"事件 {incident_id} 已归档或已作废", f"incident {incident_id} is archived or withdrawn")
     card = views.incident_card(incident, moment)
     return render_template("fragments/card.html", group={"level": card["level"], "cards": [card]})
 
@@ -123,8 +123,8 @@ def duty_board():
     data = _page_data(user, moment, department=department, department_name=plan.department(department).name,
                       # As incidents.assignments: only the department's own duty officer (or office) handles them.
                       may_handle=(user.role in DEPARTMENT_ROLES or user.role == OFFICE) and user.unit == department)
-    rows = [a for a in for_department(db(), department, open_only=False)
-            if a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT]
+    rows = [a for a in for_department(db(), department, open_only=False) if a.incident.status not in FINISHED
+            and (a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT)]
     rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]
     data["assignments"] = [snapshots.assignment(a, service.plan_of(a.incident)) for a in rows]
     open_incidents = list(_open_incidents())

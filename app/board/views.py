@@ -5,6 +5,8 @@ time); they never look codes up in the plan themselves.
 """
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -16,6 +18,7 @@ from incidents import accountability, escalation, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.durations import chinese_duration
 from incidents.errors import Forbidden
+from incidents.corrections import WITHDRAW_NAMES
 from incidents.grading import suggest
 from incidents.models import (
     ACKNOWLEDGED,
@@ -25,6 +28,7 @@ from incidents.models import (
     CANCELLED,
     DECLINED,
     ENDED,
+    FINISHED,
     HOLIDAY_WATCH,
     IN_PROGRESS,
     LATE,
@@ -34,6 +38,7 @@ from incidents.models import (
     PUSHED,
     REGISTERED,
     WATCHING,
+    WITHDRAWN,
     Assignment,
     AuditEntry,
     Deadline,
@@ -44,11 +49,11 @@ from incidents.models import (
 from incidents.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.roles import DUTY_OFFICER, ROLES, STATION
-from incidents.service import plan_of
+from incidents.service import TEXT_FIELDS, plan_of
 from reports import names
 
 STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档",
-             WATCHING: "节日预警中"}
+             WATCHING: "节日预警中", WITHDRAWN: "已作废"}
 KIND_ZH = {HOLIDAY_WATCH: "节日市场预警"}
 
 
@@ -340,11 +345,23 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
             ("归档", incident.archived_at, None),
         ) if m[1] is not None],
         "end_reason": incident.end_reason,
+        "withdrawn": _withdrawn(session, incident, names),
         "plan_version": f"{plan.title} {plan.version}",
         "levels": levels, "reports": reports, "clocks": clocks,
         "audit": audit_view(session, incident, plan, lambda moment: fmt(moment, zone=False)),
         "accountability": accountability_view(acc, plan),
     }
+
+
+def _withdrawn(session: Session, incident: Incident, names: dict) -> dict | None:
+    """Return who withdrew the incident, when, why, and the original it duplicates."""
+    if incident.withdrawn_at is None:
+        return None
+    original = session.get(Incident, incident.duplicate_of_id) if incident.duplicate_of_id else None
+    by = _user_names(session, [incident.withdrawn_by_id]).get(incident.withdrawn_by_id, "")
+    return {"at": incident.withdrawn_at, "by": by, "reason": incident.withdraw_reason,
+            "kind_name": WITHDRAW_NAMES.get(incident.withdraw_kind or "", ""),
+            "duplicate_of": original.id if original else None, "duplicate_of_number": original.number if original else None}
 
 
 # --- accountability -------------------------------------------------------------
@@ -410,7 +427,7 @@ class _UnitPrincipal:
 def department_incidents(incidents: Iterable[Incident], department: str) -> list[Incident]:
     """Return the open incidents a department's board follows (lead, support, clocks, assignments)."""
     who = _UnitPrincipal(department)
-    return [i for i in incidents if i.status != ARCHIVED and permissions.can_view(who, i, plan_of(i))]
+    return [i for i in incidents if i.status not in FINISHED and permissions.can_view(who, i, plan_of(i))]
 
 
 def duty_clock_cards(incidents: Iterable[Incident], department: str, now: datetime) -> list[dict]:
@@ -446,6 +463,7 @@ def incident_forms(user, incident: Incident, plan: Plan) -> dict:
     A holiday watch is no response: it takes tasks, nothing else (no grade, report, end or archive).
     """
     watch = incident.kind == HOLIDAY_WATCH
+    editable = not watch and incident.status not in FINISHED
     kinds = [{"kind": k, "name": REPORT_KIND_ZH[k], "when": REPORT_WHEN[k]} for k in REPORT_KINDS
              if not watch and _may(user, f"report:{k}", incident, plan)]
     live = {d.kind: d for d in incident.deadlines if d.status in (PENDING, OVERDUE)}
@@ -472,6 +490,14 @@ def incident_forms(user, incident: Incident, plan: Plan) -> dict:
                                                                 else "")} for d in departments],
         "end": not watch and bool(end_levels), "end_levels": " ".join(end_levels),
         "archive": not watch and _may(user, "archive", incident, plan),
+        "correct": editable and _may(user, "correct", incident, plan)
+        and (user.role != STATION or (incident.level is None and incident.status == REGISTERED)),
+        "withdraw": editable and _may(user, "withdraw", incident, plan),
+        "categories": [{"code": c.code, "name": c.name} for c in plan.categories],
+        "current": {"title": incident.title, "category": incident.category, "station": incident.station or "",
+                    "discovered_local": incident.discovered_at.astimezone(ZoneInfo(plan.timezone)).strftime(
+                        "%Y-%m-%dT%H:%M"), **{f: getattr(incident, f) for f in TEXT_FIELDS}},
+        "stations": [{"code": s.code, "name": s.name} for s in plan.stations],
         "levels": [level_view(plan, lv.code) for lv in plan.levels],
         "suggestion": _suggestion(plan, incident),
     }
@@ -572,7 +598,7 @@ def board_escalations(session: Session, incidents: Iterable[Incident], now: date
     that stopped within `keep_done` (an acknowledgement shows for a while), without message texts."""
     out = []
     for incident in incidents:
-        if incident.status == ARCHIVED:
+        if incident.status in FINISHED:
             continue
         for e in escalation_entries(session, incident, department=department, with_content=False):
             stopped = parse_time(e["stopped_at"])

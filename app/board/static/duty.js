@@ -428,6 +428,17 @@
     } else if (msg.event === "incident" && d.incident) {
       esc.recheck(d.incident.id);
       var inc = d.incident;
+      if (d.what === "withdrawn" || d.what === "archived") {  // its tasks leave the board
+        Object.keys(items).forEach(function (k) {
+          if (items[k].incident_id !== inc.id) return;
+          var card = document.getElementById("assignment-" + k);
+          if (card) card.remove();
+          delete items[k];
+        });
+        counts();
+        refreshClocks();
+        return;
+      }
       Object.keys(items).forEach(function (k) {
         var a = items[k];
         if (a.incident_id !== inc.id) return;

@@ -3,7 +3,8 @@
  * Empty fields are left out (the API names a missing required one in Chinese); inputs with
  * data-local-time are read as the plan's zone (Beijing time) and sent with their offset. On
  * an error the API's Chinese message is shown under the form and what was typed stays; on
- * success the form is cleared (or, with data-after="incident", the browser goes to the new
+ * success the form is cleared (or, with data-reload="true", the page is loaded again; with
+ * data-after="incident", the browser goes to the new
  * incident) and the form fires "api:done" with the API's answer.
  */
 (function () {
@@ -22,6 +23,7 @@
         if (!iso) throw new Error("时间格式不正确，请重新选择");
         value = iso;
       }
+      if (el.hasAttribute("data-integer") && /^\d{1,15}$/.test(value)) value = parseInt(value, 10);
       body[el.name] = value;
     });
     return body;
@@ -72,6 +74,10 @@
       markInvalid(form, null);
       if (form.getAttribute("data-after") === "incident" && res.data && res.data.id) {
         window.location.assign("/incidents/" + encodeURIComponent(res.data.id));
+        return;
+      }
+      if (form.getAttribute("data-reload") === "true") {  // the page shows the corrected record as it now is
+        window.location.reload();
         return;
       }
       form.reset();

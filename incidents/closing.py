@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit, service
-from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     CLOSING_APPROVED,
     CLOSING_RETURNED,
@@ -69,17 +69,18 @@ def body_text(form: ClosingForm) -> str:
 
 
 def _clean(form: ClosingForm) -> ClosingForm:
-    values = {}
+    values, found = {}, Collect()
     for key, title in SECTIONS + (("investigators", "原因调查小组"),):
         value = (getattr(form, key) or "").strip()
         if len(value) > MAX_SECTION:
-            raise InvalidInput("too_long", f"{title}过长（最多{MAX_SECTION}字）",
-                               f"{key} is longer than {MAX_SECTION} characters", field=key)
+            found.errors.append(InvalidInput("too_long", f"{title}过长（最多{MAX_SECTION}字）",
+                                             f"{key} is longer than {MAX_SECTION} characters", field=key))
         values[key] = value
     if not values["cause"]:
-        raise InvalidInput("missing_field", "缺少事件发生的原因：总结报告须包含原因调查的结论",
-                           "cause is required: the closing report must contain the cause investigation",
-                           field="cause")
+        found.errors.insert(0, InvalidInput("missing_field", "缺少事件发生的原因：总结报告须包含原因调查的结论",
+                                            "cause is required: the closing report must contain the cause investigation",
+                                            field="cause"))
+    found.done()
     return ClosingForm(**values)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from incidents import announce, audit, escalation, permissions
 from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.durations import as_utc, chinese_duration
-from incidents.errors import Conflict, InvalidInput, NotFound
+from incidents.errors import Collect, Conflict, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
     ARCHIVED,
@@ -134,6 +134,32 @@ def _text(value: str | None, field: str, *, required: bool = True, limit: int = 
     return value
 
 
+def _category(plan: Plan, code: str | None):
+    if not code or not code.strip():
+        raise InvalidInput("missing_field", f"缺少{FIELD_NAMES['category']}", "category is required", field="category")
+    try:
+        return plan.category(code)
+    except KeyError:
+        raise InvalidInput("unknown_category", f"预案中没有事件类别“{str(code)[:40]}”",
+                           f"unknown category '{str(code)[:40]}'", field="category") from None
+
+
+def _station(plan: Plan, station: str | None, actor) -> None:
+    if station is not None:
+        try:
+            plan.station(station)
+        except KeyError:
+            raise InvalidInput("unknown_station", f"预案中没有市场监督管理所“{str(station)[:40]}”",
+                               f"unknown station '{str(station)[:40]}'", field="station") from None
+    if actor.role == "station" and station != actor.unit:
+        raise InvalidInput("wrong_station", "市场监督管理所只能登记本所辖区的事件",
+                           "a station registers only its own events", field="station")
+
+
+def _missing(field: str) -> None:
+    raise InvalidInput("missing_field", f"缺少{FIELD_NAMES[field]}", f"{field} is required", field=field)
+
+
 def _check_level(level: str) -> str:
     if level not in LEVEL_CODES:
         raise InvalidInput("unknown_level", f"未知事件等级“{level}”，应为 I、II、III、IV 之一",
@@ -142,32 +168,32 @@ def _check_level(level: str) -> str:
 
 
 def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor, now: datetime,
-                      kind: str = EVENT) -> Incident:
-    """Register an event (or open a holiday watch), grade it if a level is given, and start the plan's clocks."""
+                      kind: str = EVENT, prior: tuple[InvalidInput, ...] = ()) -> Incident:
+    """Register an event (or open a holiday watch), grade it if a level is given, and start the plan's clocks.
+
+    Every field is checked before anything is refused, so that a form learns all its mistakes at once;
+    `prior` carries what the caller already found wrong (a time that did not parse).
+    """
     permissions.require(actor, "register")
     if facts.level:
         # Grading at registration is grading: a station reports, the office grades.
         permissions.require(actor, "grade")
-    title = _text(facts.title, "title", limit=200)
-    try:
-        category = plan.category(facts.category)
-    except KeyError:
-        raise InvalidInput("unknown_category", f"预案中没有事件类别“{facts.category}”",
-                           f"unknown category '{facts.category}'", field="category") from None
+    found = Collect(prior)
+    title = found.check(_text, facts.title, "title", limit=200) if not found.failed("title") else None
+    category = found.check(_category, plan, facts.category) if not found.failed("category") else None
     station = facts.station or (actor.unit if actor.role == "station" else None)
-    if station is not None:
-        try:
-            plan.station(station)
-        except KeyError:
-            raise InvalidInput("unknown_station", f"预案中没有市场监督管理所“{station}”",
-                               f"unknown station '{station}'", field="station") from None
-    if actor.role == "station" and station != actor.unit:
-        raise InvalidInput("wrong_station", "市场监督管理所只能登记本所辖区的事件",
-                           "a station registers only its own events", field="station")
-    discovered_at = _not_future(facts.discovered_at, now, "discovered_at", plan)
-    texts = {f: _text(getattr(facts, f), f, required=f in ("location", "source", "nature"),
-                      limit=SHORT_FIELDS.get(f, MAX_TEXT)) for f in TEXT_FIELDS}
-    level = _check_level(facts.level) if facts.level else None
+    if not found.failed("station"):
+        found.check(_station, plan, station, actor)
+    discovered_at = None
+    if facts.discovered_at is None:
+        if not found.failed("discovered_at"):
+            found.check(_missing, "discovered_at")
+    else:
+        discovered_at = found.check(_not_future, facts.discovered_at, now, "discovered_at", plan)
+    texts = {f: found.check(_text, getattr(facts, f), f, required=f in ("location", "source", "nature"),
+                            limit=SHORT_FIELDS.get(f, MAX_TEXT)) for f in TEXT_FIELDS if not found.failed(f)}
+    level = found.check(_check_level, facts.level) if facts.level else None
+    found.done()
 
     incident = Incident(
         # A unique placeholder: a shared one would make concurrent registrations wait on its index.

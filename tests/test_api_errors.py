@@ -531,3 +531,14 @@ def test_times_of_reports_tasks_and_shifts_stay_in_the_window(wiring, users, clo
     assert_error(office.post("/api/v1/departments/prices/shifts", json={
         "starts_at": "2098-01-01T00:00:00+08:00", "ends_at": "2098-01-02T00:00:00+08:00"}), 400, "too_late")
     guard.check()
+
+
+def test_an_empty_registration_names_every_missing_field_at_once(wiring, users):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    error = assert_error(office.post("/api/v1/incidents", json={"discovered_at": "yesterday"}), 400, "invalid_fields")
+    assert [(e["field"], e["message"]) for e in error["errors"]] == [
+        ("discovered_at", "发现时间须为带时区的时间，如 2026-11-22T09:30:00+08:00"), ("title", "缺少事件名称"),
+        ("category", "缺少事件类别"), ("location", "缺少地点"), ("source", "缺少信息来源"), ("nature", "缺少事件性质")]
+    assert error["message"].startswith("请检查以下6项：") and "(" not in error["message"]
+    guard.check()

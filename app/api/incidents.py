@@ -11,7 +11,7 @@ from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents import accountability, corrections, holidays, permissions, service
 from incidents.roles import UNIT_ROLES
-from incidents.errors import Forbidden, InvalidInput
+from incidents.errors import Collect, Forbidden, InvalidInput
 from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, AuditEntry, Incident
 from incidents.plan import LEVEL_CODES
 
@@ -30,17 +30,20 @@ def _respond(incident: Incident, status: int = 200):
 def create_incident():
     """Register an event with the plan's report contents; optionally grade it."""
     data = parse.body()
+    # Every field is read before any is refused: the form learns all its mistakes in one answer.
+    found = Collect()
     facts = service.NewIncident(
-        title=parse.text(data, "title", LABELS["title"], required_=True),
-        category=parse.text(data, "category", LABELS["category"], required_=True),
-        discovered_at=parse.timestamp(data, "discovered_at", LABELS["discovered_at"], required_=True),
-        station=parse.text(data, "station", LABELS["station"]),
-        level=parse.text(data, "level", LABELS["level"]),
-        level_reason=parse.text(data, "level_reason", LABELS["reason"]),
-        **{f: parse.text(data, f, LABELS[f]) or "" for f in service.TEXT_FIELDS},
+        title=found.check(parse.text, data, "title", LABELS["title"]),
+        category=found.check(parse.text, data, "category", LABELS["category"]),
+        discovered_at=found.check(parse.timestamp, data, "discovered_at", LABELS["discovered_at"]),
+        station=found.check(parse.text, data, "station", LABELS["station"]),
+        level=found.check(parse.text, data, "level", LABELS["level"]),
+        level_reason=found.check(parse.text, data, "level_reason", LABELS["reason"]),
+        **{f: found.check(parse.text, data, f, LABELS[f]) or "" for f in service.TEXT_FIELDS},
     )
     session = db()
-    incident = service.register_incident(session, yingji().plan, facts=facts, actor=current_user(), now=now())
+    incident = service.register_incident(session, yingji().plan, facts=facts, actor=current_user(), now=now(),
+                                         prior=tuple(found.errors))
     session.commit()
     return _respond(incident, 201)
 

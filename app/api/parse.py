@@ -43,7 +43,7 @@ def text(data: dict, name: str, label: str, *, required_: bool = False) -> str |
 def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> datetime | None:
     """Return an ISO 8601 time that carries its UTC offset."""
     value = required(data, name, label) if required_ else data.get(name)
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))

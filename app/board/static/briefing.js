@@ -73,12 +73,34 @@
     return live ? live.getAttribute("data-closing-status") || "none" : "none";
   }
 
+  var lastState = null;
+
+  // A report returned while the submitter's page is open: the form gets the returned draft back
+  // (what was submitted, as the approver saw it), without a reload.
+  function refillDraft(root) {
+    var form = document.getElementById("form-closing");
+    if (!form) return;
+    YJ.api("GET", "/api/v1/incidents/" + root.getAttribute("data-incident") + "/closing-report").then(function (res) {
+      var row = res.ok && res.data && res.data.closing_report;
+      if (!row) return;
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.type === "datetime-local" || typeof row[el.name] !== "string") return;
+        el.value = row[el.name];
+        el.defaultValue = row[el.name];  // a later form.reset() keeps the draft too
+      });
+      var details = document.getElementById("closing-submit");
+      if (details) details.open = true;
+    });
+  }
+
   function applyClosing() {
     var root = document.getElementById("incident");
     var panel = document.getElementById("closing");
     if (!root || !panel) return;
     var ended = root.getAttribute("data-status") === "ended";
     var state = closingState();
+    if (state === "returned" && lastState !== null && lastState !== "returned") refillDraft(root);
+    lastState = state;
     panel.hidden = !(ended || state !== "none");
     panel.querySelectorAll("[data-closing-when]").forEach(function (el) {
       el.hidden = !(ended && el.getAttribute("data-closing-when").split(" ").indexOf(state) >= 0);

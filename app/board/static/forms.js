@@ -36,15 +36,48 @@
     el.hidden = !text;
   }
 
-  function markInvalid(form, field) {
+  function clearErrors(form) {
     Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (el) {
       el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
     });
-    var el = field && form.elements.namedItem(field);
-    if (el && el.setAttribute) {
-      el.setAttribute("aria-invalid", "true");
-      if (el.focus) el.focus();
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (el) { el.remove(); });
+    var summary = form.querySelector(".form-summary");
+    if (summary) summary.hidden = true;
+  }
+
+  // Every error the API names goes next to its field, and all of them into a summary at the top of
+  // the form that scrolls into view: one pass corrects the whole form.
+  function showErrors(form, error) {
+    clearErrors(form);
+    var list = error.errors && error.errors.length ? error.errors : [error];
+    var summary = form.querySelector(".form-summary");
+    if (!summary) {
+      summary = YJ.el("div", { class: "form-summary", role: "alert", tabindex: "-1" });
+      form.insertBefore(summary, form.firstChild);
     }
+    var first = null;
+    var items = list.map(function (e, n) {
+      var el = e.field && form.elements.namedItem(e.field);
+      if (el && el.length && !el.setAttribute) el = el[0];  // a group of radio buttons
+      if (el && el.setAttribute && el.type !== "hidden") {
+        var id = "err-" + (form.id || "form") + "-" + n;
+        el.setAttribute("aria-invalid", "true");
+        el.setAttribute("aria-describedby", id);
+        el.after(YJ.el("p", { class: "field-error", id: id, text: e.message }));
+        first = first || el;
+        var link = YJ.el("a", { href: "#", text: e.message });
+        link.addEventListener("click", function (event) { event.preventDefault(); el.focus(); });
+        return YJ.el("li", {}, [link]);
+      }
+      return YJ.el("li", { text: e.message });
+    });
+    summary.replaceChildren(YJ.el("p", { text: list.length > 1 ? "请修改以下 " + list.length + " 项后再提交：" : "请修改后再提交：" }),
+                            YJ.el("ul", {}, items));
+    summary.hidden = false;
+    summary.scrollIntoView({ block: "start" });
+    summary.focus({ preventScroll: true });
+    say(form, ".form-error", list.length > 1 ? "有 " + list.length + " 项需要修改，见表单上方" : list[0].message);
   }
 
   function submit(form, event) {
@@ -67,11 +100,11 @@
       buttons.forEach(function (b) { b.disabled = false; });
       if (!res.ok) {
         var error = (res.data && res.data.error) || {};
-        say(form, ".form-error", error.message || "提交失败，请重试");
-        markInvalid(form, error.field);
+        if (!error.message) error.message = "提交失败，请重试";
+        showErrors(form, error);
         return;
       }
-      markInvalid(form, null);
+      clearErrors(form);
       if (form.getAttribute("data-after") === "incident" && res.data && res.data.id) {
         window.location.assign("/incidents/" + encodeURIComponent(res.data.id));
         return;

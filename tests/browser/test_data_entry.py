@@ -1,0 +1,121 @@
+"""Data entry a duty officer can trust, in headless Chromium: every error at once, grading asks first,
+corrections keep the record, a withdrawal leaves the boards, a returned closing report keeps its draft.
+
+Every wait is bounded (expect(...) with a timeout); nothing sleeps for a deadline.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from playwright.sync_api import expect
+
+from tests.browser.test_boards import connected, no_page_errors
+from tests.helpers import incident_payload
+
+LIVE = 8_000
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def in_view(page, selector: str) -> bool:
+    return page.evaluate(f"""() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();
+                                      return r.top >= 0 && r.top < window.innerHeight; }}""")
+
+
+def test_an_empty_registration_shows_every_mistake_at_once_at_the_top(sqlite_server, open_as):
+    page = open_as(sqlite_server, "office")
+    page.goto(sqlite_server.url + "/incidents/new")
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # where the submit button is
+    page.click('#form-register button[type="submit"]')
+    summary = page.locator("#form-register .form-summary")
+    expect(summary).to_be_visible(timeout=LIVE)
+    expect(summary).to_contain_text("请修改以下 5 项后再提交")
+    for words in ("缺少事件名称", "缺少事件类别", "缺少地点", "缺少信息来源", "缺少事件性质"):
+        expect(summary).to_contain_text(words)
+    assert in_view(page, "#form-register .form-summary")
+    expect(page.locator('#form-register input[name="title"] + .field-error')).to_have_text("缺少事件名称")
+    expect(page.locator('#form-register [aria-invalid="true"]')).to_have_count(5)
+    assert "(" not in summary.inner_text()  # no English keys
+    page.fill('input[name="title"]', "某超市销售过期食品")
+    page.select_option("#category", "food_circulation_safety")
+    page.fill('input[name="location"]', "城关镇某超市")
+    page.fill('input[name="source"]', "消费者举报")
+    page.fill('input[name="nature"]', "销售过期食品")
+    with page.expect_navigation():
+        page.click('#form-register button[type="submit"]')
+    assert "/incidents/" in page.url and not page.url.endswith("/new")
+    no_page_errors(page)
+
+
+def test_grading_asks_before_a_severe_level_and_a_no_keeps_it_ungraded(sqlite_server, open_as):
+    status, body = sqlite_server.api("office", "POST", "/api/v1/incidents",
+                                     incident_payload(title="待定级事件", discovered_at=now_iso()))
+    iid = body["id"]
+    page = open_as(sqlite_server, "office")
+    page.goto(f"{sqlite_server.url}/incidents/{iid}")
+    connected(page)
+    expect(page.locator('#form-grade select[name="level"]')).to_have_value("")
+    asked = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.select_option('#form-grade select[name="level"]', "I")
+    page.fill('#form-grade textarea[name="reason"]', "误选")
+    page.click('#form-grade button[type="submit"]')
+    expect(page.locator("#form-grade .form-ok")).to_be_hidden()
+    assert asked and "确认定为Ⅰ级" in asked[0]
+    assert sqlite_server.api("office", "GET", f"/api/v1/incidents/{iid}")[1]["level"] is None
+    no_page_errors(page)
+
+
+def test_the_office_corrects_a_registration_and_withdraws_a_duplicate(sqlite_server, open_as):
+    _, original = sqlite_server.api("office", "POST", "/api/v1/incidents",
+                                    incident_payload(title="原事件", discovered_at=now_iso()))
+    _, duplicate = sqlite_server.api("office", "POST", "/api/v1/incidents",
+                                     incident_payload(title="重复登记的事件", discovered_at=now_iso()))
+    overview = open_as(sqlite_server, "leader")
+    connected(overview)
+    expect(overview.locator(f'.card[data-incident="{duplicate["id"]}"]')).to_be_visible(timeout=LIVE)
+    page = open_as(sqlite_server, "office")
+    page.goto(f"{sqlite_server.url}/incidents/{original['id']}")
+    page.on("dialog", lambda d: d.accept())
+    page.click("#action-correct summary")
+    page.fill('#form-correct input[name="location"]', "城关镇第二中学食堂")
+    page.fill('#form-correct textarea[name="reason"]', "地点录错")
+    with page.expect_navigation():
+        page.click('#form-correct button[type="submit"]')
+    expect(page.locator("#h-facts + .facts")).to_contain_text("城关镇第二中学食堂", timeout=LIVE)
+    page.goto(f"{sqlite_server.url}/incidents/{duplicate['id']}")
+    page.click("#action-withdraw summary")
+    page.select_option('#form-withdraw select[name="kind"]', "duplicate")
+    page.fill('#form-withdraw input[name="duplicate_of"]', str(original["id"]))
+    page.fill('#form-withdraw textarea[name="reason"]', "与原事件为同一事件")
+    with page.expect_navigation():
+        page.click('#form-withdraw button[type="submit"]')
+    expect(page.locator("#withdrawn")).to_contain_text("已作废（重复登记）", timeout=LIVE)
+    expect(overview.locator(f'.card[data-incident="{duplicate["id"]}"]')).to_have_count(0, timeout=LIVE)
+    no_page_errors(page, overview)
+
+
+def test_a_returned_closing_report_comes_back_into_the_open_form(sqlite_server, open_as):
+    _, body = sqlite_server.api("office", "POST", "/api/v1/incidents", incident_payload(
+        title="某市场价格波动", category="price_anomaly", level="III", level_reason="演练", discovered_at=now_iso()))
+    iid = body["id"]
+    assert sqlite_server.api("leader", "POST", f"/api/v1/incidents/{iid}/activate")[0] == 200
+    assert sqlite_server.api("commander", "POST", f"/api/v1/incidents/{iid}/end", {"reason": "已平稳"})[0] == 200
+    office = open_as(sqlite_server, "office")
+    office.goto(f"{sqlite_server.url}/incidents/{iid}")
+    connected(office)
+    office.on("dialog", lambda d: d.accept())
+    office.click("#closing-submit summary")
+    office.fill("#form-closing textarea[name=cause]", "个别商户哄抬价格。")
+    office.fill("#form-closing textarea[name=handling]", "约谈商户。")
+    office.click("#form-closing button[type=submit]")
+    expect(office.locator('[data-live="closing-status"]')).to_contain_text("已提交，待审批", timeout=LIVE)
+    status, _ = sqlite_server.api("leader", "POST", f"/api/v1/incidents/{iid}/closing-report/return",
+                                  {"reason": "请补充经验教训"})
+    assert status == 200
+    expect(office.locator("#closing-submit")).to_be_visible(timeout=LIVE)
+    expect(office.locator("#form-closing textarea[name=cause]")).to_have_value("个别商户哄抬价格。", timeout=LIVE)
+    expect(office.locator("#form-closing textarea[name=handling]")).to_have_value("约谈商户。")
+    no_page_errors(office)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, escalation, service
+from incidents import announce, audit, duty, escalation, service
 from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
@@ -82,15 +82,17 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
 def add(session: Session, incident: Incident, plan: Plan, *, department: str, task: str, clock: str | None,
             due_at: datetime | None, standard: bool, actor, now: datetime, holiday_key: str | None = None) -> Assignment:
     """Create an assignment row and push it; the caller has checked who may."""
+    [cover] = duty.cover(session, plan, [department], level=incident.level, now=now)
     row = Assignment(incident=incident, department=department, task=task, clock=clock, due_at=due_at, status=PUSHED,
                      standard=standard, created_by_id=actor_id(actor), created_at=now,
-                     holiday_key=holiday_key)
+                     holiday_key=holiday_key, uncovered_note=cover.note)
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="assignment.created", entity="assignment", entity_id=row.id,
                  incident_id=incident.id, at=now,
                  data={"department": department, "task": task, "clock": clock,
-                       "due_at": due_at.isoformat() if due_at else None, "standard": standard})
+                       "due_at": due_at.isoformat() if due_at else None, "standard": standard,
+                       "uncovered": row.uncovered_note})
     announce.assignment_changed(session, row, plan, what="created", at=now)
     escalation.start_for_assignment(session, row, plan, now=now)
     return row

@@ -13,7 +13,7 @@ from incidents.durations import as_utc
 from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, SYSTEM
+from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, SYSTEM
 from incidents.snapshots import iso
 from incidents.users import PHONE, actor_id
 
@@ -252,3 +252,54 @@ def _holiday_gap(plan: Plan, unit: str, start: datetime, end: datetime, during: 
 def gap_alert(plan: Plan, department: str, start: datetime, end: datetime) -> DutyAlert:
     """Return the alert for hours of a department that nobody covers."""
     return DutyAlert("gap", department, start, end, None, f"{plan.unit_name(department)}值班空档，无人值守")
+
+
+# --- who will hear of a task when nobody is on duty ----------------------------------------------
+
+AUDIENCE_NAMES = {"department_head": "科室负责人", "leadership": "领导小组"}
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A department's cover now: who is on duty, and who the escalation reaches when nobody signs."""
+
+    department: str
+    name: str
+    on_duty: tuple[str, ...]
+    instead: tuple[str, ...]  # names, when nobody is on duty
+    instead_role: str  # 科室负责人 | 领导小组 | "" (nobody at all)
+
+    @property
+    def note(self) -> str | None:
+        """Say it to the person dispatching: nobody on duty, who will be told instead."""
+        if self.on_duty:
+            return None
+        if not self.instead:
+            return f"{self.name}当前无人值班，升级链上也无人可通知"
+        return f"{self.name}当前无人值班：任务仍推送到看板，无人签收时将通知{self.instead_role}{'、'.join(self.instead)}"
+
+    def as_dict(self) -> dict:
+        return {"department": self.department, "name": self.name, "on_duty": list(self.on_duty),
+                "instead": list(self.instead), "instead_role": self.instead_role, "note": self.note}
+
+
+def cover(session: Session, plan: Plan, departments: list[str], *, level: str | None, now: datetime) -> list[Cover]:
+    """Return each department's cover now; for an empty one, the next people the level's chain reaches."""
+    chains = dict(plan.escalation)
+    chain = chains.get(level or "") or chains.get("ungraded")
+    audiences = [s.to for s in (chain.steps if chain else ()) if s.to not in ("duty_officer",)]
+    people = list(session.scalars(select(User).where(User.active.is_(True),
+                                                     User.role.in_((DEPARTMENT_HEAD, LEADER))).order_by(User.id)))
+    out = []
+    for department in dict.fromkeys(departments):
+        names = tuple(dict.fromkeys(s.officer_name or "值班人员" for s in on_duty(session, department, now)))
+        instead, role = (), ""
+        if not names:
+            for audience in dict.fromkeys(audiences):
+                found = tuple(u.name for u in people if (audience == "leadership" and u.role == LEADER) or (
+                    audience == "department_head" and u.role == DEPARTMENT_HEAD and u.unit == department))
+                if found:
+                    instead, role = found, AUDIENCE_NAMES.get(audience, "")
+                    break
+        out.append(Cover(department, plan.unit_name(department), names, instead, role))
+    return out

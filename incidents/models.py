@@ -311,6 +311,8 @@ class Assignment(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     holiday_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # e.g. 2027-02-06:spring_festival:office
+    # Set when it was pushed to a department with nobody on duty: who the escalation reaches instead.
+    uncovered_note: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
 

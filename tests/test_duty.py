@@ -99,3 +99,28 @@ def test_names_longer_than_their_column_are_refused_not_crashed(users, clock):
     shift = _shift(office, "food_coord", clock.now(), 8, officer_name="张" * 80).get_json()
     r = office.post(f"/api/v1/shifts/{shift['id']}/handover", json={"substitute_name": "李" * 81, "reason": "急事"})
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "substitute_name"
+
+
+def test_who_hears_of_a_task_when_nobody_is_on_duty(users, clock, make_user, wiring):
+    from tests.helpers import incident_payload
+
+    office = users["office"]
+    head = make_user("department_head", "prices", "+8613800000555")
+    with wiring.sessions() as s:
+        from incidents.models import User
+
+        head_name = s.get(User, head.id).name
+    assert _shift(office, "food_coord", clock.now() - timedelta(hours=1), 8, officer_name="张值班").status_code == 201
+    cover = office.get("/api/v1/duty/cover?departments=prices,food_coord,catering&level=II").get_json()["cover"]
+    by = {c["department"]: c for c in cover}
+    assert by["food_coord"]["on_duty"] == ["张值班"] and by["food_coord"]["note"] is None
+    assert by["prices"]["note"] == f"价格监督检查当前无人值班：任务仍推送到看板，无人签收时将通知科室负责人{head_name}"
+    assert by["catering"]["instead_role"] == "领导小组"  # no head: the chain goes on to the leadership
+    assert office.get("/api/v1/duty/cover?departments=nowhere").status_code == 404
+    iid = office.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()),
+                                                                  level="II")).get_json()["id"]
+    task = office.post(f"/api/v1/incidents/{iid}/assignments", json={"department": "prices", "task": "排查"}).get_json()
+    assert task["uncovered_note"] == by["prices"]["note"]
+    covered = office.post(f"/api/v1/incidents/{iid}/assignments",
+                          json={"department": "food_coord", "task": "排查"}).get_json()
+    assert covered["uncovered_note"] is None

@@ -127,6 +127,21 @@ def swap_shifts():
     return jsonify({"swapped": [first, second]})
 
 
+@bp.get("/duty/cover")
+@api_login_required
+def duty_cover():
+    """Say, before a task goes out, which departments have nobody on duty and who the escalation reaches instead."""
+    plan = yingji().plan
+    asked = [c.strip() for c in (request.args.get("departments") or "").split(",") if c.strip()][:50]
+    for code in asked:
+        _department(code)
+    level = request.args.get("level") or None
+    if level is not None and level not in dict(plan.escalation):
+        raise InvalidInput("unknown_level", f"未知事件等级“{level[:10]}”", f"unknown level '{level[:10]}'", field="level")
+    found = duty.cover(db(), plan, asked, level=level, now=now())
+    return jsonify({"cover": [c.as_dict() for c in found], "at": now().isoformat()})
+
+
 @bp.get("/duty/alerts")
 @api_login_required
 def duty_alerts():

@@ -198,7 +198,7 @@ def incident_page(incident_id: int):
     data = _page_data(user, moment, incident_id=incident_id)
     incident = service.get_incident(db(), incident_id, user=user)
     detail = views.incident_detail(db(), incident, moment, localtime)
-    forms = views.incident_forms(user, incident, service.plan_of(incident))
+    forms = views.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
     data.update(status=incident.status, level=incident.level or "")
     escalations = views.escalation_entries(db(), incident)
     watch = holidays.watch_view(db(), yingji().plan, incident, moment)

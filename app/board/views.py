@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import accountability, escalation, permissions
+from incidents import accountability, duty, escalation, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.durations import chinese_duration
 from incidents.errors import Forbidden
@@ -206,6 +206,7 @@ def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
         "acknowledged_at": row.acknowledged_at, "progress_note": row.progress_note,
         "done_at": row.done_at, "done_note": row.done_note,
         "declined_at": row.declined_at, "decline_reason": row.decline_reason,
+        "uncovered_note": row.uncovered_note,
     }
 
 
@@ -457,7 +458,8 @@ REPORT_WHEN = {"initial": "registered active", "bureau": "registered active", "p
                "closing": "ended"}
 
 
-def incident_forms(user, incident: Incident, plan: Plan) -> dict:
+def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | None = None,
+                   now: datetime | None = None) -> dict:
     """Return the forms of the incident page this user's role may use (their status rules ride along).
 
     A holiday watch is no response: it takes tasks, nothing else (no grade, report, end or archive).
@@ -500,7 +502,18 @@ def incident_forms(user, incident: Incident, plan: Plan) -> dict:
         "stations": [{"code": s.code, "name": s.name} for s in plan.stations],
         "levels": [level_view(plan, lv.code) for lv in plan.levels],
         "suggestion": _suggestion(plan, incident),
+        "uncovered": _uncovered_on_activation(session, user, incident, plan, now) if session is not None else [],
     }
+
+
+def _uncovered_on_activation(session: Session, user, incident: Incident, plan: Plan, now: datetime) -> list[str]:
+    """Return, for the one who may activate, the departments the plan's tasks would reach with nobody on duty."""
+    if incident.status != REGISTERED or incident.level is None or not _may(user, "activate", incident, plan):
+        return []
+    departments = [incident.lead_department if r.department == "lead" else r.department
+                   for r in plan.standard_assignments
+                   if incident.level in r.levels and incident.category not in r.categories_except]
+    return [c.note for c in duty.cover(session, plan, departments, level=incident.level, now=now) if c.note]
 
 
 def _suggestion(plan: Plan, incident: Incident) -> dict | None:

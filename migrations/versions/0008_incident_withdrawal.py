@@ -1,4 +1,5 @@
-"""Withdrawal (作废) of a duplicate, test or false registration: who, when, why, and the original.
+"""Withdrawal (作废) of a duplicate, test or false registration: who, when, why, and the original;
+and, on a task pushed to a department with nobody on duty, who the escalation reaches instead.
 
 Revision ID: 0008
 Revises: 0007
@@ -27,12 +28,16 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f("fk_incidents_withdrawn_by_id_users"), "users", ["withdrawn_by_id"], ["id"])
         batch_op.create_foreign_key(batch_op.f("fk_incidents_duplicate_of_id_incidents"), "incidents",
                                     ["duplicate_of_id"], ["id"])
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uncovered_note", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     # The older code knows no withdrawal: a withdrawn registration comes back as archived, its reason kept.
     op.execute("UPDATE incidents SET status = 'archived', archived_at = withdrawn_at, "
                "end_reason = '已作废：' || withdraw_reason WHERE status = 'withdrawn'")
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_column("uncovered_note")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_incidents_duplicate_of_id_incidents"), type_="foreignkey")
         batch_op.drop_constraint(batch_op.f("fk_incidents_withdrawn_by_id_users"), type_="foreignkey")

@@ -119,3 +119,32 @@ def test_a_returned_closing_report_comes_back_into_the_open_form(sqlite_server, 
     expect(office.locator("#form-closing textarea[name=cause]")).to_have_value("个别商户哄抬价格。", timeout=LIVE)
     expect(office.locator("#form-closing textarea[name=handling]")).to_have_value("约谈商户。")
     no_page_errors(office)
+
+
+def test_dispatching_says_who_is_on_duty_or_who_hears_instead(sqlite_server, open_as):
+    _, body = sqlite_server.api("office", "POST", "/api/v1/incidents", incident_payload(
+        title="需派发任务的事件", level="II", level_reason="演练", discovered_at=now_iso()))
+    iid = body["id"]
+    leader = open_as(sqlite_server, "leader")
+    leader.goto(f"{sqlite_server.url}/incidents/{iid}")
+    # Before activating, the leader sees which departments the plan's tasks would find unmanned.
+    expect(leader.locator("#activate-uncovered")).to_contain_text("当前无人值班")
+    asked = []
+    leader.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    leader.click('#form-activate button[type="submit"]')
+    expect(leader.locator("#form-activate .form-ok")).to_be_hidden()
+    assert asked and "以下科室当前无人值班" in asked[0]
+    office = open_as(sqlite_server, "office")
+    office.goto(f"{sqlite_server.url}/incidents/{iid}")
+    office.click("#action-assign summary")
+    office.select_option('#form-assign select[name="department"]', "prices")
+    expect(office.locator("#assign-cover")).to_contain_text("价格监督检查当前无人值班", timeout=LIVE)
+    expect(office.locator("#assign-cover")).to_contain_text("领导小组")
+    office.fill('#form-assign textarea[name="task"]', "排查周边超市价格")
+    office.click('#form-assign button[type="submit"]')
+    expect(office.locator("#form-assign .form-ok")).to_be_visible(timeout=LIVE)
+    board = open_as(sqlite_server, "prices")
+    board.goto(sqlite_server.url + "/duty")
+    card = board.locator(".assignment", has_text="排查周边超市价格")
+    expect(card.locator(".a-uncovered")).to_contain_text("无人签收时将通知领导小组", timeout=LIVE)
+    no_page_errors(leader, office, board)

@@ -135,6 +135,7 @@
         YJ.el("span", { class: "task-state state-" + a.status, text: statusName(a.status) })
       ]),
       YJ.el("p", { class: "a-task", text: a.task }),
+      a.uncovered_note && a.status === "pushed" ? YJ.el("p", { class: "a-uncovered", text: a.uncovered_note }) : null,
       due,
       YJ.el("p", { class: "a-meta" }, meta),
       escalation && YJ.esc.worthShowing(escalation) ? YJ.esc.badge(escalation) : null,

@@ -94,9 +94,29 @@
     soon();
   }
 
+  // The assignment form says who is on duty in the chosen department, or who hears of the task instead.
+  function showCover() {
+    var select = document.querySelector('#form-assign select[name="department"]');
+    var line = document.getElementById("assign-cover");
+    if (!select || !line) return;
+    var level = select.getAttribute("data-cover-level");
+    YJ.api("GET", "/api/v1/duty/cover?departments=" + encodeURIComponent(select.value) +
+                  (level ? "&level=" + encodeURIComponent(level) : "")).then(function (res) {
+      var c = res.ok && res.data.cover && res.data.cover[0];
+      if (!c || c.department !== select.value) return;
+      line.textContent = c.note || ("当前值班：" + c.on_duty.join("、"));
+      line.classList.toggle("uncovered", !!c.note);
+    });
+  }
+
   function start() {
     root = document.getElementById("incident");
     if (!root) return;
+    var assignTo = document.querySelector('#form-assign select[name="department"]');
+    if (assignTo) {
+      assignTo.addEventListener("change", showCover);
+      showCover();
+    }
     incidentId = parseInt(root.getAttribute("data-incident"), 10);
     applyState(root.getAttribute("data-status") || "", root.getAttribute("data-level") || "");
     document.addEventListener("api:done", function () { soon(); });

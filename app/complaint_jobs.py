@@ -61,7 +61,8 @@ def housekeeping(wiring: Yingji) -> dict:
     with wiring.sessions() as session:
         recounted = calendar_notices.refresh_estimates(session, plan, calendar_for(session, plan), now=now)
         erased = complaints.erase_expired(session, plan, now=now)
-        longest = max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window)
+        longest = max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window,
+                      rules.refused_per_ip.window)
         dropped = complaints.purge_rate_buckets(session, longest=longest, now=now)
         session.commit()
     if erased:

@@ -292,6 +292,9 @@ class ComplaintRules:
     status_per_ip: RateLimit = RateLimit(60, timedelta(hours=1))
     max_text: int = 2000
     calendar: tuple[CalendarYear, ...] = ()
+    # Refused submissions (a typo in the phone, a field missing) count apart, and generously: a family
+    # or an office behind one address must not lock itself out by its own mistakes.
+    refused_per_ip: RateLimit = RateLimit(120, timedelta(hours=1))
 
     def category(self, code: str) -> ComplaintCategory:
         """Return the complaint category with this code."""
@@ -1056,7 +1059,8 @@ def _complaints(top: dict, c: _Checker, dept_codes: set[str], category_codes: se
     if retention < timedelta(days=1):
         c.fail(path + ("retention",), "must be at least one day")
     rates = c.mapping(item.get("rate_limits", {}), path + ("rate_limits",))
-    c.unknown_keys(rates, ("submit_per_ip", "submit_per_phone", "status_per_ip"), path + ("rate_limits",))
+    c.unknown_keys(rates, ("submit_per_ip", "submit_per_phone", "status_per_ip", "refused_per_ip"),
+                   path + ("rate_limits",))
     rp = path + ("rate_limits",)
     max_text = _whole(c, item, "max_text", path, default.max_text, least=100)
     years, seen = [], set()
@@ -1082,7 +1086,8 @@ def _complaints(top: dict, c: _Checker, dept_codes: set[str], category_codes: se
     return ComplaintRules(centre or default.centre, tuple(categories), tuple(demands), tuple(limits), retention,
                           _rate(c, rates, "submit_per_ip", rp, default.submit_per_ip),
                           _rate(c, rates, "submit_per_phone", rp, default.submit_per_phone),
-                          _rate(c, rates, "status_per_ip", rp, default.status_per_ip), max_text, tuple(years))
+                          _rate(c, rates, "status_per_ip", rp, default.status_per_ip), max_text, tuple(years),
+                          _rate(c, rates, "refused_per_ip", rp, default.refused_per_ip))
 
 
 def _surge(top: dict, c: _Checker, category_codes: set[str]) -> SurgeRules:

@@ -233,6 +233,21 @@ def test_rate_limit_per_phone_and_per_address(client_app):
     assert keys and not any("10.2.0.1" in k or "139" in k for k in keys)  # HMACs, not addresses or phones
 
 
+def test_refused_submissions_do_not_use_up_the_address(client_app):
+    client, _ = client_app
+    # A family behind one address gets the phone wrong again and again: that costs none of its 20.
+    for i in range(30):
+        assert submit(client, addr="10.3.0.1", phone="1381234").status_code == 400
+    for i in range(20):
+        assert submit(client, addr="10.3.0.1", phone=f"136{i:08d}").status_code == 201
+    assert submit(client, addr="10.3.0.1", phone="13500000000").status_code == 429
+    # A script probing with refusals is still stopped, at its own, larger limit.
+    for i in range(PLAN.complaints.refused_per_ip.count):
+        assert submit(client, addr="10.4.0.1", phone="1381234").status_code == 400
+    r = submit(client, addr="10.4.0.1", phone="1381234")
+    assert r.status_code == 429 and "您所在网络" in r.get_json()["error"]["message"]
+
+
 def test_status_lookups_are_rate_limited(client_app):
     client, _ = client_app
     for _ in range(60):

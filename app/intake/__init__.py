@@ -54,9 +54,11 @@ def form():
     if request.method == "GET":
         kind = request.args.get("kind")
         return _form({"kind": kind if kind in complaints.KIND_NAMES else "complaint"}, {})
-    if guard.too_big():
-        return _form({"kind": "complaint"}, {}, message="提交的内容过大，请精简“事情经过”后重新填写", status=413)
     values = {name: request.form.get(name, "") for name in FIELDS}
+    if guard.too_big():
+        # Everything typed comes back, with what is too long marked; nothing is counted or stored.
+        return _form(values, guard.too_long(values), status=413,
+                     message="提交的内容过多，请精简标出的内容后重新提交（您填写的内容已保留）")
     try:
         check_csrf()
     except DomainError:

@@ -56,6 +56,17 @@ def too_big() -> bool:
     return (request.content_length or 0) > MAX_BODY
 
 
+def too_long(values: Mapping[str, str]) -> dict[str, str]:
+    """Return the fields of an oversized submission that are longer than the form takes, each said in Chinese."""
+    try:
+        complaints.validate(yingji().plan, values, now=now())
+    except InvalidComplaint as exc:
+        found = {k: v for k, v in exc.errors.items() if "过长" in v or "最多" in v}
+        if found:
+            return found
+    return {"description": "内容过长，请精简"}
+
+
 def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
     """Check, rate-limit and store a submission; raise InvalidComplaint or RateLimited (429)."""
     wiring = yingji()
@@ -65,8 +76,10 @@ def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
     try:
         clean = complaints.validate(plan, data, now=moment)
     except InvalidComplaint:
-        # Refused submissions count against the address too: a script cannot probe for free.
-        wait = complaints.rate_hit(session, ip_key, rules.submit_per_ip, now=moment)
+        # Refused submissions count apart (generously): a script cannot probe for free, and a family
+        # behind one address does not use up its submissions on its own typos.
+        wait = complaints.rate_hit(session, counter_key("submit-refused-ip", client_ip()), rules.refused_per_ip,
+                                   now=moment)
         session.commit()
         if wait:
             raise RateLimited(wait, "您所在网络") from None

@@ -178,3 +178,31 @@ def test_a_complaint_followed_through_triage_on_the_boards(server, public, open_
     expect(public.locator("#status-answer")).to_have_text("经调解，商家退还餐费86元并致歉。")
     assert_not_reloaded(officer)
     no_page_errors(officer, centre, handler, public)
+
+
+def test_an_oversized_submission_comes_back_whole_and_typos_cost_nothing(server, public):
+    page = public
+    page.goto(server.url + "/12315")
+    # A text pasted past the limit by a browser that ignores maxlength (or a script): 70,000 characters.
+    story = "当晚在该店就餐，" + "菜品有异味，" * 11_666
+    fill_form(page, phone="13812345677", business="李记饭店", description="x")
+    page.evaluate("(text) => { const t = document.getElementById('f-description'); t.removeAttribute('maxlength');"
+                  " t.value = text; }", story)
+    with page.expect_navigation():
+        page.click("#submit")
+    expect(page.locator("#form-message")).to_contain_text("您填写的内容已保留")
+    expect(page.locator("#err-description")).to_contain_text("事情经过过长")
+    assert page.locator("#f-description").input_value() == story
+    expect(page.locator("#f-business_name")).to_have_value("李记饭店")
+    # Mistakes, again and again, from the same address: none of them uses up the address's submissions.
+    for _ in range(22):
+        page.fill("#f-phone", "1381234")
+        page.fill("#f-description", "菜品有异味，要求退款。")
+        with page.expect_navigation():
+            page.click("#submit")
+        expect(page.locator("#err-phone")).to_contain_text("手机号码格式不正确")
+    page.fill("#f-phone", "13812345677")
+    with page.expect_navigation():
+        page.click("#submit")
+    expect(page.locator("#tracking-no")).to_be_visible()
+    no_page_errors(page)

@@ -148,3 +148,29 @@ def test_dispatching_says_who_is_on_duty_or_who_hears_instead(sqlite_server, ope
     card = board.locator(".assignment", has_text="排查周边超市价格")
     expect(card.locator(".a-uncovered")).to_contain_text("无人签收时将通知领导小组", timeout=LIVE)
     no_page_errors(leader, office, board)
+
+
+def test_on_a_phone_the_first_task_to_sign_is_above_the_fold_and_one_skip_away(sqlite_server, open_as):
+    _, body = sqlite_server.api("office", "POST", "/api/v1/incidents", incident_payload(
+        title="某小学食堂疑似集体食物中毒事件（手机看板）", level="II", level_reason="演练", discovered_at=now_iso()))
+    for n in range(3):
+        status, _ = sqlite_server.api("office", "POST", f"/api/v1/incidents/{body['id']}/assignments", {
+            "department": "food_coord", "task": f"第{n}项：排查涉事学校周边餐饮单位，封存可疑食品并送检，报告结果"})
+        assert status == 201
+    page = open_as(sqlite_server, "food", viewport={"width": 375, "height": 812})
+    page.goto(sqlite_server.url + "/duty")
+    first = page.locator("#assignments .assignment .btn-ack").first
+    expect(first).to_be_visible(timeout=LIVE)
+    box = first.bounding_box()
+    assert box["y"] + box["height"] <= 812, box
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # The skip link is the first Tab stop; from the tasks' heading the first 签收 is a Tab or two away.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    for presses in range(1, 6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('btn-ack')"):
+            break
+    assert presses <= 3, presses
+    no_page_errors(page)

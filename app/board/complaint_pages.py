@@ -27,7 +27,7 @@ from incidents.models import (
     Complaint,
 )
 from incidents.plan import Plan
-from incidents.roles import STATION
+from incidents.roles import DEPARTMENT_ROLES, STATION
 
 RECENT = 30
 
@@ -108,8 +108,11 @@ def complaints_page():
     user, moment = current_user(), now()
     _require_viewer(user)
     data = _page_data(user, moment)
+    # A department's officer sees its own complaints: the page is headed with the department, not the centre.
+    centre = yingji().plan.complaints.centre
+    unit = user.unit if user.role in DEPARTMENT_ROLES and user.unit and user.unit != centre else centre
     return render_template("complaints.html", p=panel_data(user, moment), page_data=data, now=moment,
-                           now_js=views.js_time(moment), active="complaints")
+                           now_js=views.js_time(moment), active="complaints", unit=unit)
 
 
 @bp.get("/complaints/panel")

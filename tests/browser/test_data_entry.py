@@ -5,6 +5,7 @@ Every wait is bounded (expect(...) with a timeout); nothing sleeps for a deadlin
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from playwright.sync_api import expect
@@ -173,4 +174,22 @@ def test_on_a_phone_the_first_task_to_sign_is_above_the_fold_and_one_skip_away(s
         if page.evaluate("document.activeElement.classList.contains('btn-ack')"):
             break
     assert presses <= 3, presses
+    no_page_errors(page)
+
+
+def test_a_free_form_task_turns_amber_before_it_is_due(sqlite_server, open_as):
+    from datetime import timedelta
+
+    _, body = sqlite_server.api("office", "POST", "/api/v1/incidents", incident_payload(
+        title="自由任务预警", level="III", level_reason="演练", discovered_at=now_iso()))
+    due = (datetime.now(timezone.utc) + timedelta(minutes=8)).isoformat()  # 10 minutes' warning: amber at once
+    status, task = sqlite_server.api("office", "POST", f"/api/v1/incidents/{body['id']}/assignments",
+                                     {"department": "food_coord", "task": "八分钟内上报现场照片", "due_at": due})
+    assert status == 201, task
+    page = open_as(sqlite_server, "food")
+    page.goto(sqlite_server.url + "/duty")
+    card = page.locator(f'#assignment-{task["id"]}')
+    expect(card.locator(".countdown")).to_be_visible(timeout=LIVE)
+    assert int(card.locator(".countdown").get_attribute("data-warn")) == 600
+    expect(card).to_have_class(re.compile(r"\bstate-warn\b"), timeout=LIVE)
     no_page_errors(page)

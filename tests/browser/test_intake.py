@@ -138,6 +138,9 @@ def test_a_complaint_followed_through_triage_on_the_boards(server, public, open_
     mark(centre)
     item.locator("button", has_text="确认分流").click()
     expect(centre.locator(f'#triage [data-tracking="{number}"]')).to_have_count(0, timeout=LIVE)
+    # The panel is drawn again without it; the confirmation stays on the page.
+    expect(centre.locator(".banner", has_text="已分流")).to_contain_text(f"{number} 已分流至餐饮食品安全监督管理",
+                                                                       timeout=LIVE)
     expect(centre.locator(f'#working [data-tracking="{number}"]')).to_contain_text("餐饮食品安全监督管理", timeout=LIVE)
     assert_not_reloaded(centre)
 
@@ -146,6 +149,12 @@ def test_a_complaint_followed_through_triage_on_the_boards(server, public, open_
     expect(row).to_be_visible(timeout=LIVE)
     expect(row.locator(".countdown")).to_contain_text("剩余")
     assert_not_reloaded(officer)
+
+    # The department's own complaints page is headed with the department, not the complaint centre.
+    own = new_tab(officer.context)
+    own.goto(server.url + "/complaints")
+    expect(own.locator("h1")).to_contain_text("餐饮食品安全监督管理")
+    own.close()
 
     # The department accepts it, mediates, and closes it with the answer to the complainant.
     handler = new_tab(officer.context)

@@ -51,6 +51,11 @@
         return;
       }
       say(form, ".form-ok", form.getAttribute("data-ok") || "已提交");
+      if (form.classList.contains("triage-form") && res.data) {
+        // The panel is drawn again without this complaint: the confirmation must outlive it.
+        YJ.banner({ id: "triaged-" + res.data.tracking_no, kind: "info", title: "已分流",
+                    text: res.data.tracking_no + " 已分流至" + (res.data.department_name || "承办科室") });
+      }
       if (document.getElementById("complaint")) { window.location.reload(); return; }
       Array.prototype.forEach.call(form.elements, function (el) { if (el.name && el.type !== "hidden") el.defaultValue = el.value; });
       refreshPanel(true);

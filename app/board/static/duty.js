@@ -149,8 +149,13 @@
   }
 
   function warnOf(a) {
-    // An assignment for a plan measure warns as that measure's clock does; others only turn red.
-    return (a.clock && plan.clock_warn && plan.clock_warn[a.clock]) || 0;
+    // An assignment for a plan measure warns as that measure's clock does. A free-form task turns amber
+    // when a quarter of its time is left (at least 10 minutes, at most 2 hours before it is due).
+    var measure = a.clock && plan.clock_warn && plan.clock_warn[a.clock];
+    if (measure) return measure;
+    if (!a.due_at || !a.created_at) return 0;
+    var given = (Date.parse(a.due_at) - Date.parse(a.created_at)) / 1000;
+    return Math.round(Math.min(7200, Math.max(600, given / 4)));
   }
 
   // The inline form of 办理中 / 完成 / 否定报备: kept (with its text) when the card is redrawn.

@@ -459,6 +459,15 @@ PATHS.update({
         "parameters": _WID + [{"name": "action", "in": "path", "required": True,
                                "schema": {"type": "string", "enum": ["submit", "approve", "return", "withdraw"]}}],
         "requestBody": _json_body(_obj({"note": TEXT}), required=False), "responses": _ok(_WARNING_REF)}},
+    "/duty/cover": {"get": {
+        "summary": "Who is on duty now in these departments, and for an empty one who the level's escalation chain "
+                   "reaches instead (shown before a task goes out or a response is activated)",
+        "parameters": [{"name": "departments", "in": "query", "required": True, "schema": TEXT,
+                        "description": "department or station codes, comma-separated"},
+                       {"name": "level", "in": "query", "schema": LEVEL}],
+        "responses": _ok(_obj({"cover": {"type": "array", "items": _obj({
+            "department": TEXT, "name": TEXT, "on_duty": {"type": "array"}, "instead": {"type": "array"},
+            "instead_role": TEXT, "note": {"type": ["string", "null"]}})}, "at": TIME}))}},
     "/incidents/{incident_id}/corrections": {"post": {
         "summary": "Correct registration fields with a reason (office; the registering station until graded). "
                    "Recorded outcomes of clocks never change; a running clock still ahead follows a corrected "

@@ -28,16 +28,19 @@ def in_view(page, selector: str) -> bool:
 def test_an_empty_registration_shows_every_mistake_at_once_at_the_top(sqlite_server, open_as):
     page = open_as(sqlite_server, "office")
     page.goto(sqlite_server.url + "/incidents/new")
+    page.fill('input[name="discovered_at"]', "2020-06-01T08:00")  # a year typed wrong
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # where the submit button is
     page.click('#form-register button[type="submit"]')
     summary = page.locator("#form-register .form-summary")
     expect(summary).to_be_visible(timeout=LIVE)
-    expect(summary).to_contain_text("请修改以下 5 项后再提交")
-    for words in ("缺少事件名称", "缺少事件类别", "缺少地点", "缺少信息来源", "缺少事件性质"):
+    expect(summary).to_contain_text("请修改以下 6 项后再提交")
+    for words in ("缺少事件名称", "缺少事件类别", "缺少地点", "缺少信息来源", "缺少事件性质",
+                  "发现时间不能早于2021年（预案施行之年）"):
         expect(summary).to_contain_text(words)
     assert in_view(page, "#form-register .form-summary")
     expect(page.locator('#form-register input[name="title"] + .field-error')).to_have_text("缺少事件名称")
-    expect(page.locator('#form-register [aria-invalid="true"]')).to_have_count(5)
+    expect(page.locator('#form-register [aria-invalid="true"]')).to_have_count(6)
+    page.fill('input[name="discovered_at"]', page.locator('input[name="discovered_at"]').get_attribute("max"))
     assert "(" not in summary.inner_text()  # no English keys
     page.fill('input[name="title"]', "某超市销售过期食品")
     page.select_option("#category", "food_circulation_safety")
@@ -192,4 +195,22 @@ def test_a_free_form_task_turns_amber_before_it_is_due(sqlite_server, open_as):
     expect(card.locator(".countdown")).to_be_visible(timeout=LIVE)
     assert int(card.locator(".countdown").get_attribute("data-warn")) == 600
     expect(card).to_have_class(re.compile(r"\bstate-warn\b"), timeout=LIVE)
+    no_page_errors(page)
+
+
+def test_a_briefing_of_the_longest_texts_opens_as_a_pdf(sqlite_server, open_as):
+    from tests.browser.test_briefing_board import open_pdf
+    from tests.test_reports_long_text import long_text
+    from tests.test_reports_pdf import flat, pdf_text
+
+    fields = {f: long_text(label) for f, label in (("scope", "影响范围"), ("measures_taken", "已采取的措施"))}
+    status, body = sqlite_server.api("office", "POST", "/api/v1/incidents", incident_payload(
+        title="长文本简报", discovered_at=now_iso(), **fields))
+    assert status == 201, body
+    page = open_as(sqlite_server, "leader")
+    page.goto(f"{sqlite_server.url}/incidents/{body['id']}")
+    data, _ = open_pdf(page, "#briefing-pdf")
+    text = flat(pdf_text(data))
+    assert flat("【影响范围结束】") in text and flat("【已采取的措施结束】") in text
+    expect(page.locator(".banner", has_text="未能生成")).to_have_count(0)
     no_page_errors(page)

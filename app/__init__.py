@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
@@ -18,6 +19,14 @@ log = logging.getLogger("yingji")
 
 HTTP_ZH = {400: "请求有误", 401: "未登录", 403: "无权操作", 404: "未找到", 405: "不支持该请求方法",
            413: "请求内容过大", 429: "请求过于频繁", 500: "服务器内部错误"}
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: at most 2^31-1."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.hooks import bp as hooks_bp
     from app.intake import bp as intake_bp
 
+    # An id in a URL is a PostgreSQL integer: a larger number matches no route (404), never an overflow.
+    app.url_map.converters["int"] = BoundedInt
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)

@@ -74,8 +74,8 @@ def list_complaints():
     args = request.args
     rows = complaints.search(db(), plan, current_user(), status=args.get("status"), kind=args.get("kind"),
                              category=args.get("category"), department=args.get("department"),
-                             text=args.get("q"), before_id=args.get("before", type=int),
-                             limit=min(args.get("limit", 50, type=int), 200))
+                             text=args.get("q"), before_id=parse.arg_id(args, "before", "起始编号"),
+                             limit=max(1, min(args.get("limit", 50, type=int), 200)))
     calendar = calendar_for(db(), plan)
     return jsonify({"complaints": [complaints.staff_view(plan, calendar, c, moment) for c in rows]})
 
@@ -97,6 +97,9 @@ def complaint_summary():
         except (KeyError, ValueError):
             raise InvalidInput("bad_period", "请同时给出 from 和 to，格式如 2026-11-16（to 为次日零点，不含）",
                                "give both from and to as YYYY-MM-DD (to is exclusive)", field="from") from None
+        if not (parse.FIRST_YEAR <= start.year <= parse.LAST_YEAR and parse.FIRST_YEAR <= end.year <= parse.LAST_YEAR):
+            raise InvalidInput("bad_period", f"日期须在{parse.FIRST_YEAR}年至{parse.LAST_YEAR}年之间",
+                               "dates must be within 2000..2099", field="from")
         if end <= start:
             raise InvalidInput("bad_period", "截止日期须晚于起始日期", "'to' must be after 'from'", field="to")
     return jsonify(complaints.weekly_summary(db(), plan, start=start, end=end, now=moment))

@@ -78,10 +78,7 @@ def add_shift(code: str):
     """Add a shift to a department's or a station's roster."""
     code = _department(code)
     data = parse.body()
-    officer_id = data.get("officer_id")
-    if officer_id is not None and not isinstance(officer_id, int):
-        raise InvalidInput("bad_type", "值班人员编号须为整数", "officer_id must be an integer",
-                           field="officer_id")
+    officer_id = parse.id_value(data.get("officer_id"), "officer_id", "值班人员编号")
     session = db()
     row = duty.add_shift(session, yingji().plan, department=code,
                          starts_at=parse.timestamp(data, "starts_at", "开始时间", required_=True),
@@ -98,10 +95,7 @@ def add_shift(code: str):
 def handover_shift(shift_id: int):
     """Hand the rest of a shift to a named substitute (同岗替代)."""
     data = parse.body()
-    substitute_id = data.get("substitute_id")
-    if substitute_id is not None and not isinstance(substitute_id, int):
-        raise InvalidInput("bad_type", "替岗人员编号须为整数", "substitute_id must be an integer",
-                           field="substitute_id")
+    substitute_id = parse.id_value(data.get("substitute_id"), "substitute_id", "替岗人员编号")
     session = db()
     row = duty.hand_over(session, yingji().plan, shift_id=shift_id, substitute_id=substitute_id,
                          substitute_name=parse.text(data, "substitute_name", "替岗人员"),
@@ -117,9 +111,10 @@ def handover_shift(shift_id: int):
 def swap_shifts():
     """Swap the officers of two shifts of one department (换班)."""
     data = parse.body()
-    first, second = data.get("first"), data.get("second")
-    if not isinstance(first, int) or not isinstance(second, int):
-        raise InvalidInput("bad_type", "须给出两个班次编号(first, second)", "first and second must be shift ids")
+    first = parse.id_value(data.get("first"), "first", "第一个班次编号")
+    second = parse.id_value(data.get("second"), "second", "第二个班次编号")
+    if first is None or second is None:
+        raise InvalidInput("bad_type", "须给出两个班次编号", "first and second must be shift ids", field="first")
     session = db()
     duty.swap(session, yingji().plan, first_id=first, second_id=second,
               reason=parse.text(data, "reason", "换班原因") or "", actor=current_user(), now=now())

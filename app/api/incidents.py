@@ -187,10 +187,7 @@ def correct_incident(incident_id: int):
 def withdraw_incident(incident_id: int):
     """Withdraw (作废) a duplicate, test or false registration with a reason; its history stays."""
     data = parse.body()
-    original = data.get("duplicate_of")
-    if original is not None and (isinstance(original, bool) or not isinstance(original, int)):
-        raise InvalidInput("bad_type", "原事件须为事件编号（数字）", "duplicate_of must be an incident id",
-                           field="duplicate_of")
+    original = parse.id_value(data.get("duplicate_of"), "duplicate_of", "原事件编号")
     session = db()
     incident = corrections.withdraw(session, incident_id=incident_id,
                                     kind=parse.text(data, "kind", "作废原因类别", required_=True),
@@ -223,7 +220,7 @@ def get_accountability():
             raise Forbidden("forbidden", "只能查看本单位的迟报漏报情况",
                                         "you may see only your own unit's accountability")
         unit = user.unit
-    incident_id = request.args.get("incident", type=int)
+    incident_id = parse.arg_id(request.args, "incident", "事件编号")
     flt = accountability.Filter(
         due_from=parse.timestamp(request.args, "from", "起始时间"),
         due_to=parse.timestamp(request.args, "to", "截止时间"),

@@ -60,3 +60,27 @@ def timestamp(data: dict, name: str, label: str, *, required_: bool = False) -> 
         raise InvalidInput("time_out_of_range", f"{label}的年份须在{FIRST_YEAR}年至{LAST_YEAR}年之间",
                            f"{name} must be between {FIRST_YEAR} and {LAST_YEAR}", field=name)
     return moment
+
+
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger one names nothing (and would overflow)
+
+
+def id_value(value: Any, name: str, label: str) -> int | None:
+    """Return an id from JSON (a whole number 1..2^31-1), None when absent; refuse anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise InvalidInput("bad_id", f"{label}须为编号（正整数）", f"{name} must be an id (a positive integer)",
+                           field=name)
+    return value
+
+
+def arg_id(args, name: str, label: str) -> int | None:
+    """Return an id from the query string, None when absent; refuse what is not one."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:12]) <= MAX_ID or len(raw) > 10:
+        raise InvalidInput("bad_id", f"{label}须为编号（正整数）", f"{name} must be an id (a positive integer)",
+                           field=name)
+    return int(raw)

@@ -35,6 +35,7 @@ DEFAULT_WORKERS = 2
 MAX_PERIOD_DAYS = 366
 # Before the 12315 platform, and far enough from date.min that midnight in Beijing still converts to UTC.
 EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
 DEFAULT_PERIOD_DAYS = 30
 _pool_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -145,6 +146,14 @@ def _local_today() -> date:
 
 
 def _date(name: str, label: str, default: date) -> date:
+    day = _any_date(name, label, default)
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidInput("bad_date", f"{label}须在{EARLIEST_DAY.year}年至{LATEST_DAY.year}年之间",
+                           f"{name} must be within {EARLIEST_DAY.year}..{LATEST_DAY.year}", field=name)
+    return day
+
+
+def _any_date(name: str, label: str, default: date) -> date:
     value = (request.args.get(name) or "").strip()
     if not value:
         return default
@@ -265,7 +274,7 @@ def list_briefings():
     digest = (request.args.get("sha256") or "").strip().lower()
     if digest:
         stmt = stmt.where(Briefing.sha256 == digest)
-    incident_id = request.args.get("incident", type=int)
+    incident_id = parse.arg_id(request.args, "incident", "事件编号")
     if incident_id is not None:
         service.get_incident(session, incident_id, user=user)
         stmt = stmt.where(Briefing.incident_id == incident_id)

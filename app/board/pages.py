@@ -15,6 +15,7 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.api import parse
 from app.auth import current_user, page_login_required
 from app.board import bp, localtime, plan_zone, views
 from app.board.socket import rooms_for
@@ -153,7 +154,7 @@ def escalations_json():
 
     `department` keeps one department's only (the duty board's).
     """
-    incident_id = request.args.get("incident", type=int)
+    incident_id = parse.arg_id(request.args, "incident", "事件编号")
     if incident_id is None:
         raise InvalidInput("missing_incident", "缺少事件编号", "incident is required", field="incident")
     incident = service.get_incident(db(), incident_id, user=current_user())  # 404 for one the user may not see
@@ -213,10 +214,14 @@ def _date_arg(name: str, label: str, default: date) -> date:
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput("bad_date", f"{label}须为日期,如 2026-11-20", f"{name} must be a date such as 2026-11-20",
                            field=name) from None
+    if not parse.FIRST_YEAR <= day.year <= parse.LAST_YEAR:
+        raise InvalidInput("bad_date", f"{label}须在{parse.FIRST_YEAR}年至{parse.LAST_YEAR}年之间",
+                           f"{name} must be within {parse.FIRST_YEAR}..{parse.LAST_YEAR}", field=name)
+    return day
 
 
 @bp.get("/accountability")

@@ -93,7 +93,7 @@ def _checked(plan, incident: Incident, changes: Mapping[str, Any], *, actor, now
                 raise InvalidInput("unknown_category", f"预案中没有事件类别“{str(value)[:40]}”", "unknown category",
                                    field=field) from None
         elif field == "station":
-            code = (value or None) if isinstance(value, (str, type(None))) else value
+            code = value or None
             if code is not None:
                 try:
                     plan.station(str(code))

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
 
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
@@ -21,14 +20,6 @@ HTTP_ZH = {400: "请求有误", 401: "未登录", 403: "无权操作", 404: "未
            413: "请求内容过大", 429: "请求过于频繁", 500: "服务器内部错误"}
 
 
-class BoundedInt(IntegerConverter):
-    """`<int:...>` in every route: at most 2^31-1."""
-
-    def __init__(self, url_map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(url_map, *args, **kwargs)
-
-
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, plan (validated), database, blueprints, CLI."""
     app = Flask(__name__, instance_path=str(config_module.INSTANCE))
@@ -36,7 +27,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.secret_key()
-    app.json.ensure_ascii = False
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
@@ -47,14 +37,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
 
-    from app import auth, calendar_cli, cli, notify_cli, push, scheduler
+    from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
     from app.api import bp as api_bp
     from app.board import bp as board_bp
     from app.hooks import bp as hooks_bp
     from app.intake import bp as intake_bp
 
-    # An id in a URL is a PostgreSQL integer: a larger number matches no route (404), never an overflow.
-    app.url_map.converters["int"] = BoundedInt
+    input_guards.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)

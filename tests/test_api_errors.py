@@ -542,3 +542,22 @@ def test_an_empty_registration_names_every_missing_field_at_once(wiring, users):
         ("category", "缺少事件类别"), ("location", "缺少地点"), ("source", "缺少信息来源"), ("nature", "缺少事件性质")]
     assert error["message"].startswith("请检查以下6项：") and "(" not in error["message"]
     guard.check()
+
+
+def test_nul_bytes_deep_nesting_and_huge_ids_get_a_clear_4xx(wiring, users):
+    office = users["office"]
+    guard = Unchanged(wiring, office)
+    deep = "[" * 50_000 + "]" * 50_000
+    cases = [
+        (office.client.post("/api/v1/incidents", data=deep, content_type="application/json",
+                            headers={"Authorization": f"Bearer {office.token}"}), 400, "too_deep"),
+        (office.post("/api/v1/incidents", json=incident_payload(title="食物\x00中毒")), 400, "nul_byte"),
+        (office.get("/api/v1/assignments?department=%00"), 400, "nul_byte"),
+        (office.get("/api/v1/complaints/TS%00"), 400, "nul_byte"),
+        (office.get("/api/v1/incidents/2147483648"), 404, None),
+        (office.post("/api/v1/incidents/1/withdraw", json={"kind": "test", "reason": "r",
+                                                          "duplicate_of": 2**63}), 400, "bad_id"),
+    ]
+    for response, status, code in cases:
+        assert_error(response, status, code)
+    guard.check()

@@ -147,9 +147,12 @@ def _local_today() -> date:
 
 def _date(name: str, label: str, default: date) -> date:
     day = _any_date(name, label, default)
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise InvalidInput("bad_date", f"{label}须在{EARLIEST_DAY.year}年至{LATEST_DAY.year}年之间",
-                           f"{name} must be within {EARLIEST_DAY.year}..{LATEST_DAY.year}", field=name)
+    if day < EARLIEST_DAY:
+        raise InvalidInput("bad_date", f"{label}不能早于{EARLIEST_DAY.year}年", f"{name} is before {EARLIEST_DAY.year}",
+                           field=name)
+    if day > LATEST_DAY:
+        raise InvalidInput("bad_date", f"{label}不能晚于{LATEST_DAY.year}年", f"{name} is after {LATEST_DAY.year}",
+                           field=name)
     return day
 
 

@@ -10,8 +10,8 @@ from werkzeug.exceptions import HTTPException
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
 from incidents import audit, board_events
-from incidents.db import make_engine, make_session_factory
-from incidents.errors import DomainError
+from incidents.kernel.db import make_engine, make_session_factory
+from incidents.kernel.errors import DomainError
 from incidents.plan import load_plan_file
 
 log = logging.getLogger("yingji")

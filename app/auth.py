@@ -9,7 +9,7 @@ from typing import Callable
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from app.extensions import db
-from incidents.errors import DomainError
+from incidents.kernel.errors import DomainError
 from incidents.models import User
 from incidents.users import user_by_password, user_by_token
 

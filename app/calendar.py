@@ -16,7 +16,7 @@ from lunar_python import Lunar
 from sqlalchemy.orm import Session
 
 from incidents import calendar_notices
-from incidents.calendar import Calendar, Notice, NoticeBreak
+from incidents.kernel.calendar import Calendar, Notice, NoticeBreak
 from incidents.plan import Plan
 
 # The package's names for the holidays of the statutory rules; others (e.g. the one-off day of

@@ -14,10 +14,10 @@ from app.calendar import calendar_for, sources
 from app.extensions import yingji
 from app.scheduler import holiday_watch_soon
 from incidents import calendar_notices, complaints
-from incidents.errors import DomainError
+from incidents.kernel.errors import DomainError
 from incidents.models import User
-from incidents.roles import ADMIN
-from incidents.users import SystemActor
+from incidents.kernel.roles import ADMIN
+from incidents.kernel.actors import SystemActor
 
 calendar_cli = AppGroup("calendar", help="The working-day calendar and the holiday notices.")
 

@@ -12,10 +12,11 @@ from flask.cli import AppGroup
 from app import migrate
 from app.extensions import yingji
 from incidents import audit
-from incidents.errors import DomainError
+from incidents.kernel.errors import DomainError
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
-from incidents.roles import ROLES
-from incidents.users import SystemActor, create_user
+from incidents.kernel.roles import ROLES
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="Manage users.")

@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from incidents.clock import SystemClock
+from incidents.kernel.clock import SystemClock
 from incidents.plan import DEFAULT_PLAN_FILE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from app.extensions import Yingji
 from incidents import audit, board_events
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing, User
 from incidents.plan import Plan
-from incidents.roles import LEADER
-from incidents.users import SystemActor
+from incidents.kernel.roles import LEADER
+from incidents.kernel.actors import SystemActor
 from notifiers.base import Message, mask_phone
 from notifiers.registry import settings_from, sms_sender
 from reports import snapshots, store

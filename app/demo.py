@@ -21,7 +21,8 @@ from sqlalchemy import select
 from incidents import assignments, duty, escalation, service
 from incidents.firing import fire_due
 from incidents.models import ESC_RUNNING, Escalation, User
-from incidents.users import SystemActor, create_user
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 
 DEMO_PASSWORD = "yingji-demo"
 DEMO_USERS = (

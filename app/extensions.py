@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents import audit
-from incidents.clock import Clock
+from incidents.kernel.clock import Clock
 from incidents.plan import Plan
 
 

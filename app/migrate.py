@@ -5,7 +5,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.config import ROOT
-from incidents.db import normalise_url
+from incidents.kernel.db import normalise_url
 
 
 def alembic_config(database_url: str) -> Config:

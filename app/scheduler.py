@@ -15,7 +15,7 @@ from app import complaint_jobs, daily_report
 from app.calendar import calendar_for
 from app.extensions import Yingji, yingji
 from incidents import holidays
-from incidents.users import SystemActor
+from incidents.kernel.actors import SystemActor
 from incidents.firing import dispatch_pending, fire_due
 from notifiers import registry
 from notifiers.console import ConsoleSender

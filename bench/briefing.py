@@ -38,8 +38,9 @@ from reportlab.lib.units import mm  # noqa: E402
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from incidents.clock import FakeClock  # noqa: E402
-from incidents.users import SystemActor, create_user  # noqa: E402
+from incidents.kernel.clock import FakeClock  # noqa: E402
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user  # noqa: E402
 from reports import fonts, render, snapshots  # noqa: E402
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)

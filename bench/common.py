@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app.migrate import upgrade  # noqa: E402
-from incidents.db import make_engine  # noqa: E402
+from incidents.kernel.db import make_engine  # noqa: E402
 from incidents.deadlines import fire_points, first_stage  # noqa: E402
 from incidents.models import Deadline, Incident, User  # noqa: E402
 from incidents.plan import DEFAULT_PLAN_FILE, Plan, load_plan_file  # noqa: E402

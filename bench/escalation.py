@@ -66,9 +66,10 @@ from bench.common import (
 )
 from app.migrate import upgrade
 from incidents import assignments, duty, service
-from incidents.clock import SystemClock
+from incidents.kernel.clock import SystemClock
 from incidents.models import Delivery, Escalation, User
-from incidents.users import SystemActor, create_user
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 from tests.escalation_plans import write_derived_plan
 from tests.helpers import incident_payload
 from tests.timed_stub import TimedStub

@@ -380,9 +380,10 @@ def seed(url: str) -> dict:
     """Create the office user and the boards' duty officer; return their tokens."""
     from sqlalchemy.orm import Session
 
-    from incidents.db import make_engine
+    from incidents.kernel.db import make_engine
     from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
-    from incidents.users import SystemActor, create_user
+    from incidents.kernel.actors import SystemActor
+    from incidents.users import create_user
 
     engine = make_engine(url)
     plan = load_plan_file(DEFAULT_PLAN_FILE)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from incidents.durations import chinese_duration
+from incidents.kernel.durations import chinese_duration
 from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
 from incidents.service import plan_of
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit, duty, escalation, service
-from incidents.durations import as_utc
-from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.durations import as_utc
+from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -25,8 +25,8 @@ from incidents.models import (
     Incident,
 )
 from incidents.plan import Plan
-from incidents.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE
-from incidents.users import actor_id
+from incidents.kernel.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE
+from incidents.kernel.actors import actor_id
 
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents.durations import as_utc
+from incidents.kernel.durations import as_utc
 from incidents.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64

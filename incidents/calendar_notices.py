@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from incidents import audit, board_events, escalation
 from incidents.board_events import department_room
-from incidents.calendar import (
+from incidents.kernel.calendar import (
     HOLIDAY_NAMES,
     LAST_YEAR,
     EDITIONS,
@@ -32,7 +32,7 @@ from incidents.calendar import (
     chinese_date,
 )
 from incidents.complaints import KIND_NAMES, change_dict, day_start, limit_timing
-from incidents.errors import Conflict, Forbidden, InvalidInput
+from incidents.kernel.errors import Conflict, Forbidden, InvalidInput
 from incidents.models import (
     ESC_STOPPED,
     PENDING,
@@ -41,8 +41,8 @@ from incidents.models import (
     ComplaintLimitRow,
 )
 from incidents.plan import Plan
-from incidents.roles import ADMIN, OFFICE
-from incidents.users import SystemActor, actor_id
+from incidents.kernel.roles import ADMIN, OFFICE
+from incidents.kernel.actors import SystemActor, actor_id
 
 ENTER_ROLES = frozenset({OFFICE, ADMIN})
 FIRST_YEAR = EDITIONS[-1].since

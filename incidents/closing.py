@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit, service
-from incidents.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     CLOSING_APPROVED,
     CLOSING_RETURNED,
@@ -25,8 +25,8 @@ from incidents.models import (
     ClosingReport,
 )
 from incidents.plan import Plan
-from incidents.roles import LEADER, ROLES
-from incidents.users import actor_id
+from incidents.kernel.roles import LEADER, ROLES
+from incidents.kernel.actors import actor_id
 
 # The five parts the plan asks of the summary (§五(二)), in order; the cause is required.
 SECTIONS = (

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from incidents import audit, board_events, escalation
 from incidents.board_events import department_room
-from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
-from incidents.db import UTCDateTime
-from incidents.calendar import WorkdayCalendar, add_working_days, working_days_left
+from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.db import UTCDateTime
+from incidents.kernel.calendar import WorkdayCalendar, add_working_days, working_days_left
 from incidents.models import (
     CANCELLED,
     ESC_RESOLVED,
@@ -48,8 +48,8 @@ from incidents.models import (
     Surge,
 )
 from incidents.plan import ComplaintLimit, Plan, RateLimit
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
-from incidents.users import SystemActor, actor_id
+from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
+from incidents.kernel.actors import SystemActor, actor_id
 
 # --- kinds and statuses ----------------------------------------------------------------------
 

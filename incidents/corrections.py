@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from incidents import announce, audit, escalation, permissions, service
 from incidents.board_events import department_room
-from incidents.errors import Conflict, InvalidInput
+from incidents.kernel.errors import Conflict, InvalidInput
 from incidents.models import (
     CANCELLED,
     FINISHED,
@@ -29,7 +29,7 @@ from incidents.models import (
     WITHDRAWN,
     Incident,
 )
-from incidents.users import actor_id
+from incidents.kernel.actors import actor_id
 
 CORRECTABLE = ("title", "category", "discovered_at", "station", *service.TEXT_FIELDS)
 WITHDRAW_NAMES = {"duplicate": "重复登记", "test": "测试登记", "false_report": "不实报告"}

@@ -9,13 +9,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import announce, audit
-from incidents.durations import as_utc
-from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.durations import as_utc
+from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, SYSTEM
+from incidents.kernel.roles import (
+    ADMIN,
+    COMMANDER,
+    DEPARTMENT_HEAD,
+    DEPARTMENT_ROLES,
+    LEADER,
+    OFFICE,
+    STATION,
+    SYSTEM,
+)
 from incidents.snapshots import iso
-from incidents.users import PHONE, actor_id
+from incidents.kernel.actors import actor_id
+from incidents.users import PHONE
 
 ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)

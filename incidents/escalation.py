@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from incidents import audit, board_events, duty, messages
-from incidents.durations import as_utc
-from incidents.errors import Conflict, Forbidden, NotFound
+from incidents.kernel.durations import as_utc
+from incidents.kernel.errors import Conflict, Forbidden, NotFound
 from incidents.board_events import OVERVIEW, department_room, station_room
 from incidents.models import (
     ACTIVE,
@@ -50,10 +50,10 @@ from incidents.models import (
     User,
 )
 from incidents.plan import COMPLAINT_CHAIN, UNGRADED, DeliveryRules, Plan
-from incidents.roles import COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION
+from incidents.kernel.roles import COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION
 from incidents.messages import mask_phone
 from incidents.snapshots import iso
-from incidents.users import SystemActor
+from incidents.kernel.actors import SystemActor
 
 ESCALATOR = SystemActor(name="escalation")
 SEND_LEASE = timedelta(minutes=2)  # a delivery still `sending` after this was cut off mid-send

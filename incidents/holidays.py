@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from incidents import announce, audit, board_events, escalation, service
 from incidents.assignments import add as create_assignment
-from incidents.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
+from incidents.kernel.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
 from incidents.duty import DutyAlert, unit_gaps
 from incidents.models import (
     ACKNOWLEDGED,

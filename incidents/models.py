@@ -16,8 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.calendar import HOLIDAY_NAMES
-from incidents.db import Base, UTCDateTime
+from incidents.kernel.calendar import HOLIDAY_NAMES
+from incidents.kernel.db import Base, UTCDateTime
 
 # Incident lifecycle.
 REGISTERED = "registered"  # 已登记

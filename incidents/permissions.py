@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from incidents.errors import Forbidden
+from incidents.kernel.errors import Forbidden
 from incidents.models import Incident
 from incidents.plan import Plan
-from incidents.roles import (
+from incidents.kernel.roles import (
     ADMIN,
     COMMANDER,
     DEPARTMENT_HEAD,

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from incidents.calendar import HOLIDAYS
-from incidents.durations import parse_duration
-from incidents.roles import ROLES
+from incidents.kernel.calendar import HOLIDAYS
+from incidents.kernel.durations import parse_duration
+from incidents.kernel.roles import ROLES
 
 DEFAULT_PLAN_FILE = Path(__file__).parent / "plans" / "zhongmou-2021.yaml"
 

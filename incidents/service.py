@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from incidents import announce, audit, escalation, permissions
 from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
-from incidents.durations import as_utc, chinese_duration
-from incidents.errors import Collect, Conflict, InvalidInput, NotFound
+from incidents.kernel.durations import as_utc, chinese_duration
+from incidents.kernel.errors import Collect, Conflict, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
     ARCHIVED,
@@ -44,7 +44,7 @@ from incidents.models import (
     Report,
 )
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan, plan_from_stored_text
-from incidents.users import actor_id
+from incidents.kernel.actors import actor_id
 
 LIVE = (PENDING, OVERDUE)
 TEXT_FIELDS = ("location", "source", "nature", "scope", "trend", "measures_taken", "casualties")

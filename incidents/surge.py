@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from incidents import audit, board_events, service
 from incidents.board_events import OVERVIEW, department_room
 from incidents.complaints import iso, local_day, redact
-from incidents.durations import chinese_duration
-from incidents.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.durations import chinese_duration
+from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
     REGISTERED,
@@ -39,8 +39,8 @@ from incidents.models import (
     Surge,
 )
 from incidents.plan import Plan, SurgeRule
-from incidents.roles import DEPARTMENT_ROLES, OFFICE
-from incidents.users import SystemActor, actor_id
+from incidents.kernel.roles import DEPARTMENT_ROLES, OFFICE
+from incidents.kernel.actors import SystemActor, actor_id
 
 WATCHER = SystemActor(name="surge-watch")
 DIMENSION_NAMES = {"business": "经营者", "category": "投诉类别", "area": "区域"}

@@ -5,35 +5,19 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import audit
-from incidents.errors import InvalidInput
+from incidents.kernel.errors import InvalidInput
 from incidents.models import User
 from incidents.plan import Plan
-from incidents.roles import DEPARTMENT_ROLES, ROLES, STATION
+from incidents.kernel.roles import DEPARTMENT_ROLES, ROLES, STATION
 
 PHONE = re.compile(r"^\+\d{8,15}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-@dataclass(frozen=True)
-class SystemActor:
-    """A non-human actor, such as the scheduler, for the audit trail."""
-
-    name: str
-    id: int = 0
-    role: str = "system"
-    unit: str | None = None
-
-
-def actor_id(actor) -> int | None:
-    """Return the user id to store for an actor; None for the system, which has no user row."""
-    return actor.id if actor.id else None
 
 
 def hash_token(token: str) -> str:

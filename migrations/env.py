@@ -6,7 +6,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine, event, pool
 
-from incidents.db import Base, make_engine, normalise_url
+from incidents.kernel.db import Base, make_engine, normalise_url
 from incidents import models  # noqa: F401  (registers the tables)
 
 config = context.config

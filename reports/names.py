@@ -6,9 +6,9 @@ so the names live here.
 from __future__ import annotations
 
 from incidents.assignments import STATUS_NAMES as ASSIGNMENT_STATUS
-from incidents.durations import chinese_duration
+from incidents.kernel.durations import chinese_duration
 from incidents.plan import Plan
-from incidents.roles import ROLES
+from incidents.kernel.roles import ROLES
 
 __all__ = ["ASSIGNMENT_STATUS", "INCIDENT_STATUS", "CLOCK_STATUS", "OUTCOME", "REPORT_KIND", "ACTIONS",
            "level", "unit", "category", "clock", "actor", "describe"]

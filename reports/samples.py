@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from incidents.durations import chinese_duration
+from incidents.kernel.durations import chinese_duration
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
 HEADER = {"bureau": "中牟县市场监督管理局", "classification": "内部资料　注意保管", "timezone": "Asia/Shanghai",

@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents import accountability, closing, complaints, surge
-from incidents.durations import chinese_duration
+from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     ARCHIVED,
     CANCELLED,

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from incidents import audit, complaints, permissions, service
-from incidents.errors import Forbidden, NotFound
+from incidents.kernel.errors import Forbidden, NotFound
 from incidents.models import (
     BRIEFING_FAILED,
     BRIEFING_PENDING,
@@ -34,8 +34,8 @@ from incidents.models import (
     Complaint,
 )
 from incidents.plan import Plan
-from incidents.roles import ADMIN, COMMANDER, LEADER, OFFICE, UNIT_ROLES, VIEWER
-from incidents.users import SystemActor, actor_id
+from incidents.kernel.roles import ADMIN, COMMANDER, LEADER, OFFICE, UNIT_ROLES, VIEWER
+from incidents.kernel.actors import SystemActor, actor_id
 from reports import render, snapshots
 
 log = logging.getLogger("yingji.reports")

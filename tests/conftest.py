@@ -19,10 +19,11 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.migrate import upgrade
-from incidents.db import Base
+from incidents.kernel.db import Base
 import incidents.models  # noqa: F401 - every table on Base.metadata
-from incidents.clock import FakeClock
-from incidents.users import SystemActor, create_user
+from incidents.kernel.clock import FakeClock
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from incidents import audit, service
 from incidents.models import AuditEntry, AuditHead
-from incidents.users import SystemActor, create_user
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 from tests.helpers import CLOSING_FORM, incident_payload, iso
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from app.calendar import LunarPython, package_notices, sources
 from incidents import calendar_notices
-from incidents.calendar import (
+from incidents.kernel.calendar import (
     Calendar,
     CalendarGap,
     WeekdayCalendar,

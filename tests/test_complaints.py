@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app.calendar import calendar_for, sources
 from incidents import audit, calendar_notices, complaints
-from incidents.calendar import Calendar, WeekdayCalendar, add_working_days
+from incidents.kernel.calendar import Calendar, WeekdayCalendar, add_working_days
 from incidents.complaints import (
     credit_code_problem,
     limit_timing,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from incidents.deadlines import IncidentFacts, desired_clocks, fire_points, first_stage, stage_to_fire
-from incidents.durations import as_utc, chinese_duration, format_duration, parse_duration
+from incidents.kernel.durations import as_utc, chinese_duration, format_duration, parse_duration
 from incidents.grading import level_rank, suggest
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
 

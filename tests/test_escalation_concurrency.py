@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.scheduler import walker_for
 from incidents import assignments, duty, service
 from incidents.models import Delivery, Escalation, User
-from incidents.users import SystemActor
+from incidents.kernel.actors import SystemActor
 from tests.helpers import incident_payload
 from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from schemathesis import openapi
 
-from incidents.users import SystemActor, create_user
+from incidents.kernel.actors import SystemActor
+from incidents.users import create_user
 
 EXAMPLES = 30  # per operation and database
 

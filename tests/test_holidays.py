@@ -24,7 +24,7 @@ from incidents.models import (
     HolidayWatch,
     Incident,
 )
-from incidents.users import SystemActor
+from incidents.kernel.actors import SystemActor
 from tests.test_calendar import notice_2027
 
 ACTOR = SystemActor(name="holiday-watch")

@@ -15,8 +15,8 @@ from app import create_app
 from app.migrate import downgrade, upgrade
 from app.scheduler import holiday_watch
 from incidents import accountability
-from incidents.clock import FakeClock
-from incidents.db import normalise_url
+from incidents.kernel.clock import FakeClock
+from incidents.kernel.db import normalise_url
 from incidents.models import ARCHIVED, AuditEntry, Deadline, HolidayWatch, Incident
 from incidents.plan import DEFAULT_PLAN_FILE
 from tests.test_migrations import empty_url  # noqa: F401  (fixture)

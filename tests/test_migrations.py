@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from app.migrate import alembic_config, downgrade, upgrade
 from incidents import models  # noqa: F401  (registers the tables)
-from incidents.db import Base, normalise_url
+from incidents.kernel.db import Base, normalise_url
 from tests.conftest import scratch_pg_database
 
 MODEL_TABLES = set(Base.metadata.tables)

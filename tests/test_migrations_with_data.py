@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import create_engine, text
 
 from app.migrate import downgrade, upgrade
-from incidents.db import normalise_url
+from incidents.kernel.db import normalise_url
 from tests.test_migrations import empty_url  # noqa: F401  (fixture)
 
 AT = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc).isoformat()

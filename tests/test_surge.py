@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app import complaint_jobs
 from incidents import audit, complaints, service, surge
-from incidents.calendar import WeekdayCalendar
+from incidents.kernel.calendar import WeekdayCalendar
 from incidents.models import (
     BoardEvent,
     Complaint,
@@ -241,7 +241,8 @@ def test_the_scheduler_jobs(wiring, app):
 
 
 def _leader(session, wiring):
-    from incidents.users import create_user, SystemActor
+    from incidents.kernel.actors import SystemActor
+    from incidents.users import create_user
 
     user, _ = create_user(session, wiring.plan, name="领导", role="leader", now=wiring.clock.now(),
                           actor=SystemActor(name="tests"))

@@ -6,17 +6,10 @@ import hashlib
 import pytest
 from sqlalchemy import text, update
 
-from incidents.errors import InvalidInput
+from incidents.kernel.errors import InvalidInput
 from incidents.models import User
-from incidents.users import (
-    SystemActor,
-    check_password,
-    create_user,
-    hash_password,
-    hash_token,
-    user_by_password,
-    user_by_token,
-)
+from incidents.kernel.actors import SystemActor
+from incidents.users import check_password, create_user, hash_password, hash_token, user_by_password, user_by_token
 from tests.helpers import incident_payload, iso
 
 PASSWORD = "正确的马电池钉-42"

@@ -7,8 +7,8 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
 from incidents import assignments, permissions, service, snapshots
-from incidents.errors import Forbidden, InvalidInput
-from incidents.roles import DEPARTMENT_ROLES, STATION
+from incidents.kernel.errors import Forbidden, InvalidInput
+from incidents.kernel.roles import DEPARTMENT_ROLES, STATION
 
 
 def _one(row, status: int = 200):

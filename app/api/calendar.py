@@ -11,8 +11,8 @@ from app.calendar import calendar_for, sources
 from app.extensions import db, now, yingji
 from app.scheduler import holiday_watch_soon
 from incidents import calendar_notices, complaints
-from incidents.calendar import HOLIDAY_NAMES, CalendarGap
-from incidents.errors import InvalidInput
+from incidents.kernel.calendar import HOLIDAY_NAMES, CalendarGap
+from incidents.kernel.errors import InvalidInput
 
 
 def _year(text: str) -> int:

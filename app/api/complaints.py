@@ -18,7 +18,7 @@ from app.intake import guard
 from app.calendar import calendar_for
 from incidents import complaints, surge
 from incidents.complaints import RateLimited
-from incidents.errors import Forbidden, InvalidInput
+from incidents.kernel.errors import Forbidden, InvalidInput
 from incidents.models import WARNING_STATUSES
 
 FIELDS = ("kind", "name", "phone", "address", "business_name", "business_address", "credit_code", "category",

@@ -10,9 +10,9 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents import duty
-from incidents.errors import Forbidden, InvalidInput, NotFound
+from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import Shift
-from incidents.roles import ADMIN, COMMANDER, LEADER, OFFICE, VIEWER
+from incidents.kernel.roles import ADMIN, COMMANDER, LEADER, OFFICE, VIEWER
 
 OVERSIGHT = frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER})
 

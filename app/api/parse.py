@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from incidents.errors import InvalidInput
+from incidents.kernel.errors import InvalidInput
 
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 

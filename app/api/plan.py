@@ -6,9 +6,9 @@ from flask import jsonify, request
 from app.api import bp
 from app.auth import api_login_required
 from app.extensions import yingji
-from incidents.errors import InvalidInput
+from incidents.kernel.errors import InvalidInput
 from incidents.grading import suggest
-from incidents.durations import format_duration
+from incidents.kernel.durations import format_duration
 
 
 @bp.get("/plan")

@@ -24,9 +24,9 @@ from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import Yingji, db, now, yingji
 from incidents import closing, permissions, service
-from incidents.errors import Conflict, DomainError, Forbidden, InvalidInput
+from incidents.kernel.errors import Conflict, DomainError, Forbidden, InvalidInput
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing
-from incidents.roles import ROLES, UNIT_ROLES
+from incidents.kernel.roles import ROLES, UNIT_ROLES
 from reports import snapshots, store
 
 # Seconds a PDF request waits for its briefing before answering 202.

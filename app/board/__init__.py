@@ -9,7 +9,7 @@ from flask import Blueprint, current_app
 from app.auth import current_user
 from app.board import views
 from app.board.views import unit_name
-from incidents.roles import ROLES
+from incidents.kernel.roles import ROLES
 
 # The app keeps Flask's own /static/<path> rule (app/static, which does not exist) and it
 # matches first, so the board's files live one level down: /static/board/board.css.

@@ -8,8 +8,8 @@ from app.auth import current_user, page_login_required
 from app.board import bp
 from app.extensions import db, now, yingji
 from incidents import calendar_notices, complaints
-from incidents.calendar import HOLIDAY_NAMES
-from incidents.errors import InvalidInput
+from incidents.kernel.calendar import HOLIDAY_NAMES
+from incidents.kernel.errors import InvalidInput
 
 @bp.get("/calendar")
 @page_login_required

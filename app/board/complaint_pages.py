@@ -18,7 +18,7 @@ from app.board.pages import _duty_department, _page_data
 from app.extensions import db, now, yingji
 from app.calendar import calendar_for
 from incidents import complaints, surge
-from incidents.errors import Forbidden
+from incidents.kernel.errors import Forbidden
 from incidents.models import (
     WARNING_DRAFT,
     WARNING_PUBLISHED,
@@ -27,7 +27,7 @@ from incidents.models import (
     Complaint,
 )
 from incidents.plan import Plan
-from incidents.roles import DEPARTMENT_ROLES, STATION
+from incidents.kernel.roles import DEPARTMENT_ROLES, STATION
 
 RECENT = 30
 

@@ -23,9 +23,9 @@ from app.calendar import calendar_for
 from app.extensions import db, now, yingji
 from incidents import accountability, board_events, complaints, holidays, permissions, service, snapshots
 from incidents.assignments import for_department
-from incidents.errors import Forbidden, InvalidInput, NotFound
+from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import FINISHED, Incident
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
+from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
 
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30

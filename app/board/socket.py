@@ -22,7 +22,7 @@ from app import push
 from incidents import board_events
 from incidents.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
-from incidents.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
+from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
 from incidents.users import user_by_token
 
 log = logging.getLogger("yingji.board")

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from incidents import accountability, duty, escalation, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
-from incidents.durations import chinese_duration
-from incidents.errors import Forbidden
+from incidents.kernel.durations import chinese_duration
+from incidents.kernel.errors import Forbidden
 from incidents.corrections import WITHDRAW_NAMES
 from incidents.grading import suggest
 from incidents.models import (
@@ -48,7 +48,7 @@ from incidents.models import (
 )
 from incidents.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
-from incidents.roles import DUTY_OFFICER, ROLES, STATION
+from incidents.kernel.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.service import TEXT_FIELDS, plan_of
 from reports import names
 

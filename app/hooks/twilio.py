@@ -14,7 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db, now
 from incidents import escalation
-from incidents.errors import Forbidden
+from incidents.kernel.errors import Forbidden
 from incidents.messages import mask_phone
 from notifiers.registry import settings_from
 

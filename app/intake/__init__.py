@@ -13,7 +13,7 @@ from app.extensions import db, now, yingji
 from app.intake import guard
 from incidents import complaints, surge
 from incidents.complaints import InvalidComplaint, RateLimited
-from incidents.errors import DomainError, NotFound
+from incidents.kernel.errors import DomainError, NotFound
 from incidents.models import WARNING_PUBLISHED
 
 bp = Blueprint("intake", __name__, url_prefix="/12315", template_folder="templates", static_folder="static",

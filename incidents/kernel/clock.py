@@ -5,7 +5,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from incidents.durations import as_utc
+from incidents.kernel.durations import as_utc
 
 
 class Clock(Protocol):

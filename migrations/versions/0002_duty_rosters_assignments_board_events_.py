@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import incidents.db
+import incidents.kernel.db
 
 
 revision = '0002'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=40), nullable=False),
     sa.Column('event', sa.String(length=40), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_board_events')),
     sa.UniqueConstraint('room', 'seq', name=op.f('uq_board_events_room'))
     )
@@ -42,8 +42,8 @@ def upgrade() -> None:
     op.create_table('shifts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('department', sa.String(length=40), nullable=False),
-    sa.Column('starts_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('officer_id', sa.Integer(), nullable=True),
     sa.Column('officer_name', sa.String(length=80), nullable=True),
     sa.Column('phone', sa.String(length=20), nullable=True),
@@ -51,8 +51,8 @@ def upgrade() -> None:
     sa.Column('handover_reason', sa.Text(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_shifts_created_by_id_users')),
     sa.ForeignKeyConstraint(['officer_id'], ['users.id'], name=op.f('fk_shifts_officer_id_users')),
     sa.ForeignKeyConstraint(['substitute_for_id'], ['shifts.id'], name=op.f('fk_shifts_substitute_for_id_shifts')),
@@ -67,18 +67,18 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=40), nullable=False),
     sa.Column('task', sa.Text(), nullable=False),
     sa.Column('clock', sa.String(length=40), nullable=True),
-    sa.Column('due_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('standard', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('acknowledged_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('progress_note', sa.Text(), nullable=True),
-    sa.Column('done_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('done_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('done_note', sa.Text(), nullable=True),
-    sa.Column('declined_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('declined_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decline_reason', sa.Text(), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('holiday_key', sa.String(length=80), nullable=True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import incidents.db
+import incidents.kernel.db
 
 
 revision = '0003'
@@ -29,11 +29,11 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=40), nullable=True),
     sa.Column('station', sa.String(length=40), nullable=True),
     sa.Column('chain', sa.JSON(), nullable=False),
-    sa.Column('started_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('next_step', sa.Integer(), nullable=False),
-    sa.Column('next_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('stopped_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stopped_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('stop_reason', sa.Text(), nullable=True),
     sa.Column('ack_by_id', sa.Integer(), nullable=True),
     sa.Column('ack_by_name', sa.String(length=80), nullable=True),
@@ -71,12 +71,12 @@ def upgrade() -> None:
     sa.Column('error_code', sa.String(length=20), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('bundle_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['bundle_id'], ['deliveries.id'], name=op.f('fk_deliveries_bundle_id_deliveries')),
     sa.ForeignKeyConstraint(['escalation_id'], ['escalations.id'], name=op.f('fk_deliveries_escalation_id_escalations')),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_deliveries_incident_id_incidents')),

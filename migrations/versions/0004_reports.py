@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import incidents.db
+import incidents.kernel.db
 
 
 revision = '0004'
@@ -31,9 +31,9 @@ def upgrade() -> None:
     sa.Column('investigators', sa.Text(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('submitted_by_id', sa.Integer(), nullable=True),
-    sa.Column('submitted_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_closing_reports_decided_by_id_users')),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_closing_reports_incident_id_incidents')),
@@ -51,10 +51,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('source_seq', sa.Integer(), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
-    sa.Column('requested_at', incidents.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('generated_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('requested_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('generated_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('filename', sa.String(length=200), nullable=False),
     sa.Column('pdf', sa.LargeBinary(), nullable=True),
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('pages', sa.Integer(), nullable=True),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('notified_at', incidents.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_briefings_incident_id_incidents')),
     sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_briefings_requested_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_briefings')),

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 from alembic import op
 
-import incidents.db
+import incidents.kernel.db
 
 revision = "0007"
 down_revision = "0006"
@@ -29,7 +29,7 @@ depends_on = None
 
 _OLD_KEY = re.compile(r"^holiday:(\d{4}-\d{2}-\d{2}):([a-z_]+)$")
 _PERIOD = re.compile(r"(\d{4}-\d{2}-\d{2}) 至 (\d{4}-\d{2}-\d{2})")
-_UTC = incidents.db.UTCDateTime(timezone=True)
+_UTC = incidents.kernel.db.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import incidents.db
+import incidents.kernel.db
 
 revision = "0008"
 down_revision = "0007"
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("withdrawn_at", incidents.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("withdrawn_at", incidents.kernel.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("withdrawn_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("withdraw_kind", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("withdraw_reason", sa.Text(), nullable=True))

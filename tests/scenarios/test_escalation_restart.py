@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from app import create_app
 from incidents import assignments, duty, service
-from incidents.clock import SystemClock
+from incidents.kernel.clock import SystemClock
 from incidents.escalation import SEND_LEASE
 from incidents.models import ESC_EXHAUSTED, Delivery, Escalation, User
 from notifiers import registry

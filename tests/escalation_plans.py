@@ -1,7 +1,7 @@
 """Plans derived from the seed plan for tests and benchmarks that run real scheduler processes.
 
 A real `flask scheduler` reads the wall clock, so a chain that waits minutes cannot be
-walked in a test. `write_derived_plan` keeps the seed plan (incidents/plans/zhongmou-2021.yaml)
+walked in a test. `write_derived_plan` keeps the seed plan (incidents/plan/plans/zhongmou-2021.yaml)
 and replaces only what a test names: the escalation chains (the same chain for every level),
 the delivery rules, extra departments. It also switches off the holiday market watch, which
 a scheduler opens by itself in the days before a holiday and whose assignments would

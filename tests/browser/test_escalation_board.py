@@ -49,7 +49,7 @@ FAST_CHAIN = (
 
 def fast_plan(folder: Path) -> Path:
     """Write the default plan with the fast Ⅱ chain and the early bureau-report warning; return its path."""
-    text = (repo_root() / "incidents" / "plans" / "zhongmou-2021.yaml").read_text(encoding="utf-8")
+    text = (repo_root() / "incidents" / "plan" / "plans" / "zhongmou-2021.yaml").read_text(encoding="utf-8")
     for old, new in FAST_CHAIN:
         assert text.count(old) == 1, f"the default plan changed; update FAST_CHAIN:\n{old}"
         text = text.replace(old, new)

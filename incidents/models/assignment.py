@@ -1,0 +1,57 @@
+"""Assignments (任务) and their states."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.kernel.db import Base, UTCDateTime
+
+if TYPE_CHECKING:  # relationships name each other; the registry resolves them at run time
+    from incidents.models.incident import Incident
+
+
+PUSHED = "pushed"
+ACKNOWLEDGED = "acknowledged"
+IN_PROGRESS = "in_progress"
+DONE = "done"
+DECLINED = "declined"
+ASSIGNMENT_STATUSES = (PUSHED, ACKNOWLEDGED, IN_PROGRESS, DONE, DECLINED)
+
+
+class Assignment(Base):
+    """A task the command gives a department, pushed to its board until acknowledged."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    department: Mapped[str] = mapped_column(String(40), index=True)
+    task: Mapped[str] = mapped_column(Text)
+    clock: Mapped[str | None] = mapped_column(String(40))  # the measure clock it satisfies
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=PUSHED, index=True)
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)  # created by the plan at activation
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress_note: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_note: Mapped[str | None] = mapped_column(Text)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    holiday_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # e.g. 2027-02-06:spring_festival:office
+    # Set when it was pushed to a department with nobody on duty: who the escalation reaches instead.
+    uncovered_note: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="assignments")

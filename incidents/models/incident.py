@@ -1,0 +1,212 @@
+"""Incidents: their statuses and kinds, the plan version they run under, level changes, reports, clocks."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.kernel.db import Base, UTCDateTime
+
+if TYPE_CHECKING:  # relationships name each other; the registry resolves them at run time
+    from incidents.models.assignment import Assignment
+
+
+# Incident lifecycle.
+REGISTERED = "registered"  # 已登记
+ACTIVE = "active"  # 应急响应中
+ENDED = "ended"  # 应急状态结束, closing report pending
+ARCHIVED = "archived"  # 已归档 (a holiday watch: closed after the holiday)
+WATCHING = "watching"  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
+WITHDRAWN = "withdrawn"  # 已作废: a duplicate, test or false registration; kept, off every board and count
+INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED, WATCHING, WITHDRAWN)
+# No longer on the boards: archived (or a watch closed), or withdrawn.
+FINISHED = (ARCHIVED, WITHDRAWN)
+# Why a registration is withdrawn.
+WITHDRAW_KINDS = ("duplicate", "test", "false_report")
+
+# What a registry entry is: an event (突发事件) that may get a response, or a holiday watch that
+# the plan opens by itself before a holiday: a warning with tasks that owes no report.
+EVENT = "event"
+HOLIDAY_WATCH = "holiday_watch"
+INCIDENT_KINDS = (EVENT, HOLIDAY_WATCH)
+
+# Deadline states; `cancelled` keeps the row and the reason when a clock no longer applies.
+PENDING = "pending"
+MET = "met"
+LATE = "late"
+OVERDUE = "overdue"
+CANCELLED = "cancelled"
+DEADLINE_STATUSES = (PENDING, MET, LATE, OVERDUE, CANCELLED)
+
+
+class PlanVersion(Base):
+    """A plan file as it was when incidents were graded under it, kept verbatim."""
+
+    __tablename__ = "plan_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(80))
+    version: Mapped[str] = mapped_column(String(80))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Incident(Base):
+    """An event registered with the bureau, graded and handled under one plan version."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default=EVENT, server_default=EVENT)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str | None] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    lead_department: Mapped[str] = mapped_column(String(40), index=True)
+    station: Mapped[str | None] = mapped_column(String(40), index=True)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(Text)
+    nature: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    trend: Mapped[str] = mapped_column(Text)
+    measures_taken: Mapped[str] = mapped_column(Text)
+    casualties: Mapped[str] = mapped_column(Text)
+    plan_version_id: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdraw_kind: Mapped[str | None] = mapped_column(String(20))  # duplicate | test | false_report
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # Set when the system itself opened the incident (a holiday watch, a complaint surge),
+    # so that doing it twice finds the first one.
+    source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+    plan_version: Mapped[PlanVersion] = relationship()
+    level_changes: Mapped[list[LevelChange]] = relationship(
+        back_populates="incident", order_by="LevelChange.id", cascade="all, delete-orphan"
+    )
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="incident", order_by="Report.submitted_at, Report.id", cascade="all, delete-orphan"
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="incident", order_by="Deadline.due_at, Deadline.id", cascade="all, delete-orphan"
+    )
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="incident", order_by="Assignment.id", cascade="all, delete-orphan"
+    )
+
+
+class LevelChange(Base):
+    """One grading or re-grading of an incident, with its reason; never edited."""
+
+    __tablename__ = "level_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    from_level: Mapped[str | None] = mapped_column(String(4))
+    to_level: Mapped[str | None] = mapped_column(String(4))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="level_changes")
+
+
+class Report(Base):
+    """A report filed for an incident: initial, bureau, progress, closing, or a measure done."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    measure: Mapped[str | None] = mapped_column(String(40))  # clock kind, for kind == "measure"
+    body: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was really sent
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was typed in here
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    incident: Mapped[Incident] = relationship(back_populates="reports")
+
+
+class Deadline(Base):
+    """One running clock of the plan: the row is the truth, the scheduler only wakes it."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        # At most one live row per clock and cycle; cancelled rows stay as history.
+        Index(
+            "uq_deadlines_live_clock",
+            "incident_id",
+            "kind",
+            "cycle",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_deadlines_firing", "status", "next_fire_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    cycle: Mapped[int] = mapped_column(Integer, default=0)  # repeat number of progress clocks
+    name: Mapped[str] = mapped_column(String(120))
+    department: Mapped[str | None] = mapped_column(String(40), index=True)
+    station: Mapped[str | None] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    satisfied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    satisfied_by_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    late_seconds: Mapped[int | None] = mapped_column(Integer)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    warn_before: Mapped[list[int]] = mapped_column(JSON, default=list)  # seconds before due
+    fire_stage: Mapped[int] = mapped_column(Integer, default=0)  # fire points handled
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timing_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="deadlines")
+
+
+class DeadlineEvent(Base):
+    """A warning or overdue firing of a clock; unique, so a stage fires exactly once."""
+
+    __tablename__ = "deadline_events"
+    __table_args__ = (UniqueConstraint("deadline_id", "timing_version", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    timing_version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # warning | overdue
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it should have fired
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it did
+    payload: Mapped[dict] = mapped_column(JSON)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
-from incidents import audit, board_events
+from incidents.records import audit, board_events
 from incidents.kernel.db import make_engine, make_session_factory
 from incidents.kernel.errors import DomainError
 from incidents.plan import load_plan_file

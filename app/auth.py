@@ -11,7 +11,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from app.extensions import db
 from incidents.kernel.errors import DomainError
 from incidents.models import User
-from incidents.users import user_by_password, user_by_token
+from incidents.people.users import user_by_password, user_by_token
 
 bp = Blueprint("auth", __name__)
 

@@ -11,12 +11,12 @@ from flask.cli import AppGroup
 
 from app import migrate
 from app.extensions import yingji
-from incidents import audit
+from incidents.records import audit
 from incidents.kernel.errors import DomainError
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
 from incidents.kernel.roles import ROLES
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="Manage users.")

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import Yingji
-from incidents import audit, board_events
+from incidents.records import audit, board_events
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing, User
 from incidents.plan import Plan
 from incidents.kernel.roles import LEADER

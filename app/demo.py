@@ -18,11 +18,12 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
-from incidents import assignments, duty, escalation, service
+from incidents import assignments, escalation, service
+from incidents.people import duty
 from incidents.firing import fire_due
 from incidents.models import ESC_RUNNING, Escalation, User
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 
 DEMO_PASSWORD = "yingji-demo"
 DEMO_USERS = (

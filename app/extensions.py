@@ -8,7 +8,7 @@ from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents import audit
+from incidents.records import audit
 from incidents.kernel.clock import Clock
 from incidents.plan import Plan
 

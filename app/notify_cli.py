@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import yingji
 from incidents import escalation
-from incidents.users import PHONE
+from incidents.people.users import PHONE
 from notifiers.base import SMS, VOICE, Message, NotifierConfigError
 from notifiers.registry import build, settings_from
 

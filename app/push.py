@@ -1,6 +1,6 @@
 """The live boards' push: the app's Socket.IO server, and the emitters the board outbox hands events to.
 
-A committed board event (incidents.board_events) is stored first and handed to
+A committed board event (incidents.records.board_events) is stored first and handed to
 `Yingji.emit` after the commit. In a server process (`flask serve`, gunicorn) that is
 `socketio.emit("board", message, to=room)`: with SOCKETIO_MESSAGE_QUEUE set the emit
 also goes through Redis to every other server process, so a board hears it whichever

@@ -40,7 +40,7 @@ from sqlalchemy import text  # noqa: E402
 
 from incidents.kernel.clock import FakeClock  # noqa: E402
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user  # noqa: E402
+from incidents.people.users import create_user  # noqa: E402
 from reports import fonts, render, snapshots  # noqa: E402
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)

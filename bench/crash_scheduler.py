@@ -56,7 +56,7 @@ from bench.common import (
     wait_for_line,
     wait_until,
 )
-from incidents import audit
+from incidents.records import audit
 
 WARN = (8, 3)
 LEAD = timedelta(seconds=30)  # starts_at = due - 30 s

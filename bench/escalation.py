@@ -65,11 +65,12 @@ from bench.common import (
     wait_until,
 )
 from app.migrate import upgrade
-from incidents import assignments, duty, service
+from incidents import assignments, service
+from incidents.people import duty
 from incidents.kernel.clock import SystemClock
 from incidents.models import Delivery, Escalation, User
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 from tests.escalation_plans import write_derived_plan
 from tests.helpers import incident_payload
 from tests.timed_stub import TimedStub

@@ -383,7 +383,7 @@ def seed(url: str) -> dict:
     from incidents.kernel.db import make_engine
     from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
     from incidents.kernel.actors import SystemActor
-    from incidents.users import create_user
+    from incidents.people.users import create_user
 
     engine = make_engine(url)
     plan = load_plan_file(DEFAULT_PLAN_FILE)

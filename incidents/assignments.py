@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, duty, escalation, service
+from incidents.records import announce, audit
+from incidents.people import duty
+from incidents import escalation, service
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (

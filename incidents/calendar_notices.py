@@ -18,8 +18,9 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import audit, board_events, escalation
-from incidents.board_events import department_room
+from incidents.records import audit, board_events
+from incidents import escalation
+from incidents.records.board_events import department_room
 from incidents.kernel.calendar import (
     HOLIDAY_NAMES,
     LAST_YEAR,

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, service
+from incidents.records import announce, audit
+from incidents import service
 from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     CLOSING_APPROVED,

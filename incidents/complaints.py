@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import audit, board_events, escalation
-from incidents.board_events import department_room
+from incidents.records import audit, board_events
+from incidents import escalation
+from incidents.records.board_events import department_room
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.kernel.db import UTCDateTime
 from incidents.kernel.calendar import WorkdayCalendar, add_working_days, working_days_left

@@ -17,8 +17,10 @@ from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, escalation, permissions, service
-from incidents.board_events import department_room
+from incidents.records import announce, audit
+from incidents import escalation, service
+from incidents.people import permissions
+from incidents.records.board_events import department_room
 from incidents.kernel.errors import Conflict, InvalidInput
 from incidents.models import (
     CANCELLED,

@@ -21,10 +21,12 @@ from typing import Callable, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from incidents import audit, board_events, duty, messages
+from incidents.records import audit, board_events
+from incidents.people import duty
+from incidents import messages
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, NotFound
-from incidents.board_events import OVERVIEW, department_room, station_room
+from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import (
     ACTIVE,
     ARCHIVED,
@@ -52,7 +54,7 @@ from incidents.models import (
 from incidents.plan import COMPLAINT_CHAIN, UNGRADED, DeliveryRules, Plan
 from incidents.kernel.roles import COMMANDER, DEPARTMENT_HEAD, DEPARTMENT_ROLES, LEADER, OFFICE, STATION
 from incidents.messages import mask_phone
-from incidents.snapshots import iso
+from incidents.records.snapshots import iso
 from incidents.kernel.actors import SystemActor
 
 ESCALATOR = SystemActor(name="escalation")
@@ -291,7 +293,8 @@ def _may_acknowledge(row: Escalation, user: User) -> bool:
 def _sign(session: Session, assignment: Assignment, *, by: User | None, by_name: str, channel: str,
           now: datetime) -> None:
     """Acknowledge (签收) an assignment for someone who was alerted about it (by SMS, call or board)."""
-    from incidents import announce, service
+    from incidents.records import announce
+    from incidents import service
     from incidents.models import ACKNOWLEDGED
 
     if assignment.status != PUSHED:
@@ -552,7 +555,7 @@ def _title(session: Session, row: Escalation) -> str:
 
 
 def _alert_text(ctx: _Context, row: Escalation, plan: Plan | None) -> str:
-    from incidents import snapshots
+    from incidents.records import snapshots
 
     if row.complaint_limit_id is not None:
         limit = ctx.limits[row.complaint_limit_id]

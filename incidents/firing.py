@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from incidents import announce, audit, escalation
+from incidents.records import announce, audit
+from incidents import escalation
 from incidents.deadlines import fire_points, stage_to_fire
 from incidents.kernel.durations import chinese_duration
 from incidents.models import OVERDUE, PENDING, Deadline, DeadlineEvent, Incident

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, board_events, escalation, service
+from incidents.records import announce, audit, board_events
+from incidents import escalation, service
 from incidents.assignments import add as create_assignment
 from incidents.kernel.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
-from incidents.duty import DutyAlert, unit_gaps
+from incidents.people.duty import DutyAlert, unit_gaps
 from incidents.models import (
     ACKNOWLEDGED,
     ARCHIVED,

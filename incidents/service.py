@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit, escalation, permissions
+from incidents.records import announce, audit
+from incidents import escalation
+from incidents.people import permissions
 from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.kernel.durations import as_utc, chinese_duration
 from incidents.kernel.errors import Collect, Conflict, InvalidInput, NotFound

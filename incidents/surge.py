@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from incidents import audit, board_events, service
-from incidents.board_events import OVERVIEW, department_room
+from incidents.records import audit, board_events
+from incidents import service
+from incidents.records.board_events import OVERVIEW, department_room
 from incidents.complaints import iso, local_day, redact
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
-from incidents import audit, complaints, permissions, service
+from incidents.records import audit
+from incidents import complaints, service
+from incidents.people import permissions
 from incidents.kernel.errors import Forbidden, NotFound
 from incidents.models import (
     BRIEFING_FAILED,

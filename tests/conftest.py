@@ -23,7 +23,7 @@ from incidents.kernel.db import Base
 import incidents.models  # noqa: F401 - every table on Base.metadata
 from incidents.kernel.clock import FakeClock
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

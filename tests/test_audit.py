@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from incidents import audit, service
+from incidents.records import audit
+from incidents import service
 from incidents.models import AuditEntry, AuditHead
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 from tests.helpers import CLOSING_FORM, incident_payload, iso
 
 

@@ -316,7 +316,7 @@ def test_a_duty_officers_home_is_the_duty_board_with_its_assignments(browser, us
 
 
 def test_a_board_starts_from_the_last_numbers_of_its_rooms(browser, users, clock, wiring):
-    from incidents import board_events
+    from incidents.records import board_events
 
     activated(users, clock)
     client = browser("office", "office")

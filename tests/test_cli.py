@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.migrate import upgrade
 from incidents.models import AuditEntry, User
-from incidents.users import hash_token
+from incidents.people.users import hash_token
 from tests.conftest import repo_root
 
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from app.calendar import calendar_for, sources
-from incidents import audit, calendar_notices, complaints
+from incidents.records import audit
+from incidents import calendar_notices, complaints
 from incidents.kernel.calendar import Calendar, WeekdayCalendar, add_working_days
 from incidents.complaints import (
     credit_code_problem,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import openapi
 
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 
 EXAMPLES = 30  # per operation and database
 

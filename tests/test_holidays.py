@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.calendar import calendar_for
-from incidents import accountability, duty, holidays
+from incidents import accountability, holidays
+from incidents.people import duty
 from incidents.firing import fire_due
 from incidents.models import (
     ARCHIVED,

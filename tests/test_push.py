@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.push import BoardRequestHandler, stored_only, use_external_emitter
-from incidents import board_events
+from incidents.records import board_events
 from incidents.models import BoardEvent, User
 from tests.helpers import incident_payload
 

@@ -28,7 +28,7 @@ from incidents.kernel.db import make_engine
 from incidents.plan import load_plan_file
 from incidents.plan import DEFAULT_PLAN_FILE
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 from tests.conftest import TABLES, repo_root, service_missing
 from tests.helpers import incident_payload
 

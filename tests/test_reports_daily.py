@@ -11,7 +11,7 @@ from app import daily_report
 from incidents.models import AuditEntry, BoardEvent, Briefing, User
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file, load_plan_text
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 from notifiers.base import SendResult
 from tests.helpers import incident_payload, iso
 from tests.test_reports_api import ok

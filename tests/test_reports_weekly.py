@@ -19,7 +19,7 @@ from incidents import complaints, surge
 from incidents.models import AuditEntry, BoardEvent, Briefing, ConsumerWarning, User
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
 from incidents.kernel.actors import SystemActor
-from incidents.users import create_user
+from incidents.people.users import create_user
 from reports import fonts, render, samples, snapshots, store
 from tests.test_api_errors import assert_error
 from tests.test_reports_api import _page_as, get, ok

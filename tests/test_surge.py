@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from app import complaint_jobs
-from incidents import audit, complaints, service, surge
+from incidents.records import audit
+from incidents import complaints, service, surge
 from incidents.kernel.calendar import WeekdayCalendar
 from incidents.models import (
     BoardEvent,
@@ -242,7 +243,7 @@ def test_the_scheduler_jobs(wiring, app):
 
 def _leader(session, wiring):
     from incidents.kernel.actors import SystemActor
-    from incidents.users import create_user
+    from incidents.people.users import create_user
 
     user, _ = create_user(session, wiring.plan, name="领导", role="leader", now=wiring.clock.now(),
                           actor=SystemActor(name="tests"))

@@ -9,7 +9,14 @@ from sqlalchemy import text, update
 from incidents.kernel.errors import InvalidInput
 from incidents.models import User
 from incidents.kernel.actors import SystemActor
-from incidents.users import check_password, create_user, hash_password, hash_token, user_by_password, user_by_token
+from incidents.people.users import (
+    check_password,
+    create_user,
+    hash_password,
+    hash_token,
+    user_by_password,
+    user_by_token,
+)
 from tests.helpers import incident_payload, iso
 
 PASSWORD = "正确的马电池钉-42"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents import duty
+from incidents.people import duty
 from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import Shift
 from incidents.kernel.roles import ADMIN, COMMANDER, LEADER, OFFICE, VIEWER

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents import accountability, corrections, holidays, permissions, service
+from incidents import accountability, corrections, holidays, service
+from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
 from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, AuditEntry, Incident

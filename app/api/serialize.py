@@ -5,7 +5,7 @@ from datetime import datetime
 
 from incidents.accountability import outcome
 from incidents.models import Deadline, Incident, Report
-from incidents import snapshots
+from incidents.records import snapshots
 from incidents.service import plan_of
 
 

@@ -21,7 +21,9 @@ from app.board import bp, localtime, plan_zone, views
 from app.board.socket import rooms_for
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
-from incidents import accountability, board_events, complaints, holidays, permissions, service, snapshots
+from incidents import accountability, complaints, holidays, service
+from incidents.records import board_events, snapshots
+from incidents.people import permissions
 from incidents.assignments import for_department
 from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import FINISHED, Incident

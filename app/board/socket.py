@@ -5,7 +5,7 @@ Protocol (the browser boards are written against it):
   anything else is refused with a Chinese and English message;
 - the server puts the board in the rooms its user may see and emits `hello`:
   {"rooms": {room: last_seq}, "user": {...}, "server_time": ISO};
-- every committed board event arrives as `board` (incidents.board_events.as_message);
+- every committed board event arrives as `board` (incidents.records.board_events.as_message);
 - `resume` {room: last_seq_seen} is answered (ack) with the missed messages, oldest first
   per room, for the board's own rooms only; a board resumes on `hello` and whenever a
   `board` message skips a number, and drops a message whose number it has already seen;
@@ -19,11 +19,11 @@ from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, rooms
 
 from app import push
-from incidents import board_events
-from incidents.board_events import OVERVIEW, department_room, station_room
+from incidents.records import board_events
+from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
 from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
-from incidents.users import user_by_token
+from incidents.people.users import user_by_token
 
 log = logging.getLogger("yingji.board")
 

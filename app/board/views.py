@@ -14,7 +14,8 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import accountability, duty, escalation, permissions
+from incidents import accountability, escalation
+from incidents.people import duty, permissions
 from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
@@ -46,7 +47,7 @@ from incidents.models import (
     Incident,
     User,
 )
-from incidents.permissions import ACTION_ROLES
+from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.kernel.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.service import TEXT_FIELDS, plan_of

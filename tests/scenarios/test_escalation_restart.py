@@ -38,7 +38,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from incidents import assignments, duty, service
+from incidents import assignments, service
+from incidents.people import duty
 from incidents.kernel.clock import SystemClock
 from incidents.escalation import SEND_LEASE
 from incidents.models import ESC_EXHAUSTED, Delivery, Escalation, User

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import announce, audit
+from incidents.records import announce, audit
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
@@ -23,9 +23,9 @@ from incidents.kernel.roles import (
     STATION,
     SYSTEM,
 )
-from incidents.snapshots import iso
+from incidents.records.snapshots import iso
 from incidents.kernel.actors import actor_id
-from incidents.users import PHONE
+from incidents.people.users import PHONE
 
 ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)

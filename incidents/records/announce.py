@@ -5,8 +5,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from incidents import board_events, snapshots
-from incidents.board_events import OVERVIEW, department_room, station_room
+from incidents.records import board_events, snapshots
+from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import Assignment, Deadline, Incident
 from incidents.plan import Plan
 

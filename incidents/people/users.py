@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import audit
+from incidents.records import audit
 from incidents.kernel.errors import InvalidInput
 from incidents.models import User
 from incidents.plan import Plan

@@ -45,7 +45,8 @@ from incidents.models import (
     PlanVersion,
     Report,
 )
-from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan, plan_from_stored_text
+from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
+from incidents.plan.versions import plan_of
 from incidents.kernel.actors import actor_id
 
 LIVE = (PENDING, OVERDUE)
@@ -78,11 +79,6 @@ class NewIncident:
     casualties: str
     level: str | None = None
     level_reason: str | None = None
-
-
-def plan_of(incident: Incident) -> Plan:
-    """Return the plan version the incident was registered and graded under."""
-    return plan_from_stored_text(incident.plan_version.content)
 
 
 def stored_plan_version(session: Session, plan: Plan, now: datetime) -> PlanVersion:

@@ -1,0 +1,58 @@
+"""Escalation (SPEC §7): what nobody acknowledges walks its frozen chain until someone does.
+
+The package's parts, lowest first: labels, the frozen chain, notices (board events, delivery rows,
+message texts), the lifecycle (start, stop, settle), the walk (the scheduler's cycle), deliveries
+(throttled and bundled sending), provider statuses, acknowledgements, and views. Callers use the
+names re-exported here.
+"""
+from incidents.escalation.acknowledgements import (
+    ACK_WORDS,
+    CODE,
+    CODE_COLUMNS,
+    AckOutcome,
+    acknowledge,
+    acknowledge_by_keypress,
+    acknowledge_by_reply,
+)
+from incidents.escalation.deliveries import SEND_LEASE, Outgoing, Result, claim_outgoing, record_results
+from incidents.escalation.frozen import chain_for, step_at, step_count, step_of
+from incidents.escalation.labels import (
+    ALERT,
+    AUDIENCE_NAMES,
+    BOARD,
+    CHANNEL_NAMES,
+    DELIVERY_NAMES,
+    HANDLED,
+    SMS,
+    STATUS_NAMES,
+    TEST,
+    TRIGGER_NAMES,
+    VOICE,
+)
+from incidents.escalation.lifecycle import (
+    LIVE_INCIDENT,
+    OPEN,
+    reroute_complaint_limit,
+    settle_assignment,
+    settle_clock,
+    settle_complaint_limit,
+    settle_incident,
+    start_for_assignment,
+    start_for_clock,
+    start_for_complaint_limit,
+    stop,
+)
+from incidents.escalation.notices import ESCALATOR, summary
+from incidents.escalation.provider_status import apply_status
+from incidents.escalation.views import delivery_dict, history, record_test, running_count
+from incidents.escalation.walk import advance
+
+__all__ = [
+    "ACK_WORDS", "ALERT", "AUDIENCE_NAMES", "BOARD", "CHANNEL_NAMES", "CODE", "CODE_COLUMNS", "DELIVERY_NAMES",
+    "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "STATUS_NAMES", "TEST", "TRIGGER_NAMES",
+    "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
+    "advance", "apply_status", "chain_for", "claim_outgoing", "delivery_dict", "history", "record_results",
+    "record_test", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
+    "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock",
+    "start_for_complaint_limit", "step_at", "step_count", "step_of", "stop", "summary",
+]

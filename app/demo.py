@@ -18,9 +18,10 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
-from incidents import assignments, escalation, service
+from incidents.response import assignments, service
+from incidents import escalation
 from incidents.people import duty
-from incidents.firing import fire_due
+from incidents.response.firing import fire_due
 from incidents.models import ESC_RUNNING, Escalation, User
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user

@@ -14,9 +14,9 @@ from flask import Flask
 from app import complaint_jobs, daily_report
 from app.calendar import calendar_for
 from app.extensions import Yingji, yingji
-from incidents import holidays
+from incidents.response.holiday_watch import run_watch
 from incidents.kernel.actors import SystemActor
-from incidents.firing import dispatch_pending, fire_due
+from incidents.response.firing import dispatch_pending, fire_due
 from notifiers import registry
 from notifiers.console import ConsoleSender
 from notifiers.dispatch import Dispatcher
@@ -64,7 +64,7 @@ def holiday_watch(wiring: Yingji):
     """Open, move and close the holiday market watches and check their duty; log what data is missing."""
     now = wiring.clock.now()
     with wiring.sessions() as session:
-        result = holidays.run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=HOLIDAY_WATCH,
+        result = run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=HOLIDAY_WATCH,
                                     now=now)
         session.commit()
     for text in result.not_covered:

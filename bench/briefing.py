@@ -110,7 +110,7 @@ def fmt(stats: dict) -> str:
 
 def build_incident(app, clock: FakeClock, timeline: int) -> int:
     """Register, grade, report, activate, then assign and report progress until the audit trail is this long."""
-    from incidents import assignments, service
+    from incidents.response import assignments, service
 
     wiring = app.extensions["yingji"]
     with wiring.sessions() as s:

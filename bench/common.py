@@ -33,10 +33,10 @@ if str(ROOT) not in sys.path:
 
 from app.migrate import upgrade  # noqa: E402
 from incidents.kernel.db import make_engine  # noqa: E402
-from incidents.deadlines import fire_points, first_stage  # noqa: E402
+from incidents.response.deadlines import fire_points, first_stage  # noqa: E402
 from incidents.models import Deadline, Incident, User  # noqa: E402
 from incidents.plan import DEFAULT_PLAN_FILE, Plan, load_plan_file  # noqa: E402
-from incidents.service import stored_plan_version  # noqa: E402
+from incidents.response.service import stored_plan_version  # noqa: E402
 
 ADMIN_URL = (os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_PG_URL")
              or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -147,7 +147,7 @@ class Clock:
 def insert_clocks(conn: Connection, seed: Seed, clocks: Sequence[Clock], *, now: datetime) -> list[int]:
     """Insert one food-poisoning incident per clock, and its initial-report deadline; return deadline ids.
 
-    Bulk inserts (executemany with insertmanyvalues), timed as incidents.service._time would.
+    Bulk inserts (executemany with insertmanyvalues), timed as incidents.response.service._time would.
     """
     incidents = []
     for c in clocks:

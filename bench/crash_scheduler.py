@@ -6,7 +6,7 @@ What it does, on a scratch PostgreSQL database:
   0.25 s, ~60 deadlines a second, due from 1 s ago to 25 s ahead), plus a burst of 400
   deadlines all due at the same instant every ~12 s so that some ticks are long. Every
   deadline has two warnings, 8 s and 3 s before due (three fire points: warning, warning,
-  overdue), started 30 s before due, timed the way incidents.service does.
+  overdue), started 30 s before due, timed the way incidents.response.service does.
 * `flask --app wsgi scheduler` processes (SCHEDULER_INTERVAL=0.25 by default, to have many
   ticks to interrupt) are killed with SIGKILL 20 times. Cycles 6-15 run two scheduler
   processes at once (A and B are killed in turn, one per cycle, and restarted in the next, so

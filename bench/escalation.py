@@ -65,7 +65,7 @@ from bench.common import (
     wait_until,
 )
 from app.migrate import upgrade
-from incidents import assignments, service
+from incidents.response import assignments, service
 from incidents.people import duty
 from incidents.kernel.clock import SystemClock
 from incidents.models import Delivery, Escalation, User

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.records import audit, board_events
-from incidents import service
+from incidents.response import service
 from incidents.records.board_events import OVERVIEW, department_room
 from incidents.complaints import iso, local_day, redact
 from incidents.kernel.durations import chinese_duration

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, Sequence
 
-from incidents.firing import Fired
+from incidents.response.firing import Fired
 from notifiers.base import Notice, NoticeSender
 
 log = logging.getLogger("yingji.notify")

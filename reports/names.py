@@ -5,7 +5,7 @@ so the names live here.
 """
 from __future__ import annotations
 
-from incidents.assignments import STATUS_NAMES as ASSIGNMENT_STATUS
+from incidents.response.assignments import STATUS_NAMES as ASSIGNMENT_STATUS
 from incidents.kernel.durations import chinese_duration
 from incidents.plan import Plan
 from incidents.kernel.roles import ROLES

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import accountability, closing, complaints, surge
+from incidents.response import accountability, closing
+from incidents import complaints, surge
 from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     ARCHIVED,
@@ -33,7 +34,7 @@ from incidents.models import (
     User,
 )
 from incidents.plan import LEVEL_CODES, Plan
-from incidents.service import get_incident, plan_of
+from incidents.response.service import get_incident, plan_of
 from reports import names
 from reports.charts import tally
 

@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from incidents.records import audit
-from incidents import complaints, service
+from incidents import complaints
+from incidents.response import service
 from incidents.people import permissions
 from incidents.kernel.errors import Forbidden, NotFound
 from incidents.models import (

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from incidents.records import audit
-from incidents import service
+from incidents.response import service
 from incidents.models import AuditEntry, AuditHead
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user

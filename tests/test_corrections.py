@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from incidents import accountability
-from incidents.firing import fire_due
+from incidents.response import accountability
+from incidents.response.firing import fire_due
 from incidents.models import AuditEntry, Deadline, Escalation
 from tests.helpers import incident_payload, iso
 from tests.test_api_errors import assert_error

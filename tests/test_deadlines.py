@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from incidents.deadlines import IncidentFacts, desired_clocks, fire_points, first_stage, stage_to_fire
+from incidents.response.deadlines import IncidentFacts, desired_clocks, fire_points, first_stage, stage_to_fire
 from incidents.kernel.durations import as_utc, chinese_duration, format_duration, parse_duration
-from incidents.grading import level_rank, suggest
+from incidents.response.grading import level_rank, suggest
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
 
 PLAN = load_plan_file(DEFAULT_PLAN_FILE)

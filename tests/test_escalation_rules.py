@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from incidents import escalation
-from incidents.messages import MAX_UNITS, bundle_text, handled_text, spoken, ucs2_units
+from incidents.escalation.messages import MAX_UNITS, bundle_text, handled_text, spoken, ucs2_units
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_text
 
 DEFAULT_TEXT = DEFAULT_PLAN_FILE.read_text(encoding="utf-8")

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from app.calendar import calendar_for
-from incidents import accountability, holidays
+from incidents.response import accountability, holiday_watch
 from incidents.people import duty
-from incidents.firing import fire_due
+from incidents.response.firing import fire_due
 from incidents.models import (
     ARCHIVED,
     HOLIDAY_WATCH,
@@ -36,9 +36,9 @@ def beijing(y, m, d, hh=9) -> datetime:
     return datetime(y, m, d, hh, tzinfo=BEIJING).astimezone(timezone.utc)
 
 
-def run(wiring) -> holidays.WatchReport:
+def run(wiring) -> holiday_watch.WatchReport:
     with wiring.sessions() as session:
-        result = holidays.run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=ACTOR,
+        result = holiday_watch.run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=ACTOR,
                                     now=wiring.clock.now())
         session.commit()
     return result
@@ -213,6 +213,6 @@ def test_the_watch_says_plainly_where_the_calendar_ends(wiring, clock, now):
     clock.set(now)
     with wiring.sessions() as session:
         calendar = calendar_for(session, wiring.plan)
-        found, missing = holidays.upcoming(calendar, ("national_day",), date(2099, 9, 1), horizon=timedelta(days=400))
+        found, missing = holiday_watch.upcoming(calendar, ("national_day",), date(2099, 9, 1), horizon=timedelta(days=400))
     assert [b.label for b in found] == ["2099年国庆节"]
     assert missing and "日历未覆盖2100年" in missing[0]

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select, text
 from app import create_app
 from app.migrate import downgrade, upgrade
 from app.scheduler import holiday_watch
-from incidents import accountability
+from incidents.response import accountability
 from incidents.kernel.clock import FakeClock
 from incidents.kernel.db import normalise_url
 from incidents.models import ARCHIVED, AuditEntry, Deadline, HolidayWatch, Incident

@@ -319,7 +319,7 @@ def test_two_first_registrations_under_a_plan_version_both_succeed(app, wiring, 
         pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE")
     from sqlalchemy import event, func, select
 
-    from incidents import service
+    from incidents.response import service
     from incidents.models import Incident, PlanVersion, User
 
     def facts(title):

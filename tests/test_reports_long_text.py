@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from incidents import assignments, closing, service
-from incidents.closing import ClosingForm
+from incidents.response import assignments, closing, service
+from incidents.response.closing import ClosingForm
 from incidents.models import User
 from tests.helpers import incident_payload, iso
 from tests.test_reports_pdf import flat, pdf_text

@@ -6,7 +6,7 @@ from flask import jsonify, request
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
-from incidents import assignments, service
+from incidents.response import assignments, service
 from incidents.people import permissions
 from incidents.records import snapshots
 from incidents.kernel.errors import Forbidden, InvalidInput

@@ -6,7 +6,8 @@ from flask import jsonify
 from app.api import bp
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
-from incidents import escalation, service
+from incidents import escalation
+from incidents.response import service
 
 
 @bp.get("/incidents/<int:incident_id>/escalations")

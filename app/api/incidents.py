@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents import accountability, corrections, holidays, service
+from incidents.response import accountability, corrections, holiday_watch, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
@@ -22,7 +22,7 @@ LABELS = service.FIELD_NAMES
 def _respond(incident: Incident, status: int = 200):
     body = serialize.incident(incident, now())
     if incident.kind == HOLIDAY_WATCH:
-        body["watch"] = holidays.watch_view(db(), yingji().plan, incident, now())
+        body["watch"] = holiday_watch.watch_view(db(), yingji().plan, incident, now())
     return jsonify(body), status
 
 

@@ -7,7 +7,7 @@ from app.api import bp
 from app.auth import api_login_required
 from app.extensions import yingji
 from incidents.kernel.errors import InvalidInput
-from incidents.grading import suggest
+from incidents.response.grading import suggest
 from incidents.kernel.durations import format_duration
 
 

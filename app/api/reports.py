@@ -23,7 +23,7 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import Yingji, db, now, yingji
-from incidents import closing, service
+from incidents.response import closing, service
 from incidents.people import permissions
 from incidents.kernel.errors import Conflict, DomainError, Forbidden, InvalidInput
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from incidents.accountability import outcome
+from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
 from incidents.records import snapshots
-from incidents.service import plan_of
+from incidents.response.service import plan_of
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -21,10 +21,11 @@ from app.board import bp, localtime, plan_zone, views
 from app.board.socket import rooms_for
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
-from incidents import accountability, complaints, holidays, service
+from incidents.response import accountability, holiday_watch, service
+from incidents import complaints
 from incidents.records import board_events, snapshots
 from incidents.people import permissions
-from incidents.assignments import for_department
+from incidents.response.assignments import for_department
 from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.models import FINISHED, Incident
 from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
@@ -124,7 +125,7 @@ def duty_board():
     if department is None:
         return render_template("duty_pick.html", departments=plan.departments, active="duty")
     data = _page_data(user, moment, department=department, department_name=plan.department(department).name,
-                      # As incidents.assignments: only the department's own duty officer (or office) handles them.
+                      # As incidents.response.assignments: only the department's own duty officer (or office) handles them.
                       may_handle=(user.role in DEPARTMENT_ROLES or user.role == OFFICE) and user.unit == department)
     rows = [a for a in for_department(db(), department, open_only=False) if a.incident.status not in FINISHED
             and (a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT)]
@@ -204,7 +205,7 @@ def incident_page(incident_id: int):
     forms = views.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
     data.update(status=incident.status, level=incident.level or "")
     escalations = views.escalation_entries(db(), incident)
-    watch = holidays.watch_view(db(), yingji().plan, incident, moment)
+    watch = holiday_watch.watch_view(db(), yingji().plan, incident, moment)
     return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment), forms=forms,
                            escalations=escalations, watch=watch,
                            page_data=data, local_now=moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M"),

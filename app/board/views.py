@@ -14,13 +14,14 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import accountability, escalation
+from incidents.response import accountability
+from incidents import escalation
 from incidents.people import duty, permissions
-from incidents.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
+from incidents.response.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
-from incidents.corrections import WITHDRAW_NAMES
-from incidents.grading import suggest
+from incidents.response.corrections import WITHDRAW_NAMES
+from incidents.response.grading import suggest
 from incidents.models import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -50,7 +51,7 @@ from incidents.models import (
 from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.kernel.roles import DUTY_OFFICER, ROLES, STATION
-from incidents.service import TEXT_FIELDS, plan_of
+from incidents.response.service import TEXT_FIELDS, plan_of
 from reports import names
 
 STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档",

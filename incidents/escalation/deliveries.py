@@ -8,7 +8,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from incidents import messages
+from incidents.escalation import messages
 from incidents.kernel.durations import as_utc
 from incidents.models import (
     ESC_RUNNING,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.records import board_events
-from incidents import messages
+from incidents.escalation import messages
 from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import (
     ESC_ACKNOWLEDGED,

@@ -7,7 +7,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import messages
+from incidents.escalation import messages
 from incidents.models import (
     ESC_RUNNING,
     Assignment,
@@ -16,7 +16,7 @@ from incidents.models import (
     Delivery,
     Escalation,
 )
-from incidents.messages import mask_phone
+from incidents.escalation.messages import mask_phone
 from incidents.records.snapshots import iso
 from incidents.escalation.deliveries import Result
 from incidents.escalation.labels import CHANNEL_NAMES, DELIVERY_NAMES, TEST, TRIGGER_NAMES

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from incidents.records import audit
 from incidents.people import duty
-from incidents import messages
+from incidents.escalation import messages
 from incidents.models import (
     CANCELLED,
     ESC_EXHAUSTED,

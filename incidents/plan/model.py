@@ -206,7 +206,7 @@ class HolidayWarnings:
     lead_time: timedelta = timedelta(days=4)
     open_at: str = "08:30"  # HH:MM on the day the lead time reaches: nobody is woken for a warning
     tasks: tuple[HolidayTask, ...] = ()
-    category: str = ""  # the category and level the watch is registered with (no response: see holidays.py)
+    category: str = ""  # the category and level the watch is registered with (no response: see response/holiday_watch.py)
     level: str = "IV"
 
     @property

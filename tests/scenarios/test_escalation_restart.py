@@ -6,7 +6,7 @@ is the seed plan with chains that wait seconds instead of minutes (tests/escalat
 board at once, SMS to the duty officer after 2 s, a call to them after 5 s, a call to the
 department head after 7 s. Processes die by SIGKILL, as in a power cut or an OOM kill.
 
-What "exactly" means (incidents/escalation.py): a step tells each person once, and a
+What "exactly" means (incidents/escalation/walk.py): a step tells each person once, and a
 delivery that a process had handed to the provider but not yet recorded when it died is
 marked `unknown` after the send lease and never sent again. So every delivery that came due
 went out exactly once, except those marked `unknown`, which went out at most once.
@@ -38,7 +38,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from incidents import assignments, service
+from incidents.response import assignments, service
 from incidents.people import duty
 from incidents.kernel.clock import SystemClock
 from incidents.escalation import SEND_LEASE

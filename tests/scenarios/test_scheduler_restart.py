@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from incidents import service
+from incidents.response import service
 from incidents.models import OVERDUE, Deadline, DeadlineEvent
 from tests.conftest import repo_root
 from tests.helpers import incident_payload

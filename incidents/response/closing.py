@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit
-from incidents import service
+from incidents.response import service
 from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     CLOSING_APPROVED,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from incidents.records import announce, audit
 from incidents import escalation
 from incidents.people import permissions
-from incidents.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
+from incidents.response.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.kernel.durations import as_utc, chinese_duration
 from incidents.kernel.errors import Collect, Conflict, InvalidInput, NotFound
 from incidents.models import (
@@ -311,7 +311,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     reconcile(session, incident, actor=actor, now=now)
     if kind == "measure":
         # Imported here: assignments builds on this module's use cases.
-        from incidents.assignments import close_for_measure
+        from incidents.response.assignments import close_for_measure
 
         close_for_measure(session, incident, measure=measure, note=body, actor=actor, now=now)
     announce.incident_changed(session, incident, plan, what=f"report:{kind}", at=now)
@@ -372,7 +372,7 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
 
 def _standard_assignments(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> None:
     # Imported here: assignments builds on this module's use cases.
-    from incidents.assignments import ensure_standard
+    from incidents.response.assignments import ensure_standard
 
     ensure_standard(session, incident, plan, actor=actor, now=now)
 

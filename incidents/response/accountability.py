@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from incidents.kernel.durations import chinese_duration
 from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
-from incidents.service import plan_of
+from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
 OUTCOMES = ("met", "late", "missed", "running")

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit
 from incidents.people import duty
-from incidents import escalation, service
+from incidents import escalation
+from incidents.response import service
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (

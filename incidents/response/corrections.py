@@ -18,7 +18,8 @@ from typing import Any, Mapping
 from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit
-from incidents import escalation, service
+from incidents import escalation
+from incidents.response import service
 from incidents.people import permissions
 from incidents.records.board_events import department_room
 from incidents.kernel.errors import Conflict, InvalidInput

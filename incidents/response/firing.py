@@ -18,10 +18,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from incidents.records import announce, audit
 from incidents import escalation
-from incidents.deadlines import fire_points, stage_to_fire
+from incidents.response.deadlines import fire_points, stage_to_fire
 from incidents.kernel.durations import chinese_duration
 from incidents.models import OVERDUE, PENDING, Deadline, DeadlineEvent, Incident
-from incidents.service import plan_of
+from incidents.response.service import plan_of
 from incidents.kernel.actors import SystemActor
 
 SCHEDULER = SystemActor(name="scheduler")

@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit, board_events
-from incidents import escalation, service
-from incidents.assignments import add as create_assignment
+from incidents import escalation
+from incidents.response import service
+from incidents.response.assignments import add as create_assignment
 from incidents.kernel.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
 from incidents.people.duty import DutyAlert, unit_gaps
 from incidents.models import (

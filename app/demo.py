@@ -18,7 +18,7 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
-from incidents.response import assignments, service
+from incidents.response import assignments, flows, service
 from incidents import escalation
 from incidents.people import duty
 from incidents.response.firing import fire_due
@@ -85,20 +85,20 @@ def load(app: Flask) -> Iterator[str]:
             location="城关镇某中学食堂", station="chengguan", source="县人民医院急诊科电话报告",
             nature="疑似集体性食物中毒", scope="在校师生23人出现腹痛、呕吐、腹泻", trend="新增病例减少，病情平稳",
             measures_taken="封存留样食品和原料，暂停食堂供餐，配合卫健部门流调", casualties="23人就医，无危重，无死亡"))
-        service.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报：学校食堂疑似食物中毒，23人就医。",
+        flows.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报：学校食堂疑似食物中毒，23人就医。",
                               submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
                               now=at(hours=5, minutes=20))
-        service.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒，就医人数超过20人",
+        flows.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒，就医人数超过20人",
                       actor=people["office"], now=at(hours=5, minutes=10))
-        service.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
+        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
                               submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
-        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30))
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30))
         food_tasks = {a.clock: a for a in inc.assignments if a.department == "food_coord"}
         team = food_tasks["work_team_dispatched"]
         assignments.acknowledge(session, assignment_id=team.id, actor=people["food"], now=at(hours=4, minutes=25))
         assignments.progress(session, assignment_id=team.id, note="工作组已出发", actor=people["food"],
                              now=at(hours=4))
-        assignments.complete(session, assignment_id=team.id, note="食品安全协调督查科、餐饮科组成工作组赶赴现场。",
+        flows.complete_assignment(session, assignment_id=team.id, note="食品安全协调督查科、餐饮科组成工作组赶赴现场。",
                              actor=people["food"], now=at(hours=2))
         office_task = next(a for a in inc.assignments if a.department == "office")
         assignments.acknowledge(session, assignment_id=office_task.id, actor=people["office"],
@@ -134,7 +134,7 @@ def load(app: Flask) -> Iterator[str]:
             title="韩寺镇疑似传销聚集活动", category="pyramid_selling", discovered_at=at(days=2, hours=2),
             location="韩寺镇某出租屋", station="hansi", source="群众举报", nature="疑似传销",
             scope="约30人聚集", trend="已控制", level="IV", level_reason="个别地方的传销事件"))
-        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2))
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2))
         case_team = next(a for a in inc.assignments if a.department == "anti_unfair")
         assignments.acknowledge(session, assignment_id=case_team.id, actor=people["anti"],
                                 now=at(days=1, hours=23, minutes=50))
@@ -150,7 +150,7 @@ def load(app: Flask) -> Iterator[str]:
             location="青年路某商场", station="qingnianlu", source="110联动转报", nature="特种设备事故",
             scope="3人受伤", trend="已停用封存", level="II", level_reason="特种设备事故致多人受伤",
             casualties="3人受伤，无死亡"))
-        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=29))
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=29))
         for task in (a for a in inc.assignments if a.department == "special_equipment"):
             assignments.acknowledge(session, assignment_id=task.id, actor=people["sepe"],
                                     now=at(hours=28, minutes=40))
@@ -163,12 +163,12 @@ def load(app: Flask) -> Iterator[str]:
             title="某市场商户集体罢市", category="mass_incident", discovered_at=at(days=3, minutes=20),
             location="东风路某综合市场", station="dongfenglu", source="市场主办方报告", nature="群体性事件",
             scope="约60户商户", trend="已平息", level="III", level_reason="涉及市场监管职能的罢市"))
-        service.submit_report(session, incident_id=inc.id, kind="initial", body="东风路所初报。", actor=people["office"],
+        flows.submit_report(session, incident_id=inc.id, kind="initial", body="东风路所初报。", actor=people["office"],
                               submitted_at=at(days=2, hours=23, minutes=30), now=at(days=2, hours=23, minutes=30))
-        service.submit_report(session, incident_id=inc.id, kind="bureau", body="已报县政府、市局。",
+        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已报县政府、市局。",
                               actor=people["office"], now=at(days=2, hours=23, minutes=10))
-        service.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23))
-        service.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23))
+        flows.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
                               body="指挥部提出处理意见和措施，分管局长赴现场。", actor=people["commander"],
                               now=at(days=2, hours=10))
         service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业，诉求已协调解决",

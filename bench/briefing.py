@@ -110,7 +110,7 @@ def fmt(stats: dict) -> str:
 
 def build_incident(app, clock: FakeClock, timeline: int) -> int:
     """Register, grade, report, activate, then assign and report progress until the audit trail is this long."""
-    from incidents.response import assignments, service
+    from incidents.response import assignments, flows, service
 
     wiring = app.extensions["yingji"]
     with wiring.sessions() as s:
@@ -128,13 +128,13 @@ def build_incident(app, clock: FakeClock, timeline: int) -> int:
         s.commit()
         iid = incident.id
         clock.advance(minutes=20)
-        service.submit_report(s, incident_id=iid, kind="initial", body="20人就医，已核实", actor=users["station"],
+        flows.submit_report(s, incident_id=iid, kind="initial", body="20人就医，已核实", actor=users["station"],
                               now=clock.now())
-        service.grade(s, incident_id=iid, level="II", reason="集体食物中毒20人", actor=users["office"], now=clock.now())
+        flows.grade(s, incident_id=iid, level="II", reason="集体食物中毒20人", actor=users["office"], now=clock.now())
         clock.advance(minutes=40)
-        service.submit_report(s, incident_id=iid, kind="bureau", body="已向县政府和市局报告", actor=users["office"],
+        flows.submit_report(s, incident_id=iid, kind="bureau", body="已向县政府和市局报告", actor=users["office"],
                               now=clock.now())
-        service.activate(s, incident_id=iid, actor=users["leader"], now=clock.now())
+        flows.activate(s, incident_id=iid, actor=users["leader"], now=clock.now())
         s.commit()
         n = 0
         while len(snapshots.timeline(s, service.get_incident(s, iid), wiring.plan)) < timeline:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from incidents.response import assignments, closing, service
+from incidents.response import assignments, closing, flows, service
 from incidents.response.closing import ClosingForm
 from incidents.models import User
 from tests.helpers import incident_payload, iso
@@ -40,7 +40,7 @@ def record(app, wiring, users, clock):
     iid = r.get_json()["id"]
     with wiring.sessions() as s:
         office, leader = s.get(User, users["office"].id), s.get(User, users["leader"].id)
-        service.activate(s, incident_id=iid, actor=leader, now=clock.now())
+        flows.activate(s, incident_id=iid, actor=leader, now=clock.now())
         s.commit()
         for n in range(300):
             clock.advance(seconds=20)
@@ -53,7 +53,7 @@ def record(app, wiring, users, clock):
         for n in range(500):
             clock.advance(minutes=3)
             body = long_text(f"续报{n}") if n in (0, 250, 499) else f"第{n}次续报：病例{n % 30}人，情况平稳。"
-            service.submit_report(s, incident_id=iid, kind="progress", body=body, actor=office, now=clock.now())
+            flows.submit_report(s, incident_id=iid, kind="progress", body=body, actor=office, now=clock.now())
             if n % 50 == 49:
                 s.commit()
         s.commit()

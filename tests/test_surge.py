@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app import complaint_jobs
 from incidents.records import audit
 from incidents import complaints, surge
-from incidents.response import service
+from incidents.response import flows
 from incidents.kernel.calendar import WeekdayCalendar
 from incidents.models import (
     BoardEvent,
@@ -237,7 +237,7 @@ def test_the_scheduler_jobs(wiring, app):
     with wiring.sessions() as s:
         incident = s.scalar(select(Incident))
         # The proposed incident is an incident like any other: the leadership activates it.
-        service.activate(s, incident_id=incident.id, actor=_leader(s, wiring), now=wiring.clock.now())
+        flows.activate(s, incident_id=incident.id, actor=_leader(s, wiring), now=wiring.clock.now())
         s.commit()
         assert s.get(Incident, incident.id).status == "active"
 

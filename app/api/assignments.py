@@ -6,7 +6,7 @@ from flask import jsonify, request
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
-from incidents.response import assignments, service
+from incidents.response import assignments, flows, service
 from incidents.people import permissions
 from incidents.records import snapshots
 from incidents.kernel.errors import Forbidden, InvalidInput
@@ -81,7 +81,7 @@ def progress_assignment(assignment_id: int):
 def finish_assignment(assignment_id: int):
     """Mark an assignment done with a note."""
     data = parse.body()
-    return _transition(assignments.complete, assignment_id, note=parse.text(data, "note", "完成情况", required_=True))
+    return _transition(flows.complete_assignment, assignment_id, note=parse.text(data, "note", "完成情况", required_=True))
 
 
 @bp.post("/assignments/<int:assignment_id>/decline")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents.response import accountability, corrections, holiday_watch, service
+from incidents.response import accountability, corrections, flows, holiday_watch, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
@@ -82,7 +82,7 @@ def grade_incident(incident_id: int):
     """Grade or re-grade an incident with a reason."""
     data = parse.body()
     session = db()
-    incident = service.grade(session, incident_id=incident_id,
+    incident = flows.grade(session, incident_id=incident_id,
                              level=parse.text(data, "level", LABELS["level"], required_=True),
                              reason=parse.text(data, "reason", LABELS["reason"], required_=True),
                              actor=current_user(), now=now())
@@ -95,7 +95,7 @@ def grade_incident(incident_id: int):
 def activate_incident(incident_id: int):
     """Activate the emergency response at the incident's level."""
     session = db()
-    incident = service.activate(session, incident_id=incident_id, actor=current_user(), now=now())
+    incident = flows.activate(session, incident_id=incident_id, actor=current_user(), now=now())
     session.commit()
     return _respond(incident)
 
@@ -123,7 +123,7 @@ def file_measure(incident_id: int):
 
 def _file(incident_id: int, data: dict, *, kind: str, measure: str | None):
     session = db()
-    report = service.submit_report(
+    report = flows.submit_report(
         session, incident_id=incident_id, kind=kind, measure=measure,
         body=parse.text(data, "body", LABELS["body"], required_=True),
         submitted_at=parse.timestamp(data, "submitted_at", LABELS["submitted_at"]),

@@ -189,7 +189,7 @@ def progress(session: Session, *, assignment_id: int, note: str, actor, now: dat
 
 
 def complete(session: Session, *, assignment_id: int, note: str, actor, now: datetime) -> Assignment:
-    """Mark an assignment done with a note; a measure's assignment satisfies its clock."""
+    """Mark an assignment done with a note (flows.complete_assignment also files its measure report)."""
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
     note = _text(note, "note", "完成情况")
@@ -197,9 +197,6 @@ def complete(session: Session, *, assignment_id: int, note: str, actor, now: dat
         raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
     row.done_at, row.done_note, row.closed_by_id = now, note, actor_id(actor)
     _move(session, row, allowed_from=(ACKNOWLEDGED, IN_PROGRESS), to=DONE, actor=actor, now=now, data={"note": note})
-    if row.clock is not None and row.incident.status == ACTIVE:
-        service.submit_report(session, incident_id=row.incident_id, kind="measure", measure=row.clock, body=note,
-                              actor=actor, now=now)
     return row
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit
-from incidents.response import service
+from incidents.response import flows, service
 from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     CLOSING_APPROVED,
@@ -106,7 +106,7 @@ def submit(session: Session, *, incident_id: int, form: ClosingForm, actor, now:
     if row is not None and row.status == CLOSING_APPROVED:
         raise Conflict("closing_approved", "总结报告已批准，事件已归档", "the closing report is already approved")
     # Permission, state (ended, not archived) and time checks are the report's own.
-    report = service.submit_report(session, incident_id=incident_id, kind="closing", body=body_text(form),
+    report = flows.submit_report(session, incident_id=incident_id, kind="closing", body=body_text(form),
                                    actor=actor, now=now, submitted_at=submitted_at)
     if row is None:
         row = ClosingReport(incident_id=incident.id, version=1)

@@ -219,7 +219,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
 
 
 def grade(session: Session, *, incident_id: int, level: str, reason: str, actor, now: datetime) -> Incident:
-    """Grade or re-grade an incident with a reason; its clocks follow the new level."""
+    """Change an incident's level and its clocks (flows.grade adds the assignments and the boards)."""
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, "grade", incident, plan)
@@ -236,13 +236,11 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     audit.record(session, actor=actor, action="incident.graded", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"from": before, "to": level, "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
-    _standard_assignments(session, incident, plan, actor=actor, now=now)
-    announce.incident_changed(session, incident, plan, what="graded", at=now)
     return incident
 
 
 def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Incident:
-    """Activate the emergency response (启动应急响应) at the incident's level."""
+    """Activate the response and start its clocks (flows.activate adds the assignments and the boards)."""
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, "activate", incident, plan)
@@ -257,14 +255,12 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
     audit.record(session, actor=actor, action="incident.activated", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"level": incident.level})
     reconcile(session, incident, actor=actor, now=now)
-    _standard_assignments(session, incident, plan, actor=actor, now=now)
-    announce.incident_changed(session, incident, plan, what="activated", at=now)
     return incident
 
 
 def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
                   submitted_at: datetime | None = None, measure: str | None = None) -> Report:
-    """File a report; it satisfies the clock waiting for it, on time or late."""
+    """File a report and satisfy the clock waiting for it, on time or late (flows.submit_report tells the boards)."""
     if kind not in REPORT_KINDS + ("measure",):
         raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”，应为 initial、bureau、progress、closing 之一",
                            f"unknown report kind '{kind}'; one of initial, bureau, progress, closing", field="kind")
@@ -309,12 +305,6 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                        "body_sha256": _sha(body)})
     _satisfy_with(session, incident, plan, report, actor=actor, now=now)
     reconcile(session, incident, actor=actor, now=now)
-    if kind == "measure":
-        # Imported here: assignments builds on this module's use cases.
-        from incidents.response.assignments import close_for_measure
-
-        close_for_measure(session, incident, measure=measure, note=body, actor=actor, now=now)
-    announce.incident_changed(session, incident, plan, what=f"report:{kind}", at=now)
     return report
 
 
@@ -368,13 +358,6 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
                  incident_id=incident.id, at=now, data={})
     announce.incident_changed(session, incident, plan, what="archived", at=now)
     return incident
-
-
-def _standard_assignments(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> None:
-    # Imported here: assignments builds on this module's use cases.
-    from incidents.response.assignments import ensure_standard
-
-    ensure_standard(session, incident, plan, actor=actor, now=now)
 
 
 def _not_watch(incident: Incident) -> None:

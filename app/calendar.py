@@ -15,7 +15,7 @@ import chinese_calendar
 from lunar_python import Lunar
 from sqlalchemy.orm import Session
 
-from incidents import calendar_notices
+from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import Calendar, Notice, NoticeBreak
 from incidents.plan import Plan
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from app.calendar import calendar_for, sources
 from app.extensions import yingji
 from app.scheduler import holiday_watch_soon
-from incidents import calendar_notices, complaints
+from incidents import complaints
+from incidents.complaints import calendar_notices
 from incidents.kernel.errors import DomainError
 from incidents.models import User
 from incidents.kernel.roles import ADMIN

@@ -13,7 +13,8 @@ from flask import Flask
 
 from app.extensions import Yingji
 from app.calendar import calendar_for
-from incidents import calendar_notices, complaints, surge
+from incidents import complaints
+from incidents.complaints import calendar_notices, surge
 
 log = logging.getLogger("yingji.complaints")
 

@@ -28,7 +28,8 @@ from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, 
 from incidents.plan import Plan
 from incidents.kernel.roles import LEADER
 from incidents.kernel.actors import SystemActor
-from notifiers.base import Message, mask_phone
+from incidents.kernel.masking import mask_phone
+from notifiers.base import Message
 from notifiers.registry import settings_from, sms_sender
 from reports import snapshots, store
 

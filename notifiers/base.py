@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from incidents.escalation.messages import mask_phone  # noqa: F401 - the senders' import point for it
 
 SMS = "sms"
 VOICE = "voice"

@@ -5,7 +5,8 @@ import logging
 import uuid
 from typing import Any, Mapping
 
-from notifiers.base import SENT, SMS, VOICE, Message, Notice, SendResult, mask_phone
+from incidents.kernel.masking import mask_phone
+from notifiers.base import SENT, SMS, VOICE, Message, Notice, SendResult
 
 log = logging.getLogger("yingji.notify")
 

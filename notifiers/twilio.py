@@ -12,7 +12,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from notifiers.base import FAILED, QUEUED, SENT, SMS, VOICE, Message, NotifierConfigError, SendResult, mask_phone
+from incidents.kernel.masking import mask_phone
+from notifiers.base import FAILED, QUEUED, SENT, SMS, VOICE, Message, NotifierConfigError, SendResult
 
 log = logging.getLogger("yingji.notify.twilio")
 

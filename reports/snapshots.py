@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents.response import accountability, closing
-from incidents import complaints, surge
+from incidents import complaints, escalation
+from incidents.complaints import surge
 from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     ARCHIVED,
@@ -35,6 +35,7 @@ from incidents.models import (
 )
 from incidents.plan import LEVEL_CODES, Plan
 from incidents.response.service import get_incident, plan_of
+from incidents.kernel.moments import local_day
 from reports import names
 from reports.charts import tally
 
@@ -64,7 +65,7 @@ def classification(plan: Plan) -> str:
 
 
 def _fmt(plan: Plan):
-    tz = ZoneInfo(plan.timezone)
+    tz = plan.tz
 
     def fmt(value) -> str:
         if not value:
@@ -109,13 +110,9 @@ def clock_item(row, plan: Plan, now: datetime) -> dict:
 
 
 def escalation_history(session: Session, incident_id: int) -> dict:
-    """Return the incident's escalation history, or an empty section while escalation is not built."""
+    """Return the incident's escalation history, or a section saying it cannot be read now."""
     try:
-        from incidents.escalation import history  # the escalation issue provides it
-    except ImportError:
-        return {"available": False, "items": []}
-    try:
-        items = history(session, incident_id)
+        items = escalation.history(session, incident_id)
     except Exception:  # noqa: BLE001 - a briefing without this section beats no briefing
         return {"available": False, "items": [], "error": "升级通知记录暂时无法读取"}
     return {"available": True, "items": [dict(i) for i in items]}
@@ -231,7 +228,7 @@ def incident_briefing(session: Session, incident_id: int, *, now: datetime) -> d
 
 def day_window(plan: Plan, day: date) -> tuple[datetime, datetime]:
     """Return the start and end (UTC-aware) of a calendar day in the plan's zone."""
-    tz = ZoneInfo(plan.timezone)
+    tz = plan.tz
     return datetime.combine(day, time.min, tz), datetime.combine(day + timedelta(days=1), time.min, tz)
 
 
@@ -406,7 +403,7 @@ def week_start(day: date) -> date:
 
 def last_full_week(plan: Plan, now: datetime) -> date:
     """Return the Monday of the last full week before now, in the plan's zone."""
-    return complaints.local_day(plan, complaints.last_week(plan, now)[0])
+    return local_day(plan.tz, complaints.last_week(plan, now)[0])
 
 
 def _within(column, start: datetime, end: datetime):

@@ -16,7 +16,6 @@ import hashlib
 import logging
 from datetime import date, datetime, timedelta
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
@@ -107,7 +106,7 @@ def _changed_since(session: Session, row: Briefing) -> bool:
 
 
 def _titles(session: Session, kind: str, incident_id: int | None, params: dict, now: datetime, plan: Plan):
-    stamp = now.astimezone(ZoneInfo(plan.timezone)).strftime("%Y%m%d-%H%M")
+    stamp = now.astimezone(plan.tz).strftime("%Y%m%d-%H%M")
     if kind in ("incident", "closing"):
         number = service.get_incident(session, incident_id).number
         return f"{KINDS[kind]} {number}", f"{KINDS[kind]}-{number}-{stamp}.pdf"

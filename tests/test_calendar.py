@@ -13,7 +13,7 @@ import holidays as holidays_lib
 import pytest
 
 from app.calendar import LunarPython, package_notices, sources
-from incidents import calendar_notices
+from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import (
     Calendar,
     CalendarGap,
@@ -23,7 +23,7 @@ from incidents.kernel.calendar import (
     statutory_days,
     working_days_left,
 )
-from incidents.calendar_notices import NoticeRefused, describe, parse_notice
+from incidents.complaints.calendar_notices import NoticeRefused, describe, parse_notice
 
 LUNAR = LunarPython()
 PACKAGE_NAMES = {"new_year": "New Year's Day", "spring_festival": "Spring Festival", "qingming": "Tomb-sweeping Day",

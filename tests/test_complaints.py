@@ -13,7 +13,8 @@ from sqlalchemy import select, text
 
 from app.calendar import calendar_for, sources
 from incidents.records import audit
-from incidents import calendar_notices, complaints
+from incidents import complaints
+from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import Calendar, WeekdayCalendar, add_working_days
 from incidents.complaints import (
     credit_code_problem,

@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 from app import create_app
 from notifiers import registry
 from notifiers.console import ConsoleSms, ConsoleVoice
-from notifiers.base import FAILED, QUEUED, SENT, SMS, VOICE, Message, NotifierConfigError, mask_phone
+from incidents.kernel.masking import mask_phone
+from notifiers.base import FAILED, QUEUED, SENT, SMS, VOICE, Message, NotifierConfigError
 from incidents.escalation.messages import MAX_UNITS, assignment_text, clock_text, segments, ucs2_units
 from notifiers.twilio import BaseUrlHttpClient, TwilioSms, TwilioVoice, make_client
 from tests.twilio_stub import ACCOUNT_SID, Expectation, Received, TwilioStub, twilio_stub, unmet  # noqa: F401

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from app import daily_report
 from app.calendar import calendar_for
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
 from incidents.models import AuditEntry, BoardEvent, Briefing, ConsumerWarning, User
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
 from incidents.kernel.actors import SystemActor

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from app import complaint_jobs
 from incidents.records import audit
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
 from incidents.response import flows
 from incidents.kernel.calendar import WeekdayCalendar
 from incidents.models import (

@@ -10,7 +10,8 @@ from app.auth import api_login_required, current_user
 from app.calendar import calendar_for, sources
 from app.extensions import db, now, yingji
 from app.scheduler import holiday_watch_soon
-from incidents import calendar_notices, complaints
+from incidents import complaints
+from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import HOLIDAY_NAMES, CalendarGap
 from incidents.kernel.errors import InvalidInput
 

@@ -16,7 +16,9 @@ from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from app.intake import guard
 from app.calendar import calendar_for
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
+from incidents.kernel.moments import iso
 from incidents.complaints import RateLimited
 from incidents.kernel.errors import Forbidden, InvalidInput
 from incidents.models import WARNING_STATUSES
@@ -45,7 +47,7 @@ def create_complaint():
     plan = yingji().plan
     return jsonify({"tracking_no": complaint.tracking_no, "status": complaint.status,
                     "status_name": complaints.STATUS_NAMES[complaint.status],
-                    "received_at": complaints.iso(complaint.received_at),
+                    "received_at": iso(complaint.received_at),
                     "phone": complaints.mask_phone(complaint.phone),
                     "category_name": plan.complaints.category(complaint.category).name,
                     "message": f"已收到您的{complaints.KIND_NAMES[complaint.kind]}，请记下查询码 "

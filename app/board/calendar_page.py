@@ -7,16 +7,18 @@ from app.api.calendar import year_body
 from app.auth import current_user, page_login_required
 from app.board import bp
 from app.extensions import db, now, yingji
-from incidents import calendar_notices, complaints
+from incidents import complaints
+from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import HOLIDAY_NAMES
 from incidents.kernel.errors import InvalidInput
+from incidents.kernel.moments import local_day
 
 @bp.get("/calendar")
 @page_login_required
 def calendar_page():
     """Show a year's holidays (notice or statutory estimate), the notices entered, the limits they moved."""
     user, moment, plan = current_user(), now(), yingji().plan
-    this_year = complaints.local_day(plan, moment).year
+    this_year = local_day(plan.tz, moment).year
     asked = request.args.get("year", "")
     if asked and not (asked.isascii() and asked.isdigit() and len(asked) == 4):
         raise InvalidInput("bad_year", f"年份“{asked[:12]}”无效，应为四位数字，如 2027", "bad year", field="year")

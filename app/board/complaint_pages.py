@@ -17,7 +17,8 @@ from app.board import bp, views
 from app.board.pages import _duty_department, _page_data
 from app.extensions import db, now, yingji
 from app.calendar import calendar_for
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
 from incidents.kernel.errors import Forbidden
 from incidents.models import (
     WARNING_DRAFT,

@@ -22,7 +22,6 @@ from app.board.socket import rooms_for
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
 from incidents.response import accountability, holiday_watch, service
-from incidents import complaints
 from incidents.records import board_events, snapshots
 from incidents.people import permissions
 from incidents.response.assignments import for_department
@@ -79,7 +78,7 @@ def index():
 def _notices_missing(moment: datetime) -> list[int]:
     """Return this year, and from November next year, when the State Council's notice is not in the calendar."""
     plan = yingji().plan
-    today = complaints.local_day(plan, moment)
+    today = local_day(plan.tz, moment)
     calendar = calendar_for(db(), plan)
     years = (today.year, today.year + 1) if today.month >= 11 else (today.year,)
     return [y for y in years if calendar.notice(y) is None]
@@ -264,3 +263,4 @@ def accountability_page():
 # The complaint centre's pages (issue 6) register on the same blueprint from their own module.
 from app.board import complaint_pages  # noqa: E402,F401
 from app.board import calendar_page  # noqa: E402,F401
+from incidents.kernel.moments import local_day

@@ -5,7 +5,6 @@ time); they never look codes up in the plan themselves.
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 import json
 from datetime import datetime, timedelta
@@ -499,7 +498,7 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "withdraw": editable and _may(user, "withdraw", incident, plan),
         "categories": [{"code": c.code, "name": c.name} for c in plan.categories],
         "current": {"title": incident.title, "category": incident.category, "station": incident.station or "",
-                    "discovered_local": incident.discovered_at.astimezone(ZoneInfo(plan.timezone)).strftime(
+                    "discovered_local": incident.discovered_at.astimezone(plan.tz).strftime(
                         "%Y-%m-%dT%H:%M"), **{f: getattr(incident, f) for f in TEXT_FIELDS}},
         "stations": [{"code": s.code, "name": s.name} for s in plan.stations],
         "levels": [level_view(plan, lv.code) for lv in plan.levels],

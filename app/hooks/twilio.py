@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from app.extensions import db, now
 from incidents import escalation
 from incidents.kernel.errors import Forbidden
-from incidents.escalation.messages import mask_phone
+from incidents.kernel.masking import mask_phone
 from notifiers.registry import settings_from
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks/twilio")

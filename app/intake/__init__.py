@@ -11,7 +11,8 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from app.auth import check_csrf
 from app.extensions import db, now, yingji
 from app.intake import guard
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
 from incidents.complaints import InvalidComplaint, RateLimited
 from incidents.kernel.errors import DomainError, NotFound
 from incidents.models import WARNING_PUBLISHED
@@ -137,11 +138,12 @@ def warning(warning_id: int):
 
 def today_local() -> str:
     """Return today's date in the plan's zone, for the form's date limit."""
-    return complaints.local_day(yingji().plan, now()).isoformat()
+    return local_day(yingji().plan.tz, now()).isoformat()
 
 
 bp.add_app_template_global(today_local, "intake_today")
 
 from app.intake import cli  # noqa: E402  (the `flask complaints ...` commands)
+from incidents.kernel.moments import local_day
 
 cli.register(bp)

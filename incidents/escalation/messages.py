@@ -144,14 +144,6 @@ def short_title(title: str, limit: int = 10) -> str:
     return title if len(title) <= limit else title[: limit - 1] + ELLIPSIS
 
 
-def mask_phone(phone: str) -> str:
-    """Hide the middle of a phone number for logs and boards: +8613812345678 -> +86138****5678."""
-    prefix, national = ("+86", phone[3:]) if phone.startswith("+86") else ("", phone)
-    if len(national) <= 7:
-        return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
-    return prefix + national[:3] + "****" + national[-4:]
-
-
 def complaint_limit_text(*, code: str, tracking_no: str, business: str, limit_name: str, due_at: datetime,
                          overdue: bool) -> str:
     """Return the SMS for a 12315 time limit about to run out, or run out; the business is cut first."""

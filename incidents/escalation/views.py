@@ -16,7 +16,7 @@ from incidents.models import (
     Delivery,
     Escalation,
 )
-from incidents.escalation.messages import mask_phone
+from incidents.kernel.masking import mask_phone
 from incidents.records.snapshots import iso
 from incidents.escalation.deliveries import Result
 from incidents.escalation.labels import CHANNEL_NAMES, DELIVERY_NAMES, TEST, TRIGGER_NAMES

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -234,7 +233,7 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
             out.append(gap_alert(plan, department, cursor, until))
     for watch in session.scalars(select(HolidayWatch).where(HolidayWatch.closed_at.is_(None),
                                                             HolidayWatch.closes_at > now)):
-        start = max(now, datetime.combine(watch.first_day, datetime.min.time(), ZoneInfo(plan.timezone)))
+        start = max(now, datetime.combine(watch.first_day, datetime.min.time(), plan.tz))
         out.extend(unit_gaps(session, plan, start, watch.closes_at, during=f"{watch.label}放假期间"))
     return out
 

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from incidents.kernel.moments import zone
+
 
 
 DEFAULT_PLAN_FILE = Path(__file__).parent / "plans" / "zhongmou-2021.yaml"
@@ -344,11 +346,16 @@ class Plan:
     surge: SurgeRules = SurgeRules()
     sha256: str = ""
 
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the plan's time zone (Beijing), built once per process."""
+        return zone(self.timezone)
+
     def in_force_from(self) -> datetime:
         """Return the start of the year the plan was issued (Beijing time): no event it governs is older."""
         match = re.match(r"^(\d{4})", self.issued or "")
         year = int(match.group(1)) if match else 2000
-        return datetime(year, 1, 1, tzinfo=ZoneInfo(self.timezone))
+        return datetime(year, 1, 1, tzinfo=self.tz)
 
     def level(self, code: str) -> Level:
         """Return the level with this code (I, II, III, IV)."""

@@ -11,6 +11,7 @@ from incidents.people import duty
 from incidents import escalation
 from incidents.response import service
 from incidents.kernel.durations import as_utc
+from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     ACKNOWLEDGED,
@@ -35,15 +36,6 @@ ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}
 MAX_TASK = 2000
 MAX_AHEAD = timedelta(days=366)  # a due time further ahead is a typo (a year typed wrong)
-
-
-def _text(value: str | None, field: str, label: str, *, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput("missing_field", f"缺少{label}", f"{field} is required", field=field)
-    if len(value) > MAX_TASK:
-        raise InvalidInput("too_long", f"{label}过长（最多{MAX_TASK}字）", f"{field} is too long", field=field)
-    return value
 
 
 def _clock_due(incident: Incident, clock: str) -> datetime | None:
@@ -77,7 +69,7 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
                                field="due_at")
     elif clock is not None:
         due_at = _clock_due(incident, clock)
-    row = add(session, incident, plan, department=department, task=_text(task, "task", "任务内容"), clock=clock,
+    row = add(session, incident, plan, department=department, task=checked_text(task, field="task", label="任务内容", limit=MAX_TASK), clock=clock,
                   due_at=due_at, standard=False, actor=actor, now=now)
     return row
 
@@ -174,7 +166,7 @@ def progress(session: Session, *, assignment_id: int, note: str, actor, now: dat
     """Report work under way on an acknowledged assignment."""
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
-    note = _text(note, "note", "办理情况")
+    note = checked_text(note, field="note", label="办理情况", limit=MAX_TASK)
     if row.status == PUSHED:
         raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
     row.started_at = row.started_at or now
@@ -192,7 +184,7 @@ def complete(session: Session, *, assignment_id: int, note: str, actor, now: dat
     """Mark an assignment done with a note (flows.complete_assignment also files its measure report)."""
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
-    note = _text(note, "note", "完成情况")
+    note = checked_text(note, field="note", label="完成情况", limit=MAX_TASK)
     if row.status == PUSHED:
         raise Conflict("not_acknowledged", "请先签收任务", "acknowledge the assignment first")
     row.done_at, row.done_note, row.closed_by_id = now, note, actor_id(actor)
@@ -204,7 +196,7 @@ def decline(session: Session, *, assignment_id: int, reason: str, actor, now: da
     """Decline an assignment with a reason (否定报备); the command sees it on the overview."""
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
-    reason = _text(reason, "reason", "否定报备理由")
+    reason = checked_text(reason, field="reason", label="否定报备理由", limit=MAX_TASK)
     row.declined_at, row.decline_reason, row.closed_by_id = now, reason, actor_id(actor)
     _move(session, row, allowed_from=(PUSHED, ACKNOWLEDGED, IN_PROGRESS), to=DECLINED, actor=actor, now=now,
           data={"reason": reason})

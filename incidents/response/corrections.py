@@ -55,7 +55,7 @@ def correct(session: Session, *, incident_id: int, changes: Mapping[str, Any], r
     if actor.role == "station" and (incident.level is not None or incident.status != REGISTERED):
         raise Conflict("graded", "事件已定级，市场监督管理所不能再更正，请联系应急办公室",
                        "a station corrects its registration only before grading")
-    reason = service._text(reason, "reason", limit=2000)
+    reason = service.text_field(reason, "reason", limit=2000)
     unknown = sorted(k for k in changes if k not in CORRECTABLE)
     if unknown:
         raise InvalidInput("not_correctable", "不能更正的内容：" + "、".join(unknown[:5]),
@@ -86,7 +86,7 @@ def _checked(plan, incident: Incident, changes: Mapping[str, Any], *, actor, now
         if field == "discovered_at":
             if not isinstance(value, datetime):
                 raise InvalidInput("bad_time", "发现时间须为带时区的时间", "discovered_at must be a time", field=field)
-            out[field] = service._not_future(value, now, field, plan)
+            out[field] = service.not_future(value, now, field, plan)
         elif field == "category":
             if incident.activated_at is not None:
                 raise Conflict("activated", "已启动应急响应，事件类别不能再更正", "the category is fixed once the response is on")
@@ -113,7 +113,7 @@ def _checked(plan, incident: Incident, changes: Mapping[str, Any], *, actor, now
                                    field=field)
             required = field in ("title", "location", "source", "nature")
             limit = 200 if field == "title" else service.SHORT_FIELDS.get(field, service.MAX_TEXT)
-            out[field] = service._text(value, field, required=required, limit=limit)
+            out[field] = service.text_field(value, field, required=required, limit=limit)
     return out
 
 
@@ -127,7 +127,7 @@ def withdraw(session: Session, *, incident_id: int, kind: str, reason: str, acto
     if kind not in WITHDRAW_KINDS:
         raise InvalidInput("unknown_kind", "作废原因类别须为：重复登记、测试登记或不实报告", "kind: duplicate, test or false_report",
                            field="kind")
-    reason = service._text(reason, "reason", limit=2000)
+    reason = service.text_field(reason, "reason", limit=2000)
     if kind == "duplicate":
         if duplicate_of is None:
             raise InvalidInput("missing_field", "重复登记须注明原事件编号", "name the original incident",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +34,6 @@ from incidents.models import (
     HOLIDAY_WATCH,
     IN_PROGRESS,
     PUSHED,
-    Assignment,
     HolidayWatch,
     Incident,
 )
@@ -81,20 +79,20 @@ def _primary(rules_holidays: tuple[str, ...], holidays: tuple[str, ...]) -> str 
 
 
 def _midnight(plan: Plan, day: date) -> datetime:
-    return datetime.combine(day, time(0), ZoneInfo(plan.timezone))
+    return datetime.combine(day, time(0), plan.tz)
 
 
 def opening(plan: Plan, first_day_off: date) -> datetime:
     """Return when the watch of a break opens: `open_at` on the day `lead_time` before its first day off."""
     rules = plan.holiday_warnings
     day = (_midnight(plan, first_day_off) - rules.lead_time).date()
-    return datetime.combine(day, time.fromisoformat(rules.open_at), ZoneInfo(plan.timezone))
+    return datetime.combine(day, time.fromisoformat(rules.open_at), plan.tz)
 
 
 def run_watch(session: Session, plan: Plan, calendar: Calendar, *, actor, now: datetime) -> WatchReport:
     """Open the watches that are due, move or close the open ones, and check their holiday duty."""
     rules = plan.holiday_warnings
-    today = now.astimezone(ZoneInfo(plan.timezone)).date()
+    today = now.astimezone(plan.tz).date()
     breaks, missing = upcoming(calendar, rules.holidays, today, horizon=max(rules.lead_time, DATA_HORIZON))
     moved, closed = _keep_open_watches(session, plan, calendar, actor=actor, now=now)
     opened = []

@@ -10,7 +10,6 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from incidents import escalation
 from incidents.people import permissions
 from incidents.response.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.kernel.durations import as_utc, chinese_duration
+from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Collect, Conflict, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
@@ -109,7 +109,7 @@ def get_incident(session: Session, incident_id: int, *, user=None, for_update: b
     return incident
 
 
-def _not_future(value: datetime, now: datetime, field: str, plan: Plan) -> datetime:
+def not_future(value: datetime, now: datetime, field: str, plan: Plan) -> datetime:
     """Return a time the user typed, if it lies between the plan's year and now (Beijing time on screen)."""
     value = as_utc(value)
     if value > now:
@@ -122,14 +122,9 @@ def _not_future(value: datetime, now: datetime, field: str, plan: Plan) -> datet
     return value
 
 
-def _text(value: str | None, field: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput("missing_field", f"缺少{FIELD_NAMES[field]}", f"{field} is required", field=field)
-    if len(value) > limit:
-        raise InvalidInput("too_long", f"{FIELD_NAMES[field]}过长（最多{limit}字）",
-                           f"{field} is longer than {limit} characters", field=field)
-    return value
+def text_field(value: str | None, field: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+    """Check an incident's text field: present (unless optional) and within its limit."""
+    return checked_text(value, field=field, label=FIELD_NAMES[field], limit=limit, required=required)
 
 
 def _category(plan: Plan, code: str | None):
@@ -177,7 +172,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
         # Grading at registration is grading: a station reports, the office grades.
         permissions.require(actor, "grade")
     found = Collect(prior)
-    title = found.check(_text, facts.title, "title", limit=200) if not found.failed("title") else None
+    title = found.check(text_field, facts.title, "title", limit=200) if not found.failed("title") else None
     category = found.check(_category, plan, facts.category) if not found.failed("category") else None
     station = facts.station or (actor.unit if actor.role == "station" else None)
     if not found.failed("station"):
@@ -187,8 +182,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
         if not found.failed("discovered_at"):
             found.check(_missing, "discovered_at")
     else:
-        discovered_at = found.check(_not_future, facts.discovered_at, now, "discovered_at", plan)
-    texts = {f: found.check(_text, getattr(facts, f), f, required=f in ("location", "source", "nature"),
+        discovered_at = found.check(not_future, facts.discovered_at, now, "discovered_at", plan)
+    texts = {f: found.check(text_field, getattr(facts, f), f, required=f in ("location", "source", "nature"),
                             limit=SHORT_FIELDS.get(f, MAX_TEXT)) for f in TEXT_FIELDS if not found.failed(f)}
     level = found.check(_check_level, facts.level) if facts.level else None
     found.done()
@@ -203,8 +198,8 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     session.add(incident)
     session.flush()
     # The number carries the bureau's local year: 31 Dec 17:00 UTC is already New Year in Beijing.
-    incident.number = f"YJ{now.astimezone(ZoneInfo(plan.timezone)).year}-{incident.id:05d}"
-    reason = _text(facts.level_reason, "reason", required=False) or ("登记时定级" if level else "登记时未定级")
+    incident.number = f"YJ{now.astimezone(plan.tz).year}-{incident.id:05d}"
+    reason = text_field(facts.level_reason, "reason", required=False) or ("登记时定级" if level else "登记时未定级")
     session.add(LevelChange(incident=incident, from_level=None, to_level=level, reason=reason,
                             changed_by_id=actor_id(actor), changed_at=now))
     audit.record(session, actor=actor, action="incident.registered", entity="incident", entity_id=incident.id,
@@ -226,7 +221,7 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     _not_watch(incident)
     _check_open(incident, "grade")
     level = _check_level(level)
-    reason = _text(reason, "reason", limit=2000)
+    reason = text_field(reason, "reason", limit=2000)
     if level == incident.level:
         raise Conflict("same_level", f"事件已是{plan.level(level).numeral}级", f"the incident is already level {level}")
     before = incident.level
@@ -269,8 +264,8 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     permissions.require(actor, f"report:{kind}", incident, plan)
     _not_watch(incident)
     # The closing report's body is its six sections together, each already held to MAX_TEXT (closing.py).
-    body = _text(body, "body", limit=MAX_TEXT * 7 if kind == "closing" else MAX_TEXT)
-    submitted_at = _not_future(submitted_at, now, "submitted_at", plan) if submitted_at else now
+    body = text_field(body, "body", limit=MAX_TEXT * 7 if kind == "closing" else MAX_TEXT)
+    submitted_at = not_future(submitted_at, now, "submitted_at", plan) if submitted_at else now
     if submitted_at < incident.discovered_at:
         raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",
                            "submitted_at is before the event was discovered", field="submitted_at")
@@ -319,8 +314,8 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     if incident.status != ACTIVE:
         raise Conflict("not_active", "尚未启动应急响应，无需宣布结束", "the response was never activated")
     permissions.require_end(actor, incident, plan)
-    reason = _text(reason, "reason", limit=2000)
-    ended_at = _not_future(ended_at, now, "ended_at", plan) if ended_at else now
+    reason = text_field(reason, "reason", limit=2000)
+    ended_at = not_future(ended_at, now, "ended_at", plan) if ended_at else now
     if ended_at < incident.activated_at:
         raise InvalidInput("before_activation", "结束时间不能早于启动应急响应的时间",
                            "ended_at is before the activation", field="ended_at")

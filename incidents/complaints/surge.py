@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from incidents.records import audit, board_events
 from incidents.response import service
 from incidents.records.board_events import OVERVIEW, department_room
-from incidents.complaints import iso, local_day, redact
+from incidents.kernel.masking import redact
 from incidents.kernel.durations import chinese_duration
+from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
@@ -42,6 +43,7 @@ from incidents.models import (
 from incidents.plan import Plan, SurgeRule
 from incidents.kernel.roles import DEPARTMENT_ROLES, OFFICE
 from incidents.kernel.actors import SystemActor, actor_id
+from incidents.kernel.moments import iso, local_day
 
 WATCHER = SystemActor(name="surge-watch")
 DIMENSION_NAMES = {"business": "经营者", "category": "投诉类别", "area": "区域"}
@@ -336,7 +338,7 @@ def _draft_warning(plan: Plan, row: Surge, complaints: list[Complaint], *, now: 
     top = _category_name(plan, cats.most_common(1)[0][0]) if cats else row.label
     subject = {"business": f"{top}消费", "category": f"{row.label}消费", "area": f"{row.label}地区{top}消费"}[
         row.dimension]
-    day = local_day(plan, now)
+    day = local_day(plan.tz, now)
     body = (f"近期，{plan.bureau}12315投诉举报平台陆续收到涉及{subject}的投诉举报，数量明显高于往常。"
             f"为维护消费者合法权益，现发布消费提示：\n"
             f"一、理性消费，选择证照齐全、信誉良好的经营者，警惕“低价”“免费”等诱导宣传；\n"
@@ -368,21 +370,11 @@ def get_warning(session: Session, warning_id: int, *, for_update: bool = False) 
     return row
 
 
-def _text(value: str | None, field: str, name: str, limit: int) -> str:
-    value = (value or "").replace("\r\n", "\n").strip()
-    value = "".join(ch for ch in value if ch in "\n\t" or ord(ch) >= 32)
-    if not value:
-        raise InvalidInput("missing_field", f"请填写{name}", f"{field} is required", field=field)
-    if len(value) > limit:
-        raise InvalidInput("too_long", f"{name}过长（最多{limit}字）", f"{field} is too long", field=field)
-    return value
-
-
 def draft_warning(session: Session, plan: Plan, *, title: str, body: str, actor, now: datetime) -> ConsumerWarning:
     """Draft a consumer warning by hand (not from a surge)."""
     if not may_edit_warnings(actor, plan):
         raise Forbidden("forbidden", "只有315投诉中心或应急办公室可以起草消费预警", "only the centre or the office drafts")
-    row = ConsumerWarning(title=_text(title, "title", "标题", MAX_TITLE), body=redact(_text(body, "body", "正文", MAX_BODY)),
+    row = ConsumerWarning(title=checked_text(title, field="title", label="标题", limit=MAX_TITLE, clean=True, ask="请填写"), body=redact(checked_text(body, field="body", label="正文", limit=MAX_BODY, clean=True, ask="请填写")),
                           status=WARNING_DRAFT, drafted_at=now, edited_at=now, edited_by_id=actor_id(actor))
     session.add(row)
     session.flush()
@@ -398,8 +390,8 @@ def edit_warning(session: Session, plan: Plan, *, warning_id: int, title: str, b
     row = get_warning(session, warning_id, for_update=True)
     if row.status != WARNING_DRAFT:
         raise Conflict("not_draft", "只能修改草稿（已提交的须先退回）", "only a draft can be edited")
-    row.title = _text(title, "title", "标题", MAX_TITLE)
-    row.body = redact(_text(body, "body", "正文", MAX_BODY))  # no complainant's number ever goes public
+    row.title = checked_text(title, field="title", label="标题", limit=MAX_TITLE, clean=True, ask="请填写")
+    row.body = redact(checked_text(body, field="body", label="正文", limit=MAX_BODY, clean=True, ask="请填写"))  # no complainant's number ever goes public
     row.edited_at, row.edited_by_id = now, actor_id(actor)
     _warning_event(session, plan, row, what="edited", actor=actor, at=now)
     return row

@@ -32,7 +32,9 @@ from incidents.kernel.calendar import (
     NoticeBreak,
     chinese_date,
 )
-from incidents.complaints import KIND_NAMES, change_dict, day_start, limit_timing
+from incidents.complaints.limits import limit_timing
+from incidents.complaints.states import KIND_NAMES
+from incidents.complaints.views import change_dict
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput
 from incidents.models import (
     ESC_STOPPED,
@@ -44,6 +46,7 @@ from incidents.models import (
 from incidents.plan import Plan
 from incidents.kernel.roles import ADMIN, OFFICE
 from incidents.kernel.actors import SystemActor, actor_id
+from incidents.kernel.moments import at_local
 
 ENTER_ROLES = frozenset({OFFICE, ADMIN})
 FIRST_YEAR = EDITIONS[-1].since
@@ -377,7 +380,7 @@ def recount_limits(session: Session, plan: Plan, calendar: Calendar, *, first: d
         rule = rules.get(row.kind)
         if rule is None:
             continue
-        timing = limit_timing(plan, calendar, rule, day_start(plan, row.starts_on))
+        timing = limit_timing(plan, calendar, rule, at_local(plan.tz, row.starts_on))
         if (timing.due_on, timing.warn_at, timing.estimated, timing.note) == \
                 (row.due_on, row.warn_at, row.estimated, row.estimate_note):
             continue

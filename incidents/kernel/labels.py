@@ -1,0 +1,128 @@
+"""What the boards, the briefings and the texts call things in Chinese: one name per state and action.
+
+The boards (app/board/presenters.py), the PDFs (reports/) and the domain's own messages read
+their names here, so the incident page and the briefing cannot name the same thing twice.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from incidents.kernel.states import (
+    AssignmentStatus,
+    BriefingStatus,
+    ClockStatus,
+    ClosingStatus,
+    ComplaintKind,
+    ComplaintStatus,
+    DeliveryStatus,
+    EscalationStatus,
+    IncidentKind,
+    IncidentStatus,
+    ReportKind,
+    WarningStatus,
+    WithdrawKind,
+)
+
+INCIDENT_STATUS = {IncidentStatus.REGISTERED: "已登记", IncidentStatus.ACTIVE: "应急响应中",
+                   IncidentStatus.ENDED: "应急状态已结束", IncidentStatus.ARCHIVED: "已归档",
+                   IncidentStatus.WATCHING: "节日预警中", IncidentStatus.WITHDRAWN: "已作废"}
+INCIDENT_KIND = {IncidentKind.EVENT: "突发事件", IncidentKind.HOLIDAY_WATCH: "节日市场预警"}
+WATCH_CLOSED = "预警已结束"
+WITHDRAW_KIND = {WithdrawKind.DUPLICATE: "重复登记", WithdrawKind.TEST: "测试登记", WithdrawKind.FALSE_REPORT: "不实报告"}
+CLOCK_STATUS = {ClockStatus.PENDING: "进行中", ClockStatus.MET: "按时完成", ClockStatus.LATE: "迟报",
+                ClockStatus.OVERDUE: "超时未报", ClockStatus.CANCELLED: "已取消"}
+# A clock's outcome in the accountability record (the plan's 迟报 and 漏报).
+OUTCOME = {"met": "按时", "late": "迟报", "missed": "漏报（超时未报）", "running": "进行中"}
+REPORT_KIND = {ReportKind.INITIAL: "事发地初报", ReportKind.BUREAU: "局报告", ReportKind.PROGRESS: "续报",
+               ReportKind.CLOSING: "总结报告", ReportKind.MEASURE: "措施完成"}
+ASSIGNMENT_STATUS = {AssignmentStatus.PUSHED: "待签收", AssignmentStatus.ACKNOWLEDGED: "已签收",
+                     AssignmentStatus.IN_PROGRESS: "办理中", AssignmentStatus.DONE: "已完成",
+                     AssignmentStatus.DECLINED: "已否定报备"}
+CLOSING_STATUS = {ClosingStatus.SUBMITTED: "已提交，待审批", ClosingStatus.RETURNED: "已退回修改",
+                  ClosingStatus.APPROVED: "已批准"}
+BRIEFING_STATUS = {BriefingStatus.PENDING: "排队中", BriefingStatus.RUNNING: "正在生成", BriefingStatus.READY: "已生成",
+                   BriefingStatus.FAILED: "生成失败"}
+ESCALATION_STATUS = {EscalationStatus.RUNNING: "升级中", EscalationStatus.ACKNOWLEDGED: "已签收",
+                     EscalationStatus.RESOLVED: "已办结", EscalationStatus.STOPPED: "已停止",
+                     EscalationStatus.EXHAUSTED: "已升级至最后一步，仍无人签收"}
+ESCALATION_TRIGGER = {"unacknowledged": "任务未签收", "warning": "时限即将届满", "overdue": "时限已超时"}
+CHANNEL = {"board": "看板", "sms": "短信", "voice": "电话"}
+AUDIENCE = {"duty_officer": "值班人员", "department_head": "科室负责人", "leadership": "领导小组"}
+DELIVERY_STATUS = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.HELD: "限流暂缓", DeliveryStatus.SENDING: "发送中",
+                   DeliveryStatus.QUEUED: "已提交", DeliveryStatus.SENT: "已发出", DeliveryStatus.DELIVERED: "已送达",
+                   DeliveryStatus.UNDELIVERED: "未送达", DeliveryStatus.FAILED: "发送失败",
+                   DeliveryStatus.BUNDLED: "已合并发送", DeliveryStatus.SKIPPED: "无人可通知",
+                   DeliveryStatus.CANCELLED: "已取消（已签收）", DeliveryStatus.UNKNOWN: "发送中断，未知"}
+COMPLAINT_KIND = {ComplaintKind.COMPLAINT: "投诉", ComplaintKind.TIPOFF: "举报"}
+COMPLAINT_STATUS = {ComplaintStatus.RECEIVED: "已收到，待受理", ComplaintStatus.ACCEPTED: "已受理",
+                    ComplaintStatus.REFUSED: "不予受理", ComplaintStatus.MEDIATING: "调解中",
+                    ComplaintStatus.CLOSED: "已办结", ComplaintStatus.FILED: "已立案",
+                    ComplaintStatus.NOT_FILED: "不予立案"}
+# The button (and audit entry) that moves a complaint into each status.
+COMPLAINT_ACTION = {ComplaintStatus.ACCEPTED: "受理", ComplaintStatus.REFUSED: "不予受理",
+                    ComplaintStatus.MEDIATING: "开始调解", ComplaintStatus.CLOSED: "办结并答复",
+                    ComplaintStatus.FILED: "立案", ComplaintStatus.NOT_FILED: "不予立案"}
+COMPLAINT_LIMIT_STATE = {"running": "计时中", "warn": "即将到期", "overdue": "已超期", ClockStatus.MET: "按时办结",
+                         ClockStatus.LATE: "超期办结", ClockStatus.CANCELLED: "已取消"}
+WARNING_STATUS = {WarningStatus.DRAFT: "草稿", WarningStatus.SUBMITTED: "待审批", WarningStatus.PUBLISHED: "已发布",
+                  WarningStatus.WITHDRAWN: "已撤回"}
+SURGE_DIMENSION = {"business": "经营者", "category": "投诉类别", "area": "区域"}
+
+# Audit actions as the incident page and the briefing's timeline name them.
+ACTIONS = {
+    "incident.registered": "登记事件",
+    "incident.graded": "定级",
+    "incident.activated": "启动应急响应",
+    "incident.ended": "宣布应急状态结束",
+    "incident.archived": "归档",
+    "report.submitted": "报送报告",
+    "deadline.started": "时限开始计时",
+    "deadline.retimed": "时限重新计算",
+    "deadline.cancelled": "时限取消",
+    "deadline.met": "时限按时完成",
+    "deadline.late": "迟报",
+    "deadline.overdue": "超时未报",
+    "assignment.created": "派发任务",
+    "assignment.acknowledged": "签收任务",
+    "assignment.in_progress": "任务办理中",
+    "assignment.progress": "报告办理情况",
+    "assignment.done": "任务完成",
+    "assignment.declined": "否定报备",
+    "closing.submitted": "提交总结报告",
+    "closing.returned": "退回总结报告",
+    "closing.approved": "批准总结报告",
+    "briefing.generated": "生成简报",
+    "escalation.acknowledged": "签收升级通知",
+    "escalation.resolved": "升级通知结束（已办结）",
+    "escalation.stopped": "升级通知停止",
+    "escalation.exhausted": "升级通知已至最后一步",
+    "holiday_watch.opened": "发布节日市场预警",
+    "holiday_watch.moved": "节日预警日期按放假通知调整",
+    "holiday_watch.closed": "节日市场预警结束",
+    "calendar.notice_entered": "录入放假通知",
+    "complaints.limits_recounted": "投诉举报办理时限重算",
+    "complaint.triaged": "分流",
+    "complaint.accepted": "受理",
+    "complaint.refused": "不予受理",
+    "complaint.mediating": "开始调解",
+    "complaint.closed": "办结并答复",
+    "complaint.filed": "立案",
+    "complaint.not_filed": "不予立案",
+    "complaint.contact_viewed": "查看完整联系方式",
+}
+SYSTEM_ACTORS = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试", "reports": "简报生成",
+                 "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历"}
+
+
+class _Clocks(Protocol):
+    def clock(self, kind: str): ...
+
+
+def clock_name(plan: _Clocks, kind: str | None, cycle: int = 0, fallback: str | None = None) -> str:
+    """Return a clock's name, with the round of a repeating one: 应急处置情况续报（第2次）."""
+    try:
+        rule = plan.clock(kind or "")
+    except KeyError:
+        return fallback or kind or "—"
+    name = fallback or rule.name
+    return f"{name}（第{cycle + 1}次）" if rule.repeats else name

@@ -6,14 +6,15 @@ without a database.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents.response import accountability, closing
+from incidents.kernel import labels
+from incidents.records import wording
+from incidents.response import accountability, closing, incident_view
 from incidents import complaints, escalation
 from incidents.complaints import surge
 from incidents.kernel.durations import chinese_duration
@@ -31,12 +32,10 @@ from incidents.models import (
     ConsumerWarning,
     Incident,
     Surge,
-    User,
 )
 from incidents.plan import LEVEL_CODES, Plan
 from incidents.response.service import get_incident, plan_of
-from incidents.kernel.moments import local_day
-from reports import names
+from incidents.kernel.moments import iso, local_day
 from reports.charts import tally
 
 # Assignments not yet finished, and the state a board shows first.
@@ -45,11 +44,6 @@ OPEN_ASSIGNMENTS = ("pushed", "acknowledged", "in_progress")
 DAY_EVENTS = ("incident.registered", "incident.graded", "incident.activated", "incident.ended", "incident.archived",
               "report.submitted", "deadline.late", "deadline.overdue", "assignment.declined",
               "closing.submitted", "closing.returned", "closing.approved")
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Format a time as ISO 8601 with its offset."""
-    return moment.isoformat() if moment else None
 
 
 def header(plan: Plan, *, title: str, now: datetime) -> dict:
@@ -76,35 +70,27 @@ def _fmt(plan: Plan):
     return fmt
 
 
-def _user_names(session: Session, ids) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
-
-
 # --- one incident -------------------------------------------------------------------------
 
 
 def clock_item(row, plan: Plan, now: datetime) -> dict:
     """Return one clock with its state in words: 按时完成, 迟报 2小时, 超时未报（已超 3小时）, 剩余 …"""
-    outcome = accountability.outcome(row, now) if row.status != CANCELLED else "cancelled"
+    entry = incident_view.clock_entry(row, plan, now)
     if row.status == CANCELLED:
         state = f"已取消：{row.cancel_reason or ''}"
     elif row.status == MET:
         state = "按时完成"
     elif row.status == LATE:
         state = f"迟报 {chinese_duration(row.late_seconds or 0)}"
-    elif outcome == "missed":
+    elif entry["outcome"] == "missed":
         state = f"超时未报（已超 {chinese_duration((now - row.due_at).total_seconds())}）"
     else:
         state = f"进行中（剩余 {chinese_duration((row.due_at - now).total_seconds())}）"
     return {
-        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": names.clock(plan, row.kind, row.cycle, row.name),
-        "unit": names.unit(plan, row.department or row.station), "starts_at": iso(row.starts_at),
-        "due_at": iso(row.due_at), "status": row.status, "status_name": names.CLOCK_STATUS.get(row.status, row.status),
-        "outcome": outcome, "state": state, "satisfied_at": iso(row.satisfied_at),
-        "late_seconds": row.late_seconds if row.status == LATE else None,
+        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": entry["name"], "unit": entry["unit"],
+        "starts_at": iso(row.starts_at), "due_at": iso(row.due_at), "status": row.status,
+        "status_name": entry["status_name"], "outcome": entry["outcome"], "state": state,
+        "satisfied_at": iso(row.satisfied_at), "late_seconds": entry["late_seconds"],
         "cancel_reason": row.cancel_reason,
     }
 
@@ -119,24 +105,8 @@ def escalation_history(session: Session, incident_id: int) -> dict:
 
 
 def timeline(session: Session, incident: Incident, plan: Plan) -> list[dict]:
-    """Return the incident's audit trail, oldest first, in Chinese."""
-    fmt = _fmt(plan)
-    departments = {str(a.id): a.department for a in incident.assignments}
-    rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
-    out = []
-    for row in rows:
-        try:
-            data = json.loads(row.data)
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        if row.entity == "assignment" and not data.get("department"):
-            data["department"] = departments.get(str(row.entity_id))
-        out.append({"seq": row.seq, "at": iso(row.at), "actor": names.actor(row.actor), "action": row.action,
-                    "what": names.ACTIONS.get(row.action, row.action),
-                    "detail": names.describe(plan, row.action, data, fmt)})
-    return out
+    """Return the incident's audit trail, oldest first, in Chinese, times as ISO text."""
+    return [{**entry, "at": iso(entry["at"])} for entry in incident_view.timeline(session, incident, plan, _fmt(plan))]
 
 
 def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> dict:
@@ -144,10 +114,8 @@ def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> d
     incident = get_incident(session, incident_id)
     plan = plan_of(incident)
     fmt = _fmt(plan)
-    people = _user_names(session, [c.changed_by_id for c in incident.level_changes]
-                         + [r.submitted_by_id for r in incident.reports]
-                         + [incident.created_by_id, incident.ended_by_id])
-    level = names.level(plan, incident.level)
+    people = incident_view.people_of(session, incident)
+    level = wording.level(plan, incident.level)
     clocks = [clock_item(d, plan, now) for d in incident.deadlines]
     live = [c for c in clocks if c["outcome"] == "running"]
     open_tasks = [a for a in incident.assignments if a.status in OPEN_ASSIGNMENTS]
@@ -161,32 +129,32 @@ def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> d
         ("地点", incident.location),
         ("信息来源", incident.source),
         ("事件性质", incident.nature),
-        ("事件类别", names.category(plan, incident.category)),
+        ("事件类别", wording.category(plan, incident.category)),
         ("事件等级", f"{level['label']} {level['name']}" if level["code"] else "未定级"),
         ("影响范围", incident.scope),
         ("人员伤亡及财产损失", incident.casualties),
         ("发展趋势", incident.trend),
         ("已采取的措施", incident.measures_taken),
         ("后续工作", "；".join(follow_up) if follow_up else "无待办时限或任务"),
-        ("牵头科室", names.unit(plan, incident.lead_department)),
-        ("事发地市场监督管理所", names.unit(plan, incident.station) if incident.station else "未指定"),
+        ("牵头科室", wording.unit(plan, incident.lead_department)),
+        ("事发地市场监督管理所", wording.unit(plan, incident.station) if incident.station else "未指定"),
     ]
-    measures = [{"at": iso(r.submitted_at), "what": names.clock(plan, r.measure) if r.measure else "措施",
+    measures = [{"at": iso(r.submitted_at), "what": labels.clock_name(plan, r.measure) if r.measure else "措施",
                  "body": r.body, "by": people.get(r.submitted_by_id, "")}
                 for r in incident.reports if r.kind == "measure"]
-    measures += [{"at": iso(a.done_at), "what": f"{names.unit(plan, a.department)}：{a.task}",
+    measures += [{"at": iso(a.done_at), "what": f"{wording.unit(plan, a.department)}：{a.task}",
                   "body": a.done_note or "", "by": ""} for a in incident.assignments if a.status == "done"]
     measures.sort(key=lambda m: m["at"] or "")
     lead = incident.lead_department
-    assignments = sorted(incident.assignments, key=lambda a: (a.department != lead, names.unit(plan, a.department),
+    assignments = sorted(incident.assignments, key=lambda a: (a.department != lead, wording.unit(plan, a.department),
                                                               a.created_at, a.id))
     outcome_counts = {k: sum(1 for c in clocks if c["outcome"] == k) for k in ("met", "late", "missed", "running")}
     return {
         "incident": {
             "id": incident.id, "number": incident.number, "title": incident.title, "status": incident.status,
-            "status_name": names.INCIDENT_STATUS.get(incident.status, incident.status),
-            "category_name": names.category(plan, incident.category),
-            "lead_department_name": names.unit(plan, incident.lead_department),
+            "status_name": labels.INCIDENT_STATUS.get(incident.status, incident.status),
+            "category_name": wording.category(plan, incident.category),
+            "lead_department_name": wording.unit(plan, incident.lead_department),
             "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),
             "activated_at": iso(incident.activated_at), "ended_at": iso(incident.ended_at),
             "archived_at": iso(incident.archived_at), "end_reason": incident.end_reason,
@@ -195,21 +163,19 @@ def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> d
         },
         "level": level,
         "contents": [list(p) for p in contents],
-        "levels": [{"from": names.level(plan, c.from_level)["label"], "to": names.level(plan, c.to_level)["label"],
-                    "reason": c.reason, "at": iso(c.changed_at), "by": people.get(c.changed_by_id, "")}
-                   for c in incident.level_changes],
+        "levels": [{"from": e["from"]["label"], "to": e["to"]["label"], "reason": e["reason"], "at": iso(e["at"]),
+                    "by": e["by"]} for e in incident_view.level_entries(incident, plan, people)],
         "clocks": clocks,
         "clock_totals": outcome_counts,
-        "assignments": [{"id": a.id, "department": names.unit(plan, a.department), "task": a.task,
-                         "status": a.status, "status_name": names.ASSIGNMENT_STATUS.get(a.status, a.status),
+        "assignments": [{"id": a.id, "department": wording.unit(plan, a.department), "task": a.task,
+                         "status": a.status, "status_name": labels.ASSIGNMENT_STATUS.get(a.status, a.status),
                          "created_at": iso(a.created_at), "due_at": iso(a.due_at),
                          "acknowledged_at": iso(a.acknowledged_at), "done_at": iso(a.done_at),
                          "note": a.decline_reason or a.done_note or a.progress_note or ""}
                         for a in assignments],
-        "reports": [{"id": r.id, "kind": r.kind, "kind_name": names.REPORT_KIND.get(r.kind, r.kind),
-                     "measure": names.clock(plan, r.measure) if r.measure else None, "body": r.body,
-                     "submitted_at": iso(r.submitted_at), "by": people.get(r.submitted_by_id, "")}
-                    for r in incident.reports],
+        "reports": [{"id": r["id"], "kind": r["kind"], "kind_name": r["kind_name"], "measure": r["measure"],
+                     "body": r["body"], "submitted_at": iso(r["submitted_at"]), "by": r["by"]}
+                    for r in incident_view.report_entries(incident, plan, people)],
         "measures": measures,
         "escalation": escalation_history(session, incident.id),
         "timeline": timeline(session, incident, plan),
@@ -252,9 +218,9 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
         live = sorted((c for c in clocks if c["outcome"] in ("running", "missed") and c["status"] in (PENDING, OVERDUE)),
                       key=lambda c: c["due_at"])
         incidents.append({
-            "id": inc.id, "number": inc.number, "title": inc.title, "level": names.level(iplan, inc.level),
-            "status": inc.status, "status_name": names.INCIDENT_STATUS.get(inc.status, inc.status),
-            "lead_department_name": names.unit(iplan, inc.lead_department),
+            "id": inc.id, "number": inc.number, "title": inc.title, "level": wording.level(iplan, inc.level),
+            "status": inc.status, "status_name": labels.INCIDENT_STATUS.get(inc.status, inc.status),
+            "lead_department_name": wording.unit(iplan, inc.lead_department),
             "discovered_at": iso(inc.discovered_at),
             "clocks": {k: sum(1 for c in clocks if c["outcome"] == k) for k in ("met", "late", "missed", "running")},
             "next_clocks": [{"name": c["name"], "due_at": c["due_at"], "state": c["state"], "outcome": c["outcome"]}
@@ -272,22 +238,16 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
         q = (select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end, AuditEntry.action.in_(DAY_EVENTS),
                                       AuditEntry.incident_id.in_(ids)).order_by(AuditEntry.seq))
         for row in session.scalars(q):
-            try:
-                data = json.loads(row.data)
-            except ValueError:
-                data = {}
-            iplan = plans[row.incident_id]
-            events.append({"at": iso(row.at), "number": numbers[row.incident_id],
-                           "what": names.ACTIONS.get(row.action, row.action),
-                           "detail": names.describe(iplan, row.action, data if isinstance(data, dict) else {}, fmt),
-                           "actor": names.actor(row.actor)})
+            entry = wording.audit_entry(row, plans[row.incident_id], fmt)
+            events.append({"at": iso(row.at), "number": numbers[row.incident_id], "what": entry["what"],
+                           "detail": entry["detail"], "actor": entry["actor"]})
     acc = accountability.report(session, now=now, flt=accountability.Filter(due_from=start, due_to=min(end, now)))
     problems = _problems(acc, plan)
     by_level = []
     for lv in (*LEVEL_CODES, None):
         n = sum(1 for i in incidents if i["level"]["code"] == lv and i["status"] != ARCHIVED)
         if n:
-            by_level.append({"level": names.level(plan, lv), "count": n})
+            by_level.append({"level": wording.level(plan, lv), "count": n})
     open_rows = [i for i in incidents if i["status"] != ARCHIVED]
     totals = {
         "open": len(open_rows),
@@ -319,7 +279,7 @@ def _problems(acc: dict, plan: Plan) -> list[dict]:
             out.append({
                 "deadline_id": item["deadline_id"], "incident_id": item["incident_id"],
                 "number": item["incident_number"], "title": titles.get(item["incident_id"], ""),
-                "name": names.clock(plan, item["kind"], item["cycle"], item["name"]),
+                "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
                 "unit": item["unit_name"] or "事发地市场监督管理所（未指定）",
                 "unit_code": item["department"] or item["station"] or "",
                 "due_at": item["due_at"], "satisfied_at": item["satisfied_at"], "outcome": item["outcome"],
@@ -352,7 +312,7 @@ def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: d
     units.sort(key=lambda u: (-(u["late"] + u["missed"]), u["name"]))
     return {
         "kind": "accountability", **header(plan, title="迟报漏报情况表", now=now),
-        "period": [start.isoformat(), end.isoformat()], "unit": names.unit(plan, unit) if unit else None,
+        "period": [start.isoformat(), end.isoformat()], "unit": wording.unit(plan, unit) if unit else None,
         "totals": {**acc["totals"],
                    "late_total": chinese_duration(acc["totals"]["late_seconds_total"])
                    if acc["totals"]["late_seconds_total"] else "—"},
@@ -374,12 +334,12 @@ def closing_document(session: Session, incident_id: int, *, now: datetime) -> di
     snap = incident_snapshot(session, incident_id, now=now)
     incident = get_incident(session, incident_id)
     plan = plan_of(incident)
-    people = _user_names(session, [row.submitted_by_id, row.decided_by_id])
+    people = incident_view.user_names(session, [row.submitted_by_id, row.decided_by_id])
     clocks = [c for c in snap["clocks"] if c["kind"] == "closing_report" and c["status"] != CANCELLED]
     return {
         "kind": "closing", **header(plan, title="应急处置总结报告", now=now), **snap,
         "closing": {
-            "status": row.status, "status_name": closing.STATUS_NAMES.get(row.status, row.status),
+            "status": row.status, "status_name": labels.CLOSING_STATUS.get(row.status, row.status),
             "version": row.version, **{k: getattr(row, k) for k, _ in closing.SECTIONS},
             "investigators": row.investigators,
             "submitted_by": people.get(row.submitted_by_id, ""), "submitted_at": iso(row.submitted_at),
@@ -436,12 +396,12 @@ def complaints_weekly_snapshot(session: Session, plan: Plan, *, monday: date, no
     start, end = day_window(plan, monday)[0], day_window(plan, monday + timedelta(days=7))[0]
     summary = complaints.weekly_summary(session, plan, start=start, end=end, now=now, top=TOP_BUSINESSES)
     in_week = _within(Complaint.received_at, start, end)
-    kinds = complaints.KIND_NAMES
+    kinds = labels.COMPLAINT_KIND
 
-    status = {k: dict.fromkeys(complaints.STATUS_NAMES, 0) for k in kinds}
+    status = {k: dict.fromkeys(labels.COMPLAINT_STATUS, 0) for k in kinds}
     for kind, st, n in session.execute(select(Complaint.kind, Complaint.status, func.count()).where(in_week)
                                        .group_by(Complaint.kind, Complaint.status)):
-        status.setdefault(kind, dict.fromkeys(complaints.STATUS_NAMES, 0))[st] = n
+        status.setdefault(kind, dict.fromkeys(labels.COMPLAINT_STATUS, 0))[st] = n
 
     previous = dict(session.execute(
         select(Complaint.kind, func.count())
@@ -499,7 +459,7 @@ def complaints_weekly_snapshot(session: Session, plan: Plan, *, monday: date, no
     departments: dict[str, dict] = {}
 
     def department(code: str) -> dict:
-        return departments.setdefault(code, {"code": code, "name": names.unit(plan, code), "met": 0, "late": 0,
+        return departments.setdefault(code, {"code": code, "name": wording.unit(plan, code), "met": 0, "late": 0,
                                              "missed": 0, "running": 0, "overdue_now": 0})
 
     limit_rows = session.execute(
@@ -519,14 +479,14 @@ def complaints_weekly_snapshot(session: Session, plan: Plan, *, monday: date, no
             .where(_within(Surge.opened_at, start, end)).order_by(Surge.opened_at, Surge.id))
     for row, number in session.execute(stmt):
         action = {"linked": "关联至事件", "proposed": "提出Ⅳ级事件"}.get(row.action or "", "")
-        surges.append({"dimension": row.dimension, "dimension_name": surge.DIMENSION_NAMES.get(row.dimension, ""),
+        surges.append({"dimension": row.dimension, "dimension_name": labels.SURGE_DIMENSION.get(row.dimension, ""),
                        "label": row.label, "count": row.count, "peak": row.peak,
                        "window": surge.window_text(timedelta(seconds=row.window_seconds)),
                        "opened_at": iso(row.opened_at), "ended_at": iso(row.ended_at),
                        "status_name": "已回落" if row.ended_at else "高峰中",
                        "action": f"{action} {number}" if action and number else action or "—"})
     warnings = [{"title": w.title, "status": w.status,
-                 "status_name": surge.WARNING_STATUS_NAMES.get(w.status, w.status),
+                 "status_name": labels.WARNING_STATUS.get(w.status, w.status),
                  "drafted_at": iso(w.drafted_at), "published_at": iso(w.published_at)}
                 for w in session.scalars(select(ConsumerWarning)
                                          .where(or_(_within(ConsumerWarning.drafted_at, start, end),

@@ -20,6 +20,7 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
+from incidents.kernel import labels
 from incidents.records import audit
 from incidents import complaints
 from incidents.response import service
@@ -44,7 +45,6 @@ log = logging.getLogger("yingji.reports")
 
 KINDS = {"incident": "事件简报", "daily": "每日汇总", "closing": "应急处置总结报告", "accountability": "迟报漏报情况表",
          "complaints_weekly": "每周投诉举报情况汇总"}
-STATUS_NAMES = {BRIEFING_PENDING: "排队中", BRIEFING_RUNNING: "正在生成", BRIEFING_READY: "已生成", BRIEFING_FAILED: "生成失败"}
 # The same content asked again within this time, with nothing changed, is the same version.
 REUSE_FOR = timedelta(minutes=5)
 # A row still pending or running after this long lost its worker (the process stopped).
@@ -250,7 +250,7 @@ def as_dict(row: Briefing) -> dict:
     iso = lambda m: m.isoformat() if m else None  # noqa: E731
     return {"id": row.id, "kind": row.kind, "kind_name": KINDS.get(row.kind, row.kind), "title": row.title,
             "incident_id": row.incident_id, "params": row.params, "status": row.status,
-            "status_name": STATUS_NAMES.get(row.status, row.status), "reference": reference(row.id),
+            "status_name": labels.BRIEFING_STATUS.get(row.status, row.status), "reference": reference(row.id),
             "requested_by": row.requested_by_id, "requested_at": iso(row.requested_at),
             "generated_at": iso(row.generated_at), "finished_at": iso(row.finished_at), "size": row.size,
             "pages": row.pages, "sha256": row.sha256, "error": row.error, "filename": row.filename,

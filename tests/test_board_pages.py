@@ -167,7 +167,7 @@ def test_incident_page_shows_cancelled_clocks_with_reason_and_measures(browser, 
     leader.post(f"/api/v1/incidents/{iid}/activate")
     html = page(browser("leader"), f"/incidents/{iid}")
     assert "已取消" in html and "预案不要求" in html
-    assert "应急响应中" in html and "应急处置情况续报(第1次)" in html
+    assert "应急响应中" in html and "应急处置情况续报（第1次）" in html
 
     inc = register(office, category="food_poisoning", level="II")
     iid = inc["id"]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
 
+from incidents.kernel import labels
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
@@ -46,11 +47,11 @@ def create_complaint():
         return _limited(exc)
     plan = yingji().plan
     return jsonify({"tracking_no": complaint.tracking_no, "status": complaint.status,
-                    "status_name": complaints.STATUS_NAMES[complaint.status],
+                    "status_name": labels.COMPLAINT_STATUS[complaint.status],
                     "received_at": iso(complaint.received_at),
                     "phone": complaints.mask_phone(complaint.phone),
                     "category_name": plan.complaints.category(complaint.category).name,
-                    "message": f"已收到您的{complaints.KIND_NAMES[complaint.kind]}，请记下查询码 "
+                    "message": f"已收到您的{labels.COMPLAINT_KIND[complaint.kind]}，请记下查询码 "
                                f"{complaint.tracking_no}，凭查询码和手机号码查询办理进度"}), 201
 
 

@@ -7,6 +7,8 @@ routed to it (fragments/duty_complaints.html), with their limits counting down.
 """
 from __future__ import annotations
 
+from incidents.kernel import labels
+from incidents.records import wording
 from datetime import datetime
 
 from flask import abort, render_template, request
@@ -84,7 +86,7 @@ def panel_data(user, moment: datetime) -> dict:
         "warnings": [surge.warning_view(w) for w in warnings],
         "departments": plan.departments,
         "categories": plan.complaints.categories,
-        "statuses": complaints.STATUS_NAMES,
+        "statuses": labels.COMPLAINT_STATUS,
         "may_triage": triager,
         "may_edit_warnings": surge.may_edit_warnings(user, plan),
         "may_approve_warnings": surge.may_approve_warnings(user, plan),
@@ -138,7 +140,7 @@ def complaint_page(tracking_no: str):
                                                        AuditEntry.entity_id == complaint.tracking_no)
                               .order_by(AuditEntry.seq)).all()
     may_handle = complaints.can_handle(user, plan, complaint)
-    actions = [{"to": to, "name": complaints.ACTION_NAMES[to]} for to in view["next"]] if may_handle else []
+    actions = [{"to": to, "name": labels.COMPLAINT_ACTION[to]} for to in view["next"]] if may_handle else []
     return render_template(
         "complaint.html", c=view, actions=actions, history=[_history_line(plan, h) for h in history],
         may_triage=complaints.can_triage(user, plan) and complaint.status not in complaints.FINAL,
@@ -159,7 +161,7 @@ def _history_line(plan: Plan, entry: AuditEntry) -> dict:
     text = HISTORY_NAMES.get(entry.action, entry.action)
     if entry.action == "complaint.triaged":
         text += f"至{views.unit_name(plan, data.get('to'))}" + ("（改派）" if data.get("rerouted") else "")
-    return {"at": entry.at, "who": views.actor_label(entry.actor), "text": text}
+    return {"at": entry.at, "who": wording.actor(entry.actor), "text": text}
 
 
 # --- the department's duty board ----------------------------------------------------------------------

@@ -6,29 +6,27 @@ time); they never look codes up in the plan themselves.
 from __future__ import annotations
 
 
-import json
+from incidents.kernel import labels
+from incidents.records import wording
+from incidents.response import incident_view
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.response import accountability
 from incidents import escalation
 from incidents.people import duty, permissions
-from incidents.response.assignments import ASSIGNING_ROLES, STATUS_NAMES as ASSIGNMENT_STATUS_ZH
+from incidents.response.assignments import ASSIGNING_ROLES
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
-from incidents.response.corrections import WITHDRAW_NAMES
 from incidents.response.grading import suggest
 from incidents.models import (
     ACKNOWLEDGED,
-    ACTIVE,
     ARCHIVED,
     ASSIGNMENT_STATUSES,
     CANCELLED,
     DECLINED,
-    ENDED,
     FINISHED,
     HOLIDAY_WATCH,
     IN_PROGRESS,
@@ -38,45 +36,29 @@ from incidents.models import (
     PENDING,
     PUSHED,
     REGISTERED,
-    WATCHING,
-    WITHDRAWN,
     Assignment,
-    AuditEntry,
     Deadline,
     Escalation,
     Incident,
-    User,
 )
 from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
-from incidents.kernel.roles import DUTY_OFFICER, ROLES, STATION
+from incidents.kernel.roles import DUTY_OFFICER, STATION
 from incidents.response.service import TEXT_FIELDS, plan_of
-from reports import names
 
-STATUS_ZH = {REGISTERED: "已登记", ACTIVE: "应急响应中", ENDED: "应急状态已结束", ARCHIVED: "已归档",
-             WATCHING: "节日预警中", WITHDRAWN: "已作废"}
-KIND_ZH = {HOLIDAY_WATCH: "节日市场预警"}
 
 
 def status_name(incident: Incident) -> str:
     """Return an incident's status in Chinese; a holiday watch that closed itself says so."""
     if incident.kind == HOLIDAY_WATCH and incident.status == ARCHIVED:
-        return "预警已结束"
-    return STATUS_ZH.get(incident.status, incident.status)
-REPORT_KIND_ZH = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
-                  "measure": "措施完成"}
-CLOCK_STATUS_ZH = {PENDING: "进行中", MET: "按时完成", LATE: "迟报", OVERDUE: "超时未报", CANCELLED: "已取消"}
-OUTCOME_ZH = {"met": "按时", "late": "迟报", "missed": "漏报/超时未报", "running": "进行中"}
-# The Chinese names the briefings use are the boards' names too (reports/names.py).
-ACTION_ZH = names.ACTIONS
-SYSTEM_ACTORS_ZH = names.SYSTEM_ACTORS
-UNGRADED = names.UNGRADED
+        return labels.WATCH_CLOSED
+    return labels.INCIDENT_STATUS.get(incident.status, incident.status)
 
 
 # --- small pieces -------------------------------------------------------------
 
 
-level_view = names.level
+level_view = wording.level
 
 
 def unit_name(plan: Plan, code: str | None) -> str:
@@ -86,17 +68,8 @@ def unit_name(plan: Plan, code: str | None) -> str:
     return plan.unit_name(code) if plan.has_unit(code) else code
 
 
-category_name = names.category
+category_name = wording.category
 
-
-def clock_name(plan: Plan, kind: str | None, cycle: int = 0, fallback: str | None = None) -> str:
-    """Return a clock's name, with the round of a repeating one (续报 第2次)."""
-    try:
-        rule = plan.clock(kind or "")
-    except KeyError:
-        return fallback or kind or "—"
-    name = fallback or rule.name
-    return f"{name}(第{cycle + 1}次)" if rule.repeats else name
 
 
 def countdown_text(seconds: float) -> str:
@@ -174,18 +147,11 @@ def clock_view(row: Deadline, plan: Plan, now: datetime) -> dict:
         outcome = "已取消"
     else:
         outcome = None
+    entry = incident_view.clock_entry(row, plan, now)
     return {
-        "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": clock_name(plan, row.kind, row.cycle, row.name),
-        "department": row.department, "station": row.station,
-        "unit": unit_name(plan, row.department or row.station) if (row.department or row.station)
-        else "事发地市场监督管理所(未指定)",
-        "starts_at": row.starts_at, "due_at": row.due_at, "due_js": js_time(row.due_at),
-        "status": row.status, "status_zh": CLOCK_STATUS_ZH.get(row.status, row.status), "state": state,
-        "live": live, "warn_seconds": warn, "seconds_left": int(left), "countdown": countdown_text(left),
-        "outcome": outcome, "satisfied_at": row.satisfied_at,
+        **entry, "status_zh": entry["status_name"], "due_js": js_time(row.due_at), "state": state, "live": live,
+        "warn_seconds": warn, "seconds_left": int(left), "countdown": countdown_text(left), "outcome": outcome,
         "late_by": chinese_duration(row.late_seconds) if row.status == LATE and row.late_seconds else None,
-        "cancelled_at": row.cancelled_at, "cancel_reason": row.cancel_reason,
-        "satisfied_by_report_id": row.satisfied_by_report_id,
     }
 
 
@@ -199,8 +165,8 @@ def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
     return {
         "id": row.id, "incident_id": row.incident_id, "department": row.department,
         "department_name": unit_name(plan, row.department), "task": row.task, "status": row.status,
-        "status_zh": ASSIGNMENT_STATUS_ZH.get(row.status, row.status), "standard": row.standard,
-        "clock": clock_name(plan, row.clock) if row.clock else None,
+        "status_zh": labels.ASSIGNMENT_STATUS.get(row.status, row.status), "standard": row.standard,
+        "clock": labels.clock_name(plan, row.clock) if row.clock else None,
         "created_at": row.created_at, "created_js": js_time(row.created_at),
         "waited": elapsed_text((now - row.created_at).total_seconds()),
         "due_at": row.due_at, "due_js": js_time(row.due_at) if row.due_at else None,
@@ -214,7 +180,7 @@ def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
 def assignments_summary(rows: Iterable[Assignment], plan: Plan, now: datetime) -> dict:
     """Return an incident's assignments: the unacknowledged and the declined first, then counts per state."""
     views = [assignment_view(a, plan, now) for a in sorted(rows, key=lambda a: (a.created_at, a.id))]
-    counts = [{"status": s, "name": ASSIGNMENT_STATUS_ZH[s], "n": sum(1 for v in views if v["status"] == s)}
+    counts = [{"status": s, "name": labels.ASSIGNMENT_STATUS[s], "n": sum(1 for v in views if v["status"] == s)}
               for s in ASSIGNMENT_STATUSES]
     return {
         "all": views, "total": len(views),
@@ -236,7 +202,7 @@ def incident_card(incident: Incident, now: datetime) -> dict:
     return {
         "id": incident.id, "number": incident.number, "title": incident.title,
         "level": level_view(plan, incident.level), "status": incident.status, "kind": incident.kind,
-        "kind_zh": KIND_ZH.get(incident.kind), "status_zh": status_name(incident),
+        "kind_zh": labels.INCIDENT_KIND.get(incident.kind), "status_zh": status_name(incident),
         "category": category_name(plan, incident.category),
         "lead_department": unit_name(plan, incident.lead_department),
         "station": unit_name(plan, incident.station) if incident.station else None,
@@ -262,64 +228,14 @@ def board_groups(plan: Plan, incidents: Iterable[Incident], now: datetime) -> li
 # --- the incident page ----------------------------------------------------------
 
 
-def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
-
-
-def actor_label(actor: str) -> str:
-    """Turn an audit actor ("office:张三", "system:scheduler") into 应急办公室 张三."""
-    role, _, name = actor.partition(":")
-    if role == "system":
-        return SYSTEM_ACTORS_ZH.get(name, f"系统({name})")
-    return f"{ROLES.get(role, role)} {name}".strip()
-
-
-def audit_detail(plan: Plan, action: str, data: dict, fmt) -> str:
-    """Say in Chinese what an audit entry recorded, as the briefings do; `fmt` formats a time."""
-    return names.describe(plan, action, data, lambda value: fmt(parse_time(value)))
-
-
-def audit_view(session: Session, incident: Incident, plan: Plan, fmt) -> list[dict]:
-    """Return the incident's audit trail, oldest first, in Chinese."""
-    rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id)
-                           .order_by(AuditEntry.seq))
-    departments = {str(a.id): a.department for a in incident.assignments}
-    out = []
-    for row in rows:
-        try:
-            data = json.loads(row.data)
-        except ValueError:
-            data = {}
-        if row.entity == "assignment" and isinstance(data, dict) and not data.get("department"):
-            data = {**data, "department": departments.get(str(row.entity_id))}
-        out.append({"seq": row.seq, "at": row.at, "actor": actor_label(row.actor), "action": row.action,
-                    "action_zh": ACTION_ZH.get(row.action, row.action),
-                    "detail": audit_detail(plan, row.action, data if isinstance(data, dict) else {}, fmt),
-                    "hash": row.hash})
-    return out
-
-
 def incident_detail(session: Session, incident: Incident, now: datetime, fmt) -> dict:
     """Return everything the incident page shows: facts, levels, reports, clocks, audit, accountability."""
     plan = plan_of(incident)
-    names = _user_names(session, [c.changed_by_id for c in incident.level_changes]
-                        + [r.submitted_by_id for r in incident.reports] + [incident.created_by_id,
-                                                                           incident.ended_by_id])
-    reports = [{
-        "id": r.id, "kind": r.kind, "kind_zh": REPORT_KIND_ZH.get(r.kind, r.kind),
-        "measure": clock_name(plan, r.measure) if r.measure else None, "body": r.body,
-        "submitted_at": r.submitted_at, "entered_at": r.entered_at,
-        "entered_later": (r.entered_at - r.submitted_at).total_seconds() >= 60,
-        "by": names.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
-    } for r in incident.reports]
-    report_kinds = {r["id"]: r["kind_zh"] for r in reports}
-    levels = [{
-        "from": level_view(plan, c.from_level), "to": level_view(plan, c.to_level), "reason": c.reason,
-        "at": c.changed_at, "by": names.get(c.changed_by_id, f"用户{c.changed_by_id}"), "first": n == 0,
-    } for n, c in enumerate(incident.level_changes)]
+    names = incident_view.people_of(session, incident)
+    reports = [{**r, "entered_later": (r["entered_at"] - r["submitted_at"]).total_seconds() >= 60}
+               for r in incident_view.report_entries(incident, plan, names)]
+    report_kinds = {r["id"]: r["kind_name"] for r in reports}
+    levels = incident_view.level_entries(incident, plan, names)
     clocks = [clock_view(d, plan, now) for d in incident.deadlines]
     for c in clocks:
         c["report"] = report_kinds.get(c["satisfied_by_report_id"])
@@ -350,7 +266,7 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
         "withdrawn": _withdrawn(session, incident, names),
         "plan_version": f"{plan.title} {plan.version}",
         "levels": levels, "reports": reports, "clocks": clocks,
-        "audit": audit_view(session, incident, plan, lambda moment: fmt(moment, zone=False)),
+        "audit": incident_view.timeline(session, incident, plan, lambda value: fmt(parse_time(value), zone=False)),
         "accountability": accountability_view(acc, plan),
     }
 
@@ -360,9 +276,9 @@ def _withdrawn(session: Session, incident: Incident, names: dict) -> dict | None
     if incident.withdrawn_at is None:
         return None
     original = session.get(Incident, incident.duplicate_of_id) if incident.duplicate_of_id else None
-    by = _user_names(session, [incident.withdrawn_by_id]).get(incident.withdrawn_by_id, "")
+    by = incident_view.user_names(session, [incident.withdrawn_by_id]).get(incident.withdrawn_by_id, "")
     return {"at": incident.withdrawn_at, "by": by, "reason": incident.withdraw_reason,
-            "kind_name": WITHDRAW_NAMES.get(incident.withdraw_kind or "", ""),
+            "kind_name": labels.WITHDRAW_KIND.get(incident.withdraw_kind or "", ""),
             "duplicate_of": original.id if original else None, "duplicate_of_number": original.number if original else None}
 
 
@@ -379,7 +295,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
     incidents = []
     for row in data["by_incident"]:
         incidents.append({**counts(row), "level_view": level_view(plan, row["level"]),
-                          "status_zh": STATUS_ZH.get(row["status"], row["status"])})
+                          "status_zh": labels.INCIDENT_STATUS.get(row["status"], row["status"])})
     units = [counts(row) for row in data["by_department"]]
     problems = []
     numbers = {row["incident_id"]: row for row in data["by_incident"]}
@@ -388,10 +304,10 @@ def accountability_view(data: dict, plan: Plan) -> dict:
             if item["outcome"] in ("late", "missed"):
                 problems.append({
                     **item, "incident_title": numbers[item["incident_id"]]["title"],
-                    "name": clock_name(plan, item["kind"], item["cycle"], item["name"]),
+                    "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
                     "unit": item["unit_name"] or "事发地市场监督管理所(未指定)",
                     "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
-                    "outcome_zh": OUTCOME_ZH[item["outcome"]],
+                    "outcome_zh": labels.OUTCOME[item["outcome"]],
                     "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
                 })
     problems.sort(key=lambda p: (p["due"], p["deadline_id"]))
@@ -414,7 +330,7 @@ def plan_js(plan: Plan) -> dict:
         "levels": {lv.code: {"numeral": lv.numeral, "name": lv.name, "colour": lv.colour} for lv in plan.levels},
         "departments": {d.code: d.name for d in plan.departments},
         "stations": {s.code: s.name for s in plan.stations},
-        "assignment_status": dict(ASSIGNMENT_STATUS_ZH),
+        "assignment_status": dict(labels.ASSIGNMENT_STATUS),
         "clock_warn": {c.kind: int(max(c.warn_before, default=timedelta(0)).total_seconds()) for c in plan.clocks},
     }
 
@@ -467,7 +383,7 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
     """
     watch = incident.kind == HOLIDAY_WATCH
     editable = not watch and incident.status not in FINISHED
-    kinds = [{"kind": k, "name": REPORT_KIND_ZH[k], "when": REPORT_WHEN[k]} for k in REPORT_KINDS
+    kinds = [{"kind": k, "name": labels.REPORT_KIND[k], "when": REPORT_WHEN[k]} for k in REPORT_KINDS
              if not watch and _may(user, f"report:{k}", incident, plan)]
     live = {d.kind: d for d in incident.deadlines if d.status in (PENDING, OVERDUE)}
     measures = []
@@ -571,7 +487,7 @@ def escalation_entries(session: Session, incident: Incident, *, department: str 
         chain = session.get(Escalation, e["id"]).chain  # loaded by history() already
         deliveries = []
         for d in e["deliveries"]:
-            d = {**d, "audience_name": escalation.AUDIENCE_NAMES.get(d["audience"] or "", ""),
+            d = {**d, "audience_name": labels.AUDIENCE.get(d["audience"] or "", ""),
                  "purpose_name": PURPOSE_ZH.get(d["purpose"], d["purpose"]),
                  "notified": d["status"] in NOTIFIED, "step_label": _step_label(chain, d["step"])}
             if not with_content:
@@ -582,7 +498,7 @@ def escalation_entries(session: Session, incident: Incident, *, department: str 
                     "incident_level": incident.level,
                     "unit_name": unit_name(plan, e["department"] or e["station"]),
                     "chain_text": chain_text(plan, chain),
-                    "ack_channel_name": escalation.CHANNEL_NAMES.get(e["ack_channel"] or "", "")})
+                    "ack_channel_name": labels.CHANNEL.get(e["ack_channel"] or "", "")})
     return out
 
 
@@ -590,7 +506,7 @@ def chain_text(plan: Plan, chain: dict) -> str:
     """Say an escalation's frozen chain: Ⅱ级：立即 看板→值班人员；5分钟 短信→值班人员；…（共3轮，每40分钟一轮）."""
     steps = "；".join(
         f"{'立即' if not s['after'] else chinese_duration(s['after'])} "
-        f"{escalation.CHANNEL_NAMES.get(s['channel'], s['channel'])}→{escalation.AUDIENCE_NAMES.get(s['to'], s['to'])}"
+        f"{labels.CHANNEL.get(s['channel'], s['channel'])}→{labels.AUDIENCE.get(s['to'], s['to'])}"
         for s in chain.get("steps", []))
     level = chain.get("level")
     label = level_view(plan, level)["label"] if level in LEVEL_CODES else "未定级"

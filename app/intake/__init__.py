@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
+from incidents.kernel import labels
 from app.auth import check_csrf
 from app.extensions import db, now, yingji
 from app.intake import guard
@@ -54,7 +55,7 @@ def form():
     """Show the complaint and tip-off form, and take it: a tracking number, or the form again with what to fix."""
     if request.method == "GET":
         kind = request.args.get("kind")
-        return _form({"kind": kind if kind in complaints.KIND_NAMES else "complaint"}, {})
+        return _form({"kind": kind if kind in labels.COMPLAINT_KIND else "complaint"}, {})
     values = {name: request.form.get(name, "") for name in FIELDS}
     if guard.too_big():
         # Everything typed comes back, with what is too long marked; nothing is counted or stored.
@@ -81,7 +82,7 @@ def submitted():
     done = session.get(DONE_KEY)
     if not done:
         return redirect(url_for("intake.form"))
-    return render_template("intake/submitted.html", done=done, kind_name=complaints.KIND_NAMES.get(done["kind"], ""),
+    return render_template("intake/submitted.html", done=done, kind_name=labels.COMPLAINT_KIND.get(done["kind"], ""),
                            active="form")
 
 

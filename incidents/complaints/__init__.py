@@ -25,7 +25,6 @@ from incidents.kernel.masking import (  # noqa: F401
 )
 from incidents.complaints.states import (  # noqa: F401
     ACCEPTED,
-    ACTION_NAMES,
     CLOSED,
     COMPLAINT,
     ERASED_TEXT,
@@ -33,9 +32,7 @@ from incidents.complaints.states import (  # noqa: F401
     FILED,
     FINAL,
     INTAKE,
-    KIND_NAMES,
     LIMITS,
-    LIMIT_STATE_NAMES,
     MAX_AMOUNT,
     MEDIATING,
     MIN_DESCRIPTION,
@@ -45,7 +42,6 @@ from incidents.complaints.states import (  # noqa: F401
     RECEIVED,
     REFUSED,
     SOURCES,
-    STATUS_NAMES,
     TIPOFF,
     TRANSITIONS,
 )
@@ -128,7 +124,7 @@ from incidents.complaints.summary import (  # noqa: F401
 
 __all__ = [
     "ACCEPTED",
-    "ACTION_NAMES",
+    
     "ALL_SEEING",
     "CLOSED",
     "COMPLAINT",
@@ -140,9 +136,9 @@ __all__ = [
     "FINAL",
     "INTAKE",
     "InvalidComplaint",
-    "KIND_NAMES",
+    
     "LIMITS",
-    "LIMIT_STATE_NAMES",
+    
     "LimitTiming",
     "MAX_AMOUNT",
     "MEDIATING",
@@ -156,7 +152,7 @@ __all__ = [
     "RateLimited",
     "Receipt",
     "SOURCES",
-    "STATUS_NAMES",
+    
     "TIPOFF",
     "TRANSITIONS",
     "announce",

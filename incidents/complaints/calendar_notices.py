@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from incidents.kernel import labels
 from incidents.records import audit, board_events
 from incidents import escalation
 from incidents.records.board_events import department_room
@@ -33,7 +34,6 @@ from incidents.kernel.calendar import (
     chinese_date,
 )
 from incidents.complaints.limits import limit_timing
-from incidents.complaints.states import KIND_NAMES
 from incidents.complaints.views import change_dict
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput
 from incidents.models import (
@@ -419,7 +419,7 @@ def _announce(session: Session, plan: Plan, changes: list[ComplaintLimitChange],
         complaint = limit.complaint
         rooms.add(department_room(limit.department))
         listed.append({**change_dict(change, limit), "tracking_no": complaint.tracking_no,
-                       "kind_name": KIND_NAMES[complaint.kind], "business_name": complaint.business_name,
+                       "kind_name": labels.COMPLAINT_KIND[complaint.kind], "business_name": complaint.business_name,
                        "department": limit.department})
     board_events.publish(session, rooms=rooms, event_name="complaint", at=now,
                          payload={"what": "limits_recounted", "cause": cause, "count": len(changes),

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import audit
 from incidents import escalation
 from incidents.kernel.text import checked_text
@@ -24,7 +25,7 @@ from incidents.plan import Plan
 from incidents.kernel.actors import actor_id
 from incidents.complaints.access import forbid, can_handle, can_see_contact, can_triage, get_complaint
 from incidents.complaints.intake import start_limits
-from incidents.complaints.states import ACCEPTED, ACTION_NAMES, CLOSED, FIELD_NAMES, FILED, FINAL, LIMITS, MEDIATING, NEED_DEPARTMENT, NOT_FILED, RECEIVED, REFUSED, STATUS_NAMES, TRANSITIONS
+from incidents.complaints.states import ACCEPTED, CLOSED, FIELD_NAMES, FILED, FINAL, LIMITS, MEDIATING, NEED_DEPARTMENT, NOT_FILED, RECEIVED, REFUSED, TRANSITIONS
 from incidents.complaints.views import announce
 
 
@@ -82,12 +83,12 @@ def change_status(session: Session, plan: Plan, calendar: WorkdayCalendar, *, tr
     if not can_handle(actor, plan, complaint):
         raise forbid("只有承办科室、315投诉中心或应急办公室可以办理", "only the handling department, the centre or the office")
     allowed = TRANSITIONS.get((complaint.kind, complaint.status), ())
-    if to not in STATUS_NAMES:
+    if to not in labels.COMPLAINT_STATUS:
         raise InvalidInput("unknown_status", f"未知状态“{to[:20]}”", f"unknown status '{to}'", field="to")
     if to not in allowed:
-        now_name = STATUS_NAMES[complaint.status]
-        options = "、".join(ACTION_NAMES[s] for s in allowed) or "无（已办结）"
-        raise Conflict("bad_transition", f"当前为“{now_name}”，不能{ACTION_NAMES.get(to, to)}；可以：{options}",
+        now_name = labels.COMPLAINT_STATUS[complaint.status]
+        options = "、".join(labels.COMPLAINT_ACTION[s] for s in allowed) or "无（已办结）"
+        raise Conflict("bad_transition", f"当前为“{now_name}”，不能{labels.COMPLAINT_ACTION.get(to, to)}；可以：{options}",
                        f"cannot go from {complaint.status} to {to}")
     if to in NEED_DEPARTMENT and complaint.department is None:
         raise Conflict("not_triaged", "请先分流至承办科室", "route the complaint to a department first")
@@ -134,11 +135,11 @@ def _settle_limits(session: Session, plan: Plan, complaint: Complaint, status: s
             row.late_seconds = int(late) if late > 0 else 0
             row.satisfied_at = now
             escalation.settle_complaint_limit(session, row, status=ESC_RESOLVED,
-                                              reason=f"已{STATUS_NAMES[status]}", now=now)
+                                              reason=f"已{labels.COMPLAINT_STATUS[status]}", now=now)
         elif status in FINAL:
             row.status = CANCELLED
             row.cancelled_at = now
-            row.cancel_reason = f"投诉举报已{STATUS_NAMES[status]}，此时限不再适用"
+            row.cancel_reason = f"投诉举报已{labels.COMPLAINT_STATUS[status]}，此时限不再适用"
             escalation.settle_complaint_limit(session, row, status=ESC_STOPPED, reason=row.cancel_reason, now=now)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.kernel.calendar import WorkdayCalendar
 from incidents.models import (
     PENDING,
@@ -22,7 +23,7 @@ from incidents.kernel.text import clean_text
 from incidents.complaints.checks import business_key, credit_code_problem, normalise_phone
 from incidents.complaints.errors import InvalidComplaint
 from incidents.complaints.limits import limit_timing
-from incidents.complaints.states import COMPLAINT, FIELD_NAMES, KIND_NAMES, LIMITS, MAX_AMOUNT, MIN_DESCRIPTION, RECEIVED, SOURCES
+from incidents.complaints.states import COMPLAINT, FIELD_NAMES, LIMITS, MAX_AMOUNT, MIN_DESCRIPTION, RECEIVED, SOURCES
 from incidents.complaints.tracking import new_tracking_no
 from incidents.kernel.moments import local_day
 
@@ -70,7 +71,7 @@ def validate(plan: Plan, data: Mapping[str, Any], *, now: datetime) -> CleanComp
             values[name] = ""
 
     kind = values["kind"] or COMPLAINT
-    if kind not in KIND_NAMES:
+    if kind not in labels.COMPLAINT_KIND:
         errors.setdefault("kind", "类型应为投诉或举报")
         kind = COMPLAINT
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from incidents.kernel import labels
 from incidents.records import audit, board_events
 from incidents import escalation
 from incidents.records.board_events import department_room
@@ -16,7 +17,6 @@ from incidents.models import (
 )
 from incidents.kernel.moments import iso
 from incidents.plan import Plan
-from incidents.complaints.states import KIND_NAMES
 
 
 
@@ -88,7 +88,7 @@ def notify_limits(session: Session, plan: Plan, *, now: datetime, batch: int = 5
                 continue  # found only after it ran out: the overdue notice says it all
             complaint = row.complaint
             rooms = {department_room(plan.complaints.centre), department_room(row.department)}
-            text_ = (f"{KIND_NAMES[complaint.kind]}{complaint.tracking_no}（{complaint.business_name}）"
+            text_ = (f"{labels.COMPLAINT_KIND[complaint.kind]}{complaint.tracking_no}（{complaint.business_name}）"
                      f"“{row.name}”{'已超过时限' if stage == 'limit_overdue' else '即将到期'}，"
                      f"时限至{row.due_on.month}月{row.due_on.day}日")
             board_events.publish(session, rooms=rooms, event_name="complaint",

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from incidents.kernel import labels
 from incidents.kernel.errors import InvalidInput
 from incidents.models import (
     PENDING,
@@ -14,7 +15,7 @@ from incidents.models import (
 )
 from incidents.plan import Plan
 from incidents.complaints.access import visible_filter
-from incidents.complaints.states import KIND_NAMES, OPEN_STATUSES, STATUS_NAMES
+from incidents.complaints.states import OPEN_STATUSES
 from incidents.complaints.tracking import normalise_tracking_no
 
 
@@ -53,12 +54,12 @@ def search(session: Session, plan: Plan, user, *, status: str | None = None, kin
             stmt = stmt.where(Complaint.status.in_(OPEN_STATUSES))
         elif status == "untriaged":
             stmt = stmt.where(Complaint.department.is_(None), Complaint.status.in_(OPEN_STATUSES))
-        elif status in STATUS_NAMES:
+        elif status in labels.COMPLAINT_STATUS:
             stmt = stmt.where(Complaint.status == status)
         else:
             raise InvalidInput("unknown_status", f"未知状态“{status[:20]}”", f"unknown status '{status}'", field="status")
     if kind:
-        if kind not in KIND_NAMES:
+        if kind not in labels.COMPLAINT_KIND:
             raise InvalidInput("unknown_kind", "类型应为 complaint 或 tipoff", "kind is complaint or tipoff", field="kind")
         stmt = stmt.where(Complaint.kind == kind)
     if category:

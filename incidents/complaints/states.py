@@ -4,20 +4,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 
-from incidents.models import (
-    CANCELLED,
-    LATE,
-    MET,
-)
+from incidents.kernel.states import ComplaintKind, ComplaintStatus
 from incidents.kernel.actors import SystemActor
 
 
-COMPLAINT, TIPOFF = "complaint", "tipoff"
-KIND_NAMES = {COMPLAINT: "投诉", TIPOFF: "举报"}
-RECEIVED, ACCEPTED, REFUSED, MEDIATING, CLOSED = "received", "accepted", "refused", "mediating", "closed"
-FILED, NOT_FILED = "filed", "not_filed"
-STATUS_NAMES = {RECEIVED: "已收到，待受理", ACCEPTED: "已受理", REFUSED: "不予受理", MEDIATING: "调解中",
-                CLOSED: "已办结", FILED: "已立案", NOT_FILED: "不予立案"}
+COMPLAINT, TIPOFF = ComplaintKind.COMPLAINT, ComplaintKind.TIPOFF
+RECEIVED, ACCEPTED, REFUSED, MEDIATING, CLOSED = (ComplaintStatus.RECEIVED, ComplaintStatus.ACCEPTED, ComplaintStatus.REFUSED,
+                                                  ComplaintStatus.MEDIATING, ComplaintStatus.CLOSED)
+FILED, NOT_FILED = ComplaintStatus.FILED, ComplaintStatus.NOT_FILED
 # What each status may become, per kind; a final status ends the complaint (and starts retention).
 TRANSITIONS = {
     (COMPLAINT, RECEIVED): (ACCEPTED, REFUSED),
@@ -30,10 +24,6 @@ FINAL = (REFUSED, CLOSED, NOT_FILED)
 OPEN_STATUSES = (RECEIVED, ACCEPTED, MEDIATING, FILED)
 # These need a department that handles the complaint; a refusal may come from the centre itself.
 NEED_DEPARTMENT = (ACCEPTED, MEDIATING, CLOSED, FILED)
-ACTION_NAMES = {ACCEPTED: "受理", REFUSED: "不予受理", MEDIATING: "开始调解", CLOSED: "办结并答复",
-                FILED: "立案", NOT_FILED: "不予立案"}
-LIMIT_STATE_NAMES = {"running": "计时中", "warn": "即将到期", "overdue": "已超期", MET: "按时办结", LATE: "超期办结",
-                     CANCELLED: "已取消"}
 
 SOURCES = ("web", "api")
 ERASED_TEXT = "（个人信息已按保存期限删除）"

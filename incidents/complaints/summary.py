@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.models import (
     LATE,
     MET,
@@ -16,7 +17,7 @@ from incidents.models import (
     Surge,
 )
 from incidents.plan import Plan
-from incidents.complaints.states import COMPLAINT, STATUS_NAMES, TIPOFF
+from incidents.complaints.states import COMPLAINT, TIPOFF
 from incidents.kernel.moments import iso
 from incidents.complaints.views import area_name, category_name
 from incidents.kernel.moments import at_local, local_day
@@ -82,7 +83,7 @@ def weekly_summary(session: Session, plan: Plan, *, start: datetime, end: dateti
                    "to_day": (local_day(plan.tz, end) - timedelta(days=1)).isoformat()},
         "received": {"total": sum(by_kind.values()), "complaints": by_kind.get(COMPLAINT, 0),
                      "tipoffs": by_kind.get(TIPOFF, 0), "amount": float(amount)},
-        "by_status": {s: by_status.get(s, 0) for s in STATUS_NAMES},
+        "by_status": {s: by_status.get(s, 0) for s in labels.COMPLAINT_STATUS},
         "by_category": [{"category": c, "name": category_name(plan, c), "count": n} for c, n in by_category],
         "by_area": [{"area": a, "name": area_name(plan, a) or "未识别", "count": n} for a, n in by_area],
         "top_businesses": [{"business": name, "count": n, "amount": float(total)}

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import audit, board_events
 from incidents.response import service
 from incidents.records.board_events import OVERVIEW, department_room
@@ -46,9 +47,6 @@ from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.moments import iso, local_day
 
 WATCHER = SystemActor(name="surge-watch")
-DIMENSION_NAMES = {"business": "经营者", "category": "投诉类别", "area": "区域"}
-WARNING_STATUS_NAMES = {WARNING_DRAFT: "草稿", WARNING_SUBMITTED: "待审批", WARNING_PUBLISHED: "已发布",
-                        WARNING_WITHDRAWN: "已撤回"}
 OPEN_INCIDENT = (REGISTERED, ACTIVE)
 LINK_BATCH = 2000  # complaints of one window linked at once; more is not a surge, it is an outage
 MAX_TITLE, MAX_BODY = 200, 5000
@@ -273,7 +271,7 @@ def _propose(session: Session, plan: Plan, row: Surge, hit: Hit, complaints: lis
     areas = {c.area for c in complaints}
     station = hit.value if hit.dimension == "area" else (areas.pop() if len(areas) == 1 else None)
     amount = row.details["amount"]
-    what = DIMENSION_NAMES[hit.dimension]
+    what = labels.SURGE_DIMENSION[hit.dimension]
     facts = service.NewIncident(
         title=f"消费投诉高峰：{row.label}（{window}内{hit.count}件）"[:200],
         category=rules.incident_category,
@@ -313,7 +311,7 @@ def _alert(session: Session, plan: Plan, row: Surge, *, what: str, message: str,
 
 def surge_view(plan: Plan, row: Surge) -> dict:
     """Return a surge as boards and the API show it."""
-    return {"id": row.id, "dimension": row.dimension, "dimension_name": DIMENSION_NAMES[row.dimension],
+    return {"id": row.id, "dimension": row.dimension, "dimension_name": labels.SURGE_DIMENSION[row.dimension],
             "value": row.value if row.dimension != "business" else None, "label": row.label, "status": row.status,
             "status_name": "高峰中" if row.status == SURGE_OPEN else "已回落", "window": window_text(
                 timedelta(seconds=row.window_seconds)), "count": row.count, "peak": row.peak,
@@ -451,7 +449,7 @@ def withdraw_warning(session: Session, plan: Plan, *, warning_id: int, note: str
 def warning_view(row: ConsumerWarning) -> dict:
     """Return a consumer warning as staff see it."""
     return {"id": row.id, "surge_id": row.surge_id, "title": row.title, "body": row.body, "status": row.status,
-            "status_name": WARNING_STATUS_NAMES[row.status], "drafted_at": iso(row.drafted_at),
+            "status_name": labels.WARNING_STATUS[row.status], "drafted_at": iso(row.drafted_at),
             "edited_at": iso(row.edited_at), "submitted_at": iso(row.submitted_at), "decided_at": iso(row.decided_at),
             "decision_note": row.decision_note, "published_at": iso(row.published_at)}
 

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import board_events
 from incidents.records.board_events import department_room
 from incidents.kernel.calendar import WorkdayCalendar, working_days_left
@@ -21,7 +22,7 @@ from incidents.plan import Plan
 
 from incidents.kernel.masking import mask_name, mask_phone, redact
 from incidents.complaints.limits import limit_state
-from incidents.complaints.states import FINAL, KIND_NAMES, LIMIT_STATE_NAMES, NOT_FILED, REFUSED, STATUS_NAMES, TRANSITIONS
+from incidents.complaints.states import FINAL, NOT_FILED, REFUSED, TRANSITIONS
 from incidents.kernel.moments import iso, local_day
 
 
@@ -31,7 +32,7 @@ def limit_view(plan: Plan, calendar: WorkdayCalendar | None, row: ComplaintLimit
     out = {"id": row.id, "kind": row.kind, "name": row.name, "department": row.department,
            "department_name": _dept_name(plan, row.department), "starts_on": row.starts_on.isoformat(),
            "working_days": row.working_days, "due_on": row.due_on.isoformat(), "due_at": iso(row.due_at),
-           "warn_at": iso(row.warn_at), "status": row.status, "state": state, "state_name": LIMIT_STATE_NAMES[state],
+           "warn_at": iso(row.warn_at), "status": row.status, "state": state, "state_name": labels.COMPLAINT_LIMIT_STATE[state],
            "estimated": row.estimated, "estimate_note": row.estimate_note, "satisfied_at": iso(row.satisfied_at),
            "late_seconds": row.late_seconds, "cancel_reason": row.cancel_reason}
     if row.status == PENDING and calendar is not None:
@@ -91,8 +92,8 @@ def area_name(plan: Plan, code: str | None) -> str | None:
 
 def snapshot(plan: Plan, complaint: Complaint) -> dict:
     """Return a complaint's headline for pushed events and lists: no name, phone, address or free text."""
-    return {"tracking_no": complaint.tracking_no, "kind": complaint.kind, "kind_name": KIND_NAMES[complaint.kind],
-            "status": complaint.status, "status_name": STATUS_NAMES[complaint.status],
+    return {"tracking_no": complaint.tracking_no, "kind": complaint.kind, "kind_name": labels.COMPLAINT_KIND[complaint.kind],
+            "status": complaint.status, "status_name": labels.COMPLAINT_STATUS[complaint.status],
             "category": complaint.category, "category_name": category_name(plan, complaint.category),
             "business_name": complaint.business_name, "area": complaint.area,
             "area_name": area_name(plan, complaint.area), "department": complaint.department,
@@ -130,7 +131,7 @@ def staff_view(plan: Plan, calendar: WorkdayCalendar | None, complaint: Complain
 
 def public_view(plan: Plan, complaint: Complaint) -> dict:
     """Return what the complainant sees with the tracking number and phone: status, steps, the answer."""
-    steps = [(complaint.received_at, "已收到您的" + KIND_NAMES[complaint.kind])]
+    steps = [(complaint.received_at, "已收到您的" + labels.COMPLAINT_KIND[complaint.kind])]
     if complaint.triaged_at and complaint.department:
         steps.append((complaint.triaged_at, f"已转{_dept_name(plan, complaint.department)}办理"))
     if complaint.accepted_at:
@@ -143,8 +144,8 @@ def public_view(plan: Plan, complaint: Complaint) -> dict:
     if complaint.closed_at:
         steps.append((complaint.closed_at, "已办结"))
     return {
-        "tracking_no": complaint.tracking_no, "kind": complaint.kind, "kind_name": KIND_NAMES[complaint.kind],
-        "status": complaint.status, "status_name": STATUS_NAMES[complaint.status],
+        "tracking_no": complaint.tracking_no, "kind": complaint.kind, "kind_name": labels.COMPLAINT_KIND[complaint.kind],
+        "status": complaint.status, "status_name": labels.COMPLAINT_STATUS[complaint.status],
         "category_name": category_name(plan, complaint.category), "business_name": complaint.business_name,
         "received_at": iso(complaint.received_at), "phone": mask_phone(complaint.phone),
         "department_name": _dept_name(plan, complaint.department),

@@ -16,17 +16,12 @@ from incidents.escalation.acknowledgements import (
 )
 from incidents.escalation.deliveries import SEND_LEASE, Outgoing, Result, claim_outgoing, record_results
 from incidents.escalation.frozen import chain_for, step_at, step_count, step_of
-from incidents.escalation.labels import (
+from incidents.escalation.channels import (
     ALERT,
-    AUDIENCE_NAMES,
     BOARD,
-    CHANNEL_NAMES,
-    DELIVERY_NAMES,
     HANDLED,
     SMS,
-    STATUS_NAMES,
     TEST,
-    TRIGGER_NAMES,
     VOICE,
 )
 from incidents.escalation.lifecycle import (
@@ -48,8 +43,8 @@ from incidents.escalation.views import delivery_dict, history, record_test, runn
 from incidents.escalation.walk import advance
 
 __all__ = [
-    "ACK_WORDS", "ALERT", "AUDIENCE_NAMES", "BOARD", "CHANNEL_NAMES", "CODE", "CODE_COLUMNS", "DELIVERY_NAMES",
-    "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "STATUS_NAMES", "TEST", "TRIGGER_NAMES",
+    "ACK_WORDS", "ALERT", "BOARD", "CODE", "CODE_COLUMNS",
+    "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "TEST",
     "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
     "advance", "apply_status", "chain_for", "claim_outgoing", "delivery_dict", "history", "record_results",
     "record_test", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",

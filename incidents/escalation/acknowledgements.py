@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import audit
 from incidents.kernel.errors import Conflict, Forbidden, NotFound
 from incidents.models import (
@@ -20,7 +21,7 @@ from incidents.models import (
 )
 from incidents.kernel.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION
 from incidents.kernel.actors import SystemActor
-from incidents.escalation.labels import ALERT, BOARD, CHANNEL_NAMES, SMS, STATUS_NAMES, VOICE
+from incidents.escalation.channels import ALERT, BOARD, SMS, VOICE
 from incidents.escalation.lifecycle import OPEN, open_escalations, stop
 from incidents.escalation.notices import item_code
 from incidents.models import ACKNOWLEDGED
@@ -47,7 +48,7 @@ def acknowledge(session: Session, escalation_id: int, *, by: User, now: datetime
         raise Forbidden("forbidden", "只有被通知单位的值班人员、应急办公室或领导小组可以签收",
                         "only the notified unit, the office or the leadership may acknowledge")
     if row.status not in OPEN:
-        raise Conflict("not_running", f"该升级通知{STATUS_NAMES[row.status]}", f"the escalation is {row.status}")
+        raise Conflict("not_running", f"该升级通知{labels.ESCALATION_STATUS[row.status]}", f"the escalation is {row.status}")
     if row.assignment_id is not None:
         if not ((by.role in DEPARTMENT_ROLES or by.role == OFFICE) and by.unit == row.department):
             raise Forbidden("forbidden", "任务须由被派发科室的值班人员签收", "only the assigned department signs a task")
@@ -73,7 +74,7 @@ def sign(session: Session, assignment: Assignment, *, by: User | None, by_name: 
     assignment.status = ACKNOWLEDGED
     assignment.acknowledged_at = now
     assignment.acknowledged_by_id = by.id if by is not None else None
-    actor = SystemActor(name=f"{by_name}（{CHANNEL_NAMES[channel]}）", id=by.id if by is not None else 0,
+    actor = SystemActor(name=f"{by_name}（{labels.CHANNEL[channel]}）", id=by.id if by is not None else 0,
                         role=by.role if by is not None else "system")
     audit.record(session, actor=actor, action="assignment.acknowledged", entity="assignment",
                  entity_id=assignment.id, incident_id=assignment.incident_id, at=now,
@@ -151,13 +152,13 @@ def _acknowledge_deliveries(session: Session, deliveries: list[Delivery], *, pho
             assignment = session.get(Assignment, row.assignment_id, with_for_update=True)
             sign(session, assignment, by=user, by_name=name, channel=channel, now=now)
             for other in open_escalations(session, Escalation.assignment_id == row.assignment_id):
-                stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{CHANNEL_NAMES[channel]}签收", now=now,
+                stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{labels.CHANNEL[channel]}签收", now=now,
                      by=user, by_name=name, channel=channel, except_phone=phone)
         else:
             same = (Escalation.deadline_id == row.deadline_id if row.deadline_id is not None
                     else Escalation.complaint_limit_id == row.complaint_limit_id)
             for other in open_escalations(session, same):
-                stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{CHANNEL_NAMES[channel]}签收", now=now,
+                stop(session, other, status=ESC_ACKNOWLEDGED, reason=f"{labels.CHANNEL[channel]}签收", now=now,
                      by=user, by_name=name, channel=channel, except_phone=phone)
         codes.append(item_code(row))
     if not codes:

@@ -15,7 +15,7 @@ from incidents.models import (
     Delivery,
 )
 from incidents.plan import DeliveryRules
-from incidents.escalation.labels import ALERT, SMS, VOICE
+from incidents.escalation.channels import ALERT, SMS, VOICE
 from incidents.escalation.lifecycle import OPEN
 from incidents.escalation.notices import BAD, OUT, announce, item_code, item_title
 

@@ -37,7 +37,7 @@ from incidents.models import (
 )
 from incidents.plan import COMPLAINT_CHAIN, Plan
 from incidents.escalation.frozen import chain_for, step_at
-from incidents.escalation.labels import ALERT, BOARD, HANDLED, SMS, VOICE
+from incidents.escalation.channels import ALERT, BOARD, HANDLED, SMS, VOICE
 from incidents.escalation.notices import ESCALATOR, OUT, add_delivery, announce, handled_text
 
 

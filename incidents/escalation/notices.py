@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import board_events
 from incidents.escalation import messages
 from incidents.records.board_events import OVERVIEW, department_room, station_room
@@ -23,7 +24,6 @@ from incidents.plan import Plan
 from incidents.records.snapshots import iso
 from incidents.kernel.actors import SystemActor
 from incidents.escalation.frozen import step_of
-from incidents.escalation.labels import AUDIENCE_NAMES, CHANNEL_NAMES, STATUS_NAMES, TRIGGER_NAMES
 from incidents.plan.versions import plan_of
 from incidents.records import snapshots
 
@@ -98,7 +98,7 @@ def alert_text(ctx: Context, row: Escalation, plan: Plan | None) -> str:
 
 
 def handled_text(session: Session, row: Escalation, *, status: str, reason: str) -> str:
-    by = f"{row.ack_by_name}（{CHANNEL_NAMES.get(row.ack_channel or '', '')}）" if row.ack_by_name else None
+    by = f"{row.ack_by_name}（{labels.CHANNEL.get(row.ack_channel or '', '')}）" if row.ack_by_name else None
     outcome = {ESC_ACKNOWLEDGED: "acknowledged", ESC_RESOLVED: "resolved"}.get(status, "stopped")
     return messages.handled_text(item_code(row), item_title(session, row), outcome=outcome, by=by, reason=reason)
 
@@ -115,14 +115,14 @@ def summary(row: Escalation, *, step: int | None = None) -> dict:
     """Return an escalation's headline for a board: the item, the state, the step just taken."""
     out = {"id": row.id, "incident_id": row.incident_id, "complaint_limit_id": row.complaint_limit_id,
            "code": item_code(row), "trigger": row.trigger,
-           "trigger_name": TRIGGER_NAMES.get(row.trigger, row.trigger), "assignment_id": row.assignment_id,
+           "trigger_name": labels.ESCALATION_TRIGGER.get(row.trigger, row.trigger), "assignment_id": row.assignment_id,
            "deadline_id": row.deadline_id, "department": row.department, "station": row.station,
-           "status": row.status, "status_name": STATUS_NAMES[row.status], "started_at": iso(row.started_at),
+           "status": row.status, "status_name": labels.ESCALATION_STATUS[row.status], "started_at": iso(row.started_at),
            "next_at": iso(row.next_at), "stopped_at": iso(row.stopped_at), "stop_reason": row.stop_reason,
            "ack_by": row.ack_by_name, "ack_channel": row.ack_channel, "level": row.chain.get("level")}
     if step is not None:
         s = step_of(row.chain, step)
         out["step"] = {"n": step, "round": s["round"], "channel": s["channel"],
-                       "channel_name": CHANNEL_NAMES[s["channel"]], "to": s["to"],
-                       "to_name": AUDIENCE_NAMES[s["to"]]}
+                       "channel_name": labels.CHANNEL[s["channel"]], "to": s["to"],
+                       "to_name": labels.AUDIENCE[s["to"]]}
     return out

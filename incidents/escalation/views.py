@@ -7,6 +7,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from incidents.kernel import labels
 from incidents.escalation import messages
 from incidents.models import (
     ESC_RUNNING,
@@ -19,16 +20,16 @@ from incidents.models import (
 from incidents.kernel.masking import mask_phone
 from incidents.records.snapshots import iso
 from incidents.escalation.deliveries import Result
-from incidents.escalation.labels import CHANNEL_NAMES, DELIVERY_NAMES, TEST, TRIGGER_NAMES
+from incidents.escalation.channels import TEST
 from incidents.escalation.notices import item_code, summary
 
 
 def delivery_dict(d: Delivery) -> dict:
     """Return a delivery as staff see it, the phone masked."""
     return {"id": d.id, "at": iso(d.sent_at or d.created_at), "created_at": iso(d.created_at), "step": d.step,
-            "purpose": d.purpose, "channel": d.channel, "channel_name": CHANNEL_NAMES.get(d.channel, d.channel),
+            "purpose": d.purpose, "channel": d.channel, "channel_name": labels.CHANNEL.get(d.channel, d.channel),
             "audience": d.audience, "to_name": d.name, "phone_masked": mask_phone(d.phone) if d.phone else None, "status": d.status,
-            "status_name": DELIVERY_NAMES.get(d.status, d.status), "provider": d.provider,
+            "status_name": labels.DELIVERY_STATUS.get(d.status, d.status), "provider": d.provider,
             "provider_status": d.provider_status, "attempts": d.attempts, "bundle_id": d.bundle_id,
             "error": " ".join(x for x in (d.error_code, d.error_message) if x) or None, "content": d.content}
 
@@ -51,12 +52,12 @@ def _describe(session: Session, row: Escalation) -> str:
     if row.complaint_limit_id is not None:
         limit = session.get(ComplaintLimitRow, row.complaint_limit_id)
         return (f"投诉时限{item_code(row)}：{limit.complaint.tracking_no}“{limit.name}”"
-                f"（{TRIGGER_NAMES.get(row.trigger, row.trigger)}）")
+                f"（{labels.ESCALATION_TRIGGER.get(row.trigger, row.trigger)}）")
     if row.assignment_id is not None:
         a = session.get(Assignment, row.assignment_id)
         return f"任务{item_code(row)}：{messages.short_title(a.task, 40)}"
     d = session.get(Deadline, row.deadline_id)
-    return f"时限{item_code(row)}：{d.name}（{TRIGGER_NAMES.get(row.trigger, row.trigger)}）"
+    return f"时限{item_code(row)}：{d.name}（{labels.ESCALATION_TRIGGER.get(row.trigger, row.trigger)}）"
 
 
 def running_count(session: Session) -> int:

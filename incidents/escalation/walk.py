@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from incidents.kernel import labels
 from incidents.records import audit
 from incidents.people import duty
 from incidents.escalation import messages
@@ -32,7 +33,7 @@ from incidents.models import (
 )
 from incidents.kernel.roles import DEPARTMENT_HEAD, LEADER, STATION
 from incidents.escalation.frozen import step_at, step_count, step_of
-from incidents.escalation.labels import ALERT, AUDIENCE_NAMES, BOARD, VOICE
+from incidents.escalation.channels import ALERT, BOARD, VOICE
 from incidents.escalation.lifecycle import LIVE_INCIDENT, stop
 from incidents.escalation.notices import ESCALATOR, add_delivery, alert_text, announce, incident_plan
 
@@ -228,7 +229,7 @@ def _fire_step(session: Session, ctx: Context, row: Escalation, n: int, now: dat
                     user_id=person.user_id, name=person.name, phone=None, now=now, content=text,
                     status="skipped", error="未登记电话")
     if not people:
-        who = AUDIENCE_NAMES[step["to"]]
+        who = labels.AUDIENCE[step["to"]]
         ctx.add(session, row, step=n, purpose=ALERT, channel=step["channel"], audience=step["to"],
                 user_id=None, name=f"（无{who}）", phone=None, now=now, content=text, status="skipped",
                 error=f"没有可通知的{who}" + ("（当前无人值班）" if step["to"] == "duty_officer" else ""))

@@ -12,18 +12,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.kernel.states import AssignmentStatus
 from incidents.kernel.db import Base, UTCDateTime
 
 if TYPE_CHECKING:  # relationships name each other; the registry resolves them at run time
     from incidents.models.incident import Incident
 
 
-PUSHED = "pushed"
-ACKNOWLEDGED = "acknowledged"
-IN_PROGRESS = "in_progress"
-DONE = "done"
-DECLINED = "declined"
-ASSIGNMENT_STATUSES = (PUSHED, ACKNOWLEDGED, IN_PROGRESS, DONE, DECLINED)
+PUSHED = AssignmentStatus.PUSHED
+ACKNOWLEDGED = AssignmentStatus.ACKNOWLEDGED
+IN_PROGRESS = AssignmentStatus.IN_PROGRESS
+DONE = AssignmentStatus.DONE
+DECLINED = AssignmentStatus.DECLINED
+ASSIGNMENT_STATUSES = tuple(AssignmentStatus)
 
 
 class Assignment(Base):

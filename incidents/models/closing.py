@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.kernel.states import BriefingStatus, ClosingStatus
 from incidents.kernel.db import Base, UTCDateTime
 
 if TYPE_CHECKING:  # relationships name each other; the registry resolves them at run time
@@ -22,10 +23,10 @@ if TYPE_CHECKING:  # relationships name each other; the registry resolves them a
 
 
 # Closing report (应急处置总结报告) states: submitted to the approver, returned for revision, approved.
-CLOSING_SUBMITTED = "submitted"
-CLOSING_RETURNED = "returned"
-CLOSING_APPROVED = "approved"
-CLOSING_STATUSES = (CLOSING_SUBMITTED, CLOSING_RETURNED, CLOSING_APPROVED)
+CLOSING_SUBMITTED = ClosingStatus.SUBMITTED
+CLOSING_RETURNED = ClosingStatus.RETURNED
+CLOSING_APPROVED = ClosingStatus.APPROVED
+CLOSING_STATUSES = tuple(ClosingStatus)
 
 
 class ClosingReport(Base):
@@ -58,11 +59,11 @@ class ClosingReport(Base):
 
 
 # Stored briefing states: waiting for a worker, being generated, stored, or failed.
-BRIEFING_PENDING = "pending"
-BRIEFING_RUNNING = "running"
-BRIEFING_READY = "ready"
-BRIEFING_FAILED = "failed"
-BRIEFING_STATUSES = (BRIEFING_PENDING, BRIEFING_RUNNING, BRIEFING_READY, BRIEFING_FAILED)
+BRIEFING_PENDING = BriefingStatus.PENDING
+BRIEFING_RUNNING = BriefingStatus.RUNNING
+BRIEFING_READY = BriefingStatus.READY
+BRIEFING_FAILED = BriefingStatus.FAILED
+BRIEFING_STATUSES = tuple(BriefingStatus)
 
 
 class Briefing(Base):

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.kernel.states import SurgeStatus, WarningStatus
 from incidents.kernel.db import Base, UTCDateTime
 from incidents.models.incident import PENDING
 
@@ -135,8 +136,8 @@ class RateBucket(Base):
 
 
 # Surge states: open while its counts stay over the threshold, then ended.
-SURGE_OPEN = "open"
-SURGE_ENDED = "ended"
+SURGE_OPEN = SurgeStatus.OPEN
+SURGE_ENDED = SurgeStatus.ENDED
 
 
 class Surge(Base):
@@ -170,11 +171,11 @@ class Surge(Base):
 
 
 # Consumer warning (消费预警) states: drafted, submitted for approval, published, or withdrawn.
-WARNING_DRAFT = "draft"
-WARNING_SUBMITTED = "submitted"
-WARNING_PUBLISHED = "published"
-WARNING_WITHDRAWN = "withdrawn"
-WARNING_STATUSES = (WARNING_DRAFT, WARNING_SUBMITTED, WARNING_PUBLISHED, WARNING_WITHDRAWN)
+WARNING_DRAFT = WarningStatus.DRAFT
+WARNING_SUBMITTED = WarningStatus.SUBMITTED
+WARNING_PUBLISHED = WarningStatus.PUBLISHED
+WARNING_WITHDRAWN = WarningStatus.WITHDRAWN
+WARNING_STATUSES = tuple(WarningStatus)
 
 
 class ConsumerWarning(Base):

@@ -13,17 +13,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.kernel.states import DeliveryStatus, EscalationStatus
 from incidents.kernel.db import Base, UTCDateTime
 
 
 # Escalation states: running until someone acknowledges, the item is resolved (done, reported,
 # ended), the chain runs out, or a newer escalation of the same item supersedes it.
-ESC_RUNNING = "running"
-ESC_ACKNOWLEDGED = "acknowledged"
-ESC_RESOLVED = "resolved"
-ESC_STOPPED = "stopped"
-ESC_EXHAUSTED = "exhausted"
-ESCALATION_STATUSES = (ESC_RUNNING, ESC_ACKNOWLEDGED, ESC_RESOLVED, ESC_STOPPED, ESC_EXHAUSTED)
+ESC_RUNNING = EscalationStatus.RUNNING
+ESC_ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED
+ESC_RESOLVED = EscalationStatus.RESOLVED
+ESC_STOPPED = EscalationStatus.STOPPED
+ESC_EXHAUSTED = EscalationStatus.EXHAUSTED
+ESCALATION_STATUSES = tuple(EscalationStatus)
 
 
 class Escalation(Base):
@@ -59,13 +60,8 @@ class Escalation(Base):
         back_populates="escalation", order_by="Delivery.id", foreign_keys="Delivery.escalation_id")
 
 
-# Delivery states. `pending` waits to be sent, `held` waits for a throttle window, `sending`
-# is in the provider's hands right now; then the provider's word: queued, sent, delivered,
-# undelivered, failed. `bundled` went out inside another delivery's message; `skipped` had
-# nobody (or no phone) to go to; `cancelled` was not sent because the item was settled first;
-# `unknown` was being sent when the process died, and is never sent again.
-DELIVERY_STATUSES = ("pending", "held", "sending", "queued", "sent", "delivered", "undelivered", "failed",
-                     "bundled", "skipped", "cancelled", "unknown")
+# Delivery states and what each means: incidents/kernel/states.py DeliveryStatus.
+DELIVERY_STATUSES = tuple(DeliveryStatus)
 
 
 class Delivery(Base):

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incidents.kernel.states import ClockStatus, IncidentKind, IncidentStatus, WithdrawKind
 from incidents.kernel.db import Base, UTCDateTime
 
 if TYPE_CHECKING:  # relationships name each other; the registry resolves them at run time
@@ -23,31 +24,31 @@ if TYPE_CHECKING:  # relationships name each other; the registry resolves them a
 
 
 # Incident lifecycle.
-REGISTERED = "registered"  # 已登记
-ACTIVE = "active"  # 应急响应中
-ENDED = "ended"  # 应急状态结束, closing report pending
-ARCHIVED = "archived"  # 已归档 (a holiday watch: closed after the holiday)
-WATCHING = "watching"  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
-WITHDRAWN = "withdrawn"  # 已作废: a duplicate, test or false registration; kept, off every board and count
-INCIDENT_STATUSES = (REGISTERED, ACTIVE, ENDED, ARCHIVED, WATCHING, WITHDRAWN)
+REGISTERED = IncidentStatus.REGISTERED  # 已登记
+ACTIVE = IncidentStatus.ACTIVE  # 应急响应中
+ENDED = IncidentStatus.ENDED  # 应急状态结束, closing report pending
+ARCHIVED = IncidentStatus.ARCHIVED  # 已归档 (a holiday watch: closed after the holiday)
+WATCHING = IncidentStatus.WATCHING  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
+WITHDRAWN = IncidentStatus.WITHDRAWN  # 已作废: a duplicate, test or false registration; kept, off every board and count
+INCIDENT_STATUSES = tuple(IncidentStatus)
 # No longer on the boards: archived (or a watch closed), or withdrawn.
 FINISHED = (ARCHIVED, WITHDRAWN)
 # Why a registration is withdrawn.
-WITHDRAW_KINDS = ("duplicate", "test", "false_report")
+WITHDRAW_KINDS = tuple(WithdrawKind)
 
 # What a registry entry is: an event (突发事件) that may get a response, or a holiday watch that
 # the plan opens by itself before a holiday: a warning with tasks that owes no report.
-EVENT = "event"
-HOLIDAY_WATCH = "holiday_watch"
-INCIDENT_KINDS = (EVENT, HOLIDAY_WATCH)
+EVENT = IncidentKind.EVENT
+HOLIDAY_WATCH = IncidentKind.HOLIDAY_WATCH
+INCIDENT_KINDS = tuple(IncidentKind)
 
 # Deadline states; `cancelled` keeps the row and the reason when a clock no longer applies.
-PENDING = "pending"
-MET = "met"
-LATE = "late"
-OVERDUE = "overdue"
-CANCELLED = "cancelled"
-DEADLINE_STATUSES = (PENDING, MET, LATE, OVERDUE, CANCELLED)
+PENDING = ClockStatus.PENDING
+MET = ClockStatus.MET
+LATE = ClockStatus.LATE
+OVERDUE = ClockStatus.OVERDUE
+CANCELLED = ClockStatus.CANCELLED
+DEADLINE_STATUSES = tuple(ClockStatus)
 
 
 class PlanVersion(Base):

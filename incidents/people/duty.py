@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -265,7 +266,6 @@ def gap_alert(plan: Plan, department: str, start: datetime, end: datetime) -> Du
 
 # --- who will hear of a task when nobody is on duty ----------------------------------------------
 
-AUDIENCE_NAMES = {"department_head": "科室负责人", "leadership": "领导小组"}
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def cover(session: Session, plan: Plan, departments: list[str], *, level: str | 
                 found = tuple(u.name for u in people if (audience == "leadership" and u.role == LEADER) or (
                     audience == "department_head" and u.role == DEPARTMENT_HEAD and u.unit == department))
                 if found:
-                    instead, role = found, AUDIENCE_NAMES.get(audience, "")
+                    instead, role = found, labels.AUDIENCE.get(audience, "")
                     break
         out.append(Cover(department, plan.unit_name(department), names, instead, role))
     return out

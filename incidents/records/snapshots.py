@@ -1,15 +1,10 @@
 """Plain dictionaries of domain rows, for pushed events and anything else that needs JSON."""
 from __future__ import annotations
 
-from datetime import datetime
 
+from incidents.kernel.moments import iso
 from incidents.models import Assignment, Deadline, Incident
 from incidents.plan import Plan
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Format a time as ISO 8601 with its offset."""
-    return moment.isoformat() if moment else None
 
 
 def deadline(row: Deadline) -> dict:

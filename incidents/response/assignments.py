@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents.people import duty
 from incidents import escalation
@@ -33,7 +34,6 @@ from incidents.kernel.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE
 from incidents.kernel.actors import actor_id
 
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
-STATUS_NAMES = {PUSHED: "待签收", ACKNOWLEDGED: "已签收", IN_PROGRESS: "办理中", DONE: "已完成", DECLINED: "已否定报备"}
 MAX_TASK = 2000
 MAX_AHEAD = timedelta(days=366)  # a due time further ahead is a typo (a year typed wrong)
 
@@ -136,7 +136,7 @@ def _may_handle(row: Assignment, actor) -> None:
 def _move(session: Session, row: Assignment, *, allowed_from: tuple[str, ...], to: str, actor, now: datetime,
           data: dict) -> Plan:
     if row.status not in allowed_from:
-        raise Conflict("bad_state", f"任务当前为“{STATUS_NAMES[row.status]}”，不能改为“{STATUS_NAMES[to]}”",
+        raise Conflict("bad_state", f"任务当前为“{labels.ASSIGNMENT_STATUS[row.status]}”，不能改为“{labels.ASSIGNMENT_STATUS[to]}”",
                        f"the assignment is {row.status}; it cannot become {to}")
     before = row.status
     row.status = to
@@ -146,7 +146,7 @@ def _move(session: Session, row: Assignment, *, allowed_from: tuple[str, ...], t
     announce.assignment_changed(session, row, plan, what=to, at=now)
     if before == PUSHED:
         status = ESC_ACKNOWLEDGED if to == ACKNOWLEDGED else ESC_RESOLVED
-        escalation.settle_assignment(session, row, status=status, reason=f"看板{STATUS_NAMES[to]}", now=now,
+        escalation.settle_assignment(session, row, status=status, reason=f"看板{labels.ASSIGNMENT_STATUS[to]}", now=now,
                                      by=actor if getattr(actor, "id", 0) else None)
     return plan
 

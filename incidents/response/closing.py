@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents.response import flows, service
 from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
@@ -39,7 +40,6 @@ SECTIONS = (
 )
 NUMERALS = "一二三四五"
 MAX_SECTION = 20000
-STATUS_NAMES = {CLOSING_SUBMITTED: "已提交，待审批", CLOSING_RETURNED: "已退回修改", CLOSING_APPROVED: "已批准"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def _decide(session: Session, incident_id: int, actor, what_zh: str, what_en: st
     if row is None:
         raise NotFound("no_closing_report", "尚未提交总结报告", "no closing report has been submitted")
     if row.status != CLOSING_SUBMITTED or incident.status != ENDED:
-        raise Conflict("closing_not_pending", f"总结报告当前为“{STATUS_NAMES[row.status]}”，不能{what_zh}",
+        raise Conflict("closing_not_pending", f"总结报告当前为“{labels.CLOSING_STATUS[row.status]}”，不能{what_zh}",
                        f"the closing report is {row.status}; cannot {what_en} it")
     return incident, plan, row
 
@@ -183,7 +183,7 @@ def as_dict(row: ClosingReport) -> dict:
     """Return the closing report as the API shows it."""
     iso = lambda m: m.isoformat() if m else None  # noqa: E731
     return {"id": row.id, "incident_id": row.incident_id, "status": row.status,
-            "status_name": STATUS_NAMES.get(row.status, row.status), "version": row.version,
+            "status_name": labels.CLOSING_STATUS.get(row.status, row.status), "version": row.version,
             **{k: getattr(row, k) for k, _ in SECTIONS}, "investigators": row.investigators,
             "report_id": row.report_id, "submitted_by": row.submitted_by_id, "submitted_at": iso(row.submitted_at),
             "decided_by": row.decided_by_id, "decided_at": iso(row.decided_at), "decision_note": row.decision_note}

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
+from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents import escalation
 from incidents.response import service
@@ -35,7 +36,6 @@ from incidents.models import (
 from incidents.kernel.actors import actor_id
 
 CORRECTABLE = ("title", "category", "discovered_at", "station", *service.TEXT_FIELDS)
-WITHDRAW_NAMES = {"duplicate": "重复登记", "test": "测试登记", "false_report": "不实报告"}
 
 
 def _editable(incident: Incident, what_zh: str, what_en: str) -> None:
@@ -137,7 +137,7 @@ def withdraw(session: Session, *, incident_id: int, kind: str, reason: str, acto
             raise InvalidInput("bad_original", "原事件须是另一起未作废的事件", "the original must be another live incident",
                                field="duplicate_of")
         incident.duplicate_of_id = original.id
-    why = f"登记已作废（{WITHDRAW_NAMES[kind]}）：{reason}"
+    why = f"登记已作废（{labels.WITHDRAW_KIND[kind]}）：{reason}"
     before = incident.status
     incident.status, incident.withdrawn_at, incident.withdrawn_by_id = WITHDRAWN, now, actor_id(actor)
     incident.withdraw_kind, incident.withdraw_reason = kind, reason

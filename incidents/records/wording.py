@@ -1,60 +1,14 @@
-"""What the briefings call things in Chinese: statuses, report kinds, audit actions.
-
-The board pages (app/board/views.py) use these too: reports may not import the web layer,
-so the names live here.
-"""
+"""Audit entries, levels, units and categories said in Chinese, the same on the boards and in the briefings."""
 from __future__ import annotations
 
-from incidents.response.assignments import STATUS_NAMES as ASSIGNMENT_STATUS
+import json
+
+from incidents.kernel import labels
 from incidents.kernel.durations import chinese_duration
-from incidents.plan import Plan
 from incidents.kernel.roles import ROLES
+from incidents.models import AuditEntry
+from incidents.plan import Plan
 
-__all__ = ["ASSIGNMENT_STATUS", "INCIDENT_STATUS", "CLOCK_STATUS", "OUTCOME", "REPORT_KIND", "ACTIONS",
-           "level", "unit", "category", "clock", "actor", "describe"]
-
-INCIDENT_STATUS = {"registered": "已登记", "active": "应急响应中", "ended": "应急状态已结束", "archived": "已归档",
-                   "watching": "节日预警中", "withdrawn": "已作废"}
-CLOCK_STATUS = {"pending": "进行中", "met": "按时完成", "late": "迟报", "overdue": "超时未报", "cancelled": "已取消"}
-OUTCOME = {"met": "按时", "late": "迟报", "missed": "漏报（超时未报）", "running": "进行中"}
-REPORT_KIND = {"initial": "事发地初报", "bureau": "局报告", "progress": "续报", "closing": "总结报告",
-               "measure": "措施完成"}
-CLOSING_STATUS = {"submitted": "已提交，待审批", "returned": "已退回修改", "approved": "已批准"}
-ACTIONS = {
-    "incident.registered": "登记事件",
-    "incident.graded": "定级",
-    "incident.activated": "启动应急响应",
-    "incident.ended": "宣布应急状态结束",
-    "incident.archived": "归档",
-    "report.submitted": "报送报告",
-    "deadline.started": "时限开始计时",
-    "deadline.retimed": "时限重新计算",
-    "deadline.cancelled": "时限取消",
-    "deadline.met": "时限按时完成",
-    "deadline.late": "迟报",
-    "deadline.overdue": "超时未报",
-    "assignment.created": "派发任务",
-    "assignment.acknowledged": "签收任务",
-    "assignment.in_progress": "任务办理中",
-    "assignment.progress": "报告办理情况",
-    "assignment.done": "任务完成",
-    "assignment.declined": "否定报备",
-    "closing.submitted": "提交总结报告",
-    "closing.returned": "退回总结报告",
-    "closing.approved": "批准总结报告",
-    "briefing.generated": "生成简报",
-    "escalation.acknowledged": "签收升级通知",
-    "escalation.resolved": "升级通知结束（已办结）",
-    "escalation.stopped": "升级通知停止",
-    "escalation.exhausted": "升级通知已至最后一步",
-    "holiday_watch.opened": "发布节日市场预警",
-    "holiday_watch.moved": "节日预警日期按放假通知调整",
-    "holiday_watch.closed": "节日市场预警结束",
-    "calendar.notice_entered": "录入放假通知",
-    "complaints.limits_recounted": "投诉举报办理时限重算",
-}
-SYSTEM_ACTORS = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试", "reports": "简报生成",
-                 "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历"}
 UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
 
 
@@ -84,21 +38,11 @@ def category(plan: Plan, code: str) -> str:
         return code
 
 
-def clock(plan: Plan, kind: str | None, cycle: int = 0, fallback: str | None = None) -> str:
-    """Return a clock's name, with the round of a repeating one: 应急处置情况续报（第2次）."""
-    try:
-        rule = plan.clock(kind or "")
-    except KeyError:
-        return fallback or kind or "—"
-    name = fallback or rule.name
-    return f"{name}（第{cycle + 1}次）" if rule.repeats else name
-
-
 def actor(text: str) -> str:
     """Turn an audit actor ("office:张三", "system:scheduler") into 应急办公室 张三."""
     role, _, name = text.partition(":")
     if role == "system":
-        return SYSTEM_ACTORS.get(name, f"系统（{name}）")
+        return labels.SYSTEM_ACTORS.get(name, f"系统（{name}）")
     return f"{ROLES.get(role, role)} {name}".strip()
 
 
@@ -115,16 +59,16 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
     if action == "incident.ended":
         return f"结束时间 {fmt(data.get('ended_at'))}：{data.get('reason') or ''}"
     if action == "report.submitted":
-        what = REPORT_KIND.get(kind, kind or "")
+        what = labels.REPORT_KIND.get(kind, kind or "")
         if kind == "measure" and data.get("measure"):
-            what += f"（{clock(plan, data['measure'])}）"
+            what += f"（{labels.clock_name(plan, data['measure'])}）"
         return f"{what}，报送时间 {fmt(data.get('submitted_at'))}"
     if action.startswith("assignment."):
         dept = unit(plan, data.get("department")) if data.get("department") else ""
         said = data.get("task") or data.get("reason") or data.get("note") or ""
         return f"{dept}：{said}" if dept and said else (dept or said)
     if action.startswith("deadline."):
-        name = clock(plan, kind, cycle)
+        name = labels.clock_name(plan, kind, cycle)
         if action == "deadline.started":
             return f"{name}，截止 {fmt(data.get('due_at'))}"
         if action == "deadline.retimed":
@@ -145,3 +89,18 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
     if action.startswith("closing."):
         return data.get("reason") or data.get("note") or ""
     return ""
+
+
+def audit_entry(row: AuditEntry, plan: Plan, fmt, departments: dict[str, str] | None = None) -> dict:
+    """Return one audit entry in words: when, who, what and the detail; `fmt` formats an ISO time."""
+    try:
+        data = json.loads(row.data)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if row.entity == "assignment" and not data.get("department") and departments is not None:
+        data["department"] = departments.get(str(row.entity_id))
+    return {"seq": row.seq, "at": row.at, "actor": actor(row.actor), "action": row.action,
+            "what": labels.ACTIONS.get(row.action, row.action), "detail": describe(plan, row.action, data, fmt),
+            "hash": row.hash}

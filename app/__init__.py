@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as config_module
 from app.extensions import Yingji, close_db, db
@@ -55,8 +56,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     calendar_cli.init_app(app)
     scheduler.init_app(app)
     push.init_app(app)  # the boards' Socket.IO server; sets wiring.emit
+    _trust_proxies(app)
     _errors(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe the client address our own proxies put in X-Forwarded-For, as many hops as configured."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        # Outermost, so the boards' Socket.IO requests see the same address as the pages. Only the
+        # address: the scheme and host stay what this server was called with, as before.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
 
 def _wants_json() -> bool:

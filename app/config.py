@@ -62,8 +62,9 @@ def from_environment() -> dict:
         "JSON_AS_ASCII": False,
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
-        # How many trusted proxies (nginx) stand in front: the 12315 rate limits then believe
-        # that many addresses from the right of X-Forwarded-For. 0: the peer address.
+        # How many trusted proxies (nginx) stand in front: ProxyFix then takes the client address
+        # (and so the 12315 rate limits' key) that many entries from the right of X-Forwarded-For.
+        # 0: the peer address, and X-Forwarded-For is ignored.
         "PROXY_HOPS": int(env("YINGJI_PROXY_HOPS", "0")),
         "CLOCK": SystemClock(),
     }

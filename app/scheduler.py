@@ -11,7 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from app import complaint_jobs, daily_report
+from app.jobs import complaints as complaint_jobs
+from app.jobs import daily_report
 from app.calendar import calendar_for
 from app.extensions import Yingji, yingji
 from incidents.response.holiday_watch import run_watch

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app import daily_report
+from app.jobs import daily_report
 from incidents.models import AuditEntry, BoardEvent, Briefing, User
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file, load_plan_text
 from incidents.kernel.actors import SystemActor

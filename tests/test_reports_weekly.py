@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from app import daily_report
+from app.jobs import daily_report
 from app.calendar import calendar_for
 from incidents import complaints, surge
 from incidents.models import AuditEntry, BoardEvent, Briefing, ConsumerWarning, User
@@ -411,11 +411,11 @@ def test_the_font_draws_every_word_the_summary_and_its_sms_write():
     import ast
     import inspect
 
-    import app.daily_report
+    import app.jobs.daily_report
     import reports.render
 
     # Every string constant of the renderer and the SMS, the Chinese labels among them: none may fall back to a box.
-    words = [node.value for module in (reports.render, app.daily_report)
+    words = [node.value for module in (reports.render, app.jobs.daily_report)
              for node in ast.walk(ast.parse(inspect.getsource(module)))
              if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     assert any("不予立案" in w for w in words)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
-from app import complaint_jobs
+from app.jobs import complaints as complaint_jobs
 from incidents.records import audit
 from incidents import complaints, surge
 from incidents.response import service

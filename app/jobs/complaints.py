@@ -2,7 +2,7 @@
 
 Each job is short, works on rows and commits; any number of scheduler processes may run them
 (the rows they claim are locked and skipped by the others, and a surge is opened once).
-Wire them with one line in app/scheduler.py `build()`: `complaint_jobs.add_jobs(sched, app)`.
+Wire them with one line in app/scheduler.py `build()`: `complaints.add_jobs(sched, app)`.
 """
 from __future__ import annotations
 

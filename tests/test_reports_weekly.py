@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from app import scheduler
 from app.jobs import daily_report
 from app.calendar import calendar_for
 from incidents import complaints, surge
@@ -376,7 +377,7 @@ def test_the_job_is_added_to_the_scheduler(app):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     sched = BackgroundScheduler(timezone="UTC")
-    daily_report.add_jobs(sched, app)
+    scheduler.add_briefing_jobs(sched, app)
     job = sched.get_job("yingji-complaints-weekly")
     assert job is not None and job.max_instances == 1 and job.trigger.interval == timedelta(minutes=1)
     assert sched.get_job("yingji-daily-report") is not None

@@ -1,7 +1,7 @@
 """The daily situation report (每日汇总) sent to leadership each morning at the plan's `reports.daily_at`,
 and the weekly complaints summary (每周投诉举报情况汇总) each Monday at the same time.
 
-A short job checks every minute whether today's report is due. The report is a `briefings`
+A short job (app/scheduler.py) checks every minute whether today's report is due. The report is a `briefings`
 row keyed `daily:<date>`: the key is unique, so with several schedulers (or a restart) only
 one makes it, and a scheduler that was down at the time sends it when it comes back the
 same day. When the PDF is stored, the board's overview gets a notice and every active
@@ -18,7 +18,6 @@ import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -29,12 +28,11 @@ from incidents.plan import Plan
 from incidents.kernel.roles import LEADER
 from incidents.kernel.actors import SystemActor
 from notifiers.base import Message, mask_phone
-from notifiers.registry import settings_from, sms_sender
+from notifiers.registry import sms_sender
 from reports import snapshots, store
 
 log = logging.getLogger("yingji.daily_report")
 DAILY = SystemActor(name="daily-report")
-CHECK_EVERY_SECONDS = 60
 SMS_UNITS = 134  # two concatenated UCS-2 segments
 
 
@@ -196,26 +194,3 @@ def _notify(wiring: Yingji, settings: dict, briefing_id: int) -> Briefing | None
         session.commit()
         log.info("%s: board notice, SMS to %d leader(s), %d failed", row.title, len(sent), len(failed))
         return row
-
-
-def add_jobs(sched, app: Flask) -> None:
-    """Add the daily-report and weekly-summary checks to a scheduler: every minute, one run at a time."""
-    wiring: Yingji = app.extensions["yingji"]
-    settings = settings_from(app.config)
-
-    def job() -> None:
-        try:
-            run(wiring, settings)
-        except Exception:  # noqa: BLE001 - try again at the next check; the row keeps the state
-            log.exception("daily report failed")
-
-    def weekly_job() -> None:
-        try:
-            run_weekly(wiring, settings)
-        except Exception:  # noqa: BLE001 - as the daily report: the next check tries again
-            log.exception("weekly complaints summary failed")
-
-    sched.add_job(job, "interval", seconds=CHECK_EVERY_SECONDS, id="yingji-daily-report", max_instances=1,
-                  coalesce=True, misfire_grace_time=None)
-    sched.add_job(weekly_job, "interval", seconds=CHECK_EVERY_SECONDS, id="yingji-complaints-weekly",
-                  max_instances=1, coalesce=True, misfire_grace_time=None)

@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import clocks, daily_report, holiday_watch
+from app.jobs import briefings, clocks, daily_report, holiday_watch, weekly_complaints
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
 from notifiers.registry import settings_from
@@ -68,9 +68,9 @@ def add_briefing_jobs(sched, app: Flask) -> None:
     wiring: Yingji = app.extensions["yingji"]
     settings = settings_from(app.config)
     _every(sched, "daily report", partial(daily_report.run, wiring, settings), BRIEFINGS_EVERY,
-           "yingji-daily-report", logger=daily_report.log)
-    _every(sched, "weekly complaints summary", partial(daily_report.run_weekly, wiring, settings), BRIEFINGS_EVERY,
-           "yingji-complaints-weekly", logger=daily_report.log)
+           "yingji-daily-report", logger=briefings.log)
+    _every(sched, "weekly complaints summary", partial(weekly_complaints.run_weekly, wiring, settings),
+           BRIEFINGS_EVERY, "yingji-complaints-weekly", logger=briefings.log)
 
 
 def add_complaint_jobs(sched, app: Flask) -> None:

@@ -287,6 +287,17 @@ def notify_app(tmp_path):
     application.extensions["yingji"].engine.dispose()
 
 
+def test_every_twilio_hook_refuses_an_unsigned_request(notify_app, twilio_stub):
+    """The blueprint checks the signature before any of its routes, a hook added later included."""
+    notify_app.config.update(twilio_stub.settings())
+    hooks = [r.rule for r in notify_app.url_map.iter_rules() if r.endpoint.startswith("hooks.")]
+    assert {"/hooks/twilio/sms", "/hooks/twilio/voice", "/hooks/twilio/status"} <= set(hooks)
+    client = notify_app.test_client()
+    for rule in hooks:
+        r = client.post(rule, data={"From": PHONE, "Body": "1"})
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "bad_signature", rule
+
+
 def test_notify_test_sends_an_sms_and_a_call_through_the_stub(notify_app, twilio_stub):
     notify_app.config.update(twilio_stub.settings())
     twilio_stub.expect_sms(to=PHONE, contains="测试短信")

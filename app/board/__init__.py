@@ -85,4 +85,5 @@ def inject_plan() -> dict:
     return {"plan": plan, "plan_min_local": plan.in_force_from().strftime("%Y-%m-%dT%H:%M")}
 
 
-from app.board import pages  # noqa: E402,F401
+# The page routes register on this blueprint from their own modules.
+from app.board import calendar_page, complaint_pages, pages  # noqa: E402,F401

@@ -4,12 +4,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
 from app import config as config_module
+from app.api import bp as api_bp
+from app.board import bp as board_bp
+from app.board import socket as board_socket
 from app.extensions import Yingji, close_db, db
+from app.hooks import bp as hooks_bp
+from app.intake import bp as intake_bp
 from incidents.records import audit, board_events
 from incidents.kernel.db import make_engine, make_session_factory
 from incidents.kernel.errors import DomainError
@@ -38,12 +44,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
 
-    from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
-    from app.api import bp as api_bp
-    from app.board import bp as board_bp
-    from app.hooks import bp as hooks_bp
-    from app.intake import bp as intake_bp
-
     input_guards.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
@@ -55,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
     scheduler.init_app(app)
-    push.init_app(app)  # the boards' Socket.IO server; sets wiring.emit
+    board_socket.register(push.init_app(app))  # the boards' Socket.IO server, which sets wiring.emit
     _trust_proxies(app)
     _errors(app)
     return app
@@ -80,8 +80,6 @@ def _errors(app: Flask) -> None:
         db().rollback()  # nothing of a refused request is kept
         if _wants_json():
             return jsonify({"error": exc.as_dict()}), exc.status
-        from flask import render_template
-
         return render_template("error.html", message=exc.message_zh, status=exc.status), exc.status
 
     @app.errorhandler(HTTPException)
@@ -90,6 +88,4 @@ def _errors(app: Flask) -> None:
             body = {"code": exc.name.lower().replace(" ", "_"), "message": HTTP_ZH.get(exc.code, exc.name),
                     "message_en": exc.description or exc.name}
             return jsonify({"error": body}), exc.code
-        from flask import render_template
-
         return render_template("error.html", message=HTTP_ZH.get(exc.code, exc.name), status=exc.code), exc.code

@@ -4,11 +4,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
 from app import config as config_module
+from app.api import bp as api_bp
+from app.board import bp as board_bp
+from app.board import socket as board_socket
 from app.extensions import Yingji, close_db, db
+from app.hooks import bp as hooks_bp
+from app.intake import bp as intake_bp
 from incidents.records import audit, board_events
 from incidents.kernel.db import make_engine, make_session_factory
 from incidents.kernel.errors import DomainError
@@ -37,12 +44,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
 
-    from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
-    from app.api import bp as api_bp
-    from app.board import bp as board_bp
-    from app.hooks import bp as hooks_bp
-    from app.intake import bp as intake_bp
-
     input_guards.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
@@ -54,9 +55,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
     scheduler.init_app(app)
-    push.init_app(app)  # the boards' Socket.IO server; sets wiring.emit
+    board_socket.register(push.init_app(app))  # the boards' Socket.IO server, which sets wiring.emit
+    _trust_proxies(app)
     _errors(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe the client address our own proxies put in X-Forwarded-For, as many hops as configured."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        # Outermost, so the boards' Socket.IO requests see the same address as the pages. Only the
+        # address: the scheme and host stay what this server was called with, as before.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
 
 def _wants_json() -> bool:
@@ -69,8 +80,6 @@ def _errors(app: Flask) -> None:
         db().rollback()  # nothing of a refused request is kept
         if _wants_json():
             return jsonify({"error": exc.as_dict()}), exc.status
-        from flask import render_template
-
         return render_template("error.html", message=exc.message_zh, status=exc.status), exc.status
 
     @app.errorhandler(HTTPException)
@@ -79,6 +88,4 @@ def _errors(app: Flask) -> None:
             body = {"code": exc.name.lower().replace(" ", "_"), "message": HTTP_ZH.get(exc.code, exc.name),
                     "message_en": exc.description or exc.name}
             return jsonify({"error": body}), exc.code
-        from flask import render_template
-
         return render_template("error.html", message=HTTP_ZH.get(exc.code, exc.name), status=exc.code), exc.code

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.calendar import calendar_for, sources
 from app.extensions import yingji
-from app.scheduler import holiday_watch_soon
+from app.jobs.holiday_watch import holiday_watch_soon
 from incidents import complaints
 from incidents.complaints import calendar_notices
 from incidents.kernel.errors import DomainError

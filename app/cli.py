@@ -1,4 +1,4 @@
-"""The operator's commands: `flask --app wsgi db|users|plan|audit|scheduler|demo|serve`."""
+"""The operator's commands: `flask --app wsgi db|users|plan|audit|scheduler|holidays|demo|serve`."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +8,14 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from app import migrate
+from app.demo import load
 from app.extensions import yingji
+from app.jobs.holiday_watch import holiday_watch
+from app.push import BoardRequestHandler, safe_url, use_external_emitter
+from app.scheduler import build, ensure_started
 from incidents.records import audit
 from incidents.kernel.errors import DomainError
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
@@ -97,9 +102,6 @@ def audit_verify() -> None:
 @click.command("scheduler")
 def scheduler_command() -> None:
     """Run the clock scheduler as its own process (any number may run at once)."""
-    from app.push import use_external_emitter
-    from app.scheduler import build
-
     _logging()
     app = current_app._get_current_object()
     # This process serves no boards: what it fires reaches them through the message queue.
@@ -113,11 +115,25 @@ def scheduler_command() -> None:
         pass
 
 
+@click.command("holidays")
+def holidays_command() -> None:
+    """Run the holiday market watch now and show upcoming holidays, duty gaps and missing data."""
+    result = holiday_watch(yingji())
+    for h in result.holidays:
+        basis = "notice" if h.certain else "statutory dates only, no notice yet"
+        click.echo(f"{h.label}: {h.first_day} – {h.last_day} ({basis})")
+    click.echo(f"watches opened now: {len(result.opened)}; moved: {len(result.moved)}; closed: {len(result.closed)}")
+    for gap in result.duty_gaps:
+        click.echo(f"duty gap: {gap.message} {gap.starts_at.isoformat()} – {gap.ends_at.isoformat()}")
+    for text in result.uncertain:
+        click.echo(f"NO NOTICE YET: {text}")
+    for text in result.not_covered:
+        click.echo(f"NOT COVERED: {text}")
+
+
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load demo users and incidents (once; a second run changes nothing)."""
-    from app.demo import load
-
     for line in load(current_app._get_current_object()):
         click.echo(line)
 
@@ -127,12 +143,7 @@ def demo_load() -> None:
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int) -> None:
     """Serve the boards (HTTP and WebSocket) and API with the in-process scheduler (the embedded set-up)."""
-    from app.push import BoardRequestHandler, safe_url
-    from app.scheduler import ensure_started
-
     _logging()
-    from werkzeug.serving import run_simple
-
     app = current_app._get_current_object()
     ensure_started(app)
     queue = app.config.get("SOCKETIO_MESSAGE_QUEUE")
@@ -157,4 +168,5 @@ def init_app(app: Flask) -> None:
     for group in (db_cli, users_cli, plan_cli, audit_cli, demo_cli):
         app.cli.add_command(group)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(holidays_command)
     app.cli.add_command(serve_command)

@@ -1,9 +1,13 @@
-"""Settings from the environment, with embedded defaults that need no set-up."""
+"""Settings from the environment, with embedded defaults that need no set-up.
+
+The one place that reads the environment: everything else takes its settings from the app's config.
+"""
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from typing import Mapping
 
 from incidents.kernel.clock import SystemClock
 from incidents.plan import DEFAULT_PLAN_FILE
@@ -24,9 +28,9 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-def from_environment() -> dict:
-    """Read the settings; every one has an embedded default."""
-    env = os.environ.get
+def from_environment(environ: Mapping[str, str] | None = None) -> dict:
+    """Read the settings from the environment (or the mapping given); every one has an embedded default."""
+    env = (os.environ if environ is None else environ).get
     return {
         "DATABASE_URL": env("DATABASE_URL", f"sqlite:///{INSTANCE / 'yingji.db'}"),
         "PLAN_FILE": env("PLAN_FILE", str(DEFAULT_PLAN_FILE)),
@@ -51,6 +55,7 @@ def from_environment() -> dict:
         "TWILIO_AUTH_TOKEN": env("TWILIO_AUTH_TOKEN"),
         "TWILIO_FROM_NUMBER": env("TWILIO_FROM_NUMBER"),
         "TWILIO_API_BASE": env("TWILIO_API_BASE"),  # default: Twilio's own; a compatible gateway otherwise
+        "TWILIO_TIMEOUT": env("TWILIO_TIMEOUT"),  # seconds per request; default notifiers.twilio.DEFAULT_TIMEOUT
         # Where Twilio reaches this server (https://yingji.example.gov.cn): the status and
         # keypress webhooks are derived from it, and webhook signatures are checked against it.
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL"),
@@ -60,10 +65,15 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
         "JSON_AS_ASCII": False,
+        # Seconds a PDF request waits for its briefing before answering 202, and the threads per
+        # server process that render briefings (app/api/reports.py). Empty means the default.
+        "REPORTS_WAIT": float(env("REPORTS_WAIT") or 10.0),
+        "REPORTS_WORKERS": int(env("REPORTS_WORKERS") or 2),
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
-        # How many trusted proxies (nginx) stand in front: the 12315 rate limits then believe
-        # that many addresses from the right of X-Forwarded-For. 0: the peer address.
+        # How many trusted proxies (nginx) stand in front: ProxyFix then takes the client address
+        # (and so the 12315 rate limits' key) that many entries from the right of X-Forwarded-For.
+        # 0: the peer address, and X-Forwarded-For is ignored.
         "PROXY_HOPS": int(env("YINGJI_PROXY_HOPS", "0")),
         "CLOCK": SystemClock(),
     }

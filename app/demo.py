@@ -18,8 +18,9 @@ from typing import Iterator
 from flask import Flask
 from sqlalchemy import select
 
+from app.calendar import calendar_for
 from incidents.response import assignments, flows, service
-from incidents import escalation
+from incidents import complaints, escalation
 from incidents.people import duty
 from incidents.response.firing import fire_due
 from incidents.models import ESC_RUNNING, Escalation, User
@@ -215,9 +216,6 @@ DEMO_COMPLAINTS = (
 
 def _complaints(session, plan, people: dict[str, User], now) -> Iterator[str]:
     """A few 12315 complaints at different stages, for the complaint centre's page."""
-    from app.calendar import calendar_for
-    from incidents import complaints
-
     calendar = calendar_for(session, plan)
     for hours, data, step in DEMO_COMPLAINTS:
         at = now - timedelta(hours=hours)

@@ -24,6 +24,8 @@ from werkzeug.serving import WSGIRequestHandler
 
 log = logging.getLogger("yingji.push")
 
+# The one home of the boards' namespace and event name: the emitters here and the handlers of
+# app/board/socket.py both speak them.
 NAMESPACE = "/board"
 EVENT = "board"
 # An unreachable Redis host must not hold a request for the operating system's
@@ -117,8 +119,6 @@ class BoardRequestHandler(WSGIRequestHandler):
 
 def init_app(app: Flask) -> SocketIO:
     """Create the app's Socket.IO server for the boards and make it the outbox's emitter."""
-    from app.board.socket import register
-
     url = app.config.get("SOCKETIO_MESSAGE_QUEUE")
     options: dict = {
         "async_mode": "threading",  # with simple-websocket; never let it pick eventlet
@@ -134,7 +134,6 @@ def init_app(app: Flask) -> SocketIO:
             options.update(message_queue=url, channel=app.config["SOCKETIO_CHANNEL"])
     sio = SocketIO()
     sio.init_app(app, **options)  # registers itself as app.extensions["socketio"]
-    register(sio)
     app.extensions["yingji"].emit = room_emitter(sio)
     return sio
 

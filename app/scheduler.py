@@ -1,106 +1,98 @@
-"""The clock scheduler: APScheduler wakes a short job every second that fires due rows."""
+"""The scheduler: when each job of app/jobs runs. APScheduler only wakes the jobs; the rows say what is due.
+
+Every job runs one at a time, a late run is folded into the next (coalesce), and a failure is
+logged and tried again at the next run: the rows are still there. Any number of schedulers may
+run the same jobs at once (the rows they claim are locked and skipped by the others).
+"""
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Callable
 
-from datetime import datetime, timezone
-
-import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from app import complaint_jobs, daily_report
-from app.calendar import calendar_for
-from app.extensions import Yingji, yingji
-from incidents.response.holiday_watch import run_watch
-from incidents.kernel.actors import SystemActor
-from incidents.response.firing import dispatch_pending, fire_due
-from notifiers import registry
-from notifiers.console import ConsoleSender
+from app.extensions import Yingji
+from app.jobs import briefings, clocks, daily_report, holiday_watch, weekly_complaints
+from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
-from notifiers.escalation import Walker
+from notifiers.registry import settings_from
 
 log = logging.getLogger("yingji.scheduler")
 _start_lock = threading.Lock()
-HOLIDAY_WATCH = SystemActor(name="holiday-watch")
+
+HOLIDAYS_EVERY = timedelta(hours=1)
+BRIEFINGS_EVERY = timedelta(minutes=1)  # is today's report (or last week's summary) due and not made yet?
+INTAKE_EVERY = timedelta(seconds=10)  # how soon the centre's board hears of new complaints
+SURGE_EVERY = timedelta(minutes=1)
+LIMITS_EVERY = timedelta(minutes=1)  # limits end at midnight: a minute late is on time
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
-def senders_for(app: Flask) -> list:
-    """Return the senders that log each fired clock (the escalation walker does SMS and calls)."""
-    return [ConsoleSender()]
-
-
-def walker_for(app: Flask, *, workers: int | None = None) -> Walker:
-    """Return the escalation walker with the SMS and voice senders the settings ask for."""
-    wiring: Yingji = app.extensions["yingji"]
-    settings = registry.settings_from(app.config)
-    for kind in ("sms", "voice"):
-        registry.build(kind, settings)  # fail at start, not at 3 a.m., when the settings are wrong
-    return Walker(wiring.sessions, lambda kind: registry.build(kind, settings), rules=lambda: wiring.plan.delivery,
-                  clock=wiring.clock.now, workers=workers or app.config.get("ESCALATION_WORKERS", 8),
-                  batch=app.config.get("SCHEDULER_BATCH", 500))
-
-
-def tick(wiring: Yingji, deliver, *, walker: Walker | None = None, batch: int = 500) -> int:
-    """Fire every clock stage that is due now, deliver what was fired, walk the escalations; return the firings."""
-    fired = fire_due(wiring.sessions, now=wiring.clock.now, batch=batch)
-    dispatch_pending(wiring.sessions, deliver, now=wiring.clock.now(), batch=batch)
-    if walker is not None:
-        walker.cycle()
-    return fired
-
-
-def holiday_watch_soon(wiring: Yingji) -> None:
-    """Run the holiday watch after a notice was entered; a failure waits for the hourly run, the notice stands."""
-    try:
-        holiday_watch(wiring)
-    except Exception:  # noqa: BLE001 - the notice is committed; the hourly job moves the watches
-        log.exception("holiday watch after a notice failed; the hourly run will retry")
-
-
-def holiday_watch(wiring: Yingji):
-    """Open, move and close the holiday market watches and check their duty; log what data is missing."""
-    now = wiring.clock.now()
-    with wiring.sessions() as session:
-        result = run_watch(session, wiring.plan, calendar_for(session, wiring.plan), actor=HOLIDAY_WATCH,
-                                    now=now)
-        session.commit()
-    for text in result.not_covered:
-        log.warning("%s", text)
-    return result
-
-
-def build(app: Flask, *, blocking: bool):
-    """Return an APScheduler with the tick job: one run at a time, late runs folded into one."""
-    wiring: Yingji = app.extensions["yingji"]
-    deliver = Dispatcher(senders_for(app))
-    walker = walker_for(app)
-    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
-
-    batch = app.config["SCHEDULER_BATCH"]
+def _guarded(what: str, run: Callable[[], object], logger: logging.Logger = log) -> Callable[[], None]:
+    """Return a job that runs `run` and logs a failure instead of raising it."""
 
     def job() -> None:
         try:
-            tick(wiring, deliver, walker=walker, batch=batch)
-        except Exception:  # noqa: BLE001 - keep waking up; the rows are still there next second
-            log.exception("scheduler tick failed")
+            run()
+        except Exception:  # noqa: BLE001 - keep waking up; the rows are still there at the next run
+            logger.exception("%s failed", what)
 
-    sched.add_job(job, "interval", seconds=app.config["SCHEDULER_INTERVAL"], id="yingji-clocks",
-                  max_instances=1, coalesce=True, misfire_grace_time=None)
+    return job
 
-    def holiday_job() -> None:
-        try:
-            holiday_watch(wiring)
-        except Exception:  # noqa: BLE001 - try again next hour
-            log.exception("holiday watch failed")
 
-    # Hourly, and once at start; opening a watch twice is prevented by its unique key.
-    sched.add_job(holiday_job, "interval", hours=1, id="yingji-holidays", max_instances=1, coalesce=True,
-                  misfire_grace_time=None, next_run_time=datetime.now(timezone.utc))
-    daily_report.add_jobs(sched, app)
-    complaint_jobs.add_jobs(sched, app)
+def _every(sched, what: str, run: Callable[[], object], every: timedelta, job_id: str, *,
+           logger: logging.Logger = log, **options) -> None:
+    sched.add_job(_guarded(what, run, logger), "interval", seconds=every.total_seconds(), id=job_id,
+                  **ONE_AT_A_TIME, **options)
+
+
+def add_clock_jobs(sched, app: Flask) -> None:
+    """Add the clocks' tick (every SCHEDULER_INTERVAL) and the hourly holiday watch, which also runs at start."""
+    wiring: Yingji = app.extensions["yingji"]
+    tick = partial(clocks.tick, wiring, Dispatcher(clocks.senders_for(app)), walker=clocks.walker_for(app),
+                   batch=app.config["SCHEDULER_BATCH"])
+    _every(sched, "scheduler tick", tick, timedelta(seconds=app.config["SCHEDULER_INTERVAL"]), "yingji-clocks")
+    # Opening a watch twice is prevented by its unique key.
+    _every(sched, "holiday watch", partial(holiday_watch.holiday_watch, wiring), HOLIDAYS_EVERY, "yingji-holidays",
+           next_run_time=datetime.now(timezone.utc))
+
+
+def add_briefing_jobs(sched, app: Flask) -> None:
+    """Add the checks for the daily report and the weekly complaints summary, each due at the plan's daily time."""
+    wiring: Yingji = app.extensions["yingji"]
+    settings = settings_from(app.config)
+    _every(sched, "daily report", partial(daily_report.run, wiring, settings), BRIEFINGS_EVERY,
+           "yingji-daily-report", logger=briefings.log)
+    _every(sched, "weekly complaints summary", partial(weekly_complaints.run_weekly, wiring, settings),
+           BRIEFINGS_EVERY, "yingji-complaints-weekly", logger=briefings.log)
+
+
+def add_complaint_jobs(sched, app: Flask) -> None:
+    """Add the 12315 jobs: intake digest, surge watch, limit notices, housekeeping."""
+    wiring: Yingji = app.extensions["yingji"]
+    start = datetime.now(timezone.utc)
+    _every(sched, "complaint intake digest", partial(complaint_jobs.intake_digest, wiring), INTAKE_EVERY,
+           "yingji-complaints-intake", logger=complaint_jobs.log)
+    _every(sched, "complaint surge watch", partial(complaint_jobs.surge_watch, wiring), SURGE_EVERY,
+           "yingji-complaints-surge", logger=complaint_jobs.log, next_run_time=start)
+    _every(sched, "complaint limit notices", partial(complaint_jobs.limit_notices, wiring), LIMITS_EVERY,
+           "yingji-complaints-limits", logger=complaint_jobs.log, next_run_time=start)
+    _every(sched, "complaint housekeeping", partial(complaint_jobs.housekeeping, wiring), HOUSEKEEPING_EVERY,
+           "yingji-complaints-housekeeping", logger=complaint_jobs.log, next_run_time=start + timedelta(seconds=30))
+
+
+def build(app: Flask, *, blocking: bool):
+    """Return an APScheduler with every job of app/jobs."""
+    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    add_clock_jobs(sched, app)
+    add_briefing_jobs(sched, app)
+    add_complaint_jobs(sched, app)
     return sched
 
 
@@ -116,25 +108,8 @@ def ensure_started(app: Flask) -> None:
             log.info("in-process scheduler started")
 
 
-@click.command("holidays")
-def holidays_command() -> None:
-    """Run the holiday market watch now and show upcoming holidays, duty gaps and missing data."""
-    result = holiday_watch(yingji())
-    for h in result.holidays:
-        basis = "notice" if h.certain else "statutory dates only, no notice yet"
-        click.echo(f"{h.label}: {h.first_day} – {h.last_day} ({basis})")
-    click.echo(f"watches opened now: {len(result.opened)}; moved: {len(result.moved)}; closed: {len(result.closed)}")
-    for gap in result.duty_gaps:
-        click.echo(f"duty gap: {gap.message} {gap.starts_at.isoformat()} – {gap.ends_at.isoformat()}")
-    for text in result.uncertain:
-        click.echo(f"NO NOTICE YET: {text}")
-    for text in result.not_covered:
-        click.echo(f"NOT COVERED: {text}")
-
-
 def init_app(app: Flask) -> None:
     """Start the in-process scheduler with the first request a server handles."""
-    app.cli.add_command(holidays_command)
 
     @app.before_request
     def _start_scheduler() -> None:

@@ -5,7 +5,7 @@ server instances of one gunicorn worker each (gthread), with the clients spread 
 nginx would spread them; YINGJI_PROXY_HOPS=1, and every request carries its own client address
 in X-Forwarded-For (the public are many addresses behind the proxy), so the per-address and
 per-phone rate limits are checked and counted in PostgreSQL on every request, as in production.
-A third process runs the 12315 scheduler jobs (app/complaint_jobs.add_jobs on an APScheduler,
+A third process runs the 12315 scheduler jobs (app/scheduler.add_complaint_jobs on an APScheduler,
 as `flask scheduler` runs them once wired): the intake digest every 10 s and the surge watch
 every `--surge-every` seconds (default 5, twelve times as often as deployed). Five per cent of
 the complaints name one restaurant, so that the watch opens a surge and proposes an incident
@@ -278,14 +278,15 @@ def watch_process(args) -> None:
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from app import complaint_jobs, create_app
+    from app import create_app, scheduler
+    from app.jobs import complaints as complaint_jobs
     from app.push import use_external_emitter
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
     use_external_emitter(app)
-    complaint_jobs.SURGE_EVERY = timedelta(seconds=args.surge_every)
-    complaint_jobs.INTAKE_EVERY = timedelta(seconds=10)
+    scheduler.SURGE_EVERY = timedelta(seconds=args.surge_every)
+    scheduler.INTAKE_EVERY = timedelta(seconds=10)
 
     def timed(name, fn):
         def wrapped(wiring):
@@ -301,7 +302,7 @@ def watch_process(args) -> None:
     complaint_jobs.surge_watch = timed("surge", complaint_jobs.surge_watch)
     complaint_jobs.intake_digest = timed("digest", complaint_jobs.intake_digest)
     sched = BlockingScheduler(timezone="UTC")
-    complaint_jobs.add_jobs(sched, app)
+    scheduler.add_complaint_jobs(sched, app)
     print(WATCH_READY, flush=True)
     sched.start()
 

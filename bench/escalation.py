@@ -259,7 +259,7 @@ def profile_child() -> None:
     """Run the scheduler's tick in this thread under cProfile until SIGTERM; print the top functions."""
     from app import create_app
     from app.push import use_external_emitter
-    from app.scheduler import senders_for, tick, walker_for
+    from app.jobs.clocks import senders_for, tick, walker_for
     from notifiers.dispatch import Dispatcher
 
     app = create_app()
@@ -330,7 +330,7 @@ def phases(app, ids: dict[str, list[int]], *, count: int, workers: int, kind: st
     claim (claim_outgoing until nothing is left), send (the Walker's sending threads, through
     the twilio SDK to a stub in another process), record (record_results of all answers).
     """
-    from app.scheduler import walker_for
+    from app.jobs.clocks import walker_for
     from incidents import escalation
     from sqlalchemy import event
 

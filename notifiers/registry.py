@@ -7,7 +7,6 @@ a plain dict built by the web layer.
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any, Mapping
 
 from notifiers.base import SMS, VOICE, NotifierConfigError, Sender
@@ -33,12 +32,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def settings_from(config: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Return the senders' settings: the app's config first, then the environment, then the defaults."""
+def settings_from(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the senders' settings: the app's config (read from the environment once), else the defaults."""
     out = {}
     for key, default in DEFAULTS.items():
         value = config.get(key)
-        out[key] = value if value not in (None, "") else (environ.get(key) or default)
+        out[key] = value if value not in (None, "") else default
     base = (out["PUBLIC_BASE_URL"] or "").rstrip("/")
     if base:
         out["TWILIO_STATUS_CALLBACK"] = out["TWILIO_STATUS_CALLBACK"] or base + "/hooks/twilio/status"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
@@ -67,15 +66,17 @@ def make_client(settings: Mapping[str, Any]) -> Client:
         raise NotifierConfigError(f"缺少 Twilio 设置：{', '.join(missing)} / missing Twilio settings: {', '.join(missing)}")
     timeout = float(settings.get("TWILIO_TIMEOUT") or DEFAULT_TIMEOUT)
     base = (settings.get("TWILIO_API_BASE") or DEFAULT_API_BASE).rstrip("/")
-    # The proxy and CA settings of the environment are read once, for the one host we call:
-    # requests would read the whole environment again on every message.
-    proxy = requests.utils.get_environ_proxies(base)
+    # requests reads the proxy and CA settings of the environment (HTTPS_PROXY, REQUESTS_CA_BUNDLE)
+    # once here, for the one host we call: left to itself it reads them again on every message.
+    with requests.Session() as probe:
+        found = probe.merge_environment_settings(base, {}, None, None, None)
+    proxy = found["proxies"]
     if base == DEFAULT_API_BASE:
         http = TwilioHttpClient(timeout=timeout, proxy=proxy)
     else:
         http = BaseUrlHttpClient(base, timeout=timeout, proxy=proxy)
     http.session.trust_env = False
-    http.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    http.session.verify = found["verify"]
     return Client(sid, token, http_client=http)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
+
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -33,6 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from incidents.kernel.moments import zone
 from reports import fonts
 
 PAGE_W, PAGE_H = A4
@@ -84,7 +85,7 @@ def local(moment: datetime | str | None, tz: str, *, seconds: bool = False, date
         return "—"
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    moment = moment.astimezone(ZoneInfo(tz))
+    moment = moment.astimezone(zone(tz))
     if date_only:
         return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

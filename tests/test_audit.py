@@ -363,7 +363,7 @@ def test_first_two_writers_on_an_empty_chain_both_succeed(app, wiring, db_url, c
 
 
 def test_scheduler_firings_are_recorded_and_keep_the_chain(app, wiring, clock, story):
-    from app.scheduler import tick
+    from app.jobs.clocks import tick
     from tests.helpers import Recorder
 
     before = last_seq(wiring)

@@ -414,9 +414,9 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
     registered = register(users["office"], discovered_at=clock.now().isoformat(), level="II")
     iid = registered["id"]
     assert forms_of(page(browser("office", "office"), f"/incidents/{iid}")) == {
-        "grade", "assign", "report", "measure hidden", "archive hidden", "correct", "withdraw"}
+        "grade", "assign", "report", "measure hidden", "correct", "withdraw"}
     assert forms_of(page(browser("leader"), f"/incidents/{iid}")) == {
-        "activate", "grade", "assign", "report", "end hidden", "archive hidden", "withdraw"}
+        "activate", "grade", "assign", "report", "end hidden", "withdraw"}
     # The commander may end Ⅲ and Ⅳ only (plan: end_declared_by); at Ⅱ the form waits hidden.
     html = page(browser("commander"), f"/incidents/{iid}")
     assert forms_of(html) == {"grade", "assign", "report hidden", "measure hidden", "end hidden"}
@@ -431,9 +431,9 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
 
     users["leader"].post(f"/api/v1/incidents/{iid}/activate")
     html = page(browser("leader"), f"/incidents/{iid}")
-    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "archive hidden", "withdraw"}
+    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "withdraw"}
     office = page(browser("office", "office"), f"/incidents/{iid}")
-    assert forms_of(office) == {"grade", "assign", "report", "measure", "archive hidden", "correct", "withdraw"}
+    assert forms_of(office) == {"grade", "assign", "report", "measure", "correct", "withdraw"}
     # The forms post JSON to the API routes.
     for url in (f"/api/v1/incidents/{iid}/level", f"/api/v1/incidents/{iid}/assignments",
                 f"/api/v1/incidents/{iid}/reports", f"/api/v1/incidents/{iid}/measures"):

@@ -123,3 +123,10 @@ def test_users_create_through_the_real_entry_point(tmp_path):
                          cwd=repo_root(), env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
     assert "department" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_holidays_runs_the_watch_now(app):
+    with app.app_context():  # as `flask` gives every command
+        result = app.test_cli_runner().invoke(args=["holidays"])
+    assert result.exit_code == 0, result.output
+    assert "watches opened now:" in result.output

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from incidents import complaints
 from incidents.models import Complaint, User
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_text
 from tests.test_complaints import body
@@ -51,6 +52,23 @@ def test_the_form_files_a_complaint_and_shows_the_tracking_number(app, wiring):
     page = r.get_data(as_text=True)
     assert r.status_code == 404 and "没有找到这件投诉举报" in page and "张记烧烤" not in page
     assert 'value="13812345670"' in page  # what was typed stays
+
+
+def maxlengths(html: str) -> dict[str, int]:
+    """Return the maxlength of each text field of a form, by field name."""
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r'<(?:input|textarea)[^>]*\bname="(\w+)"[^>]*\bmaxlength="(\d+)"', html)}
+
+
+def test_the_form_takes_as_much_text_as_the_domain_allows(app, monkeypatch):
+    html, _ = form_page(app.test_client())
+    found = maxlengths(html)
+    assert {k: found[k] for k in complaints.LIMITS if k in found} == {
+        "name": 40, "address": 200, "business_name": 100, "business_address": 200, "order_no": 64}
+    assert found["description"] == app.extensions["yingji"].plan.complaints.max_text
+    # The limits come from the domain, not the template: a changed limit is the form's too.
+    monkeypatch.setitem(complaints.LIMITS, "business_name", 77)
+    assert maxlengths(form_page(app.test_client())[0])["business_name"] == 77
 
 
 def test_errors_are_shown_next_to_the_fields_and_keep_what_was_typed(app, wiring):

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.demo import DEMO_PASSWORD, DEMO_USERS, FRESH_TASK, load
-from app.scheduler import tick, walker_for
+from app.jobs.clocks import tick, walker_for
 from incidents.models import ESC_RUNNING, Assignment, Escalation, Incident, User
 from tests.helpers import Recorder
 from tests.test_board_pages import page, page_data

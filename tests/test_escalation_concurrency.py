@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.scheduler import walker_for
+from app.jobs.clocks import walker_for
 from incidents.response import assignments, service
 from incidents.people import duty
 from incidents.models import Delivery, Escalation, User

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.scheduler import tick, walker_for
+from app.jobs.clocks import tick, walker_for
 from tests.helpers import Recorder, iso
 from tests.test_board_pages import activated, browser, page, page_data, register  # noqa: F401 - browser is a fixture
 

@@ -5,7 +5,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from app.scheduler import tick
+from app.jobs.clocks import tick
 from incidents.response.firing import dispatch_pending, fire_due
 from incidents.models import DeadlineEvent
 from tests.helpers import Recorder, incident_payload, iso

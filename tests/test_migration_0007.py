@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from app import create_app
 from app.migrate import downgrade, upgrade
-from app.scheduler import holiday_watch
+from app.jobs.holiday_watch import holiday_watch
 from incidents.response import accountability
 from incidents.kernel.clock import FakeClock
 from incidents.kernel.db import normalise_url

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask, request
 from twilio.request_validator import RequestValidator
 
-from app import create_app
+from app import config, create_app
 from notifiers import registry
 from notifiers.console import ConsoleSms, ConsoleVoice
 from incidents.kernel.masking import mask_phone
@@ -86,7 +86,7 @@ def test_a_sender_refuses_the_other_kind():
 
 # --- registry ------------------------------------------------------------------------------
 def test_registry_defaults_to_the_console():
-    settings = registry.settings_from({}, environ={})
+    settings = registry.settings_from({})
     assert type(registry.sms_sender(settings)) is ConsoleSms
     assert type(registry.voice_sender(settings)) is ConsoleVoice
 
@@ -106,13 +106,28 @@ def test_a_new_provider_is_a_class_and_a_setting():
         registry.sms_sender({"SMS_BACKEND": "carrier-pigeon"})
 
 
-def test_settings_come_from_config_then_environment_then_defaults():
-    settings = registry.settings_from({"TWILIO_ACCOUNT_SID": "ACcfg", "SMS_BACKEND": ""},
-                                      environ={"TWILIO_ACCOUNT_SID": "ACenv", "SMS_BACKEND": "twilio",
-                                               "TWILIO_AUTH_TOKEN": "tok"})
+def test_settings_come_from_the_environment_through_the_config_then_defaults():
+    # app/config.py reads the environment once; the app's own settings override it.
+    environment = config.from_environment({"TWILIO_ACCOUNT_SID": "ACenv", "SMS_BACKEND": "twilio",
+                                           "TWILIO_AUTH_TOKEN": "tok", "VOICE_BACKEND": "",
+                                           "TWILIO_TIMEOUT": "3"})
+    settings = registry.settings_from({**environment, "TWILIO_ACCOUNT_SID": "ACcfg"})
     assert settings["TWILIO_ACCOUNT_SID"] == "ACcfg"
     assert settings["SMS_BACKEND"] == "twilio" and settings["TWILIO_AUTH_TOKEN"] == "tok"
+    assert settings["TWILIO_TIMEOUT"] == "3"
+    # An empty or missing setting is the default.
     assert settings["TWILIO_API_BASE"] == "https://api.twilio.com" and settings["VOICE_BACKEND"] == "console"
+    assert registry.settings_from({"SMS_BACKEND": ""})["SMS_BACKEND"] == "console"
+
+
+def test_the_twilio_client_reads_the_proxy_and_ca_of_the_environment_once(monkeypatch):
+    for name in ("https_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bureau-ca.pem")
+    http = make_client({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM_NUMBER": "+1"}).http_client
+    assert http.proxy == {"https": "http://proxy.example:3128"}
+    assert http.session.verify == "/etc/ssl/bureau-ca.pem" and http.session.trust_env is False
 
 
 def test_twilio_without_credentials_is_a_clear_error():
@@ -271,6 +286,17 @@ def notify_app(tmp_path):
     application = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test", "SCHEDULER": "off"})
     yield application
     application.extensions["yingji"].engine.dispose()
+
+
+def test_every_twilio_hook_refuses_an_unsigned_request(notify_app, twilio_stub):
+    """The blueprint checks the signature before any of its routes, a hook added later included."""
+    notify_app.config.update(twilio_stub.settings())
+    hooks = [r.rule for r in notify_app.url_map.iter_rules() if r.endpoint.startswith("hooks.")]
+    assert {"/hooks/twilio/sms", "/hooks/twilio/voice", "/hooks/twilio/status"} <= set(hooks)
+    client = notify_app.test_client()
+    for rule in hooks:
+        r = client.post(rule, data={"From": PHONE, "Body": "1"})
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "bad_signature", rule
 
 
 def test_notify_test_sends_an_sms_and_a_call_through_the_stub(notify_app, twilio_stub):

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app import daily_report
+from app import scheduler
+from app.jobs import daily_report
 from incidents.models import AuditEntry, BoardEvent, Briefing, User
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file, load_plan_text
 from incidents.kernel.actors import SystemActor
@@ -148,7 +149,7 @@ def test_the_job_is_added_to_the_scheduler(app):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     sched = BackgroundScheduler(timezone="UTC")
-    daily_report.add_jobs(sched, app)
+    scheduler.add_briefing_jobs(sched, app)
     job = sched.get_job("yingji-daily-report")
     assert job is not None and job.max_instances == 1 and job.trigger.interval == timedelta(minutes=1)
 

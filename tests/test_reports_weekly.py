@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from app import daily_report
+from app import scheduler
+from app.jobs import briefings, weekly_complaints
 from app.calendar import calendar_for
 from incidents import complaints
 from incidents.complaints import surge
@@ -329,21 +330,21 @@ def leaders(wiring, clock) -> None:
 
 def test_it_is_due_from_monday_at_the_plans_daily_time():
     eight = datetime(2026, 11, 23, 8, 0, tzinfo=BEIJING)
-    assert daily_report.due_week(PLAN, eight - timedelta(seconds=1)) is None
-    assert daily_report.due_week(PLAN, eight) == date(2026, 11, 16)
+    assert weekly_complaints.due_week(PLAN, eight - timedelta(seconds=1)) is None
+    assert weekly_complaints.due_week(PLAN, eight) == date(2026, 11, 16)
     sunday_late = eight + timedelta(days=6, hours=15, minutes=59)
-    assert daily_report.due_week(PLAN, sunday_late) == date(2026, 11, 16)
-    assert daily_report.due_week(PLAN, eight + timedelta(days=7)) == date(2026, 11, 23)
-    assert daily_report.due_week(PLAN, datetime(2026, 11, 22, 23, 59, tzinfo=BEIJING)) == date(2026, 11, 9)
+    assert weekly_complaints.due_week(PLAN, sunday_late) == date(2026, 11, 16)
+    assert weekly_complaints.due_week(PLAN, eight + timedelta(days=7)) == date(2026, 11, 23)
+    assert weekly_complaints.due_week(PLAN, datetime(2026, 11, 22, 23, 59, tzinfo=BEIJING)) == date(2026, 11, 9)
 
 
 def test_each_monday_once_board_notice_and_sms_to_leaders(built, wiring, clock):
     week = built
     leaders(wiring, clock)
     week.at(datetime(2026, 12, 7, 7, 59, tzinfo=BEIJING))
-    assert daily_report.run_weekly(wiring, SETTINGS) is None and RecordingSms.sent == []
+    assert weekly_complaints.run_weekly(wiring, SETTINGS) is None and RecordingSms.sent == []
     week.at(datetime(2026, 12, 7, 8, 0, 30, tzinfo=BEIJING))
-    row = daily_report.run_weekly(wiring, SETTINGS)
+    row = weekly_complaints.run_weekly(wiring, SETTINGS)
     assert row.job_key == "complaints-weekly:2026-11-30" and row.requested_by_id is None
     assert row.kind == "complaints_weekly" and row.params == {"week": "2026-11-30"}
     to = sorted(m.to for m in RecordingSms.sent)
@@ -351,7 +352,7 @@ def test_each_monday_once_board_notice_and_sms_to_leaders(built, wiring, clock):
     text = RecordingSms.sent[0].text
     assert text == ("【中牟县市场监督管理局】11月30日至12月6日投诉举报周汇总：收到投诉16件、举报2件（较上周+15），办结1件，时限按时率67%，"
                     f"超期未办1项，投诉高峰1起。详见系统投诉举报周汇总（简报编号 B{row.id:06d}）")
-    assert len(text.encode("utf-16-le")) // 2 <= daily_report.SMS_UNITS
+    assert len(text.encode("utf-16-le")) // 2 <= briefings.SMS_UNITS
     with wiring.sessions() as s:
         notices = [e.payload for e in s.scalars(select(BoardEvent).where(BoardEvent.event == "notice"))
                    if e.payload["what"] == "complaints_weekly"]
@@ -366,10 +367,10 @@ def test_each_monday_once_board_notice_and_sms_to_leaders(built, wiring, clock):
                      week.count)
     # Later checks that week send nothing more; the next Monday sends the next week's.
     week.clock.advance(days=2)
-    assert daily_report.run_weekly(wiring, SETTINGS).id == row.id
+    assert weekly_complaints.run_weekly(wiring, SETTINGS).id == row.id
     assert len(RecordingSms.sent) == 3
     week.clock.advance(days=5)
-    assert daily_report.run_weekly(wiring, SETTINGS).job_key == "complaints-weekly:2026-12-07"
+    assert weekly_complaints.run_weekly(wiring, SETTINGS).job_key == "complaints-weekly:2026-12-07"
     assert len(RecordingSms.sent) == 6
 
 
@@ -377,7 +378,7 @@ def test_the_job_is_added_to_the_scheduler(app):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     sched = BackgroundScheduler(timezone="UTC")
-    daily_report.add_jobs(sched, app)
+    scheduler.add_briefing_jobs(sched, app)
     job = sched.get_job("yingji-complaints-weekly")
     assert job is not None and job.max_instances == 1 and job.trigger.interval == timedelta(minutes=1)
     assert sched.get_job("yingji-daily-report") is not None
@@ -390,8 +391,8 @@ def test_the_sms_stays_within_two_segments(bureau):
     doc["received"].update(total=188888, complaints=123456, tipoffs=65432)
     doc["previous"]["total"] = 1
     doc["surges"] = doc["surges"] * 99
-    text = daily_report.weekly_sms_text(SimpleNamespace(bureau=bureau), doc, "简报编号 B123456")
-    assert len(text.encode("utf-16-le")) // 2 <= daily_report.SMS_UNITS, len(text)
+    text = weekly_complaints.weekly_sms_text(SimpleNamespace(bureau=bureau), doc, "简报编号 B123456")
+    assert len(text.encode("utf-16-le")) // 2 <= briefings.SMS_UNITS, len(text)
     assert text.startswith(f"【{bureau}】11月30日至12月6日投诉举报周汇总：收到投诉123456件、举报65432件")
     assert "超期未办5项" in text and text.endswith("（简报编号 B123456）")
 
@@ -412,11 +413,14 @@ def test_the_font_draws_every_word_the_summary_and_its_sms_write():
     import ast
     import inspect
 
-    import app.daily_report
+    import app.jobs.briefings
+    import app.jobs.daily_report
+    import app.jobs.weekly_complaints
     import reports.render
 
     # Every string constant of the renderer and the SMS, the Chinese labels among them: none may fall back to a box.
-    words = [node.value for module in (reports.render, app.daily_report)
+    sms = (app.jobs.briefings, app.jobs.daily_report, app.jobs.weekly_complaints)
+    words = [node.value for module in (reports.render, *sms)
              for node in ast.walk(ast.parse(inspect.getsource(module)))
              if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     assert any("不予立案" in w for w in words)

@@ -12,7 +12,8 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
-from app import complaint_jobs
+from app import scheduler
+from app.jobs import complaints as complaint_jobs
 from incidents.records import audit
 from incidents import complaints
 from incidents.complaints import surge
@@ -227,7 +228,7 @@ def test_a_consumer_warning_is_public_only_after_leadership_approves(wiring, mak
 
 def test_the_scheduler_jobs(wiring, app):
     sched = BackgroundScheduler(timezone="UTC")
-    complaint_jobs.add_jobs(sched, app)
+    scheduler.add_complaint_jobs(sched, app)
     assert {j.id for j in sched.get_jobs()} == {"yingji-complaints-intake", "yingji-complaints-surge",
                                                 "yingji-complaints-limits", "yingji-complaints-housekeeping"}
     file(wiring, 30)

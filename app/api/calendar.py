@@ -9,7 +9,7 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.calendar import calendar_for, sources
 from app.extensions import db, now, yingji
-from app.scheduler import holiday_watch_soon
+from app.jobs.holiday_watch import holiday_watch_soon
 from incidents import complaints
 from incidents.complaints import calendar_notices
 from incidents.kernel.calendar import HOLIDAY_NAMES, CalendarGap

@@ -7,7 +7,6 @@ audited /contact call.
 from __future__ import annotations
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from flask import jsonify, request
 
@@ -92,7 +91,7 @@ def complaint_summary():
         raise Forbidden("forbidden", "投诉举报周汇总仅供领导小组、应急办公室和315投诉中心查看",
                         "the weekly summary is for leadership, the office and the centre")
     start, end = complaints.last_week(plan, moment)
-    zone = ZoneInfo(plan.timezone)
+    zone = plan.tz
     if request.args.get("from") or request.args.get("to"):
         try:
             start = datetime.combine(datetime.strptime(request.args["from"], "%Y-%m-%d").date(), time(0), zone)

@@ -10,12 +10,10 @@ boards) only wait.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time as _time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app, jsonify, request, send_file
 from sqlalchemy import select
@@ -30,9 +28,6 @@ from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, 
 from incidents.kernel.roles import ROLES, UNIT_ROLES
 from reports import snapshots, store
 
-# Seconds a PDF request waits for its briefing before answering 202.
-DEFAULT_WAIT = 10.0
-DEFAULT_WORKERS = 2
 MAX_PERIOD_DAYS = 366
 # Before the 12315 platform, and far enough from date.min that midnight in Beijing still converts to UTC.
 EARLIEST_DAY = date(2000, 1, 1)
@@ -51,18 +46,12 @@ class GenerationFailed(DomainError):
 # --- the worker pool ---------------------------------------------------------------------------
 
 
-def _setting(name: str, default: float) -> float | str:
-    """Read a setting from the app's config, then the environment, then the default."""
-    value = current_app.config.get(name)
-    return value if value not in (None, "") else (os.environ.get(name) or default)
-
-
 def _pool() -> ThreadPoolExecutor:
     """Return the process's briefing workers (one pool: each job carries its app's wiring)."""
     global _executor
     with _pool_lock:
         if _executor is None:
-            workers = int(_setting("REPORTS_WORKERS", DEFAULT_WORKERS))
+            workers = int(current_app.config["REPORTS_WORKERS"])
             _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yingji-report")
     return _executor
 
@@ -107,7 +96,7 @@ def _serve(kind: str, *, incident_id: int | None = None, params: dict | None = N
         # Also for a row another request made: the claim lets only one worker render it.
         _pool().submit(_work, wiring, briefing_id)
     if not _wants_async() and status != BRIEFING_READY:
-        _wait(wiring, briefing_id, float(_setting("REPORTS_WAIT", DEFAULT_WAIT)))
+        _wait(wiring, briefing_id, float(current_app.config["REPORTS_WAIT"]))
     return _answer(briefing_id)
 
 
@@ -143,7 +132,7 @@ def _answer(briefing_id: int):
 
 
 def _local_today() -> date:
-    return now().astimezone(ZoneInfo(yingji().plan.timezone)).date()
+    return now().astimezone(yingji().plan.tz).date()
 
 
 def _date(name: str, label: str, default: date) -> date:
@@ -172,7 +161,7 @@ def _any_date(name: str, label: str, default: date) -> date:
     if moment is None or moment.tzinfo is None:
         raise InvalidInput("bad_date", f"{label}须为日期，如 2026-11-20",
                            f"{name} must be a date such as 2026-11-20", field=name)
-    return moment.astimezone(ZoneInfo(yingji().plan.timezone)).date()
+    return moment.astimezone(yingji().plan.tz).date()
 
 
 # --- PDFs ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app
 from app.auth import current_user
 from app.board import views
 from app.board.views import unit_name
+from incidents.kernel.moments import zone
 from incidents.kernel.roles import ROLES
 
 # The app keeps Flask's own /static/<path> rule (app/static, which does not exist) and it
@@ -23,7 +24,7 @@ ZONE_NAMES = {"Asia/Shanghai": "北京时间"}
 def plan_zone() -> tuple[ZoneInfo, str]:
     """Return the plan's time zone and what it is called on screen."""
     name = current_app.extensions["yingji"].plan.timezone
-    return ZoneInfo(name), ZONE_NAMES.get(name, name)
+    return zone(name), ZONE_NAMES.get(name, name)
 
 
 @bp.app_template_filter("localtime")
@@ -85,4 +86,5 @@ def inject_plan() -> dict:
     return {"plan": plan, "plan_min_local": plan.in_force_from().strftime("%Y-%m-%dT%H:%M")}
 
 
-from app.board import pages  # noqa: E402,F401
+# The page routes register on this blueprint from their own modules.
+from app.board import calendar_page, complaint_pages, pages  # noqa: E402,F401

@@ -7,19 +7,19 @@ routed to it (fragments/duty_complaints.html), with their limits counting down.
 """
 from __future__ import annotations
 
-from incidents.kernel import labels
-from incidents.records import wording
+import json
 from datetime import datetime
 
 from flask import abort, render_template, request
 from sqlalchemy import select
 
 from app.auth import current_user, page_login_required
-from app.board import bp, views
-from app.board.pages import _duty_department, _page_data
+from app.board import bp, common, views
 from app.extensions import db, now, yingji
 from app.calendar import calendar_for
 from incidents import complaints
+from incidents.kernel import labels
+from incidents.records import wording
 from incidents.complaints import surge
 from incidents.kernel.errors import Forbidden
 from incidents.models import (
@@ -110,7 +110,7 @@ def complaints_page():
     """Show the complaint centre's page: triage, limits about to run out, surges, consumer warnings."""
     user, moment = current_user(), now()
     _require_viewer(user)
-    data = _page_data(user, moment)
+    data = common.page_data(user, moment)
     # A department's officer sees its own complaints: the page is headed with the department, not the centre.
     centre = yingji().plan.complaints.centre
     unit = user.unit if user.role in DEPARTMENT_ROLES and user.unit and user.unit != centre else centre
@@ -145,7 +145,7 @@ def complaint_page(tracking_no: str):
         "complaint.html", c=view, actions=actions, history=[_history_line(plan, h) for h in history],
         may_triage=complaints.can_triage(user, plan) and complaint.status not in complaints.FINAL,
         may_contact=complaints.can_see_contact(user, plan, complaint) and not view["erased"],
-        departments=plan.departments, page_data=_page_data(user, moment, tracking_no=complaint.tracking_no),
+        departments=plan.departments, page_data=common.page_data(user, moment, tracking_no=complaint.tracking_no),
         now=moment, now_js=views.js_time(moment), active="complaints")
 
 
@@ -155,8 +155,6 @@ HISTORY_NAMES = {"complaint.triaged": "分流", "complaint.accepted": "受理", 
 
 
 def _history_line(plan: Plan, entry: AuditEntry) -> dict:
-    import json
-
     data = json.loads(entry.data)
     text = HISTORY_NAMES.get(entry.action, entry.action)
     if entry.action == "complaint.triaged":
@@ -189,7 +187,7 @@ def duty_complaints(department: str) -> dict:
 @page_login_required
 def duty_complaints_fragment():
     """Render the complaints panel of a department's duty board (the board swaps it in)."""
-    department = _duty_department(current_user())
+    department = common.duty_department(current_user())
     if department is None:
         abort(404)
     return render_template("fragments/duty_complaints.html", department=department)

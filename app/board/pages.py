@@ -12,45 +12,25 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.api import parse
 from app.auth import current_user, page_login_required
-from app.board import bp, localtime, plan_zone, views
-from app.board.socket import rooms_for
+from app.board import bp, common, localtime, plan_zone, views
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
 from incidents.response import accountability, holiday_watch, service
-from incidents.records import board_events, snapshots
+from incidents.records import snapshots
 from incidents.people import permissions
 from incidents.response.assignments import for_department
 from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
-from incidents.models import FINISHED, Incident
-from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, UNIT_ROLES
+from incidents.models import FINISHED
+from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, UNIT_ROLES
+from incidents.kernel.moments import local_day
 
 # The accountability page covers this many days up to today unless asked otherwise.
 DEFAULT_PERIOD_DAYS = 30
 # Done and declined assignments stay on the duty board this long after they were created.
 CLOSED_KEPT = timedelta(hours=24)
-
-
-def _live(user) -> dict:
-    """Return the page's socket set-up: its rooms' last numbers, read before the page's data."""
-    rooms = rooms_for(user)
-    return {"seqs": board_events.last_seqs(db(), rooms) if rooms else {}}
-
-
-def _page_data(user, moment: datetime, **extra) -> dict:
-    """Return what a live page's script reads from the page (JSON in a script element)."""
-    return {"server_now": views.js_time(moment), "plan": views.plan_js(yingji().plan),
-            "user": {"id": user.id, "role": user.role, "unit": user.unit}, **_live(user), **extra}
-
-
-def _open_incidents():
-    return db().scalars(select(Incident).where(Incident.status.not_in(FINISHED)).order_by(Incident.id.desc())
-                        .options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
-                                 selectinload(Incident.plan_version)))
 
 
 @bp.get("/")
@@ -63,8 +43,8 @@ def index():
     user, moment = current_user(), now()
     if user.role in DEPARTMENT_ROLES:
         return redirect(url_for("board.duty_board"))
-    data = _page_data(user, moment, duty_alerts=user.role == OFFICE)
-    visible = [i for i in _open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
+    data = common.page_data(user, moment, duty_alerts=user.role == OFFICE)
+    visible = [i for i in common.open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
     data["escalations"] = views.board_escalations(db(), visible, moment, keep_done=timedelta(0))
     groups = views.board_groups(yingji().plan, visible, moment)
     return render_template("index.html", groups=groups, total=len(visible), now=moment,
@@ -96,41 +76,23 @@ def incident_card_fragment(incident_id: int):
     return render_template("fragments/card.html", group={"level": card["level"], "cards": [card]})
 
 
-def _duty_department(user) -> str | None:
-    """Return the department whose duty board the user asks for, or None to choose one."""
-    asked = (request.args.get("department") or "").strip() or None
-    if user.role == STATION:
-        raise Forbidden("forbidden", "市场监督管理所没有科室值班看板", "stations have no department duty board")
-    if user.role in DEPARTMENT_ROLES:
-        if asked and asked != user.unit:
-            raise Forbidden("forbidden", "只能查看本科室的值班看板", "you may see only your department's board")
-        return user.unit
-    code = asked or (user.unit if user.role == OFFICE else None)
-    if code is not None:
-        try:
-            yingji().plan.department(code)
-        except KeyError:
-            raise NotFound("not_found", f"预案中没有科室“{code}”", f"no department '{code}'") from None
-    return code
-
-
 @bp.get("/duty")
 @page_login_required
 def duty_board():
     """Show a department's duty board: its assignments to acknowledge, its clocks, who is on duty."""
     user, moment = current_user(), now()
-    department = _duty_department(user)
+    department = common.duty_department(user)
     plan = yingji().plan
     if department is None:
         return render_template("duty_pick.html", departments=plan.departments, active="duty")
-    data = _page_data(user, moment, department=department, department_name=plan.department(department).name,
+    data = common.page_data(user, moment, department=department, department_name=plan.department(department).name,
                       # As incidents.response.assignments: only the department's own duty officer (or office) handles them.
                       may_handle=(user.role in DEPARTMENT_ROLES or user.role == OFFICE) and user.unit == department)
     rows = [a for a in for_department(db(), department, open_only=False) if a.incident.status not in FINISHED
             and (a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT)]
     rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]
     data["assignments"] = [snapshots.assignment(a, service.plan_of(a.incident)) for a in rows]
-    open_incidents = list(_open_incidents())
+    open_incidents = list(common.open_incidents())
     followed = [i for i in views.department_incidents(open_incidents, department)
                 if permissions.can_view(user, i, service.plan_of(i))]
     data["escalations"] = views.board_escalations(db(), followed, moment, department=department,
@@ -171,10 +133,10 @@ def escalations_json():
 def duty_clocks_fragment():
     """Render the clocks panel of a department's duty board (the board swaps it in)."""
     user, moment = current_user(), now()
-    department = _duty_department(user)
+    department = common.duty_department(user)
     if department is None:
         abort(404)
-    cards = views.duty_clock_cards(_open_incidents(), department, moment)
+    cards = views.duty_clock_cards(common.open_incidents(), department, moment)
     return render_template("fragments/duty_clocks.html", cards=cards, department=department)
 
 
@@ -198,7 +160,7 @@ def new_incident():
 def incident_page(incident_id: int):
     """Show one incident: facts, level history, assignments, reports, clocks, audit, and the user's forms."""
     user, moment = current_user(), now()
-    data = _page_data(user, moment, incident_id=incident_id)
+    data = common.page_data(user, moment, incident_id=incident_id)
     incident = service.get_incident(db(), incident_id, user=user)
     detail = views.incident_detail(db(), incident, moment, localtime)
     forms = views.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
@@ -259,8 +221,3 @@ def accountability_page():
                            unit_fixed=user.role in UNIT_ROLES, now=moment, active="accountability",
                            departments=plan.departments, stations=plan.stations)
 
-
-# The complaint centre's pages (issue 6) register on the same blueprint from their own module.
-from app.board import complaint_pages  # noqa: E402,F401
-from app.board import calendar_page  # noqa: E402,F401
-from incidents.kernel.moments import local_day

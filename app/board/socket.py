@@ -18,7 +18,7 @@ import logging
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, rooms
 
-from app import push
+from app.push import NAMESPACE, wait_listening
 from incidents.records import board_events
 from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
@@ -27,7 +27,6 @@ from incidents.people.users import user_by_token
 
 log = logging.getLogger("yingji.board")
 
-NAMESPACE = push.NAMESPACE
 OVERVIEW_ROLES = frozenset({LEADER, COMMANDER, ADMIN, VIEWER})
 
 
@@ -80,7 +79,7 @@ def connect(auth=None):
     if not my_rooms:
         raise Refused("no_board", "该用户没有可查看的值班看板", "this user has no board to watch")
     try:
-        push.wait_listening(current_app.extensions["socketio"])
+        wait_listening(current_app.extensions["socketio"])
         # Join first, then read the numbers: an event committed after the read is pushed to
         # this board, one committed before it is counted in `hello` (a duplicate is dropped
         # by its number), so nothing falls between the two.
@@ -130,7 +129,7 @@ def _error(exc: Exception):
 
 
 def register(sio: SocketIO) -> None:
-    """Register the /board handlers on an app's Socket.IO server."""
+    """Register the /board handlers on an app's Socket.IO server (create_app calls it)."""
     sio.on("connect", namespace=NAMESPACE)(connect)
     sio.on("resume", namespace=NAMESPACE)(resume)
     sio.on("ping_board", namespace=NAMESPACE)(ping_board)

@@ -31,7 +31,9 @@ def _called_url() -> str:
     return base + request.path + (f"?{query}" if query else "")
 
 
+@bp.before_request
 def _check_signature() -> None:
+    # Every hook, before its route reads anything: one check, so a new hook cannot forget it.
     token = settings_from(current_app.config).get("TWILIO_AUTH_TOKEN")
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature or not RequestValidator(token).validate(
@@ -47,7 +49,6 @@ def _twiml(response) -> Response:
 @bp.post("/sms")
 def inbound_sms():
     """An SMS reply: "1" acknowledges the latest alert to that phone, a code (A12, D7) names the item."""
-    _check_signature()
     phone, body = request.form.get("From", ""), request.form.get("Body", "")
     outcome = escalation.acknowledge_by_reply(db(), phone, body, now=now())
     db().commit()
@@ -61,7 +62,6 @@ def inbound_sms():
 @bp.post("/voice")
 def keypress():
     """The keypress gathered on an alert call: 1 acknowledges everything the call was about."""
-    _check_signature()
     ref = request.args.get("ref", type=int)
     outcome = escalation.acknowledge_by_keypress(db(), ref or 0, request.form.get("Digits", ""), now=now(),
                                                  call_sid=request.form.get("CallSid"))
@@ -74,7 +74,6 @@ def keypress():
 @bp.post("/status")
 def status():
     """A delivery-status callback for a message (MessageStatus) or a call (CallStatus)."""
-    _check_signature()
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid") or ""
     state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus") or ""

@@ -46,7 +46,8 @@ def _form(values: dict, errors: dict, *, message: str | None = None, status: int
     plan = yingji().plan
     body = render_template("intake/form.html", values=values, errors=errors, message=message,
                            categories=plan.complaints.categories, demands=plan.complaints.demands,
-                           stations=plan.stations, max_text=plan.complaints.max_text, active="form")
+                           stations=plan.stations, max_text=plan.complaints.max_text, limits=complaints.LIMITS,
+                           active="form")
     return body, status, headers or {}
 
 

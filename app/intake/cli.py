@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 import click
 from flask import Blueprint
 
 from app.extensions import yingji
+from app.jobs import complaints as complaint_jobs
+from incidents import complaints
 
 
 def register(bp: Blueprint) -> None:
@@ -17,8 +18,6 @@ def register(bp: Blueprint) -> None:
     @bp.cli.command("jobs")
     def run_jobs() -> None:
         """Run the intake digest, the surge watch, the limit notices and the housekeeping once, now."""
-        from app import complaint_jobs
-
         wiring = yingji()
         click.echo(f"complaints chained into the audit trail: {complaint_jobs.intake_digest(wiring)}")
         result = complaint_jobs.surge_watch(wiring)
@@ -32,12 +31,10 @@ def register(bp: Blueprint) -> None:
     @click.option("--to", "end", default=None, help="The day after the last, e.g. 2026-11-23.")
     def summary(start: str | None, end: str | None) -> None:
         """Print the weekly complaint summary for the leadership briefing (JSON)."""
-        from incidents import complaints
-
         wiring = yingji()
         plan, now = wiring.plan, wiring.clock.now()
         first, last = complaints.last_week(plan, now)
-        zone = ZoneInfo(plan.timezone)
+        zone = plan.tz
         if start and end:
             first = datetime.combine(datetime.strptime(start, "%Y-%m-%d").date(), time(0), zone)
             last = datetime.combine(datetime.strptime(end, "%Y-%m-%d").date(), time(0), zone)

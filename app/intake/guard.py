@@ -1,10 +1,9 @@
-"""Protection of the public intake: client addresses, keyed counters, and the submission itself."""
+"""Protection of the public intake: keyed counters, and the submission itself."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
-import os
 from typing import Any, Mapping
 
 from flask import current_app, request
@@ -19,29 +18,6 @@ log = logging.getLogger("yingji.intake")
 
 # The whole request body of a complaint: the longest text allowed is a few KB of UTF-8.
 MAX_BODY = 64 * 1024
-
-
-def proxy_hops() -> int:
-    """Return how many trusted proxies (nginx) stand in front of this server: 0 unless configured."""
-    value = current_app.config.get("PROXY_HOPS", os.environ.get("YINGJI_PROXY_HOPS", "0"))
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def client_ip() -> str:
-    """Return the client's address: the peer, or the one our own proxies put in X-Forwarded-For.
-
-    Only as many entries from the right as there are trusted proxies are believed; the rest of
-    the header is whatever the client sent and could be forged to dodge the limits.
-    """
-    hops = proxy_hops()
-    if hops:
-        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.remote_addr or "unknown"
 
 
 def counter_key(scope: str, value: str) -> str:
@@ -72,13 +48,15 @@ def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
     wiring = yingji()
     plan, moment, session = wiring.plan, now(), db()
     rules = plan.complaints
-    ip_key = counter_key("submit-ip", client_ip())
+    # The peer, or the client our own proxies name (ProxyFix in create_app); never a header alone.
+    address = request.remote_addr or "unknown"
+    ip_key = counter_key("submit-ip", address)
     try:
         clean = complaints.validate(plan, data, now=moment)
     except InvalidComplaint:
         # Refused submissions count apart (generously): a script cannot probe for free, and a family
         # behind one address does not use up its submissions on its own typos.
-        wait = complaints.rate_hit(session, counter_key("submit-refused-ip", client_ip()), rules.refused_per_ip,
+        wait = complaints.rate_hit(session, counter_key("submit-refused-ip", address), rules.refused_per_ip,
                                    now=moment)
         session.commit()
         if wait:
@@ -107,8 +85,8 @@ def check_status_rate() -> None:
     """Count a status lookup against the client's address; raise RateLimited over the plan's limit."""
     wiring = yingji()
     session = db()
-    wait = complaints.rate_hit(session, counter_key("status-ip", client_ip()), wiring.plan.complaints.status_per_ip,
-                               now=now())
+    wait = complaints.rate_hit(session, counter_key("status-ip", request.remote_addr or "unknown"),
+                               wiring.plan.complaints.status_per_ip, now=now())
     session.commit()
     if wait:
         raise RateLimited(wait, "查询")

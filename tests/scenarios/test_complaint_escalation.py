@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from app.scheduler import tick, walker_for
+from app.jobs.clocks import tick, walker_for
 from incidents import complaints, escalation
 from incidents.models import ComplaintLimitRow
 from tests.helpers import Recorder, iso

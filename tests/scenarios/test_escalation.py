@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.scheduler import tick, walker_for
+from app.jobs.clocks import tick, walker_for
 from tests.helpers import Recorder, incident_payload, iso
 from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
 

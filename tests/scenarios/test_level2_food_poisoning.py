@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.scheduler import tick
+from app.jobs.clocks import tick
 from tests.helpers import Recorder, approve_closing, by_kind, incident_payload, iso
 
 

@@ -2,14 +2,11 @@
 
 Each job is short, works on rows and commits; any number of scheduler processes may run them
 (the rows they claim are locked and skipped by the others, and a surge is opened once).
-Wire them with one line in app/scheduler.py `build()`: `complaint_jobs.add_jobs(sched, app)`.
+app/scheduler.py `add_complaint_jobs` says how often each runs; `flask complaints jobs` runs them once.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-
-from flask import Flask
 
 from app.extensions import Yingji
 from app.calendar import calendar_for
@@ -17,11 +14,6 @@ from incidents import complaints
 from incidents.complaints import calendar_notices, surge
 
 log = logging.getLogger("yingji.complaints")
-
-INTAKE_EVERY = timedelta(seconds=10)  # how soon the centre's board hears of new complaints
-SURGE_EVERY = timedelta(minutes=1)
-LIMITS_EVERY = timedelta(minutes=1)  # limits end at midnight: a minute late is on time
-HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 def intake_digest(wiring: Yingji) -> int:
@@ -69,29 +61,3 @@ def housekeeping(wiring: Yingji) -> dict:
     if erased:
         log.info("erased the personal data of %d finished complaints past retention", erased)
     return {"recounted": recounted, "erased": erased, "rate_buckets_dropped": dropped}
-
-
-def _guarded(name: str, fn, wiring: Yingji):
-    def job() -> None:
-        try:
-            fn(wiring)
-        except Exception:  # noqa: BLE001 - the rows are still there at the next run
-            log.exception("%s failed", name)
-
-    return job
-
-
-def add_jobs(sched, app: Flask) -> None:
-    """Add the 12315 jobs to an APScheduler: one run at a time each, late runs folded into one."""
-    wiring: Yingji = app.extensions["yingji"]
-    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    start = datetime.now(timezone.utc)
-    sched.add_job(_guarded("complaint intake digest", intake_digest, wiring), "interval",
-                  seconds=INTAKE_EVERY.total_seconds(), id="yingji-complaints-intake", **common)
-    sched.add_job(_guarded("complaint surge watch", surge_watch, wiring), "interval",
-                  seconds=SURGE_EVERY.total_seconds(), id="yingji-complaints-surge", next_run_time=start, **common)
-    sched.add_job(_guarded("complaint limit notices", limit_notices, wiring), "interval",
-                  seconds=LIMITS_EVERY.total_seconds(), id="yingji-complaints-limits", next_run_time=start, **common)
-    sched.add_job(_guarded("complaint housekeeping", housekeeping, wiring), "interval",
-                  seconds=HOUSEKEEPING_EVERY.total_seconds(), id="yingji-complaints-housekeeping",
-                  next_run_time=start + timedelta(seconds=30), **common)

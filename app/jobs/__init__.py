@@ -1,0 +1,1 @@
+"""What the scheduler runs: each module does one job on rows and commits; app/scheduler.py says when."""

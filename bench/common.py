@@ -147,7 +147,7 @@ class Clock:
 def insert_clocks(conn: Connection, seed: Seed, clocks: Sequence[Clock], *, now: datetime) -> list[int]:
     """Insert one food-poisoning incident per clock, and its initial-report deadline; return deadline ids.
 
-    Bulk inserts (executemany with insertmanyvalues), timed as incidents.response.service._time would.
+    Bulk inserts (executemany with insertmanyvalues), timed as incidents.response.clock_rows._time would.
     """
     incidents = []
     for c in clocks:

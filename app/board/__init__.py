@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app
 
 from app.auth import current_user
-from app.board import views
-from app.board.views import unit_name
+from app.board import presenters
+from app.board.presenters import unit_name
 from incidents.kernel.moments import zone
 from incidents.kernel.roles import ROLES
 
@@ -75,7 +75,7 @@ def plan_unit_name(code: str | None) -> str:
 @bp.app_template_global("may_register")
 def may_register(user) -> bool:
     """Tell whether the user's role may register an incident (the header's link)."""
-    return views.may_register(user)
+    return presenters.may_register(user)
 
 
 @bp.app_context_processor

@@ -7,7 +7,7 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.board import views
+from app.board import presenters
 from app.board.socket import rooms_for
 from app.extensions import db, yingji
 from incidents.kernel.errors import Forbidden, NotFound
@@ -24,7 +24,7 @@ def live(user) -> dict:
 
 def page_data(user, moment: datetime, **extra) -> dict:
     """Return what a live page's script reads from the page (JSON in a script element)."""
-    return {"server_now": views.js_time(moment), "plan": views.plan_js(yingji().plan),
+    return {"server_now": presenters.js_time(moment), "plan": presenters.plan_js(yingji().plan),
             "user": {"id": user.id, "role": user.role, "unit": user.unit}, **live(user), **extra}
 
 

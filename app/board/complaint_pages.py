@@ -14,7 +14,7 @@ from flask import abort, render_template, request
 from sqlalchemy import select
 
 from app.auth import current_user, page_login_required
-from app.board import bp, common, views
+from app.board import bp, common, presenters
 from app.extensions import db, now, yingji
 from app.calendar import calendar_for
 from incidents import complaints
@@ -40,10 +40,10 @@ def _limit_rows(plan: Plan, rows, moment: datetime) -> list[dict]:
     out = []
     for row in rows:
         view = complaints.limit_view(plan, calendar, row, moment)
-        view["due_js"] = views.js_time(row.due_at)
+        view["due_js"] = presenters.js_time(row.due_at)
         # The board's countdown turns amber from warn_at: its warning is the seconds between the two.
         view["warn_seconds"] = int((row.due_at - row.warn_at).total_seconds())
-        view["countdown"] = views.countdown_text((row.due_at - moment).total_seconds())
+        view["countdown"] = presenters.countdown_text((row.due_at - moment).total_seconds())
         out.append(view)
     return out
 
@@ -115,7 +115,7 @@ def complaints_page():
     centre = yingji().plan.complaints.centre
     unit = user.unit if user.role in DEPARTMENT_ROLES and user.unit and user.unit != centre else centre
     return render_template("complaints.html", p=panel_data(user, moment), page_data=data, now=moment,
-                           now_js=views.js_time(moment), active="complaints", unit=unit)
+                           now_js=presenters.js_time(moment), active="complaints", unit=unit)
 
 
 @bp.get("/complaints/panel")
@@ -146,19 +146,14 @@ def complaint_page(tracking_no: str):
         may_triage=complaints.can_triage(user, plan) and complaint.status not in complaints.FINAL,
         may_contact=complaints.can_see_contact(user, plan, complaint) and not view["erased"],
         departments=plan.departments, page_data=common.page_data(user, moment, tracking_no=complaint.tracking_no),
-        now=moment, now_js=views.js_time(moment), active="complaints")
-
-
-HISTORY_NAMES = {"complaint.triaged": "分流", "complaint.accepted": "受理", "complaint.refused": "不予受理",
-                 "complaint.mediating": "开始调解", "complaint.closed": "办结并答复", "complaint.filed": "立案",
-                 "complaint.not_filed": "不予立案", "complaint.contact_viewed": "查看完整联系方式"}
+        now=moment, now_js=presenters.js_time(moment), active="complaints")
 
 
 def _history_line(plan: Plan, entry: AuditEntry) -> dict:
     data = json.loads(entry.data)
-    text = HISTORY_NAMES.get(entry.action, entry.action)
+    text = labels.ACTIONS.get(entry.action, entry.action)
     if entry.action == "complaint.triaged":
-        text += f"至{views.unit_name(plan, data.get('to'))}" + ("（改派）" if data.get("rerouted") else "")
+        text += f"至{presenters.unit_name(plan, data.get('to'))}" + ("（改派）" if data.get("rerouted") else "")
     return {"at": entry.at, "who": wording.actor(entry.actor), "text": text}
 
 

@@ -15,7 +15,7 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from app.api import parse
 from app.auth import current_user, page_login_required
-from app.board import bp, common, localtime, plan_zone, views
+from app.board import bp, common, escalation_presenters, localtime, plan_zone, presenters
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
 from incidents.response import accountability, holiday_watch, service
@@ -45,10 +45,10 @@ def index():
         return redirect(url_for("board.duty_board"))
     data = common.page_data(user, moment, duty_alerts=user.role == OFFICE)
     visible = [i for i in common.open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
-    data["escalations"] = views.board_escalations(db(), visible, moment, keep_done=timedelta(0))
-    groups = views.board_groups(yingji().plan, visible, moment)
+    data["escalations"] = escalation_presenters.board_escalations(db(), visible, moment, keep_done=timedelta(0))
+    groups = presenters.board_groups(yingji().plan, visible, moment)
     return render_template("index.html", groups=groups, total=len(visible), now=moment,
-                           now_js=views.js_time(moment), active="index", page_data=data,
+                           now_js=presenters.js_time(moment), active="index", page_data=data,
                            duty_alerts=user.role == OFFICE,
                            notices_missing=_notices_missing(moment) if user.role in (OFFICE, ADMIN) else [],
                            overdue=sum(c["overdue"] for g in groups for c in g["cards"]),
@@ -72,7 +72,7 @@ def incident_card_fragment(incident_id: int):
     incident = service.get_incident(db(), incident_id, user=current_user())
     if incident.status in FINISHED:
         raise NotFound("archived", f"事件 {incident_id} 已归档或已作废", f"incident {incident_id} is archived or withdrawn")
-    card = views.incident_card(incident, moment)
+    card = presenters.incident_card(incident, moment)
     return render_template("fragments/card.html", group={"level": card["level"], "cards": [card]})
 
 
@@ -89,18 +89,18 @@ def duty_board():
                       # As incidents.response.assignments: only the department's own duty officer (or office) handles them.
                       may_handle=(user.role in DEPARTMENT_ROLES or user.role == OFFICE) and user.unit == department)
     rows = [a for a in for_department(db(), department, open_only=False) if a.incident.status not in FINISHED
-            and (a.status in views.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT)]
+            and (a.status in presenters.OPEN_ASSIGNMENTS or a.created_at >= moment - CLOSED_KEPT)]
     rows = [a for a in rows if permissions.can_view(user, a.incident, service.plan_of(a.incident))]
     data["assignments"] = [snapshots.assignment(a, service.plan_of(a.incident)) for a in rows]
     open_incidents = list(common.open_incidents())
-    followed = [i for i in views.department_incidents(open_incidents, department)
+    followed = [i for i in presenters.department_incidents(open_incidents, department)
                 if permissions.can_view(user, i, service.plan_of(i))]
-    data["escalations"] = views.board_escalations(db(), followed, moment, department=department,
+    data["escalations"] = escalation_presenters.board_escalations(db(), followed, moment, department=department,
                                                   keep_done=CLOSED_KEPT)
     data["may_ack"] = _may_ack_escalations(user, department)
-    cards = views.duty_clock_cards(open_incidents, department, moment)
+    cards = presenters.duty_clock_cards(open_incidents, department, moment)
     return render_template("duty.html", department=department, department_name=plan.department(department).name,
-                           cards=cards, page_data=data, now=moment, now_js=views.js_time(moment), active="duty",
+                           cards=cards, page_data=data, now=moment, now_js=presenters.js_time(moment), active="duty",
                            pending=sum(1 for a in rows if a.status == "pushed"))
 
 
@@ -123,8 +123,8 @@ def escalations_json():
         raise InvalidInput("missing_incident", "缺少事件编号", "incident is required", field="incident")
     incident = service.get_incident(db(), incident_id, user=current_user())  # 404 for one the user may not see
     department = (request.args.get("department") or "").strip() or None
-    return jsonify({"incident_id": incident.id, "server_now": views.js_time(now()),
-                    "escalations": views.escalation_entries(db(), incident, department=department,
+    return jsonify({"incident_id": incident.id, "server_now": presenters.js_time(now()),
+                    "escalations": escalation_presenters.escalation_entries(db(), incident, department=department,
                                                             with_content=False)})
 
 
@@ -136,7 +136,7 @@ def duty_clocks_fragment():
     department = common.duty_department(user)
     if department is None:
         abort(404)
-    cards = views.duty_clock_cards(common.open_incidents(), department, moment)
+    cards = presenters.duty_clock_cards(common.open_incidents(), department, moment)
     return render_template("fragments/duty_clocks.html", cards=cards, department=department)
 
 
@@ -149,10 +149,10 @@ def new_incident():
     plan = yingji().plan
     local_now = moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M")
     return render_template("new_incident.html", categories=plan.categories, stations=plan.stations,
-                           levels=[views.level_view(plan, lv.code) for lv in plan.levels],
-                           may_grade=views.may_grade(user), fixed_station=views.fixed_station(user),
+                           levels=[presenters.level_view(plan, lv.code) for lv in plan.levels],
+                           may_grade=presenters.may_grade(user), fixed_station=presenters.fixed_station(user),
                            local_now=local_now, active="new",
-                           page_data={"plan": views.plan_js(plan), "server_now": views.js_time(moment)})
+                           page_data={"plan": presenters.plan_js(plan), "server_now": presenters.js_time(moment)})
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -162,12 +162,12 @@ def incident_page(incident_id: int):
     user, moment = current_user(), now()
     data = common.page_data(user, moment, incident_id=incident_id)
     incident = service.get_incident(db(), incident_id, user=user)
-    detail = views.incident_detail(db(), incident, moment, localtime)
-    forms = views.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
+    detail = presenters.incident_detail(db(), incident, moment, localtime)
+    forms = presenters.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
     data.update(status=incident.status, level=incident.level or "")
-    escalations = views.escalation_entries(db(), incident)
+    escalations = escalation_presenters.escalation_entries(db(), incident)
     watch = holiday_watch.watch_view(db(), yingji().plan, incident, moment)
-    return render_template("incident.html", i=detail, now=moment, now_js=views.js_time(moment), forms=forms,
+    return render_template("incident.html", i=detail, now=moment, now_js=presenters.js_time(moment), forms=forms,
                            escalations=escalations, watch=watch,
                            page_data=data, local_now=moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M"),
                            active="index")
@@ -216,7 +216,7 @@ def accountability_page():
         due_to=datetime.combine(end + timedelta(days=1), time.min, tz),
         unit=unit,
     )
-    data = views.accountability_view(accountability.report(db(), now=moment, flt=flt), plan)
+    data = presenters.accountability_view(accountability.report(db(), now=moment, flt=flt), plan)
     return render_template("accountability.html", acc=data, start=start, end=end, unit=unit,
                            unit_fixed=user.role in UNIT_ROLES, now=moment, active="accountability",
                            departments=plan.departments, stations=plan.stations)

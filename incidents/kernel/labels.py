@@ -47,6 +47,7 @@ ESCALATION_STATUS = {EscalationStatus.RUNNING: "升级中", EscalationStatus.ACK
                      EscalationStatus.EXHAUSTED: "已升级至最后一步，仍无人签收"}
 ESCALATION_TRIGGER = {"unacknowledged": "任务未签收", "warning": "时限即将届满", "overdue": "时限已超时"}
 CHANNEL = {"board": "看板", "sms": "短信", "voice": "电话"}
+DELIVERY_PURPOSE = {"alert": "告警", "handled": "已处理通知", "test": "测试"}
 AUDIENCE = {"duty_officer": "值班人员", "department_head": "科室负责人", "leadership": "领导小组"}
 DELIVERY_STATUS = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.HELD: "限流暂缓", DeliveryStatus.SENDING: "发送中",
                    DeliveryStatus.QUEUED: "已提交", DeliveryStatus.SENT: "已发出", DeliveryStatus.DELIVERED: "已送达",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents import escalation
-from incidents.response import service
+from incidents.response import clock_rows, service
 from incidents.people import permissions
 from incidents.records.board_events import department_room
 from incidents.kernel.errors import Conflict, InvalidInput
@@ -75,7 +75,7 @@ def correct(session: Session, *, incident_id: int, changes: Mapping[str, Any], r
         diffs["lead_department"] = {"from": None, "to": incident.lead_department}
     audit.record(session, actor=actor, action="incident.corrected", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"changes": diffs, "reason": reason})
-    service.reconcile(session, incident, actor=actor, now=now)
+    clock_rows.reconcile(session, incident, actor=actor, now=now)
     announce.incident_changed(session, incident, plan, what="corrected", at=now)
     return incident
 
@@ -142,7 +142,7 @@ def withdraw(session: Session, *, incident_id: int, kind: str, reason: str, acto
     incident.status, incident.withdrawn_at, incident.withdrawn_by_id = WITHDRAWN, now, actor_id(actor)
     incident.withdraw_kind, incident.withdraw_reason = kind, reason
     for row in incident.deadlines:
-        if row.status in service.LIVE:
+        if row.status in clock_rows.LIVE:
             row.status, row.cancelled_at, row.cancel_reason, row.next_fire_at = CANCELLED, now, why, None
             audit.record(session, actor=actor, action="deadline.cancelled", entity="deadline", entity_id=row.id,
                          incident_id=incident.id, at=now, data={"kind": row.kind, "cycle": row.cycle, "reason": why})

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from incidents.records import announce, audit, board_events
 from incidents import escalation
-from incidents.response import service
+from incidents.response import clock_rows, service
 from incidents.response.assignments import add as create_assignment
 from incidents.kernel.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
 from incidents.people.duty import DutyAlert, unit_gaps
@@ -170,8 +170,8 @@ def _keep_open_watches(session: Session, plan: Plan, calendar: Calendar, *, acto
                            .order_by(HolidayWatch.id).with_for_update(skip_locked=True))
     for watch in rows:
         incident = session.get(Incident, watch.incident_id)
-        if any(d.status in service.LIVE for d in incident.deadlines):
-            service.reconcile(session, incident, actor=actor, now=now)  # a watch owes no report: cancel its clocks
+        if any(d.status in clock_rows.LIVE for d in incident.deadlines):
+            clock_rows.reconcile(session, incident, actor=actor, now=now)  # a watch owes no report: cancel its clocks
         if _follow_calendar(session, plan, calendar, watch, incident, actor=actor, now=now):
             moved.append(incident.id)
         if now >= watch.closes_at:

@@ -27,7 +27,7 @@ def test_the_validator_refuses_a_broken_document(breakage):
     # The check above must be able to fail: each of these is a mistake a hand edit of the YAML could make.
     doc = copy.deepcopy(document())
     if breakage == "bad type":
-        doc["components"]["schemas"]["Incident"]["properties"]["id"]["type"] = "integr"
+        doc["components"]["schemas"]["Deadline"]["properties"]["id"]["type"] = "integr"
     elif breakage == "dangling $ref":
         doc["paths"]["/plan"]["get"]["responses"]["400"] = {"$ref": "#/components/responses/NoSuchResponse"}
     else:
@@ -52,7 +52,8 @@ def test_openapi_document_is_openapi_3_1(app):
     assert doc["paths"]
     schemes = doc["components"]["securitySchemes"]
     assert any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes.values())
-    error = doc["components"]["schemas"]["Error"]["properties"]["error"]
+    assert doc["components"]["schemas"]["Error"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorDetail"}
+    error = doc["components"]["schemas"]["ErrorDetail"]
     assert {"code", "message", "message_en", "field"} <= set(error["properties"])
     assert {"code", "message", "message_en"} <= set(error["required"])
 

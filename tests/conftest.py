@@ -44,10 +44,8 @@ def service_missing(what: str, exc: BaseException) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def api_contract():
-    """Check every /api/v1 response of every app's test client against the OpenAPI document.
-
-    Set on Flask itself, not only on the `app` fixture, because several tests build their own app.
-    """
+    """Check every /api/v1 response of every app's test client against the OpenAPI document."""
+    # Set on Flask itself, not only in the `app` fixture, because several tests build their own app.
     Flask.test_client_class = ContractClient
     yield
     Flask.test_client_class = None

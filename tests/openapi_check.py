@@ -47,8 +47,8 @@ def _resolve(node: dict) -> dict:
 
 @cache
 def _templates() -> list[tuple[re.Pattern, str]]:
-    """Return each documented path as a regex, literal paths first (OpenAPI: /complaints/summary before
-    /complaints/{tracking_no})."""
+    """Return each documented path as a regex, the literal ones first, as OpenAPI matches them."""
+    # /complaints/summary must win over /complaints/{tracking_no}.
     out = []
     for template, item in document()["paths"].items():
         params = {p["name"]: p for op in item.values() for p in map(_resolve, op.get("parameters", []))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -24,6 +25,7 @@ import incidents.models  # noqa: F401 - every table on Base.metadata
 from incidents.kernel.clock import FakeClock
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user
+from tests.openapi_check import ContractClient
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -38,6 +40,15 @@ def service_missing(what: str, exc: BaseException) -> None:
     if IN_CI:
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_contract():
+    """Check every /api/v1 response of every app's test client against the OpenAPI document."""
+    # Set on Flask itself, not only in the `app` fixture, because several tests build their own app.
+    Flask.test_client_class = ContractClient
+    yield
+    Flask.test_client_class = None
 
 
 @contextmanager

@@ -12,7 +12,8 @@ import pytest
 from flask import jsonify
 
 from app.api import serialize
-from incidents import complaints, surge
+from incidents import complaints
+from incidents.complaints import surge
 from incidents.kernel.calendar import WeekdayCalendar
 from tests.helpers import incident_payload
 from tests.openapi_check import ContractClient, ContractError, check, operation_of

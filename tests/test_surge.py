@@ -219,6 +219,9 @@ def test_a_consumer_warning_is_public_only_after_leadership_approves(wiring, mak
     assert r.status_code == 200 and r.get_json()["status"] == "published"
     listed = public.get("/api/v1/consumer-warnings/published").get_json()["warnings"]
     assert [w["id"] for w in listed] == [wid]
+    # The public sees the warning, not the leadership's note on it nor its drafting history.
+    assert set(listed[0]) == {"id", "title", "body", "published_at"}
+    assert "请补充消费提示" not in public.get("/api/v1/consumer-warnings/published").get_data(as_text=True)
     page = public.get("/12315/warnings").get_data(as_text=True)
     assert "关于餐饮消费的预警提示" in page
     detail = public.get(f"/12315/warnings/{wid}").get_data(as_text=True)

@@ -196,7 +196,7 @@ def list_warnings():
 @bp.get("/consumer-warnings/published")
 def published_warnings():
     """List the published consumer warnings (public, no token)."""
-    return jsonify({"warnings": [surge.warning_view(w) for w in surge.published(db())]})
+    return jsonify({"warnings": [surge.public_warning_view(w) for w in surge.published(db())]})
 
 
 @bp.post("/consumer-warnings")

@@ -454,6 +454,11 @@ def warning_view(row: ConsumerWarning) -> dict:
             "decision_note": row.decision_note, "published_at": iso(row.published_at)}
 
 
+def public_warning_view(row: ConsumerWarning) -> dict:
+    """Return a published consumer warning as the public sees it: no internal notes, drafts or surge."""
+    return {"id": row.id, "title": row.title, "body": row.body, "published_at": iso(row.published_at)}
+
+
 def _warning_event(session: Session, plan: Plan, row: ConsumerWarning, *, what: str, actor, at: datetime) -> None:
     audit.record(session, actor=actor, action=f"warning.{what}", entity="consumer_warning", entity_id=row.id, at=at,
                  data={"status": row.status, "title": row.title, "surge_id": row.surge_id})

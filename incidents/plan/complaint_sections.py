@@ -18,7 +18,7 @@ from incidents.plan.model import (
 from incidents.plan.checker import Checker, codes
 
 
-# --- 12315 complaints and the surge watch (issue 6) ------------------------------------------------
+# --- 12315 complaints and the surge watch ------------------------------------------------
 
 COMPLAINT_KINDS = ("complaint", "tipoff")
 LIMIT_STARTS = ("received", "accepted")

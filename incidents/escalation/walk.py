@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from incidents.kernel.batches import drain
 from incidents.kernel import labels
 from incidents.records import audit
 from incidents.people import duty
@@ -40,15 +41,7 @@ from incidents.escalation.notices import ESCALATOR, add_delivery, alert_text, an
 
 def advance(session_factory: sessionmaker, *, now: datetime | Callable[[], datetime], batch: int = 500) -> int:
     """Fire every escalation step due now, recording one delivery per person told; return how many steps."""
-    read = now if callable(now) else (lambda: now)
-    total = 0
-    while True:
-        with session_factory() as session:
-            seen, fired = _advance_batch(session, now=read(), batch=batch)
-            session.commit()
-        total += fired
-        if seen < batch:
-            return total
+    return drain(session_factory, _advance_batch, now=now, batch=batch)
 
 
 def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, int]:

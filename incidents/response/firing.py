@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from incidents.kernel.batches import drain
 from incidents.records import announce, audit
 from incidents import escalation
 from incidents.response.deadlines import fire_points, stage_to_fire
@@ -45,15 +46,7 @@ def fire_due(session_factory: sessionmaker, *, now: datetime | Callable[[], date
     `now` may be a clock function, read afresh for each batch so that a long backlog
     records when each batch really fired.
     """
-    read = now if callable(now) else (lambda: now)
-    total = 0
-    while True:
-        with session_factory() as session:
-            seen, fired = _fire_batch(session, now=read(), batch=batch)
-            session.commit()
-        total += fired
-        if seen < batch:
-            return total
+    return drain(session_factory, _fire_batch, now=now, batch=batch)
 
 
 class _Raced(RuntimeError):

@@ -14,7 +14,6 @@ from incidents.models import FINISHED, OVERDUE, PENDING, PUSHED, Escalation, Inc
 from incidents.plan import LEVEL_CODES, Plan
 from incidents.response.service import plan_of
 
-
 # Deliveries that reached (or were handed to) the provider: what a board calls "notified".
 NOTIFIED = ("sending", "queued", "sent", "delivered", "unknown", "bundled")
 

@@ -16,12 +16,62 @@ and the recount of open limits) are imported as modules.
 """
 from __future__ import annotations
 
-from incidents.kernel.masking import (  # noqa: F401
-    id_number_valid,
-    mask_id_number,
-    mask_name,
-    mask_phone,
-    redact,
+from incidents.complaints.access import (  # noqa: F401
+    ALL_SEEING,
+    can_handle,
+    can_see_contact,
+    can_triage,
+    can_view,
+    forbid,
+    get_complaint,
+    is_centre,
+    public_lookup,
+    visible_filter,
+)
+from incidents.complaints.checks import (  # noqa: F401
+    CREDIT_CHARS,
+    business_key,
+    credit_code_check_char,
+    credit_code_problem,
+    normalise_phone,
+)
+from incidents.complaints.errors import (  # noqa: F401
+    InvalidComplaint,
+    RateLimited,
+)
+from incidents.complaints.handling import (  # noqa: F401
+    change_status,
+    reveal_contact,
+    triage,
+)
+from incidents.complaints.intake import (  # noqa: F401
+    CleanComplaint,
+    Receipt,
+    content_hash,
+    infer_area,
+    start_limits,
+    submit,
+    validate,
+)
+from incidents.complaints.jobs import (  # noqa: F401
+    chain_received,
+    erase_expired,
+    notify_limits,
+)
+from incidents.complaints.limits import (  # noqa: F401
+    LimitTiming,
+    limit_state,
+    limit_timing,
+)
+from incidents.complaints.lists import (  # noqa: F401
+    limits_due,
+    open_for,
+    search,
+)
+from incidents.complaints.ratelimit import (  # noqa: F401
+    purge_rate_buckets,
+    rate_hit,
+    rate_hits,
 )
 from incidents.complaints.states import (  # noqa: F401
     ACCEPTED,
@@ -45,57 +95,14 @@ from incidents.complaints.states import (  # noqa: F401
     TIPOFF,
     TRANSITIONS,
 )
-from incidents.complaints.errors import (  # noqa: F401
-    InvalidComplaint,
-    RateLimited,
-)
-from incidents.complaints.checks import (  # noqa: F401
-    CREDIT_CHARS,
-    business_key,
-    credit_code_check_char,
-    credit_code_problem,
-    normalise_phone,
+from incidents.complaints.summary import (  # noqa: F401
+    last_week,
+    weekly_summary,
 )
 from incidents.complaints.tracking import (  # noqa: F401
     PREFIX,
     new_tracking_no,
     normalise_tracking_no,
-)
-from incidents.complaints.limits import (  # noqa: F401
-    LimitTiming,
-    limit_state,
-    limit_timing,
-)
-from incidents.complaints.intake import (  # noqa: F401
-    CleanComplaint,
-    Receipt,
-    content_hash,
-    infer_area,
-    start_limits,
-    submit,
-    validate,
-)
-from incidents.complaints.ratelimit import (  # noqa: F401
-    purge_rate_buckets,
-    rate_hit,
-    rate_hits,
-)
-from incidents.complaints.access import (  # noqa: F401
-    ALL_SEEING,
-    can_handle,
-    can_see_contact,
-    can_triage,
-    can_view,
-    forbid,
-    get_complaint,
-    is_centre,
-    public_lookup,
-    visible_filter,
-)
-from incidents.complaints.handling import (  # noqa: F401
-    change_status,
-    reveal_contact,
-    triage,
 )
 from incidents.complaints.views import (  # noqa: F401
     announce,
@@ -107,19 +114,12 @@ from incidents.complaints.views import (  # noqa: F401
     snapshot,
     staff_view,
 )
-from incidents.complaints.lists import (  # noqa: F401
-    limits_due,
-    open_for,
-    search,
-)
-from incidents.complaints.jobs import (  # noqa: F401
-    chain_received,
-    erase_expired,
-    notify_limits,
-)
-from incidents.complaints.summary import (  # noqa: F401
-    last_week,
-    weekly_summary,
+from incidents.kernel.masking import (  # noqa: F401
+    id_number_valid,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    redact,
 )
 
 __all__ = [

@@ -6,15 +6,14 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.complaints.checks import normalise_phone
+from incidents.complaints.tracking import normalise_tracking_no
 from incidents.kernel.errors import Forbidden, NotFound
+from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
 from incidents.models import (
     Complaint,
 )
 from incidents.plan import Plan
-from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
-from incidents.complaints.checks import normalise_phone
-from incidents.complaints.tracking import normalise_tracking_no
-
 
 ALL_SEEING = frozenset({LEADER, COMMANDER, OFFICE, VIEWER, ADMIN})
 

@@ -18,14 +18,15 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents.kernel import labels
-from incidents.records import audit, board_events
 from incidents import escalation
-from incidents.records.board_events import department_room
+from incidents.complaints.limits import limit_timing
+from incidents.complaints.views import change_dict
+from incidents.kernel import labels
+from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.calendar import (
+    EDITIONS,
     HOLIDAY_NAMES,
     LAST_YEAR,
-    EDITIONS,
     Calendar,
     CalendarGap,
     LunarDates,
@@ -33,9 +34,9 @@ from incidents.kernel.calendar import (
     NoticeBreak,
     chinese_date,
 )
-from incidents.complaints.limits import limit_timing
-from incidents.complaints.views import change_dict
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput
+from incidents.kernel.moments import at_local
+from incidents.kernel.roles import ADMIN, OFFICE
 from incidents.models import (
     ESC_STOPPED,
     PENDING,
@@ -44,9 +45,8 @@ from incidents.models import (
     ComplaintLimitRow,
 )
 from incidents.plan import Plan
-from incidents.kernel.roles import ADMIN, OFFICE
-from incidents.kernel.actors import SystemActor, actor_id
-from incidents.kernel.moments import at_local
+from incidents.records import audit, board_events
+from incidents.records.board_events import department_room
 
 ENTER_ROLES = frozenset({OFFICE, ADMIN})
 FIRST_YEAR = EDITIONS[-1].since

@@ -1,8 +1,6 @@
 """The errors intake answers with: every wrong field at once, and too many submissions."""
 from __future__ import annotations
 
-
-
 from incidents.kernel.errors import InvalidInput
 
 

@@ -6,12 +6,29 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from incidents.kernel import labels
-from incidents.records import audit
 from incidents import escalation
-from incidents.kernel.text import checked_text
-from incidents.kernel.errors import Conflict, InvalidInput
+from incidents.complaints.access import can_handle, can_see_contact, can_triage, forbid, get_complaint
+from incidents.complaints.intake import start_limits
+from incidents.complaints.states import (
+    ACCEPTED,
+    CLOSED,
+    FIELD_NAMES,
+    FILED,
+    FINAL,
+    LIMITS,
+    MEDIATING,
+    NEED_DEPARTMENT,
+    NOT_FILED,
+    RECEIVED,
+    REFUSED,
+    TRANSITIONS,
+)
+from incidents.complaints.views import announce
+from incidents.kernel import labels
+from incidents.kernel.actors import actor_id
 from incidents.kernel.calendar import WorkdayCalendar
+from incidents.kernel.errors import Conflict, InvalidInput
+from incidents.kernel.text import checked_text
 from incidents.models import (
     CANCELLED,
     ESC_RESOLVED,
@@ -22,11 +39,7 @@ from incidents.models import (
     Complaint,
 )
 from incidents.plan import Plan
-from incidents.kernel.actors import actor_id
-from incidents.complaints.access import forbid, can_handle, can_see_contact, can_triage, get_complaint
-from incidents.complaints.intake import start_limits
-from incidents.complaints.states import ACCEPTED, CLOSED, FIELD_NAMES, FILED, FINAL, LIMITS, MEDIATING, NEED_DEPARTMENT, NOT_FILED, RECEIVED, REFUSED, TRANSITIONS
-from incidents.complaints.views import announce
+from incidents.records import audit
 
 
 def _text(value: str | None, field: str, *, required: bool) -> str | None:

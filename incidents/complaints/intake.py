@@ -11,21 +11,21 @@ from typing import Any, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from incidents.complaints.checks import business_key, credit_code_problem, normalise_phone
+from incidents.complaints.errors import InvalidComplaint
+from incidents.complaints.limits import limit_timing
+from incidents.complaints.states import COMPLAINT, FIELD_NAMES, LIMITS, MAX_AMOUNT, MIN_DESCRIPTION, RECEIVED, SOURCES
+from incidents.complaints.tracking import new_tracking_no
 from incidents.kernel import labels
 from incidents.kernel.calendar import WorkdayCalendar
+from incidents.kernel.moments import local_day
+from incidents.kernel.text import clean_text
 from incidents.models import (
     PENDING,
     Complaint,
     ComplaintLimitRow,
 )
 from incidents.plan import Plan
-from incidents.kernel.text import clean_text
-from incidents.complaints.checks import business_key, credit_code_problem, normalise_phone
-from incidents.complaints.errors import InvalidComplaint
-from incidents.complaints.limits import limit_timing
-from incidents.complaints.states import COMPLAINT, FIELD_NAMES, LIMITS, MAX_AMOUNT, MIN_DESCRIPTION, RECEIVED, SOURCES
-from incidents.complaints.tracking import new_tracking_no
-from incidents.kernel.moments import local_day
 
 
 @dataclass(frozen=True)

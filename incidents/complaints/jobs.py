@@ -6,22 +6,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents.kernel import labels
-from incidents.records import audit, board_events
 from incidents import escalation
-from incidents.records.board_events import department_room
+from incidents.complaints.states import ERASED_TEXT, INTAKE
+from incidents.complaints.views import snapshot
+from incidents.kernel import labels
+from incidents.kernel.moments import iso
 from incidents.models import (
     PENDING,
     Complaint,
     ComplaintLimitRow,
 )
-from incidents.kernel.moments import iso
 from incidents.plan import Plan
-
-
-
-from incidents.complaints.states import ERASED_TEXT, INTAKE
-from incidents.complaints.views import snapshot
+from incidents.records import audit, board_events
+from incidents.records.board_events import department_room
 
 
 def chain_received(session: Session, plan: Plan, *, now: datetime, batch: int = 1000) -> int:

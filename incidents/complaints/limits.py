@@ -4,17 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-
 from incidents.kernel.calendar import WorkdayCalendar, add_working_days
+from incidents.kernel.moments import at_local, local_day
 from incidents.models import (
     PENDING,
     ComplaintLimitRow,
 )
 from incidents.plan import ComplaintLimit, Plan
-
-
-
-from incidents.kernel.moments import at_local, local_day
 
 
 @dataclass(frozen=True)

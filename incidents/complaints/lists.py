@@ -6,6 +6,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from incidents.complaints.access import visible_filter
+from incidents.complaints.states import OPEN_STATUSES
+from incidents.complaints.tracking import normalise_tracking_no
 from incidents.kernel import labels
 from incidents.kernel.errors import InvalidInput
 from incidents.models import (
@@ -14,9 +17,6 @@ from incidents.models import (
     ComplaintLimitRow,
 )
 from incidents.plan import Plan
-from incidents.complaints.access import visible_filter
-from incidents.complaints.states import OPEN_STATUSES
-from incidents.complaints.tracking import normalise_tracking_no
 
 
 def open_for(session: Session, plan: Plan, *, department: str | None, untriaged: bool = False,

@@ -13,7 +13,6 @@ from incidents.models import (
 )
 from incidents.plan import RateLimit
 
-
 _UPSERTS: dict[int, Any] = {}
 _PREVIOUS: dict[int, Any] = {}
 

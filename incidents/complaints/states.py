@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-
-from incidents.kernel.states import ComplaintKind, ComplaintStatus
 from incidents.kernel.actors import SystemActor
-
+from incidents.kernel.states import ComplaintKind, ComplaintStatus
 
 COMPLAINT, TIPOFF = ComplaintKind.COMPLAINT, ComplaintKind.TIPOFF
 RECEIVED, ACCEPTED, REFUSED, MEDIATING, CLOSED = (ComplaintStatus.RECEIVED, ComplaintStatus.ACCEPTED, ComplaintStatus.REFUSED,

@@ -6,7 +6,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from incidents.complaints.states import COMPLAINT, TIPOFF
+from incidents.complaints.views import area_name, category_name
 from incidents.kernel import labels
+from incidents.kernel.moments import at_local, iso, local_day
 from incidents.models import (
     LATE,
     MET,
@@ -17,10 +20,6 @@ from incidents.models import (
     Surge,
 )
 from incidents.plan import Plan
-from incidents.complaints.states import COMPLAINT, TIPOFF
-from incidents.kernel.moments import iso
-from incidents.complaints.views import area_name, category_name
-from incidents.kernel.moments import at_local, local_day
 
 
 def last_week(plan: Plan, now: datetime) -> tuple[datetime, datetime]:

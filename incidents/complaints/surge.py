@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
-from incidents.records import audit, board_events
-from incidents.response import service
-from incidents.records.board_events import OVERVIEW, department_room
-from incidents.kernel.masking import redact
+from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.durations import chinese_duration
-from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.masking import redact
+from incidents.kernel.moments import iso, local_day
+from incidents.kernel.roles import DEPARTMENT_ROLES, OFFICE
+from incidents.kernel.text import checked_text
 from incidents.models import (
     ACTIVE,
     REGISTERED,
@@ -42,9 +42,9 @@ from incidents.models import (
     Surge,
 )
 from incidents.plan import Plan, SurgeRule
-from incidents.kernel.roles import DEPARTMENT_ROLES, OFFICE
-from incidents.kernel.actors import SystemActor, actor_id
-from incidents.kernel.moments import iso, local_day
+from incidents.records import audit, board_events
+from incidents.records.board_events import OVERVIEW, department_room
+from incidents.response import service
 
 WATCHER = SystemActor(name="surge-watch")
 OPEN_INCIDENT = (REGISTERED, ACTIVE)

@@ -6,9 +6,7 @@ import secrets
 import unicodedata
 from datetime import date
 
-
 from incidents.complaints.states import COMPLAINT, TIPOFF
-
 
 # Crockford's base 32: no I, L, O, U, so that a number read out over the phone is not misheard.
 _TRACK = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

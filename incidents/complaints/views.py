@@ -6,10 +6,12 @@ from typing import Iterable
 
 from sqlalchemy.orm import Session
 
+from incidents.complaints.limits import limit_state
+from incidents.complaints.states import FINAL, NOT_FILED, REFUSED, TRANSITIONS
 from incidents.kernel import labels
-from incidents.records import board_events
-from incidents.records.board_events import department_room
 from incidents.kernel.calendar import WorkdayCalendar, working_days_left
+from incidents.kernel.masking import mask_name, mask_phone, redact
+from incidents.kernel.moments import iso, local_day
 from incidents.models import (
     PENDING,
     Complaint,
@@ -17,13 +19,8 @@ from incidents.models import (
     ComplaintLimitRow,
 )
 from incidents.plan import Plan
-
-
-
-from incidents.kernel.masking import mask_name, mask_phone, redact
-from incidents.complaints.limits import limit_state
-from incidents.complaints.states import FINAL, NOT_FILED, REFUSED, TRANSITIONS
-from incidents.kernel.moments import iso, local_day
+from incidents.records import board_events
+from incidents.records.board_events import department_room
 
 
 def limit_view(plan: Plan, calendar: WorkdayCalendar | None, row: ComplaintLimitRow, now: datetime) -> dict:

@@ -5,9 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from incidents.records import audit
 from incidents import escalation
-from incidents.response.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     CANCELLED,
@@ -24,6 +22,8 @@ from incidents.models import (
 )
 from incidents.plan import Plan
 from incidents.plan.versions import plan_of
+from incidents.records import audit
+from incidents.response.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 
 LIVE = (PENDING, OVERDUE)
 

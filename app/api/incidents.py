@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
+from incidents.kernel.moments import iso
 from incidents.response import accountability, corrections, flows, holiday_watch, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
@@ -204,7 +205,7 @@ def incident_audit(incident_id: int):
     """Return the incident's audit trail: who did what, when (UTC)."""
     incident = service.get_incident(db(), incident_id, user=current_user())
     rows = db().scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
-    return jsonify({"entries": [{"seq": r.seq, "at": serialize.iso(r.at), "actor": r.actor, "action": r.action,
+    return jsonify({"entries": [{"seq": r.seq, "at": iso(r.at), "actor": r.actor, "action": r.action,
                                  "entity": r.entity, "entity_id": r.entity_id, "data": json.loads(r.data),
                                  "hash": r.hash} for r in rows]})
 

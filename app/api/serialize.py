@@ -3,15 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from incidents.kernel.moments import iso
 from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
 from incidents.records import snapshots
 from incidents.response.service import plan_of
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Format a time as ISO 8601 with its offset."""
-    return moment.isoformat() if moment else None
 
 
 def deadline(row: Deadline, now: datetime) -> dict:

@@ -59,11 +59,7 @@ def triage(session: Session, plan: Plan, *, tracking_no: str, department: str, n
     complaint = get_complaint(session, plan, tracking_no, user=actor, for_update=True)
     if complaint.status in FINAL:
         raise Conflict("finished", "该投诉举报已办结，不能再分流", "the complaint is finished")
-    try:
-        plan.department(department)
-    except KeyError:
-        raise InvalidInput("unknown_department", f"预案中没有科室“{department[:40]}”", f"unknown department '{department}'",
-                           field="department") from None
+    plan.known_department(department)
     note = _text(note, "note", required=department != complaint.suggested_department and not complaint.triaged_at)
     before = complaint.department
     if before == department:

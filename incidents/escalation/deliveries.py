@@ -8,6 +8,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from incidents.kernel.batches import claim
 from incidents.escalation import messages
 from incidents.kernel.durations import as_utc
 from incidents.models import (
@@ -41,10 +42,8 @@ def claim_outgoing(session_factory: sessionmaker, *, now: datetime, rules: Deliv
         _expire_stale(session, now)
         stmt = (select(Delivery).where(Delivery.status.in_(("pending", "held")), Delivery.next_attempt_at <= now,
                                        Delivery.channel.in_((SMS, VOICE)))
-                .order_by(Delivery.id).limit(batch))
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
-        due = session.scalars(stmt.options(selectinload(Delivery.escalation))).all()
+                .order_by(Delivery.id).limit(batch).options(selectinload(Delivery.escalation)))
+        due = claim(session, stmt, of=Delivery)
         # The throttle windows of every phone in the batch, in one query.
         windows: dict[tuple[str, str], list[datetime]] = {}
         phones = {d.phone for d in due if d.phone}

@@ -8,7 +8,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from incidents.kernel.batches import drain
+from incidents.kernel.batches import claim, drain
 from incidents.kernel import labels
 from incidents.records import audit
 from incidents.people import duty
@@ -48,9 +48,7 @@ def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int,
     stmt = (select(Escalation).where(Escalation.status == ESC_RUNNING, Escalation.next_at.is_not(None),
                                      Escalation.next_at <= now)
             .order_by(Escalation.next_at, Escalation.id).limit(batch))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Escalation)
-    rows = session.scalars(stmt).all()
+    rows = claim(session, stmt, of=Escalation)
     if not rows:
         return 0, 0
     ctx = Context.load(session, rows, now)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Select
+from sqlalchemy.orm import Session, sessionmaker
 
 # A batch step takes a session, the moment and the batch size; it returns (rows seen, rows acted on).
 BatchStep = Callable[..., tuple[int, int]]
@@ -28,3 +29,13 @@ def drain(session_factory: sessionmaker, step: BatchStep, *, now: datetime | Cal
             return total
 
 
+
+
+def claim(session: Session, stmt: Select, *, of=None) -> list:
+    """Return the rows a batch claims; on PostgreSQL lock them, skipping rows another process holds.
+
+    SQLite serialises writers at BEGIN IMMEDIATE, so there the plain select is the claim.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=of)
+    return list(session.scalars(stmt))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from incidents.kernel.errors import InvalidInput
 from incidents.kernel.moments import zone
 
 
@@ -377,6 +378,14 @@ class Plan:
             if department.code == code:
                 return department
         raise KeyError(code)
+
+    def known_department(self, code: str) -> Department:
+        """Return the department with this code, or refuse the input that named it (400)."""
+        try:
+            return self.department(code)
+        except KeyError:
+            raise InvalidInput("unknown_department", f"预案中没有科室“{code[:40]}”", f"unknown department '{code[:40]}'",
+                               field="department") from None
 
     def station(self, code: str) -> Station:
         """Return the station with this code."""

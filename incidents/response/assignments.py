@@ -53,11 +53,7 @@ def assign(session: Session, *, incident_id: int, department: str, task: str, ac
                         "only the leadership, the command and the office assign tasks")
     if incident.status not in (REGISTERED, ACTIVE, WATCHING):
         raise Conflict("ended", "应急状态已结束，不能再派发任务", "the emergency has ended; no new assignments")
-    try:
-        plan.department(department)
-    except KeyError:
-        raise InvalidInput("unknown_department", f"预案中没有科室“{department}”", f"unknown department '{department}'",
-                           field="department") from None
+    plan.known_department(department)
     if clock is not None and clock not in plan.measure_kinds():
         raise InvalidInput("unknown_measure", f"预案中没有措施“{clock}”", f"unknown measure '{clock}'", field="clock")
     if due_at is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from incidents.kernel.batches import drain
+from incidents.kernel.batches import claim, drain
 from incidents.records import announce, audit
 from incidents import escalation
 from incidents.response.deadlines import fire_points, stage_to_fire
@@ -57,9 +57,7 @@ def _fire_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, in
     stmt = (select(Deadline)
             .where(Deadline.status == PENDING, Deadline.next_fire_at.is_not(None), Deadline.next_fire_at <= now)
             .order_by(Deadline.next_fire_at, Deadline.id).limit(batch))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Deadline)
-    rows = session.scalars(stmt).all()
+    rows = claim(session, stmt, of=Deadline)
     if not rows:
         return 0, 0
     # One query for the incidents (with what announcing needs), not one per clock.
@@ -145,9 +143,7 @@ def _dispatch_batch(session_factory: sessionmaker, deliver: Callable[[Iterable[F
                 .where(DeadlineEvent.dispatched_at.is_(None),
                        or_(DeadlineEvent.claimed_at.is_(None), DeadlineEvent.claimed_at < now - DISPATCH_LEASE))
                 .order_by(DeadlineEvent.id).limit(batch))
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        events = session.scalars(stmt).all()
+        events = claim(session, stmt)
         for event in events:
             event.claimed_at = now
         session.commit()

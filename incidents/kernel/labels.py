@@ -10,6 +10,8 @@ from typing import Protocol
 from incidents.kernel.states import (
     AssignmentStatus,
     BriefingStatus,
+    ClaimDecision,
+    DeclineStatus,
     ClockStatus,
     ClosingStatus,
     ComplaintKind,
@@ -25,19 +27,31 @@ from incidents.kernel.states import (
 
 INCIDENT_STATUS = {IncidentStatus.REGISTERED: "已登记", IncidentStatus.ACTIVE: "应急响应中",
                    IncidentStatus.ENDED: "应急状态已结束", IncidentStatus.ARCHIVED: "已归档",
-                   IncidentStatus.WATCHING: "节日预警中", IncidentStatus.WITHDRAWN: "已作废"}
+                   IncidentStatus.WATCHING: "节日预警中", IncidentStatus.WITHDRAWN: "已作废",
+                   IncidentStatus.CLOSED: "已关闭（未启动响应）"}
 INCIDENT_KIND = {IncidentKind.EVENT: "突发事件", IncidentKind.HOLIDAY_WATCH: "节日市场预警"}
 WATCH_CLOSED = "预警已结束"
-WITHDRAW_KIND = {WithdrawKind.DUPLICATE: "重复登记", WithdrawKind.TEST: "测试登记", WithdrawKind.FALSE_REPORT: "不实报告"}
+WITHDRAW_KIND = {WithdrawKind.DUPLICATE: "重复登记", WithdrawKind.TEST: "测试登记", WithdrawKind.FALSE_REPORT: "不属实",
+                 WithdrawKind.NOT_ACTIVATED: "决定不启动响应"}
+CLAIM_DECISION = {ClaimDecision.CONFIRMED: "已确认", ClaimDecision.REJECTED: "不予确认"}
+# A backdated report or delivery (补录) until someone judged it.
+CLAIM_PENDING = "待确认"
+BACKDATED = "补录"
+EVIDENCE_KIND = {"phone_log": "电话记录", "fax": "传真记录", "gov_intranet": "政务内网回执", "document": "公文文号",
+                 "sms": "短信记录", "other": "其他凭证"}
+DECLINE_STATUS = {DeclineStatus.PENDING: "待指挥部审批", DeclineStatus.APPROVED: "指挥部已同意",
+                  DeclineStatus.REJECTED: "指挥部不同意", DeclineStatus.NOT_REQUIRED: "无须审批"}
 CLOCK_STATUS = {ClockStatus.PENDING: "进行中", ClockStatus.MET: "按时完成", ClockStatus.LATE: "迟报",
                 ClockStatus.OVERDUE: "超时未报", ClockStatus.CANCELLED: "已取消"}
 # A clock's outcome in the accountability record (the plan's 迟报 and 漏报).
 OUTCOME = {"met": "按时", "late": "迟报", "missed": "漏报（超时未报）", "running": "进行中"}
 REPORT_KIND = {ReportKind.INITIAL: "事发地初报", ReportKind.BUREAU: "局报告", ReportKind.PROGRESS: "续报",
-               ReportKind.CLOSING: "总结报告", ReportKind.MEASURE: "措施完成"}
+               ReportKind.CLOSING: "书面报告（上报政府和市局）", ReportKind.MEASURE: "措施完成",
+               ReportKind.SUMMARY: "应急处置工作总结"}
 ASSIGNMENT_STATUS = {AssignmentStatus.PUSHED: "待签收", AssignmentStatus.ACKNOWLEDGED: "已签收",
                      AssignmentStatus.IN_PROGRESS: "办理中", AssignmentStatus.DONE: "已完成",
-                     AssignmentStatus.DECLINED: "已否定报备"}
+                     AssignmentStatus.DECLINED: "已否定报备",
+                     AssignmentStatus.DECLINE_REQUESTED: "否定报备待批", AssignmentStatus.CANCELLED: "已撤销"}
 CLOSING_STATUS = {ClosingStatus.SUBMITTED: "已提交，待审批", ClosingStatus.RETURNED: "已退回修改",
                   ClosingStatus.APPROVED: "已批准"}
 BRIEFING_STATUS = {BriefingStatus.PENDING: "排队中", BriefingStatus.RUNNING: "正在生成", BriefingStatus.READY: "已生成",

@@ -17,7 +17,8 @@ class IncidentStatus(StrEnum):
     ENDED = "ended"  # 应急状态结束, closing report pending
     ARCHIVED = "archived"  # 已归档 (a holiday watch: closed after the holiday)
     WATCHING = "watching"  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
-    WITHDRAWN = "withdrawn"  # 已作废: a duplicate, test or false registration; kept, off every board and count
+    WITHDRAWN = "withdrawn"  # 已作废: a test registration; kept, off every board and count
+    CLOSED = "closed"  # 已关闭: never activated (不启动, 不属实, 重复); off the boards, on the sheet as what it is
 
 
 class IncidentKind(StrEnum):
@@ -28,11 +29,28 @@ class IncidentKind(StrEnum):
 
 
 class WithdrawKind(StrEnum):
-    """Why a registration was withdrawn."""
+    """Why a registration was withdrawn (test) or closed without a response (the other three)."""
 
-    DUPLICATE = "duplicate"
-    TEST = "test"
-    FALSE_REPORT = "false_report"
+    DUPLICATE = "duplicate"  # 重复登记: merged into its original
+    TEST = "test"  # 测试登记: out of every count
+    FALSE_REPORT = "false_report"  # 不属实: the office found the report false
+    NOT_ACTIVATED = "not_activated"  # 不启动: the leadership decided not to activate a response
+
+
+class ClaimDecision(StrEnum):
+    """A backdated claim (补录) as the office head or the leadership judged it."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class DeclineStatus(StrEnum):
+    """A decline (否定报备) of a task that carries a measure waits for the command's approval."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    NOT_REQUIRED = "not_required"  # a task without a measure: the decline stands as filed
 
 
 class ClockStatus(StrEnum):
@@ -51,8 +69,9 @@ class ReportKind(StrEnum):
     INITIAL = "initial"
     BUREAU = "bureau"
     PROGRESS = "progress"
-    CLOSING = "closing"
+    CLOSING = "closing"  # the written report to the government and the city bureau after the end
     MEASURE = "measure"
+    SUMMARY = "summary"  # the command's handling summary to the leadership, before the end (no clock)
 
 
 class AssignmentStatus(StrEnum):
@@ -63,6 +82,8 @@ class AssignmentStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
     DECLINED = "declined"
+    DECLINE_REQUESTED = "decline_requested"  # 否定报备待批: the measure stays with the department until approved
+    CANCELLED = "cancelled"  # 已撤销: the clock it served no longer applies (a downgrade, a closing)
 
 
 class ClosingStatus(StrEnum):

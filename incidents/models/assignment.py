@@ -24,6 +24,10 @@ ACKNOWLEDGED = AssignmentStatus.ACKNOWLEDGED
 IN_PROGRESS = AssignmentStatus.IN_PROGRESS
 DONE = AssignmentStatus.DONE
 DECLINED = AssignmentStatus.DECLINED
+DECLINE_REQUESTED = AssignmentStatus.DECLINE_REQUESTED
+ASSIGNMENT_CANCELLED = AssignmentStatus.CANCELLED
+# Still the department's to do (a decline waiting for approval leaves the measure with it).
+OPEN_ASSIGNMENT = (PUSHED, ACKNOWLEDGED, IN_PROGRESS, DECLINE_REQUESTED)
 ASSIGNMENT_STATUSES = tuple(AssignmentStatus)
 
 
@@ -50,6 +54,13 @@ class Assignment(Base):
     done_note: Mapped[str | None] = mapped_column(Text)
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    decline_status: Mapped[str | None] = mapped_column(String(20))  # DeclineStatus
+    decline_from: Mapped[str | None] = mapped_column(String(20))  # the status a rejected decline returns to
+    decline_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decline_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_note: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     holiday_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # e.g. 2027-02-06:spring_festival:office
     # Set when it was pushed to a department with nobody on duty: who the escalation reaches instead.

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -29,10 +31,11 @@ ACTIVE = IncidentStatus.ACTIVE  # 应急响应中
 ENDED = IncidentStatus.ENDED  # 应急状态结束, closing report pending
 ARCHIVED = IncidentStatus.ARCHIVED  # 已归档 (a holiday watch: closed after the holiday)
 WATCHING = IncidentStatus.WATCHING  # a holiday watch (节日市场预警) before and during its holiday: tasks, no response
-WITHDRAWN = IncidentStatus.WITHDRAWN  # 已作废: a duplicate, test or false registration; kept, off every board and count
+WITHDRAWN = IncidentStatus.WITHDRAWN  # 已作废: a test registration; kept, off every board and count
+CLOSED = IncidentStatus.CLOSED  # 已关闭: never activated (不启动, 不属实, 重复); counted on the sheet as what it is
 INCIDENT_STATUSES = tuple(IncidentStatus)
-# No longer on the boards: archived (or a watch closed), or withdrawn.
-FINISHED = (ARCHIVED, WITHDRAWN)
+# No longer on the boards: archived (or a watch closed), withdrawn, or closed without a response.
+FINISHED = (ARCHIVED, WITHDRAWN, CLOSED)
 # Why a registration is withdrawn.
 WITHDRAW_KINDS = tuple(WithdrawKind)
 
@@ -94,9 +97,13 @@ class Incident(Base):
     end_reason: Mapped[str | None] = mapped_column(Text)
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The unit that registered it (a department, a station; the office for the leadership and the
+    # system): it owns the 1-hour report when no station is named.
+    registered_unit: Mapped[str | None] = mapped_column(String(40))
+    # Withdrawn (test) or closed without a response (not activated, false, duplicate): when, who, why.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    withdraw_kind: Mapped[str | None] = mapped_column(String(20))  # duplicate | test | false_report
+    withdraw_kind: Mapped[str | None] = mapped_column(String(20))  # WithdrawKind
     withdraw_reason: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     # Set when the system itself opened the incident (a holiday watch, a complaint surge),
@@ -144,11 +151,80 @@ class Report(Base):
     kind: Mapped[str] = mapped_column(String(20))
     measure: Mapped[str | None] = mapped_column(String(40))  # clock kind, for kind == "measure"
     body: Mapped[str] = mapped_column(Text)
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was really sent
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was sent, as the filer claims
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was typed in here
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Claimed earlier than entered by more than the plan's tolerance (补录): judged by the entry
+    # time until the office head or the leadership confirms the claim (ClaimReview).
+    backdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     incident: Mapped[Incident] = relationship(back_populates="reports")
+    recipients: Mapped[list[ReportRecipient]] = relationship(
+        back_populates="report", order_by="ReportRecipient.id", cascade="all, delete-orphan")
+    review: Mapped[ClaimReview | None] = relationship(
+        primaryjoin="ClaimReview.report_id == Report.id", viewonly=True, uselist=False)
+
+
+class ReportRecipient(Base):
+    """One recipient the plan names for a report (县政府, 市市场监督管理局 …) and when and how it got it.
+
+    Filled once when the delivery is recorded; a return by the recipient is a new fact on the row,
+    never an edit of the delivery. The next delivery is a new report with its own recipients.
+    """
+
+    __tablename__ = "report_recipients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    channel: Mapped[str | None] = mapped_column(String(20))  # gov_intranet | fax | phone | courier | email | yingji
+    reference: Mapped[str | None] = mapped_column(String(200))  # fax number, 政务内网 receipt, document number
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as the recorder claims
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it was typed in here
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    backdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    report: Mapped[Report] = relationship(back_populates="recipients")
+    review: Mapped[ClaimReview | None] = relationship(
+        primaryjoin="ClaimReview.recipient_id == ReportRecipient.id", viewonly=True, uselist=False)
+
+
+class ClaimReview(Base):
+    """The office head's or the leadership's judgement of a backdated claim (补录), with its evidence; never edited."""
+
+    __tablename__ = "claim_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("report_recipients.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(10))  # ClaimDecision
+    evidence_kind: Mapped[str] = mapped_column(String(20))  # phone_log | fax | gov_intranet | document | sms | other
+    evidence_ref: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CommandHQ(Base):
+    """The command HQ (专项应急指挥部) the leadership names for an event: its 总指挥 and members.
+
+    Each naming is a new row; the latest is the one in charge.
+    """
+
+    __tablename__ = "command_hqs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    commander_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)  # user ids
+    named_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    named_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Deadline(Base):
@@ -182,6 +258,9 @@ class Deadline(Base):
     satisfied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfied_by_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     late_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Which time judged it: the report's claim, its entry (a backdated claim not confirmed), or the
+    # last required recipient's delivery (a report the plan sends up).
+    judged_by: Mapped[str | None] = mapped_column(String(10))  # claim | entry | delivery
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     warn_before: Mapped[list[int]] = mapped_column(JSON, default=list)  # seconds before due

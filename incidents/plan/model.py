@@ -16,7 +16,8 @@ DEFAULT_PLAN_FILE = Path(__file__).parent / "plans" / "zhongmou-2021.yaml"
 
 LEVEL_CODES = ("I", "II", "III", "IV")
 UNGRADED = "ungraded"
-START_EVENTS = ("discovered", "initial_report", "activated", "ended")
+# bureau_informed: the bureau learned of the event (registered by the bureau itself, or the station's report).
+START_EVENTS = ("discovered", "initial_report", "bureau_informed", "activated", "ended")
 SATISFIERS = ("initial", "bureau", "progress", "closing", "measure")
 REPORT_KINDS = ("initial", "bureau", "progress", "closing")
 RESPONSIBLE = ("station", "office", "lead")
@@ -221,13 +222,40 @@ class HolidayWarnings:
         return tuple(out)
 
 
+# How a report reaches a recipient, when a person records it (issue 16 adds Yingji-to-Yingji and e-mail).
+DELIVERY_CHANNELS = {"gov_intranet": "政务内网", "fax": "传真", "phone": "电话", "courier": "机要交通",
+                     "email": "电子邮件", "in_person": "当面呈送"}
+# Who may confirm or reject a backdated claim (补录): the leadership, or the office department's head.
+CLAIM_CONFIRMERS = ("leader", "office_head")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A body a report must reach (县政府, 市市场监督管理局 …) and how it is usually reached."""
+
+    code: str
+    name: str
+    channel: str
+    required: bool = True
+
+
 @dataclass(frozen=True)
 class ReportRules:
-    """The briefings: the classification line, when the daily report goes out, who approves closing reports."""
+    """The briefings and the reports' rules: classification, daily time, approvers, backdating, recipients."""
 
     classification: str = "内部资料　注意保管"
     daily_at: str = "08:00"  # HH:MM in the plan's time zone
     closing_approved_by: tuple[str, ...] = ("leader",)
+    # A claimed time earlier than its entry by more than this is a backdated claim (补录).
+    backdate_tolerance: timedelta = timedelta(minutes=10)
+    claims_confirmed_by: tuple[str, ...] = CLAIM_CONFIRMERS
+    # Per report kind, the recipients the plan names; a clock satisfied by such a report is met
+    # when every required recipient has it.
+    recipients: tuple[tuple[str, tuple[Recipient, ...]], ...] = ()
+
+    def recipients_of(self, kind: str) -> tuple[Recipient, ...]:
+        """Return the recipients the plan names for a report kind (none: filing is enough)."""
+        return dict(self.recipients).get(kind, ())
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from incidents.kernel.calendar import HOLIDAYS
 from incidents.kernel.roles import ROLES
 from incidents.plan.model import (
     CHANNELS,
+    CLAIM_CONFIRMERS,
     CODE,
+    DELIVERY_CHANNELS,
     COLOURS,
     COMPLAINT_CHAIN,
     LEVEL_CODES,
     RECIPIENTS,
+    REPORT_KINDS,
     RESPONSIBLE,
     SATISFIERS,
     START_EVENTS,
@@ -33,6 +36,7 @@ from incidents.plan.model import (
     HolidayWarnings,
     Level,
     Plan,
+    Recipient,
     ReportRules,
     StandardAssignment,
     Station,
@@ -410,7 +414,8 @@ def _reports(top: dict, c: Checker) -> ReportRules:
         return ReportRules()
     path = ("reports",)
     item = c.mapping(top["reports"], path)
-    c.unknown_keys(item, ("classification", "daily_at", "closing_approved_by"), path)
+    c.unknown_keys(item, ("classification", "daily_at", "closing_approved_by", "backdate_tolerance",
+                          "claims_confirmed_by", "recipients"), path)
     default = ReportRules()
     classification = c.text(item, "classification", path, required=False) or default.classification
     daily_at = str(item.get("daily_at", default.daily_at))
@@ -420,4 +425,36 @@ def _reports(top: dict, c: Checker) -> ReportRules:
     approvers = tuple(c.choice(r, CLOSING_APPROVERS, path + ("closing_approved_by", i))
                       for i, r in enumerate(c.sequence(item.get("closing_approved_by", list(default.closing_approved_by)),
                                                        path + ("closing_approved_by",))))
-    return ReportRules(classification, daily_at, approvers or default.closing_approved_by)
+    tolerance = default.backdate_tolerance
+    if "backdate_tolerance" in item:
+        tolerance = c.duration(item["backdate_tolerance"], path + ("backdate_tolerance",)) or tolerance
+    confirmers = tuple(c.choice(r, CLAIM_CONFIRMERS, path + ("claims_confirmed_by", i))
+                       for i, r in enumerate(c.sequence(item.get("claims_confirmed_by", list(CLAIM_CONFIRMERS)),
+                                                        path + ("claims_confirmed_by",))))
+    return ReportRules(classification, daily_at, approvers or default.closing_approved_by, tolerance,
+                       confirmers or CLAIM_CONFIRMERS, _recipients(item.get("recipients", {}), c, path + ("recipients",)))
+
+
+def _recipients(raw: Any, c: Checker, path: tuple) -> tuple[tuple[str, tuple[Recipient, ...]], ...]:
+    out = []
+    for kind, items in c.mapping(raw, path).items():
+        if kind not in REPORT_KINDS:
+            c.fail(path + (kind,), f"`{kind}` is not a report kind ({', '.join(REPORT_KINDS)})")
+            continue
+        rows, seen = [], set()
+        for i, entry in enumerate(c.sequence(items, path + (kind,))):
+            at = path + (kind, i)
+            entry = c.mapping(entry, at)
+            c.unknown_keys(entry, ("code", "name", "channel", "required"), at)
+            code = c.code(entry, "code", at)
+            if code in seen:
+                c.fail(at + ("code",), f"duplicate recipient `{code}`")
+            seen.add(code)
+            channel = c.choice(entry.get("channel"), tuple(DELIVERY_CHANNELS), at + ("channel",))
+            required = entry.get("required", True)
+            if not isinstance(required, bool):
+                c.fail(at + ("required",), "must be true or false")
+                required = True
+            rows.append(Recipient(code, c.text(entry, "name", at), channel, required))
+        out.append((kind, tuple(rows)))
+    return tuple(out)

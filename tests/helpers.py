@@ -56,10 +56,30 @@ CLOSING_FORM = {"cause": "从无证摊贩采购的豆角未煮熟，导致皂素
                 "aftermath": "患者均已出院。", "lessons": "进货查验不严。", "improvements": "建立进货台账。"}
 
 
-def approve_closing(office, leader, iid: int):
-    """File the closing report through its form and have the leadership approve it, which archives."""
-    r = office.post(f"/api/v1/incidents/{iid}/closing-report", json=CLOSING_FORM)
+def approve_summary(author, leader, iid: int, form: dict | None = None):
+    """File the command's handling summary and have the leadership approve it: the decision that lets the end be declared."""
+    r = author.post(f"/api/v1/incidents/{iid}/closing-report", json=form or CLOSING_FORM)
     assert r.status_code == 201, r.get_json()
-    r = leader.post(f"/api/v1/incidents/{iid}/closing-report/approve", json={"note": "同意"})
+    r = leader.post(f"/api/v1/incidents/{iid}/closing-report/approve", json={"note": "同意结束应急状态"})
     assert r.status_code == 200, r.get_json()
+    return r
+
+
+RECIPIENTS = ("county_government", "city_bureau")
+
+
+def deliveries(at: str | None = None, reference: str = "政务内网回执 ZM-2026-001") -> list[dict]:
+    """Every recipient of the written report, delivered through 政务内网 (at `at`, else now)."""
+    return [{"code": code, "channel": "gov_intranet", "reference": f"{reference}-{n}",
+             **({"delivered_at": at} if at else {})} for n, code in enumerate(RECIPIENTS, 1)]
+
+
+def report_up(office, iid: int, *, at: str | None = None):
+    """File the written report to the county government and the city bureau, both delivered: the clock is met
+    and the incident archived."""
+    body = {"kind": "closing", "body": "关于事件应急处置情况的书面报告", "recipients": deliveries(at)}
+    if at:
+        body["submitted_at"] = at
+    r = office.post(f"/api/v1/incidents/{iid}/reports", json=body)
+    assert r.status_code == 201, r.get_json()
     return r

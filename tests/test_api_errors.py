@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Deadline, Incident, LevelChange, Report
-from tests.helpers import CLOSING_FORM, approve_closing, incident_payload, iso
+from tests.helpers import CLOSING_FORM, approve_summary, incident_payload, iso, report_up
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -273,6 +273,7 @@ def ended(users, clock, incident):
     grade(users, incident, "II")
     activate(users, incident)
     clock.advance(hours=2)
+    approve_summary(users["office"], users["leader"], incident)
     r = users["leader"].post(f"/api/v1/incidents/{incident}/end", json={"reason": "处置完毕"})
     assert r.status_code == 200, r.get_json()
     clock.advance(minutes=5)
@@ -289,7 +290,7 @@ def test_report_for_an_ended_incident(wiring, users, ended, user, kind):
 
 
 def test_report_for_an_archived_incident(wiring, users, ended):
-    approve_closing(users["office"], users["leader"], ended)
+    report_up(users["office"], ended)
     guard = Unchanged(wiring, users["office"], ended)
     r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "再交一份"})
     assert_error(r, 409)

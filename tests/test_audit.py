@@ -15,7 +15,7 @@ from incidents.response import service
 from incidents.models import AuditEntry, AuditHead
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user
-from tests.helpers import CLOSING_FORM, incident_payload, iso
+from tests.helpers import CLOSING_FORM, deliveries, incident_payload, iso
 
 
 # --- helpers -------------------------------------------------------------------
@@ -124,9 +124,11 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
     step(office, "post", "/api/v1/incidents/{iid}/measures", "report.submitted",
          {"measure": "measures_issued", "body": "措施已下发"}, 201)
     step(office, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "progress", "body": "续报"}, 201)
-    step(leader, "post", "/api/v1/incidents/{iid}/end", "incident.ended", {"reason": "处置完毕"})
     step(office, "post", "/api/v1/incidents/{iid}/closing-report", "closing.submitted", CLOSING_FORM, 201)
-    step(leader, "post", "/api/v1/incidents/{iid}/closing-report/approve", "incident.archived", {"note": "同意"})
+    step(leader, "post", "/api/v1/incidents/{iid}/closing-report/approve", "closing.approved", {"note": "同意"})
+    step(leader, "post", "/api/v1/incidents/{iid}/end", "incident.ended", {"reason": "处置完毕"})
+    step(office, "post", "/api/v1/incidents/{iid}/reports", "report.delivered",
+         {"kind": "closing", "body": "书面报告", "recipients": deliveries()}, 201)
 
     # The incident's trail through the API shows the same, with UTC times.
     trail = office.get(f"/api/v1/incidents/{iid}/audit").get_json()["entries"]

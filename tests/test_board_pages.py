@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import User
-from tests.helpers import approve_closing, incident_payload
+from tests.helpers import approve_summary, incident_payload, report_up
 
 PASSWORD = "correct horse 9"
 
@@ -257,10 +257,11 @@ def test_archived_incidents_leave_the_board(browser, users):
     inc = register(office, title="已归档的事件", category="counterfeit", level="IV")
     iid = inc["id"]
     assert leader.post(f"/api/v1/incidents/{iid}/activate").status_code == 200
+    approve_summary(office, leader, iid)
     assert leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "已查处"}).status_code == 200
     client = browser("leader")
     assert "应急状态已结束" in page(client, "/")
-    approve_closing(office, leader, iid)
+    report_up(office, iid)
     assert "已归档的事件" not in page(client, "/")
     html = page(client, f"/incidents/{iid}")
     assert "已归档" in html and "已查处" in html and "宣布应急状态结束" in html

@@ -18,12 +18,16 @@ M = timedelta(minutes=1)
 
 
 def facts(level, category="food_poisoning", *, initial=None, activated=None, ended=None, history=None,
-          cycles=()):
-    """Facts of an incident discovered at T0, graded at T0 unless a history is given."""
+          cycles=(), informed=None):
+    """Facts of an incident a station discovered at T0, graded at T0 unless a history is given.
+
+    The bureau learns of it from the station's report unless `informed` says otherwise.
+    """
     return IncidentFacts(
         category=category, level=level,
         level_history=tuple(history) if history is not None else ((level, T0),),
         discovered_at=T0, initial_report_at=initial, activated_at=activated, ended_at=ended,
+        bureau_informed_at=informed or initial,
         satisfied_cycles=tuple(cycles),
     )
 
@@ -143,9 +147,37 @@ def test_regrade_to_level_one_starts_its_measures_from_the_regrade():
     got = clocks(f)
     assert got[("command_meeting", 0)] == (regrade, regrade + 12 * H)
     assert got[("staff_assembly", 0)] == (regrade, regrade + H)
-    # The repeating progress clock, which every level has, still runs from the activation.
-    assert got[("progress_report", 0)] == (act, act + D)
+    # The progress clock runs at Ⅰ's daily pace from the re-grade that set it, not from the activation.
+    assert got[("progress_report", 0)] == (regrade, regrade + D)
     assert ("work_team_dispatched", 0) not in got
+
+
+LEVELS = (None, "I", "II", "III", "IV")
+# Every pair of levels, both directions; an ungraded event cannot have been activated.
+PAIRS = [(a, b, on) for a in LEVELS for b in LEVELS for on in (False, True)
+         if a != b and b is not None and not (on and a is None)]
+
+
+@pytest.mark.parametrize("before,after,activated", PAIRS,
+                         ids=[f"{a or 'ungraded'}->{b}{'-active' if on else ''}" for a, b, on in PAIRS])
+def test_a_regrade_never_makes_a_clock_owed_before_the_regrade(before, after, activated):
+    # Discovered at T0, graded `before` at registration, the station reported at 20 min, activated at 1 h
+    # (when graded), re-graded 30 hours later: whatever the re-grade makes owed is owed from then.
+    act = T0 + H if activated else None
+    regrade = T0 + 30 * H
+    old = facts(before, "food_poisoning", initial=T0 + 20 * M, activated=act, history=[(before, T0)])
+    new = facts(after, "food_poisoning", initial=T0 + 20 * M, activated=act, history=[(before, T0), (after, regrade)])
+    kept = {(c.kind, c.cycle): c for c in desired_clocks(PLAN, old)}
+    for c in desired_clocks(PLAN, new):
+        previous = kept.get((c.kind, c.cycle))
+        if previous is None:
+            # A clock the re-grade makes applicable starts at the re-grade, never born overdue.
+            assert c.starts_at >= regrade and c.due_at > regrade, (c.kind, c.starts_at, c.due_at)
+        elif PLAN.clock(c.kind).duration(before) != PLAN.clock(c.kind).duration(after) and PLAN.clock(c.kind).repeats:
+            # A new pace runs from the re-grade.
+            assert c.starts_at == regrade and c.due_at == regrade + PLAN.clock(c.kind).duration(after)
+        else:
+            assert (c.starts_at, c.due_at) == (previous.starts_at, previous.due_at), c.kind
 
 
 def test_clock_specs_carry_warnings_and_responsibility():

@@ -10,7 +10,7 @@ from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents.kernel.moments import iso
-from incidents.response import accountability, corrections, flows, holiday_watch, service
+from incidents.response import accountability, corrections, flows, holiday_watch, recipients, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
@@ -122,13 +122,29 @@ def file_measure(incident_id: int):
                  measure=parse.text(data, "measure", LABELS["measure"], required_=True))
 
 
+def _deliveries(data: dict) -> list[dict]:
+    raw = data.get("recipients") or []
+    if not isinstance(raw, list) or len(raw) > 50 or not all(isinstance(x, dict) for x in raw):
+        raise InvalidInput("bad_recipients", "报送对象须为列表，每项含 code、delivered_at、channel、reference",
+                           "recipients must be a list of {code, delivered_at, channel, reference}", field="recipients")
+    return [{"code": parse.text(x, "code", "报送对象", required_=True),
+             "delivered_at": parse.timestamp(x, "delivered_at", "送达时间"),
+             "channel": parse.text(x, "channel", "报送方式", required_=True),
+             "reference": parse.text(x, "reference", "送达凭证", required_=True)} for x in raw]
+
+
 def _file(incident_id: int, data: dict, *, kind: str, measure: str | None):
     session = db()
+    deliveries = _deliveries(data)
+    actor, moment = current_user(), now()
     report = flows.submit_report(
         session, incident_id=incident_id, kind=kind, measure=measure,
         body=parse.text(data, "body", LABELS["body"], required_=True),
         submitted_at=parse.timestamp(data, "submitted_at", LABELS["submitted_at"]),
-        actor=current_user(), now=now())
+        actor=actor, now=moment)
+    # Deliveries known at filing (faxed and confirmed at once) are recorded with it, in one transaction.
+    for d in deliveries:
+        recipients.record_delivery(session, report_id=report.id, actor=actor, now=moment, **d)
     session.commit()
     incident = service.get_incident(session, incident_id)
     return jsonify({"report": serialize.report(report), "incident": serialize.incident(incident, now())}), 201

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from incidents.kernel.moments import iso
+from app.extensions import db
+from incidents.response import report_record
 from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
 from incidents.records import snapshots
@@ -17,6 +19,7 @@ def deadline(row: Deadline, now: datetime) -> dict:
         "station": row.station, "starts_at": iso(row.starts_at), "due_at": iso(row.due_at), "status": row.status,
         "outcome": outcome(row, now), "satisfied_at": iso(row.satisfied_at),
         "satisfied_by_report": row.satisfied_by_report_id, "late_seconds": row.late_seconds,
+        "judged_by": row.judged_by,
         "cancelled_at": iso(row.cancelled_at), "cancel_reason": row.cancel_reason,
         "seconds_left": int((row.due_at - now).total_seconds()),
         "warn_before_seconds": list(row.warn_before),
@@ -27,7 +30,7 @@ def report(row: Report) -> dict:
     """Return a report as the API shows it."""
     return {"id": row.id, "kind": row.kind, "measure": row.measure, "body": row.body,
             "submitted_at": iso(row.submitted_at), "entered_at": iso(row.entered_at),
-            "submitted_by": row.submitted_by_id}
+            "submitted_by": row.submitted_by_id, **report_record.record(db(), row)}
 
 
 def incident_summary(incident: Incident) -> dict:
@@ -40,7 +43,7 @@ def incident_summary(incident: Incident) -> dict:
         "status": incident.status, "lead_department": incident.lead_department, "station": incident.station,
         "discovered_at": iso(incident.discovered_at), "created_at": iso(incident.created_at),
         "activated_at": iso(incident.activated_at), "ended_at": iso(incident.ended_at),
-        "archived_at": iso(incident.archived_at),
+        "archived_at": iso(incident.archived_at), "registered_unit": incident.registered_unit,
         "withdrawn": {"at": iso(incident.withdrawn_at), "kind": incident.withdraw_kind, "reason": incident.withdraw_reason,
                       "by": incident.withdrawn_by_id, "duplicate_of": incident.duplicate_of_id}
         if incident.withdrawn_at else None,

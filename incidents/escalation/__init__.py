@@ -27,6 +27,7 @@ from incidents.escalation.channels import (
 from incidents.escalation.lifecycle import (
     LIVE_INCIDENT,
     OPEN,
+    rechain_incident,
     reroute_complaint_limit,
     settle_assignment,
     settle_clock,
@@ -47,7 +48,7 @@ __all__ = [
     "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "TEST",
     "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
     "advance", "apply_status", "chain_for", "claim_outgoing", "delivery_dict", "history", "record_results",
-    "record_test", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
+    "record_test", "rechain_incident", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
     "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock",
     "start_for_complaint_limit", "step_at", "step_count", "step_of", "stop", "summary",
 ]

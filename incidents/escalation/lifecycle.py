@@ -36,7 +36,7 @@ from incidents.models import (
     User,
 )
 from incidents.plan import COMPLAINT_CHAIN, Plan
-from incidents.escalation.frozen import chain_for, step_at
+from incidents.escalation.frozen import chain_for, step_at, step_count
 from incidents.escalation.channels import ALERT, BOARD, HANDLED, SMS, VOICE
 from incidents.escalation.notices import ESCALATOR, OUT, add_delivery, announce, handled_text
 
@@ -190,3 +190,28 @@ def settle_incident(session: Session, incident: Incident, *, reason: str, now: d
         where.append(Escalation.assignment_id.is_not(None))
     for row in open_escalations(session, *where):
         stop(session, row, status=ESC_STOPPED, reason=reason, now=now)
+
+
+def rechain_incident(session: Session, incident: Incident, plan: Plan, *, now: datetime) -> list[int]:
+    """Make the running escalations of a re-graded incident follow the new level's chain from their next step.
+
+    The steps already taken stay as they were; the next one is the new chain's step of the same
+    number, due when the new chain says (counted from the escalation's start) but never in the
+    past. An escalation whose next step the new chain does not have is exhausted.
+    """
+    chain = chain_for(plan, incident.level)
+    moved = []
+    for row in open_escalations(session, Escalation.incident_id == incident.id, Escalation.status == ESC_RUNNING):
+        if chain is None or row.chain.get("level") == chain.get("level"):
+            continue
+        new = {**chain, **({"timing_version": row.chain["timing_version"]} if "timing_version" in row.chain else {})}
+        row.chain = new
+        if row.next_step >= step_count(new):
+            row.status, row.next_at = ESC_EXHAUSTED, None
+        else:
+            row.next_at = max(now, step_at(new, row.started_at, row.next_step))
+        moved.append(row.id)
+    if moved:
+        audit.record(session, actor=ESCALATOR, action="escalation.rechained", entity="incident", entity_id=incident.id,
+                     incident_id=incident.id, at=now, data={"level": incident.level, "escalations": moved})
+    return moved

@@ -35,10 +35,17 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "register": frozenset({STATION, OFFICE, COMMANDER, LEADER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "grade": frozenset({OFFICE, COMMANDER, LEADER}),
     "activate": frozenset({LEADER}),
-    "report:initial": frozenset({STATION, OFFICE}),
+    # The unit that registered a station-less event owns its 1-hour report (a department too).
+    "report:initial": frozenset({STATION, OFFICE, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "report:bureau": frozenset({OFFICE, LEADER}),
     "report:progress": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
-    "report:closing": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
+    # The command's handling summary to the leadership (plan §五(一)), before the end.
+    "report:summary": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
+    # The bureau's written report to the government and the city bureau after the end, and its deliveries.
+    "report:closing": frozenset({OFFICE, LEADER}),
+    "deliver": frozenset({OFFICE, LEADER}),
+    # A backdated claim (补录) is judged by the leadership or the office's head (checked against the plan).
+    "review_claim": frozenset({LEADER, DEPARTMENT_HEAD}),
     "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
     "archive": frozenset({OFFICE, LEADER}),
     # A station corrects its own registration until it is graded (corrections.py); the office any time.
@@ -55,7 +62,10 @@ ACTION_NAMES = {
     "report:initial": ("报送事发地初报", "file the station's initial report"),
     "report:bureau": ("报送局报告", "file the bureau's report"),
     "report:progress": ("报送续报", "file a progress report"),
-    "report:closing": ("报送总结报告", "file the closing report"),
+    "report:summary": ("报送应急处置工作总结", "file the handling summary"),
+    "report:closing": ("上报书面报告", "file the written report to the government and the city bureau"),
+    "deliver": ("登记报告送达", "record a report's delivery"),
+    "review_claim": ("确认补录时间", "review a backdated claim"),
     "report:measure": ("报告措施完成", "report a measure done"),
     "archive": ("归档", "archive an incident"),
     "correct": ("更正登记信息", "correct the registration"),
@@ -83,7 +93,9 @@ def require(user: Principal, action: str, incident: Incident | None = None, plan
     if incident is not None and plan is not None:
         if user.role == STATION and incident.station != user.unit:
             raise _deny(zh, en, user.role, "(非本所事件)", " (not this station's incident)")
-        if user.role in DEPARTMENT_ROLES and incident.lead_department != user.unit and action != "report:measure":
+        if (user.role in DEPARTMENT_ROLES and incident.lead_department != user.unit
+                and action not in ("report:measure", "review_claim")
+                and not (action == "report:initial" and incident.registered_unit == user.unit)):
             raise _deny(zh, en, user.role, "(本科室不是牵头科室)", " (not the lead department)")
         if user.role in DEPARTMENT_ROLES and not can_view(user, incident, plan):
             raise _deny(zh, en, user.role, "(非本科室事件)", " (not this department's incident)")

@@ -415,6 +415,10 @@ class Plan:
             raise InvalidInput("unknown_department", f"预案中没有科室“{code[:40]}”", f"unknown department '{code[:40]}'",
                                field="department") from None
 
+    def station_codes(self) -> frozenset[str]:
+        """Return the codes of the plan's stations."""
+        return frozenset(s.code for s in self.stations)
+
     def station(self, code: str) -> Station:
         """Return the station with this code."""
         for station in self.stations:

@@ -16,12 +16,15 @@ from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
     ACKNOWLEDGED,
+    ASSIGNMENT_CANCELLED,
+    OPEN_ASSIGNMENT,
     ACTIVE,
     CANCELLED,
     DECLINED,
     DONE,
     ESC_ACKNOWLEDGED,
     ESC_RESOLVED,
+    ESC_STOPPED,
     IN_PROGRESS,
     PUSHED,
     REGISTERED,
@@ -94,7 +97,8 @@ def ensure_standard(session: Session, incident: Incident, plan: Plan, *, actor, 
     if incident.status != ACTIVE or incident.level is None:
         return []
     existing = {(a.department, a.task) for a in session.scalars(
-        select(Assignment).where(Assignment.incident_id == incident.id, Assignment.standard.is_(True)))}
+        select(Assignment).where(Assignment.incident_id == incident.id, Assignment.standard.is_(True),
+                                 Assignment.status != ASSIGNMENT_CANCELLED))}
     created = []
     for rule in plan.standard_assignments:
         if incident.level not in rule.levels or incident.category in rule.categories_except:
@@ -219,3 +223,34 @@ def for_department(session: Session, department: str, *, open_only: bool = True)
         stmt = stmt.where(Assignment.status.in_((PUSHED, ACKNOWLEDGED, IN_PROGRESS)))
     return list(session.scalars(stmt))
 
+
+
+def retire_void(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> list[Assignment]:
+    """Cancel the open tasks a re-grade voids: a measure the new level does not ask for, a standard task it does not give."""
+    numeral = plan.level(incident.level).numeral if incident.level else "未定"
+    retired = []
+    for row in incident.assignments:
+        if row.status not in OPEN_ASSIGNMENT or row.holiday_key is not None:
+            continue
+        if row.clock is not None:
+            void = not plan.clock(row.clock).applies_to(incident.level, incident.category)
+        elif row.standard:
+            void = not any(incident.level in r.levels and incident.category not in r.categories_except
+                           and (incident.lead_department if r.department == "lead" else r.department) == row.department
+                           and r.task == row.task for r in plan.standard_assignments)
+        else:
+            void = False
+        if void:
+            cancel(session, row, plan, reason=f"定级调整为{numeral}级，预案不再要求此项任务", actor=actor, now=now)
+            retired.append(row)
+    return retired
+
+
+def cancel(session: Session, row: Assignment, plan: Plan, *, reason: str, actor, now: datetime) -> None:
+    """Cancel an open task with the reason: off the board, its escalation stopped, its history kept."""
+    before = row.status
+    row.status, row.cancelled_at, row.cancel_reason = ASSIGNMENT_CANCELLED, now, reason
+    audit.record(session, actor=actor, action="assignment.cancelled", entity="assignment", entity_id=row.id,
+                 incident_id=row.incident_id, at=now, data={"from": before, "reason": reason})
+    announce.assignment_changed(session, row, plan, what=ASSIGNMENT_CANCELLED, at=now)
+    escalation.settle_assignment(session, row, status=ESC_STOPPED, reason=reason, now=now)

@@ -23,14 +23,22 @@ from incidents.models import (
 from incidents.plan import Plan
 from incidents.plan.versions import plan_of
 from incidents.records import audit
+from incidents.response.claimed_times import counts_at, report_time
 from incidents.response.deadlines import ClockSpec, IncidentFacts, desired_clocks, fire_points, first_stage
 
 LIVE = (PENDING, OVERDUE)
 
 
+def registered_by_station(incident: Incident, plan: Plan) -> bool:
+    """Tell whether a station registered the event (else the bureau itself learned of it by registering it)."""
+    return incident.registered_unit is not None and incident.registered_unit in plan.station_codes()
+
+
 def facts_of(incident: Incident, plan: Plan) -> IncidentFacts:
     """Read the facts the clocks depend on off an incident and its rows."""
-    initial = [r.submitted_at for r in incident.reports if r.kind == "initial"]
+    initial = [report_time(r)[0] for r in incident.reports if r.kind == "initial"]
+    initial_at = min(initial) if initial else None
+    informed = [t for t in (initial_at, None if registered_by_station(incident, plan) else incident.created_at) if t]
     cycles: dict[str, list[tuple[int, datetime]]] = {}
     repeating = {c.kind for c in plan.clocks if c.repeats}
     for d in incident.deadlines:
@@ -41,7 +49,8 @@ def facts_of(incident: Incident, plan: Plan) -> IncidentFacts:
         level=incident.level,
         level_history=tuple((c.to_level, c.changed_at) for c in incident.level_changes),
         discovered_at=incident.discovered_at,
-        initial_report_at=min(initial) if initial else None,
+        initial_report_at=initial_at,
+        bureau_informed_at=min(informed) if informed else None,
         activated_at=incident.activated_at,
         ended_at=incident.ended_at,
         owes_reports=incident.kind != HOLIDAY_WATCH,
@@ -58,7 +67,10 @@ def reconcile(session: Session, incident: Incident, *, actor, now: datetime) -> 
     live = {(d.kind, d.cycle): d for d in incident.deadlines if d.status != CANCELLED}
     for key, row in live.items():
         if key not in wanted and row.status in LIVE:
-            _cancel(session, incident, plan, row, actor=actor, now=now)
+            if row.status == OVERDUE or row.due_at <= now:
+                _keep_missed(session, incident, plan, row, actor=actor, now=now)
+            else:
+                _cancel(session, incident, plan, row, actor=actor, now=now)
     for key, spec in wanted.items():
         row = live.get(key)
         if row is None:
@@ -67,13 +79,18 @@ def reconcile(session: Session, incident: Incident, *, actor, now: datetime) -> 
             if row.due_at <= now:
                 continue  # already missed (the scheduler records it): no later change may erase that
             _retime(session, incident, row, spec, actor=actor, now=now)
+    for key, row in live.items():
+        if row.status == PENDING and key in wanted:
+            _reassign(session, incident, plan, row, actor=actor, now=now)
     session.flush()
     _satisfy_waiting(session, incident, plan, actor=actor, now=now)
 
 
 def _responsible(incident: Incident, plan: Plan, responsible: str) -> tuple[str | None, str | None]:
     if responsible == "station":
-        return None, incident.station
+        # Without a station the unit that registered it owns the report: never a clock of nobody's.
+        unit = incident.station or incident.registered_unit or plan.office_department
+        return (None, unit) if unit in plan.station_codes() else (unit, None)
     if responsible == "office":
         return plan.office_department, None
     return incident.lead_department, None
@@ -111,7 +128,35 @@ def _retime(session: Session, incident: Incident, row: Deadline, spec: ClockSpec
                        "due_at": row.due_at.isoformat(), "level": incident.level})
 
 
-def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
+def _reassign(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
+    """Let a running clock follow its owner (a station named or corrected after registration)."""
+    department, station = _responsible(incident, plan, plan.clock(row.kind).responsible)
+    if (row.department, row.station) == (department, station):
+        return
+    before = {"department": row.department, "station": row.station}
+    row.department, row.station = department, station
+    audit.record(session, actor=actor, action="deadline.reassigned", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": row.kind, "cycle": row.cycle, "from": before,
+                       "to": {"department": department, "station": station}})
+
+
+def _keep_missed(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
+    """A clock the change voids after it came due stays missed on the record; only its alarms stop."""
+    if row.cancel_reason is not None:
+        return  # already kept once
+    reason = _void_reason(incident, plan, row)
+    was = row.status
+    row.status, row.next_fire_at = OVERDUE, None
+    row.cancel_reason = f"{reason}；截止时间已过，仍记为漏报"
+    escalation.settle_clock(session, row, status=ESC_STOPPED, reason=reason, now=now)
+    audit.record(session, actor=actor, action="deadline.kept_missed", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": row.kind, "cycle": row.cycle, "status_before": was, "due_at": row.due_at.isoformat(),
+                       "reason": reason})
+
+
+def _void_reason(incident: Incident, plan: Plan, row: Deadline) -> str:
     rule = plan.clock(row.kind)
     if incident.kind == HOLIDAY_WATCH:
         reason = f"节日市场预警不是应急响应，不须“{rule.name}”"
@@ -122,6 +167,11 @@ def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, 
         reason = f"应急状态已结束，不再需要“{rule.name}”"
     else:
         reason = "预案条件变化，此时限不再适用"
+    return reason
+
+
+def _cancel(session: Session, incident: Incident, plan: Plan, row: Deadline, *, actor, now: datetime) -> None:
+    reason = _void_reason(incident, plan, row)
     row.status = CANCELLED
     row.cancelled_at = now
     row.cancel_reason = reason
@@ -138,17 +188,19 @@ def _satisfies(plan: Plan, row: Deadline, report: Report) -> bool:
     return rule.satisfied_by == report.kind
 
 
-def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report, *, actor, now: datetime) -> None:
-    late = (report.submitted_at - row.due_at).total_seconds()
+def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report, at: datetime, judged_by: str, *,
+             actor, now: datetime) -> None:
+    late = (at - row.due_at).total_seconds()
     row.status = LATE if late > 0 else MET
     row.late_seconds = int(late) if late > 0 else 0
-    row.satisfied_at = report.submitted_at
+    row.satisfied_at = at
     row.satisfied_by_report_id = report.id
+    row.judged_by = judged_by
     row.next_fire_at = None
     escalation.settle_clock(session, row, status=ESC_RESOLVED, reason=f"已报送，时限{'迟报' if late > 0 else '已满足'}",
                             now=now)
     data = {"kind": row.kind, "cycle": row.cycle, "report_id": report.id, "status": row.status,
-            "late_seconds": row.late_seconds}
+            "late_seconds": row.late_seconds, "satisfied_at": at.isoformat(), "judged_by": judged_by}
     if late > 0:
         data["late_by"] = chinese_duration(late)
     audit.record(session, actor=actor, action=f"deadline.{row.status}", entity="deadline", entity_id=row.id,
@@ -156,11 +208,59 @@ def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report
 
 
 def satisfy_with(session: Session, incident: Incident, plan: Plan, report: Report, *, actor, now: datetime) -> None:
-    """Let a new report satisfy the earliest live clock waiting for it that had started."""
+    """Let a report that now counts satisfy the earliest live clock waiting for it that had started."""
+    counted = counts_at(report, plan)
+    if counted is None:
+        return  # a report the plan sends up counts once every recipient has it
+    at, judged_by = counted
     waiting = [d for d in incident.deadlines
-               if d.status in LIVE and _satisfies(plan, d, report) and d.starts_at <= report.submitted_at]
+               if d.status in LIVE and _satisfies(plan, d, report) and d.starts_at <= at
+               and not any(x.satisfied_by_report_id == report.id for x in incident.deadlines)]
     if waiting:
-        _satisfy(session, incident, min(waiting, key=lambda d: (d.cycle, d.due_at)), report, actor=actor, now=now)
+        row = min(waiting, key=lambda d: (d.cycle, d.due_at))
+        _satisfy(session, incident, row, report, at, judged_by, actor=actor, now=now)
+
+
+def rejudge(session: Session, incident: Incident, plan: Plan, report: Report, *, reason: str, actor,
+            now: datetime) -> Deadline | None:
+    """Judge again the clock a report satisfied, after its claim was confirmed (a new entry says who and why)."""
+    row = next((d for d in incident.deadlines if d.satisfied_by_report_id == report.id), None)
+    counted = counts_at(report, plan)
+    if row is None or counted is None:
+        return row
+    at, judged_by = counted
+    before = {"status": row.status, "late_seconds": row.late_seconds, "satisfied_at": row.satisfied_at.isoformat(),
+              "judged_by": row.judged_by}
+    late = (at - row.due_at).total_seconds()
+    row.status = LATE if late > 0 else MET
+    row.late_seconds = int(late) if late > 0 else 0
+    row.satisfied_at, row.judged_by = at, judged_by
+    audit.record(session, actor=actor, action="deadline.rejudged", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": row.kind, "cycle": row.cycle, "report_id": report.id, "before": before,
+                       "status": row.status, "late_seconds": row.late_seconds, "satisfied_at": at.isoformat(),
+                       "judged_by": judged_by, "reason": reason})
+    return row
+
+
+def reopen(session: Session, incident: Incident, report: Report, *, reason: str, actor, now: datetime) -> Deadline | None:
+    """Reopen the clock a report satisfied when a recipient returned it: owed again until it is sent again."""
+    row = next((d for d in incident.deadlines if d.satisfied_by_report_id == report.id), None)
+    if row is None:
+        return None
+    before = {"status": row.status, "late_seconds": row.late_seconds,
+              "satisfied_at": row.satisfied_at.isoformat() if row.satisfied_at else None, "report_id": report.id}
+    row.satisfied_at = row.satisfied_by_report_id = row.late_seconds = row.judged_by = None
+    if row.due_at <= now:
+        row.status, row.next_fire_at = OVERDUE, None
+    else:
+        row.status = PENDING
+        row.timing_version += 1
+        _time(row, now)
+    audit.record(session, actor=actor, action="deadline.reopened", entity="deadline", entity_id=row.id,
+                 incident_id=incident.id, at=now,
+                 data={"kind": row.kind, "cycle": row.cycle, "before": before, "status": row.status, "reason": reason})
+    return row
 
 
 def _satisfy_waiting(session: Session, incident: Incident, plan: Plan, *, actor, now: datetime) -> None:
@@ -169,9 +269,9 @@ def _satisfy_waiting(session: Session, incident: Incident, plan: Plan, *, actor,
     for row in incident.deadlines:
         if row.status not in LIVE or plan.clock(row.kind).repeats:
             continue
-        spare = [r for r in incident.reports if r.id not in used and _satisfies(plan, row, r)]
+        spare = [(counted, r) for r in incident.reports if r.id not in used and _satisfies(plan, row, r)
+                 and (counted := counts_at(r, plan)) is not None]
         if spare:
-            report = min(spare, key=lambda r: r.submitted_at)
+            (at, judged_by), report = min(spare, key=lambda x: x[0][0])
             used.add(report.id)
-            _satisfy(session, incident, row, report, actor=actor, now=now)
-
+            _satisfy(session, incident, row, report, at, judged_by, actor=actor, now=now)

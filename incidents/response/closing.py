@@ -1,10 +1,12 @@
-"""The closing report (应急处置总结报告) that ends every emergency, plan §五.
+"""The command's handling summary (应急处置工作总结) that comes before the end, plan §五(一).
 
-After the end is declared (service.end_emergency: only the role the plan names for the
-level), the cause-investigation summary is written: cause, handling, aftermath, lessons,
-improvements. Submitting it files a `closing` report, which satisfies the closing clock
-(on time or late). The approver the plan names (the leadership group, plan §五(一)) either
-returns it for revision or approves it, and approval archives the incident.
+When the handling is over, the command (the lead department, the office, the HQ) writes the
+summary: cause, handling, aftermath, lessons, improvements. Submitting it files a `summary`
+report. The approver the plan names (the leadership group) returns it for revision or approves
+it; the approval is the leadership's decision to end (同意应急状态结束的决定), after which the role
+the plan names declares the end (service.end_emergency). The written report to the government
+and the city bureau then goes up within 4 (Ⅰ–Ⅲ) or 8 (Ⅳ) days (recipients.py): that, not this
+summary, meets the closing clock and archives the incident.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from incidents.records import announce, audit
 from incidents.response import flows, service
 from incidents.kernel.errors import Collect, Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import (
+    ACTIVE,
     CLOSING_APPROVED,
     CLOSING_RETURNED,
     CLOSING_SUBMITTED,
@@ -104,9 +107,9 @@ def submit(session: Session, *, incident_id: int, form: ClosingForm, actor, now:
     if row is not None and row.status == CLOSING_SUBMITTED:
         raise Conflict("closing_pending", "总结报告已提交，正在等待审批", "the closing report is waiting for approval")
     if row is not None and row.status == CLOSING_APPROVED:
-        raise Conflict("closing_approved", "总结报告已批准，事件已归档", "the closing report is already approved")
+        raise Conflict("closing_approved", "应急处置工作总结已批准，不能再提交", "the handling summary is already approved")
     # Permission, state (ended, not archived) and time checks are the report's own.
-    report = flows.submit_report(session, incident_id=incident_id, kind="closing", body=body_text(form),
+    report = flows.submit_report(session, incident_id=incident_id, kind="summary", body=body_text(form),
                                    actor=actor, now=now, submitted_at=submitted_at)
     if row is None:
         row = ClosingReport(incident_id=incident.id, version=1)
@@ -141,14 +144,14 @@ def _decide(session: Session, incident_id: int, actor, what_zh: str, what_en: st
     row = get(session, incident_id, for_update=True)
     if row is None:
         raise NotFound("no_closing_report", "尚未提交总结报告", "no closing report has been submitted")
-    if row.status != CLOSING_SUBMITTED or incident.status != ENDED:
+    if row.status != CLOSING_SUBMITTED or incident.status not in (ACTIVE, ENDED):
         raise Conflict("closing_not_pending", f"总结报告当前为“{labels.CLOSING_STATUS[row.status]}”，不能{what_zh}",
                        f"the closing report is {row.status}; cannot {what_en} it")
     return incident, plan, row
 
 
 def approve(session: Session, *, incident_id: int, actor, now: datetime, note: str | None = None) -> ClosingReport:
-    """Approve the submitted closing report; the incident is archived."""
+    """Approve the submitted summary: the leadership's decision that the emergency may be declared over."""
     incident, plan, row = _decide(session, incident_id, actor, "批准", "approve")
     note = (note or "").strip()[:2000] or None
     row.status = CLOSING_APPROVED
@@ -157,7 +160,7 @@ def approve(session: Session, *, incident_id: int, actor, now: datetime, note: s
     row.decision_note = note
     audit.record(session, actor=actor, action="closing.approved", entity="closing_report", entity_id=row.id,
                  incident_id=incident.id, at=now, data={"version": row.version, "note": note})
-    service.archive(session, incident_id=incident.id, actor=actor, now=now)
+    announce.incident_changed(session, incident, plan, what="closing:approved", at=now)
     return row
 
 

@@ -17,6 +17,8 @@ class IncidentFacts:
     level_history: tuple[tuple[str | None, datetime], ...]  # (level, since), oldest first
     discovered_at: datetime
     initial_report_at: datetime | None
+    # When the bureau learned of it: registered by the bureau itself, or the station's report.
+    bureau_informed_at: datetime | None
     activated_at: datetime | None
     ended_at: datetime | None
     owes_reports: bool = True  # False for a holiday watch: a warning with tasks, no clock at all
@@ -62,30 +64,55 @@ def desired_clocks(plan: Plan, facts: IncidentFacts) -> list[ClockSpec]:
     return out
 
 
+def _own_start(rule: ClockRule, facts: IncidentFacts) -> datetime | None:
+    return {"discovered": facts.discovered_at, "initial_report": facts.initial_report_at,
+            "bureau_informed": facts.bureau_informed_at, "activated": facts.activated_at,
+            "ended": facts.ended_at}[rule.starts_on]
+
+
 def _start(rule: ClockRule, facts: IncidentFacts) -> datetime | None:
-    if rule.starts_on == "discovered":
-        return facts.discovered_at
-    if rule.starts_on == "initial_report":
-        return facts.initial_report_at
-    if rule.starts_on == "ended":
-        return facts.ended_at
-    if facts.activated_at is None:
+    # A clock is owed from its own start event, or from the re-grade that made it apply (the time
+    # the level became known), whichever came later: nothing is owed before it could be known.
+    own = _own_start(rule, facts)
+    if own is None:
         return None
-    # A response measure runs from activation, or from when the incident entered the span
-    # of levels it applies to (a re-grade from Ⅲ to Ⅰ starts the Ⅰ-only clocks then).
-    since = facts.activated_at
-    for level, changed_at in reversed(facts.level_history):
+    since = applicable_since(rule, facts)
+    return own if since is None else max(own, since)
+
+
+def applicable_since(rule: ClockRule, facts: IncidentFacts) -> datetime | None:
+    """Return the re-grade that brought the incident into the levels a clock applies to (None: from the start)."""
+    since = None
+    for n in range(len(facts.level_history) - 1, -1, -1):
+        level, changed_at = facts.level_history[n]
         if not rule.applies_to(level, facts.category):
-            break
-        since = changed_at
-    return max(facts.activated_at, since)
+            return since
+        # The first grading (at registration) is not a re-grade: the clock runs from its own start.
+        since = changed_at if n > 0 else None
+    return since
+
+
+def _pace_since(rule: ClockRule, facts: IncidentFacts) -> datetime | None:
+    """Return the re-grade that set the current pace of a repeating clock (Ⅲ weekly → Ⅰ daily), if any."""
+    history = facts.level_history
+    for n in range(len(history) - 1, 0, -1):
+        level, changed_at = history[n]
+        before = history[n - 1][0]
+        if not rule.applies_to(before, facts.category):
+            return None
+        if rule.duration(level) != rule.duration(before):
+            return changed_at
+    return None
 
 
 def _cycles(rule: ClockRule, facts: IncidentFacts, start: datetime, duration: timedelta) -> list[ClockSpec]:
     done = facts.cycles_of(rule.kind)
     starts = [start, *done]
     out = [_spec(rule, i, s, s + duration) for i, s in enumerate(starts[:-1])]
-    open_start = starts[-1]
+    # The cycle still open runs at the new pace from the re-grade that set it, not from before it:
+    # a daily report is never owed for a day that passed while the event was graded weekly.
+    pace = _pace_since(rule, facts)
+    open_start = starts[-1] if pace is None else max(starts[-1], pace)
     open_due = open_start + duration
     # After the end of the emergency no further cycle is due; one already due is kept.
     if facts.ended_at is None or open_due <= facts.ended_at:

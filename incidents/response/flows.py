@@ -19,6 +19,8 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     """Grade or re-grade an incident; an active response gets the new level's standard assignments."""
     incident = service.grade(session, incident_id=incident_id, level=level, reason=reason, actor=actor, now=now)
     plan = plan_of(incident)
+    # A downgrade takes back what the new level no longer asks for; an upgrade adds what it does.
+    assignments.retire_void(session, incident, plan, actor=actor, now=now)
     assignments.ensure_standard(session, incident, plan, actor=actor, now=now)
     announce.incident_changed(session, incident, plan, what="graded", at=now)
     return incident

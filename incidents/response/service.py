@@ -33,12 +33,16 @@ from incidents.models import (
     ClosingReport,
     Incident,
     LevelChange,
+    LATE,
+    MET,
     PlanVersion,
     Report,
+    ReportRecipient,
 )
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.plan.versions import plan_of
 from incidents.kernel.actors import actor_id
+from incidents.response.claimed_times import is_backdated
 from incidents.response.clock_rows import reconcile, satisfy_with
 
 TEXT_FIELDS = ("location", "source", "nature", "scope", "trend", "measures_taken", "casualties")
@@ -47,7 +51,7 @@ FIELD_NAMES = {
     "station": "事发地市场监督管理所", "source": "信息来源", "nature": "事件性质", "scope": "影响范围",
     "trend": "发展趋势", "measures_taken": "已采取的措施", "casualties": "人员伤亡及财产损失",
     "level": "事件等级", "reason": "理由", "body": "报告内容", "kind": "报告类别",
-    "submitted_at": "报送时间", "ended_at": "结束时间", "measure": "措施",
+    "submitted_at": "报送时间", "ended_at": "结束时间", "measure": "措施", "delivered_at": "送达时间",
 }
 MAX_TEXT = 20000
 SHORT_FIELDS = {"location": 300}  # the columns' own lengths
@@ -179,11 +183,15 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
     level = found.check(_check_level, facts.level) if facts.level else None
     found.done()
 
+    # Who registered it owns the 1-hour report when no station is named (the office for the leadership
+    # and the system).
+    registered_unit = getattr(actor, "unit", None) or plan.office_department
     incident = Incident(
         # A unique placeholder: a shared one would make concurrent registrations wait on its index.
         number=f"new-{uuid.uuid4().hex[:24]}", kind=kind, title=title, category=category.code, level=level,
         status=WATCHING if kind == HOLIDAY_WATCH else REGISTERED,
         lead_department=category.lead_department, station=station, discovered_at=discovered_at,
+        registered_unit=registered_unit,
         plan_version=stored_plan_version(session, plan, now), created_by_id=actor_id(actor), created_at=now, **texts,
     )
     session.add(incident)
@@ -197,6 +205,7 @@ def register_incident(session: Session, plan: Plan, *, facts: NewIncident, actor
                  incident_id=incident.id, at=now,
                  data={"number": incident.number, "kind": kind, "title": title, "category": category.code,
                        "level": level, "lead_department": incident.lead_department, "station": station,
+                       "registered_unit": registered_unit,
                        "discovered_at": discovered_at.isoformat(), "plan_version": plan.version,
                        "plan_sha256": plan.sha256, **texts})
     reconcile(session, incident, actor=actor, now=now)
@@ -222,6 +231,7 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     audit.record(session, actor=actor, action="incident.graded", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now, data={"from": before, "to": level, "reason": reason})
     reconcile(session, incident, actor=actor, now=now)
+    escalation.rechain_incident(session, incident, plan, now=now)
     return incident
 
 
@@ -247,15 +257,15 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
 def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
                   submitted_at: datetime | None = None, measure: str | None = None) -> Report:
     """File a report and satisfy the clock waiting for it, on time or late (flows.submit_report tells the boards)."""
-    if kind not in REPORT_KINDS + ("measure",):
+    if kind not in REPORT_KINDS + ("measure", "summary"):
         raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”，应为 initial、bureau、progress、closing 之一",
                            f"unknown report kind '{kind}'; one of initial, bureau, progress, closing", field="kind")
     incident = get_incident(session, incident_id, user=actor, for_update=True)
     plan = plan_of(incident)
     permissions.require(actor, f"report:{kind}", incident, plan)
     _not_watch(incident)
-    # The closing report's body is its six sections together, each already held to MAX_TEXT (closing.py).
-    body = text_field(body, "body", limit=MAX_TEXT * 7 if kind == "closing" else MAX_TEXT)
+    # The summary's body is its six sections together, each already held to MAX_TEXT (closing.py).
+    body = text_field(body, "body", limit=MAX_TEXT * 7 if kind in ("closing", "summary") else MAX_TEXT)
     submitted_at = not_future(submitted_at, now, "submitted_at", plan) if submitted_at else now
     if submitted_at < incident.discovered_at:
         raise InvalidInput("before_discovery", "报送时间不能早于事件发现时间",
@@ -263,15 +273,23 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     if incident.status == ARCHIVED:
         raise Conflict("archived", "事件已归档，不能再报送", "the incident is archived")
     if kind == "closing":
+        # Plan §五(一): the summary is approved and the end decided before the written report goes up.
         if incident.status != ENDED:
-            raise Conflict("not_ended", "应急状态结束后才能报送总结报告",
-                           "the closing report comes after the end of the emergency")
+            raise Conflict("not_ended", "应急状态结束后才能上报书面报告",
+                           "the written report goes up after the end of the emergency")
+        if not summary_approved(session, incident):
+            raise Conflict("summary_not_approved", "应急处置工作总结尚未经领导小组批准，不能上报书面报告",
+                           "the leadership has not approved the handling summary")
         if submitted_at < incident.ended_at:
-            raise InvalidInput("before_end", "总结报告的报送时间不能早于应急状态结束时间",
+            raise InvalidInput("before_end", "书面报告的报送时间不能早于应急状态结束时间",
                                "submitted_at is before the end of the emergency", field="submitted_at")
+    elif kind == "summary":
+        if incident.status not in (ACTIVE, ENDED):
+            raise Conflict("not_active", "启动应急响应后才能报送应急处置工作总结",
+                           "the handling summary follows the activation")
     elif incident.status == ENDED:
-        raise Conflict("ended", "应急状态已结束，只能报送总结报告",
-                       "the emergency has ended; only the closing report can be filed")
+        raise Conflict("ended", "应急状态已结束，只能上报书面报告",
+                       "the emergency has ended; only the written report can be filed")
     if kind == "progress" and incident.status != ACTIVE:
         raise Conflict("not_active", "启动应急响应后才能报送续报", "progress reports follow the activation")
     if kind == "measure":
@@ -281,14 +299,19 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
         if incident.status != ACTIVE:
             raise Conflict("not_active", "启动应急响应后才能报告措施完成", "measures follow the activation")
 
+    backdated = is_backdated(submitted_at, now, plan)
     report = Report(incident=incident, kind=kind, measure=measure if kind == "measure" else None, body=body,
-                    submitted_at=submitted_at, entered_at=now, submitted_by_id=actor_id(actor))
+                    submitted_at=submitted_at, entered_at=now, submitted_by_id=actor_id(actor), backdated=backdated)
     session.add(report)
+    for recipient in plan.reports.recipients_of(kind):
+        report.recipients.append(ReportRecipient(code=recipient.code, name=recipient.name,
+                                                 required=recipient.required))
     session.flush()
     audit.record(session, actor=actor, action="report.submitted", entity="report", entity_id=report.id,
                  incident_id=incident.id, at=now,
                  data={"kind": kind, "measure": report.measure, "submitted_at": submitted_at.isoformat(),
-                       "body_sha256": _sha(body)})
+                       "entered_at": now.isoformat(), "backdated": backdated, "body_sha256": _sha(body),
+                       "recipients": [r.code for r in report.recipients]})
     satisfy_with(session, incident, plan, report, actor=actor, now=now)
     reconcile(session, incident, actor=actor, now=now)
     return report
@@ -310,6 +333,10 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
     if ended_at < incident.activated_at:
         raise InvalidInput("before_activation", "结束时间不能早于启动应急响应的时间",
                            "ended_at is before the activation", field="ended_at")
+    # Plan §五(一): the command's summary goes to the leadership, whose approval is the decision to end.
+    if not summary_approved(session, incident):
+        raise Conflict("summary_not_approved", "应急处置工作总结尚未经领导小组批准，不能宣布应急状态结束",
+                       "the leadership has not approved the handling summary; it decides the end")
     incident.status = ENDED
     incident.ended_at = ended_at
     incident.end_reason = reason
@@ -330,13 +357,10 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
     _not_watch(incident)
     if incident.status != ENDED:
         raise Conflict("not_ended", "只有应急状态已结束的事件才能归档", "only an ended incident can be archived")
-    if not any(r.kind == "closing" for r in incident.reports):
-        raise Conflict("no_closing_report", "尚未报送总结报告，不能归档", "file the closing report before archiving")
-    # Plan §五(一): the closing summary is approved by the leadership group; approving archives.
-    approved = session.scalar(select(ClosingReport.status).where(ClosingReport.incident_id == incident.id))
-    if approved != CLOSING_APPROVED:
-        raise Conflict("closing_not_approved", "总结报告尚未经领导小组批准，不能归档",
-                       "the closing report has not been approved; approving it archives the incident")
+    # The written report reaching every recipient meets the closing clock and archives the incident.
+    if not any(d.kind == "closing_report" and d.status in (MET, LATE) for d in incident.deadlines):
+        raise Conflict("closing_not_delivered", "书面报告尚未送达全部报送对象，不能归档",
+                       "the written report has not reached every recipient; that archives the incident")
     incident.status = ARCHIVED
     incident.archived_at = now
     escalation.settle_incident(session, incident, reason="事件已归档", now=now, clocks_too=True)
@@ -344,6 +368,12 @@ def archive(session: Session, *, incident_id: int, actor, now: datetime) -> Inci
                  incident_id=incident.id, at=now, data={})
     announce.incident_changed(session, incident, plan, what="archived", at=now)
     return incident
+
+
+def summary_approved(session: Session, incident: Incident) -> bool:
+    """Tell whether the leadership approved the command's handling summary (plan §五(一))."""
+    status = session.scalar(select(ClosingReport.status).where(ClosingReport.incident_id == incident.id))
+    return status == CLOSING_APPROVED
 
 
 def _not_watch(incident: Incident) -> None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from app.jobs.clocks import tick, walker_for
-from tests.helpers import Recorder, incident_payload, iso
+from tests.helpers import Recorder, approve_summary, incident_payload, iso
 from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
 
 OFFICER = "+8613800000001"  # users["food"], on duty for food_coord
@@ -43,6 +43,13 @@ class World:
         r = office.post("/api/v1/incidents", json=body)
         assert r.status_code == 201, r.get_json()
         self.incident = r.get_json()
+        if level in ("I", "II", "III"):
+            # The office learned of it by registering it (without a station it owns the 1-hour report too) and
+            # reports up at once: its clocks are met, so only what a test does escalates.
+            for kind in ("bureau",) if station else ("initial", "bureau"):
+                r = office.post(f"/api/v1/incidents/{self.incident['id']}/reports",
+                                json={"kind": kind, "body": "已电话报告县政府和市局"})
+                assert r.status_code == 201, r.get_json()
         self.t0 = t0
 
     def assign(self, task: str = "立即派员赶赴现场核查") -> int:
@@ -304,6 +311,7 @@ def test_ending_the_emergency_stops_escalation(level_one, users):
     r = users["leader"].post(f"/api/v1/incidents/{w.incident['id']}/activate")
     assert r.status_code == 200, r.get_json()
     # Activation pushes the plan's standard assignments; end at once so none escalates.
+    approve_summary(users["office"], users["leader"], w.incident["id"])
     r = users["leader"].post(f"/api/v1/incidents/{w.incident['id']}/end", json={"reason": "险情已消除"})
     assert r.status_code == 200, r.get_json()
     for minute in (2, 5, 30):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.jobs.clocks import tick
-from tests.helpers import Recorder, by_kind, incident_payload, iso
+from tests.helpers import Recorder, approve_summary, by_kind, deliveries, incident_payload, iso
 
 
 def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, clock, users):
@@ -19,14 +19,15 @@ def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, c
     assert clocks["work_team_dispatched"]["due_at"] == iso(t_act + timedelta(hours=24))
     assert "command_meeting" not in clocks
 
-    # Two hours later an epidemic makes it Ⅰ: daily progress from activation, 12 h meeting from now.
+    # Two hours later an epidemic makes it Ⅰ: daily progress and the 12 h meeting from the re-grade.
     clock.advance(hours=2)
     t_regrade = clock.now()
     r = office.post(f"/api/v1/incidents/{iid}/level", json={"level": "I", "reason": "疫情扩散，全县抢购"})
     assert r.status_code == 200, r.get_json()
     inc = r.get_json()
     clocks = by_kind(inc["deadlines"])
-    assert clocks["progress_report"]["due_at"] == iso(t_act + timedelta(days=1))
+    assert clocks["progress_report"]["due_at"] == iso(t_regrade + timedelta(days=1))
+    assert clocks["progress_report"]["starts_at"] == iso(t_regrade)
     assert clocks["progress_report"]["status"] == "pending"
     assert clocks["command_meeting"]["due_at"] == iso(t_regrade + timedelta(hours=12))
     assert clocks["staff_assembly"]["due_at"] == iso(t_regrade + timedelta(hours=1))
@@ -47,7 +48,7 @@ def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, c
     assert meeting == [("warning", 3600), ("overdue", 0)]
 
     # The daily progress report is late by 3 hours.
-    clock.set(t_act + timedelta(days=1, hours=3))
+    clock.set(t_regrade + timedelta(days=1, hours=3))
     r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "progress", "body": "续报"})
     progress = [d for d in r.get_json()["incident"]["deadlines"] if d["kind"] == "progress_report"]
     assert progress[0]["status"] == "late" and progress[0]["late_seconds"] == 3 * 3600
@@ -73,17 +74,28 @@ def test_level_four_case_has_no_short_clocks_and_eight_day_closing(wiring, clock
     assert "bureau_report" not in by_kind(office.get(f"/api/v1/incidents/{iid}").get_json()["deadlines"])
 
     clock.advance(days=5)
+    approve_summary(commander, leader, iid)
     r = commander.post(f"/api/v1/incidents/{iid}/end", json={"reason": "窝点已取缔"})
     assert r.status_code == 200, r.get_json()
     closing = by_kind(r.get_json()["deadlines"])["closing_report"]
     assert closing["due_at"] == iso(clock.now() + timedelta(days=8))
 
-    # Filed on day 9: late by one day.
+    # The written report is filed on day 7 but the city bureau has it only on day 9: late by one day,
+    # judged by the last recipient's delivery.
     t_end = clock.now()
+    clock.set(t_end + timedelta(days=7))
+    r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "书面报告",
+                                                              "recipients": deliveries()[:1]})
+    assert r.status_code == 201, r.get_json()
+    rid = r.get_json()["report"]["id"]
+    assert by_kind(r.get_json()["incident"]["deadlines"])["closing_report"]["status"] == "pending"
     clock.set(t_end + timedelta(days=9))
-    r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "总结"})
+    r = office.post(f"/api/v1/reports/{rid}/recipients/city_bureau/delivery",
+                    json={"channel": "fax", "reference": "传真 0371-62100000"})
+    assert r.status_code == 200, r.get_json()
     closing = by_kind(r.get_json()["incident"]["deadlines"])["closing_report"]
-    assert closing["status"] == "late" and closing["late_seconds"] == 86400
+    assert closing["status"] == "late" and closing["late_seconds"] == 86400 and closing["judged_by"] == "delivery"
+    assert r.get_json()["incident"]["status"] == "archived"
 
 
 def test_ungraded_event_runs_the_hour_clock_and_grading_four_cancels_it(wiring, clock, users):
@@ -105,11 +117,18 @@ def test_ungraded_event_runs_the_hour_clock_and_grading_four_cancels_it(wiring, 
     tick(wiring, recorder)
     assert recorder.fired == []
 
-    # Re-graded up to Ⅱ: the station's hour clock comes back, already overdue, and fires once.
+    # Re-graded up to Ⅱ two hours later: the station's hour clock is owed again from the re-grade (the
+    # time Ⅱ became known), never born overdue; the bureau's 30 minutes likewise.
+    t_regrade = clock.now()
     r = office.post(f"/api/v1/incidents/{inc['id']}/level", json={"level": "II", "reason": "发现批量流入多家商超"})
     live = by_kind(r.get_json()["deadlines"])
     assert live["initial_report"]["status"] == "pending"
+    assert live["initial_report"]["starts_at"] == iso(t_regrade)
+    assert live["initial_report"]["due_at"] == iso(t_regrade + timedelta(hours=1))
+    assert live["initial_report"]["outcome"] == "running"
     tick(wiring, recorder)
+    assert recorder.fired == []
+    clock.advance(hours=1)
     tick(wiring, recorder)
     assert recorder.kinds() == [("initial_report", "overdue")]
 
@@ -122,6 +141,7 @@ def test_ending_cancels_measures_not_yet_due_and_keeps_missed_ones(wiring, clock
     # Staff assembly (1 h) is missed; the leadership ends the emergency 3 hours in,
     # before the 12-hour command meeting is due.
     clock.advance(hours=3)
+    approve_summary(office, leader, iid)
     r = leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "误报,市场平稳"})
     rows = {d["kind"]: d for d in r.get_json()["deadlines"]}
     assert rows["staff_assembly"]["status"] == "pending" and rows["staff_assembly"]["outcome"] == "missed"

@@ -20,19 +20,20 @@ PROCESS_TIMEOUT = 60  # seconds; a bound on waiting for the processes to work, n
 
 
 def _register_overdue_incidents(wiring, make_user, clock) -> None:
-    """Register events whose 1-hour clocks came due while no scheduler ran."""
-    office = make_user("office", "office")
+    """Register, two hours ago, station events whose 1-hour clocks came due while no scheduler ran."""
+    station = make_user("station", "chengguan")
+    registered = clock.now() - timedelta(hours=2)
     with wiring.sessions() as session:
         from incidents.models import User
 
-        actor = session.get(User, office.id)
+        actor = session.get(User, station.id)
         for i in range(N_INCIDENTS):
             body = incident_payload(title=f"事件{i}")
             facts = service.NewIncident(**{k: body[k] for k in ("title", "category", "location", "station", "source",
                                                                "nature", "scope", "trend", "measures_taken",
                                                                "casualties")},
-                                        discovered_at=clock.now() - timedelta(minutes=i % 90))
-            service.register_incident(session, wiring.plan, facts=facts, actor=actor, now=clock.now())
+                                        discovered_at=registered - timedelta(minutes=i % 50))
+            service.register_incident(session, wiring.plan, facts=facts, actor=actor, now=registered)
         session.commit()
 
 

@@ -1,0 +1,59 @@
+"""A report as the record shows it everywhere (API, pages, PDFs): claimed and entered time, 补录, recipients."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from incidents.kernel import labels
+from incidents.kernel.moments import iso
+from incidents.models import ClaimReview, Report, ReportRecipient, User
+from incidents.plan.model import DELIVERY_CHANNELS
+from incidents.response.claimed_times import delivery_time, report_time
+
+
+def _name(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id else None
+    return user.name if user else None
+
+
+def claim(session: Session, backdated: bool, review: ClaimReview | None) -> dict | None:
+    """Return a backdated claim's state (None when the time was not backdated)."""
+    if not backdated:
+        return None
+    if review is None:
+        return {"status": "pending", "status_name": labels.CLAIM_PENDING, "decided_by": None, "decided_at": None,
+                "evidence_kind": None, "evidence_kind_name": None, "evidence_ref": None, "note": None}
+    return {"status": review.decision, "status_name": labels.CLAIM_DECISION[review.decision],
+            "decided_by": _name(session, review.decided_by_id), "decided_at": iso(review.decided_at),
+            "evidence_kind": review.evidence_kind, "evidence_kind_name": labels.EVIDENCE_KIND.get(review.evidence_kind),
+            "evidence_ref": review.evidence_ref, "note": review.note}
+
+
+def recipient(session: Session, row: ReportRecipient) -> dict:
+    """Return one recipient of a report: who, whether required, when and how it got it, a return."""
+    judged = delivery_time(row)
+    return {"code": row.code, "name": row.name, "required": row.required, "channel": row.channel,
+            "channel_name": DELIVERY_CHANNELS.get(row.channel or ""), "reference": row.reference,
+            "delivered_at": iso(row.delivered_at), "recorded_at": iso(row.recorded_at),
+            "recorded_by": _name(session, row.recorded_by_id), "backdated": row.backdated,
+            "claim": claim(session, row.backdated, row.review), "judged_at": iso(judged),
+            "returned_at": iso(row.returned_at), "return_reason": row.return_reason}
+
+
+def record(session: Session, report: Report) -> dict:
+    """Return the record of a report: claimed and entered time, who entered it, 补录 and its judgement, recipients."""
+    judged_at, judged_by = report_time(report)
+    return {"claimed_at": iso(report.submitted_at), "entered_at": iso(report.entered_at),
+            "entered_by": _name(session, report.submitted_by_id), "backdated": report.backdated,
+            "claim": claim(session, report.backdated, report.review), "judged_at": iso(judged_at),
+            "judged_by": judged_by, "recipients": [recipient(session, r) for r in report.recipients]}
+
+
+def backdated_label(entry: dict) -> str | None:
+    """Return the short Chinese mark of a report record's 补录 (e.g. “补录·已确认（传真记录 0371-…）”), or None."""
+    c = entry.get("claim")
+    if not c:
+        return None
+    if c["status"] == "pending":
+        return f"{labels.BACKDATED}·{labels.CLAIM_PENDING}"
+    tail = f"（{c['evidence_kind_name']}：{c['evidence_ref']}，{c['decided_by'] or '—'}）"
+    return f"{labels.BACKDATED}·{c['status_name']}{tail}"

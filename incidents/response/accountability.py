@@ -5,10 +5,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from incidents.kernel.durations import chinese_duration
-from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
+from incidents.models import (
+    CANCELLED,
+    LATE,
+    MET,
+    OVERDUE,
+    PENDING,
+    WITHDRAWN,
+    Deadline,
+    Incident,
+    Report,
+    ReportRecipient,
+)
+from incidents.response import report_record
 from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -71,20 +83,64 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
     if flt.incident_ids is not None:
         stmt = stmt.where(Deadline.incident_id.in_(flt.incident_ids or {-1}))
     totals, by_unit, by_incident = _Tally(), {}, {}
-    for row in session.scalars(stmt).unique():
+    rows = list(session.scalars(stmt).unique())
+    reports = _reports(session, rows)
+    for row in rows:
         incident = row.incident
         plan = plan_of(incident)
         unit = row.department or row.station or ""
         item = _item(row, incident, plan.unit_name(unit) if unit and plan.has_unit(unit) else unit, now)
+        item["report"] = _report_of(session, row, reports)
         totals.add(item)
         by_unit.setdefault(unit, (_unit_head(plan, row), _Tally()))[1].add(item)
         by_incident.setdefault(incident.id, (_incident_head(incident, plan), _Tally()))[1].add(item)
     return {
         "generated_at": now.isoformat(),
         "totals": totals.summary(),
+        "backdated": _backdated(totals.items),
         "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
         "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
     }
+
+
+def _backdated(items: list[dict]) -> dict:
+    """Count the clocks judged on a backdated report (补录) by the state of its judgement, and list them."""
+    out = {"pending": 0, "confirmed": 0, "rejected": 0, "items": []}
+    for item in items:
+        claim = (item["report"] or {}).get("claim")
+        if claim:
+            out[claim["status"]] += 1
+            out["items"].append({"deadline_id": item["deadline_id"], "incident_number": item["incident_number"],
+                                 "name": item["name"], "unit_name": item["unit_name"], **item["report"]})
+    return out
+
+
+def _reports(session: Session, rows: list[Deadline]) -> dict:
+    """Load, in two queries, the reports that satisfied the clocks and the written reports still on their way."""
+    ids = {r.satisfied_by_report_id for r in rows if r.satisfied_by_report_id}
+    by_id = {r.id: r for r in session.scalars(
+        select(Report).where(Report.id.in_(ids or {-1}))
+        .options(selectinload(Report.review), selectinload(Report.recipients).selectinload(ReportRecipient.review)))}
+    # A clock owed to named recipients shows the latest report sent for it even before everyone has it.
+    waiting = {r.incident_id for r in rows if r.satisfied_by_report_id is None and r.kind == "closing_report"}
+    latest = {}
+    for report in session.scalars(
+            select(Report).where(Report.incident_id.in_(waiting or {-1}), Report.kind == "closing")
+            .order_by(Report.id).options(selectinload(Report.review),
+                                         selectinload(Report.recipients).selectinload(ReportRecipient.review))):
+        latest[report.incident_id] = report
+    return {"by_id": by_id, "latest_closing": latest}
+
+
+def _report_of(session: Session, row: Deadline, reports: dict) -> dict | None:
+    report = reports["by_id"].get(row.satisfied_by_report_id) if row.satisfied_by_report_id else None
+    if report is None and row.kind == "closing_report":
+        report = reports["latest_closing"].get(row.incident_id)
+    if report is None:
+        return None
+    out = {"id": report.id, "kind": report.kind, **report_record.record(session, report)}
+    out["backdated_mark"] = report_record.backdated_label(out)
+    return out
 
 
 def _item(row: Deadline, incident: Incident, unit_name: str, now: datetime) -> dict:
@@ -95,7 +151,8 @@ def _item(row: Deadline, incident: Incident, unit_name: str, now: datetime) -> d
         "kind": row.kind, "cycle": row.cycle, "name": row.name, "department": row.department,
         "station": row.station, "unit_name": unit_name, "starts_at": row.starts_at.isoformat(),
         "due_at": row.due_at.isoformat(), "status": row.status, "outcome": result,
-        "satisfied_at": row.satisfied_at.isoformat() if row.satisfied_at else None,
+        "satisfied_at": row.satisfied_at.isoformat() if row.satisfied_at else None, "judged_by": row.judged_by,
+        "note": row.cancel_reason,
         "late_seconds": row.late_seconds if result == "late" else None,
         "late_by": chinese_duration(row.late_seconds) if result == "late" and row.late_seconds else None,
         "overdue_seconds": missed_for,

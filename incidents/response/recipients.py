@@ -49,10 +49,10 @@ def record_delivery(session: Session, *, report_id: int, code: str, delivered_at
     permissions.require(actor, "deliver", incident, plan)
     row = recipient_of(report, code)
     if row.returned_at is not None:
-        raise Conflict("returned", f"{row.name}已退回该报告，请重新上报", f"{row.name} returned this report; file a new one")
+        raise Conflict("returned", f"{row.name}已退回该报告，请重新上报", f"recipient {row.code} returned this report; file a new one")
     if row.delivered_at is not None:
         raise Conflict("already_delivered", f"已登记{row.name}收到该报告，不能修改（如有误请登记退回并重新上报）",
-                       f"the delivery to {row.name} is already recorded")
+                       f"the delivery to {row.code} is already recorded")
     if channel not in DELIVERY_CHANNELS:
         raise InvalidInput("unknown_channel", "报送方式须为：" + "、".join(DELIVERY_CHANNELS.values()),
                            "channel: " + ", ".join(DELIVERY_CHANNELS), field="channel")
@@ -90,7 +90,7 @@ def record_return(session: Session, *, report_id: int, code: str, reason: str, a
     permissions.require(actor, "deliver", incident, plan)
     row = recipient_of(report, code)
     if row.delivered_at is None or row.returned_at is not None:
-        raise Conflict("not_delivered", f"{row.name}尚未收到该报告或已退回", f"{row.name} does not hold this report")
+        raise Conflict("not_delivered", f"{row.name}尚未收到该报告或已退回", f"recipient {row.code} does not hold this report")
     reason = checked_text(reason, field="reason", label="退回理由", limit=2000)
     row.returned_at, row.return_reason, row.returned_by_id = now, reason, actor_id(actor)
     audit.record(session, actor=actor, action="report.returned", entity="report_recipient", entity_id=row.id,

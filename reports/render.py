@@ -147,9 +147,11 @@ def _report_section(doc: dict, number: str = "六") -> list[Flowable]:
     out: list[Flowable] = [heading(f"{number}、报告")]
     if not doc["reports"]:
         return out + [empty("尚未报送任何报告。")]
-    rows = [[t(r["submitted_at"]), r["kind_name"] + (f"（{r['measure']}）" if r["measure"] else ""), r["by"], r["body"]]
+    rows = [[t(r["submitted_at"]) + (f"\n{r['mark']}\n录入 {t(r['entered_at'])}" if r.get("mark") else ""),
+             r["kind_name"] + (f"（{r['measure']}）" if r["measure"] else ""), r["by"],
+             r["body"] + (f"\n\n报送对象：\n{r['recipients']}" if r.get("recipients") else "")]
             for r in doc["reports"]]
-    return out + [data_table(["报送时间", "类别", "报送人", "内容"], rows, [0.15, 0.17, 0.12, 0.56])]
+    return out + [data_table(["报送时间", "类别", "报送人", "内容"], rows, [0.17, 0.16, 0.11, 0.56])]
 
 
 def _level_section(doc: dict) -> list[Flowable]:
@@ -273,13 +275,32 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
         story.append(heading(f"{u['name']}：迟报 {u['late']} 项，漏报 {u['missed']} 项", 2))
         story.append(data_table(["事件", "时限", "截止时间", "完成时间", "情况", "迟延时长"],
                                 [[f"{p['number']}\n{p['title']}", p["name"], t(p["due_at"]),
-                                  t(p["satisfied_at"]) if p["satisfied_at"] else "未报送", p["outcome_name"],
+                                  t(p["satisfied_at"]) if p["satisfied_at"] else "未报送",
+                                  p["outcome_name"] + (f"\n{p['mark']}" if p.get("mark") else ""),
                                   p["lateness"]] for p in u["problems"]],
                                 [0.25, 0.24, 0.14, 0.14, 0.11, 0.12],
                                 [(n, OUTCOME_COLOURS[p["outcome"]]) for n, p in enumerate(u["problems"])]))
     if not any_problem:
         story.append(empty("期间没有迟报或漏报。"))
-    story.append(para("说明：迟报指在截止时间之后报送；漏报指截止时间已过仍未报送（超时时长计至本表生成时）。", s.small))
+    story.append(heading("三、补录时间确认情况"))
+    if doc.get("backdated"):
+        story.append(data_table(["事件", "时限", "责任单位", "声称报送", "实际录入", "确认情况", "确认人", "凭证"],
+                                [[b["number"], b["name"], b["unit"], b["claimed"], f"{b['entered']}\n{b['entered_by']}",
+                                  b["status_name"], b["decided"], b["evidence"]] for b in doc["backdated"]],
+                                [0.12, 0.14, 0.12, 0.11, 0.13, 0.09, 0.13, 0.16]))
+        story.append(para("补录：报送时间早于录入时间超过预案容许的时长。未经办公室负责人或领导小组凭证确认的，按录入时间计算是否迟报；"
+                          "不予确认的，始终按录入时间计算。", s.small))
+    else:
+        story.append(empty("期间没有补录的报告。"))
+    story.append(heading("四、书面报告报送情况（上报政府和市局）"))
+    if doc.get("written"):
+        story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象及收到时间"],
+                                [[f"{w['number']}\n{w['title']}", w["name"], t(w["due_at"]), w["state"], w["recipients"]]
+                                 for w in doc["written"]], [0.22, 0.16, 0.13, 0.13, 0.36]))
+    else:
+        story.append(empty("期间没有应上报的书面报告。"))
+    story.append(para("说明：迟报指在截止时间之后报送；漏报指截止时间已过仍未报送（超时时长计至本表生成时）；"
+                      "书面报告以全部报送对象收到的时间计。", s.small))
     return pdf.render(story, meta_of(doc, reference))
 
 

@@ -73,6 +73,22 @@ def _fmt(plan: Plan):
 # --- one incident -------------------------------------------------------------------------
 
 
+def recipients_text(recipients: list[dict], fmt) -> str:
+    """Say who has a report and when, how and with what reference: one line per recipient the plan names."""
+    lines = []
+    for r in recipients:
+        if r["returned_at"]:
+            state = f"{fmt(r['delivered_at'])} 收到，{fmt(r['returned_at'])} 退回：{r['return_reason']}"
+        elif r["delivered_at"]:
+            state = f"{fmt(r['delivered_at'])} {r['channel_name']}（{r['reference']}）"
+            if r["claim"]:
+                state += f"，补录·{r['claim']['status_name']}"
+        else:
+            state = "尚未送达"
+        lines.append(f"{r['name']}：{state}")
+    return "\n".join(lines)
+
+
 def clock_item(row, plan: Plan, now: datetime) -> dict:
     """Return one clock with its state in words: 按时完成, 迟报 2小时, 超时未报（已超 3小时）, 剩余 …"""
     entry = incident_view.clock_entry(row, plan, now)
@@ -86,6 +102,10 @@ def clock_item(row, plan: Plan, now: datetime) -> dict:
         state = f"超时未报（已超 {chinese_duration((now - row.due_at).total_seconds())}）"
     else:
         state = f"进行中（剩余 {chinese_duration((row.due_at - now).total_seconds())}）"
+    if entry["mark"]:
+        state += f"（{entry['mark']}）"
+    elif row.cancel_reason and row.status != CANCELLED:
+        state += f"（{row.cancel_reason}）"
     return {
         "id": row.id, "kind": row.kind, "cycle": row.cycle, "name": entry["name"], "unit": entry["unit"],
         "starts_at": iso(row.starts_at), "due_at": iso(row.due_at), "status": row.status,
@@ -174,7 +194,8 @@ def incident_snapshot(session: Session, incident_id: int, *, now: datetime) -> d
                          "note": a.decline_reason or a.done_note or a.progress_note or ""}
                         for a in assignments],
         "reports": [{"id": r["id"], "kind": r["kind"], "kind_name": r["kind_name"], "measure": r["measure"],
-                     "body": r["body"], "submitted_at": iso(r["submitted_at"]), "by": r["by"]}
+                     "body": r["body"], "submitted_at": iso(r["submitted_at"]), "entered_at": iso(r["entered_at"]),
+                     "by": r["by"], "mark": r["mark"], "recipients": recipients_text(r["recipients"], fmt)}
                     for r in incident_view.report_entries(incident, plan, people)],
         "measures": measures,
         "escalation": escalation_history(session, incident.id),
@@ -286,6 +307,7 @@ def _problems(acc: dict, plan: Plan) -> list[dict]:
                 "outcome_name": "迟报" if item["outcome"] == "late" else "漏报（超时未报）",
                 "seconds": item["late_seconds"] if item["outcome"] == "late" else item["overdue_seconds"],
                 "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+                "mark": (item["report"] or {}).get("backdated_mark"),
             })
     out.sort(key=lambda p: (p["due_at"], p["deadline_id"]))
     return out
@@ -320,7 +342,44 @@ def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: d
         "chart": [{"label": u["name"], "met": u["met"], "late": u["late"], "missed": u["missed"],
                    "running": u["running"]} for u in units],
         "incidents": len(acc["by_incident"]),
+        "backdated": [_backdated_row(b, plan) for b in acc["backdated"]["items"]],
+        "written": _written_reports(acc, plan),
     }
+
+
+def _backdated_row(item: dict, plan: Plan) -> dict:
+    """One clock judged on a backdated report, as the sheet lists it: claimed, entered, judged, by whom, on what."""
+    fmt = _fmt(plan)
+    claim = item["claim"]
+    evidence = f"{claim['evidence_kind_name']}：{claim['evidence_ref']}" if claim["evidence_kind_name"] else "—"
+    return {"number": item["incident_number"], "name": item["name"], "unit": item["unit_name"],
+            "claimed": fmt(item["claimed_at"]), "entered": fmt(item["entered_at"]),
+            "entered_by": item["entered_by"] or "—", "status": claim["status"], "status_name": claim["status_name"],
+            "decided": f"{claim['decided_by']} {fmt(claim['decided_at'])}" if claim["decided_by"] else "—",
+            "evidence": evidence + (f"；{claim['note']}" if claim["note"] else "")}
+
+
+def _written_reports(acc: dict, plan: Plan) -> list[dict]:
+    """The written reports after the end (each clock owed to named recipients) with who got them when."""
+    fmt = _fmt(plan)
+    out = []
+    for row in acc["by_incident"]:
+        for item in row["deadlines"]:
+            if not (item["report"] and item["report"]["recipients"]):
+                continue
+            out.append({"number": item["incident_number"], "title": row["title"], "name": item["name"],
+                        "due_at": item["due_at"], "outcome": item["outcome"],
+                        "state": wording_outcome(item), "recipients": recipients_text(item["report"]["recipients"], fmt)})
+    return out
+
+
+def wording_outcome(item: dict) -> str:
+    """Say a clock's outcome in words with its lateness: 按时, 迟报 1天, 漏报（已超 2天）, 进行中."""
+    if item["outcome"] == "late":
+        return f"迟报 {item['late_by']}"
+    if item["outcome"] == "missed":
+        return f"漏报（已超 {item['overdue_by']}）"
+    return labels.OUTCOME[item["outcome"]]
 
 
 # --- the closing report ----------------------------------------------------------------------

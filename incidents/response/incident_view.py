@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from incidents.kernel import labels
 from incidents.models import CANCELLED, LATE, AuditEntry, Deadline, Incident, User
 from incidents.plan import Plan
 from incidents.records import wording
-from incidents.response import accountability
+from incidents.response import accountability, report_record
 
 
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
@@ -43,18 +43,38 @@ def clock_entry(row: Deadline, plan: Plan, now: datetime) -> dict:
         "outcome": accountability.outcome(row, now) if row.status != CANCELLED else "cancelled",
         "satisfied_at": row.satisfied_at, "satisfied_by_report_id": row.satisfied_by_report_id,
         "late_seconds": row.late_seconds if row.status == LATE else None,
-        "cancelled_at": row.cancelled_at, "cancel_reason": row.cancel_reason,
+        "cancelled_at": row.cancelled_at, "cancel_reason": row.cancel_reason, "judged_by": row.judged_by,
+        "mark": _clock_mark(row),
     }
 
 
+def _clock_mark(row: Deadline) -> str | None:
+    """Say how a satisfied clock was judged when it is not plainly by its report's time: 补录 or the deliveries."""
+    if row.satisfied_by_report_id is None:
+        return None
+    report = next((r for r in row.incident.reports if r.id == row.satisfied_by_report_id), None)
+    if report is None:
+        return None
+    mark = report_record.backdated_label(report_record.record(object_session(row), report))
+    if row.judged_by == "delivery":
+        return "以各报送对象收到时间计" + (f"；{mark}" if mark else "")
+    return mark
+
+
 def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:
-    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it."""
-    return [{
-        "id": r.id, "kind": r.kind, "kind_name": labels.REPORT_KIND.get(r.kind, r.kind),
-        "measure": labels.clock_name(plan, r.measure) if r.measure else None, "body": r.body,
-        "submitted_at": r.submitted_at, "entered_at": r.entered_at,
-        "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
-    } for r in incident.reports]
+    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients."""
+    out = []
+    for r in incident.reports:
+        record = report_record.record(object_session(r), r)
+        out.append({
+            "id": r.id, "kind": r.kind, "kind_name": labels.REPORT_KIND.get(r.kind, r.kind),
+            "measure": labels.clock_name(plan, r.measure) if r.measure else None, "body": r.body,
+            "submitted_at": r.submitted_at, "entered_at": r.entered_at,
+            "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
+            "backdated": r.backdated, "claim": record["claim"], "mark": report_record.backdated_label(record),
+            "recipients": record["recipients"],
+        })
+    return out
 
 
 def level_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from incidents.kernel.durations import chinese_duration
 from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
+from incidents.response import inaction
 from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -84,6 +85,7 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         "totals": totals.summary(),
         "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
         "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
+        **inaction.section(session, now=now, flt=flt),  # "inaction" and "inaction_totals": tasks, by department
     }
 
 

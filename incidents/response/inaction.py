@@ -36,9 +36,9 @@ from incidents.models import (
     WITHDRAWN,
     Assignment,
     Incident,
+    User,
 )
 from incidents.plan import Plan
-from incidents.response.incident_view import user_names
 from incidents.response.service import plan_of
 
 PROBLEMS = ("overdue", "declined", "unacknowledged")
@@ -88,7 +88,9 @@ def section(session: Session, *, now: datetime, flt: Period) -> dict:
     if flt.incident_ids is not None:
         stmt = stmt.where(Assignment.incident_id.in_(flt.incident_ids or {-1}))
     rows = list(session.scalars(stmt).unique())
-    names = user_names(session, [r.decline_decided_by_id for r in rows])
+    # Not incident_view.user_names: incident_view reads the accountability sheet, which reads this module.
+    deciders = {r.decline_decided_by_id for r in rows if r.decline_decided_by_id}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(deciders))).all()) if deciders else {}
     departments: dict[str, _Department] = {}
     for row in rows:
         plan = plan_of(row.incident)

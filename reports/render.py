@@ -282,7 +282,10 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
                                 [(n, OUTCOME_COLOURS[p["outcome"]]) for n, p in enumerate(u["problems"])]))
     if not any_problem:
         story.append(empty("期间没有迟报或漏报。"))
-    story.append(heading("三、补录时间确认情况"))
+    story.append(para("说明：迟报指在截止时间之后报送；漏报指截止时间已过仍未报送（超时时长计至本表生成时）；"
+                      "书面报告以全部报送对象收到的时间计。", s.small))
+    story += _inaction_section(doc)
+    story.append(heading("四、补录时间确认情况"))
     if doc.get("backdated"):
         story.append(data_table(["事件", "时限", "责任单位", "声称报送", "实际录入", "确认情况", "确认人", "凭证"],
                                 [[b["number"], b["name"], b["unit"], b["claimed"], f"{b['entered']}\n{b['entered_by']}",
@@ -292,16 +295,46 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
                           "不予确认的，始终按录入时间计算。", s.small))
     else:
         story.append(empty("期间没有补录的报告。"))
-    story.append(heading("四、书面报告报送情况（上报政府和市局）"))
+    story.append(heading("五、书面报告报送情况（上报政府和市局）"))
     if doc.get("written"):
         story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象及收到时间"],
                                 [[f"{w['number']}\n{w['title']}", w["name"], t(w["due_at"]), w["state"], w["recipients"]]
                                  for w in doc["written"]], [0.22, 0.16, 0.13, 0.13, 0.36]))
     else:
         story.append(empty("期间没有应上报的书面报告。"))
-    story.append(para("说明：迟报指在截止时间之后报送；漏报指截止时间已过仍未报送（超时时长计至本表生成时）；"
-                      "书面报告以全部报送对象收到的时间计。", s.small))
     return pdf.render(story, meta_of(doc, reference))
+
+
+# What went wrong with a task, in the sheet's colours: not done or not acknowledged as a miss, a decline as late.
+INACTION_TINTS = {"overdue": OUTCOME_COLOURS["missed"], "unacknowledged": OUTCOME_COLOURS["missed"],
+                  "declined": OUTCOME_COLOURS["late"]}
+
+
+def _inaction_section(doc: dict) -> list[Flowable]:
+    """三、不作为情况: per department, tasks overdue, declined (with the approval) and never acknowledged."""
+    t, s = _t(doc), styles()
+    totals = doc.get("inaction_totals") or {"overdue": 0, "declined": 0, "declined_pending": 0, "unacknowledged": 0}
+    out: list[Flowable] = [heading("三、不作为情况（按科室）"), para(
+        f"期间派发的任务中，超时未完成 {totals['overdue']} 项，否定报备 {totals['declined']} 项（待审批 "
+        f"{totals['declined_pending']} 项），未签收 {totals['unacknowledged']} 项。", s.body)]
+    rows = doc.get("inaction") or []
+    if not rows:
+        return out + [empty("期间派发的任务没有超时未完成、否定报备或未签收的情况。")]
+    for d in rows:
+        c = d["counts"]
+        out.append(heading(f"{d['name']}：超时未完成 {c['overdue']} 项，否定报备 {c['declined']} 项，"
+                           f"未签收 {c['unacknowledged']} 项", 2))
+        items = d["items"]
+        out.append(data_table(
+            ["情况", "事件", "任务", "完成时限", "任务状态", "说明"],
+            [[i["problem_name"] + (f"\n（{i['decline_status_name']}）" if i.get("decline_status_name") else ""),
+              f"{i['number']}\n{i['title']}", i["task"], t(i["due_at"]) if i["due_at"] else "—", i["status_name"],
+              i["what"]] for i in items],
+            [0.13, 0.17, 0.24, 0.13, 0.10, 0.23],
+            [(n, INACTION_TINTS[i["problem"]]) for n, i in enumerate(items) if i["problem"] in INACTION_TINTS]))
+    out.append(para("说明：依据预案§五(三)2，对不积极配合、推诿扯皮的追究不作为责任。按任务派发时间计入期间；"
+                    "推送后超过预案第一次升级通知的时间仍未签收的，计为未签收。", s.small))
+    return out
 
 
 # --- closing report --------------------------------------------------------------------------------

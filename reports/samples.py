@@ -128,7 +128,28 @@ def accountability_doc(rows: int = 2000, units: int = 10) -> dict:
             "totals": {"met": 40 * units, "late": late, "missed": missed, "running": 2 * units,
                        "late_seconds_total": late * 2700, "late_total": chinese_duration(late * 2700)},
             "units": unit_rows,
-            "chart": [{"label": u["name"], **{k: u[k] for k in OUTCOMES}} for u in unit_rows]}
+            "chart": [{"label": u["name"], **{k: u[k] for k in OUTCOMES}} for u in unit_rows],
+            **inaction_sample(units)}
+
+
+def inaction_sample(units: int) -> dict:
+    """Return the sheet's 不作为情况: per unit one task overdue, one declined (rejected), one never acknowledged."""
+    rows = []
+    for u in range(units):
+        base = {"number": f"YJ2026-{u + 1:05d}", "title": "某超市节日促销价格欺诈", "measure": None,
+                "due_at": _iso(u * 60), "decline_status_name": None}
+        rows.append({"code": f"u{u}", "name": DEPARTMENTS[u % len(DEPARTMENTS)] + (f"{u}" if u >= 10 else ""),
+                     "counts": {"overdue": 1, "declined": 1, "declined_pending": 0, "unacknowledged": 1},
+                     "items": [
+                         {**base, "task": "排查辖区超市促销价格", "status_name": "办理中", "problem": "overdue",
+                          "problem_name": "超时未完成", "what": "超过完成时限仍未完成，已超 3小时20分钟"},
+                         {**base, "task": "24小时内派出工作组", "measure": "派出工作组实地调查", "status_name": "已签收",
+                          "problem": "declined", "problem_name": "否定报备", "decline_status_name": "指挥部不同意",
+                          "what": "否定报备（指挥部不同意）：人员不足；王指挥审批，不同意理由：抽调执法人员"},
+                         {**base, "task": "保障应急车辆", "status_name": "待签收", "problem": "unacknowledged",
+                          "problem_name": "未签收", "what": "推送后 1小时5分钟 仍未签收"}]})
+    return {"inaction": rows, "inaction_totals": {"overdue": units, "declined": units, "declined_pending": 0,
+                                                  "unacknowledged": units, "departments": units}}
 
 
 def daily_doc(incidents: int = 6) -> dict:

@@ -23,6 +23,7 @@ from incidents.models import (
     CANCELLED,
     LATE,
     MET,
+    OPEN_ASSIGNMENT,
     OVERDUE,
     PENDING,
     WITHDRAWN,
@@ -39,10 +40,11 @@ from incidents.kernel.moments import iso, local_day
 from reports.charts import tally
 
 # Assignments not yet finished, and the state a board shows first.
-OPEN_ASSIGNMENTS = ("pushed", "acknowledged", "in_progress")
+OPEN_ASSIGNMENTS = OPEN_ASSIGNMENT
 # Audit actions that a daily report lists as the day's events (clock starts are noise there).
 DAY_EVENTS = ("incident.registered", "incident.graded", "incident.activated", "incident.ended", "incident.archived",
               "report.submitted", "deadline.late", "deadline.overdue", "assignment.declined",
+              "assignment.decline_requested", "assignment.decline_approved", "assignment.decline_rejected",
               "closing.submitted", "closing.returned", "closing.approved")
 
 
@@ -344,6 +346,13 @@ def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: d
         "incidents": len(acc["by_incident"]),
         "backdated": [_backdated_row(b, plan) for b in acc["backdated"]["items"]],
         "written": _written_reports(acc, plan),
+        "inaction": [{"code": d["department"], "name": d["name"], "counts": d["counts"],
+                      "items": [{"number": i["incident_number"], "title": i["incident_title"], "task": i["task"],
+                                 "measure": i["measure"], "due_at": i["due_at"], "status_name": i["status_name"],
+                                 "problem": i["problem"], "problem_name": i["problem_name"],
+                                 "decline_status_name": i["decline_status_name"], "what": i["what"]}
+                                for i in d["items"]]} for d in acc["inaction"]],
+        "inaction_totals": acc["inaction_totals"],
     }
 
 

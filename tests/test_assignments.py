@@ -79,8 +79,22 @@ def test_decline_goes_to_the_command_with_its_reason(users, clock):
     r = users["office"].post(f"/api/v1/assignments/{office_task['id']}/decline", json={"reason": "车辆已全部调出"})
     assert r.status_code == 200
     assert r.get_json()["status"] == "declined" and r.get_json()["decline_reason"] == "车辆已全部调出"
+    assert r.get_json()["decline_status"] == "not_required"  # no measure hangs on it: nothing to approve
     r = users["office"].post(f"/api/v1/assignments/{office_task['id']}/ack")
     assert r.status_code == 409
+
+
+def test_a_measures_decline_goes_to_the_command_for_approval(users, clock):
+    inc = _activated_level_two(users, clock)
+    task = [a for a in inc["assignments"] if a["clock"] == "measures_issued"][0]
+    r = users["food"].post(f"/api/v1/assignments/{task['id']}/decline", json={"reason": "需指挥部统一制定"})
+    assert r.status_code == 200
+    assert r.get_json()["status"] == "decline_requested" and r.get_json()["decline_status"] == "pending"
+    # Still the department's until decided: acknowledging it now is refused, approving it closes it.
+    assert users["food"].post(f"/api/v1/assignments/{task['id']}/ack").status_code == 409
+    r = users["leader"].post(f"/api/v1/assignments/{task['id']}/decline/approve", json={})
+    assert r.status_code == 200 and r.get_json()["status"] == "declined"
+    assert r.get_json()["decline_status"] == "approved"
 
 
 def test_only_the_assigned_department_handles_it(users, clock):

@@ -451,12 +451,14 @@ def test_the_incident_page_lists_assignments_and_their_audit_in_chinese(browser,
     users["food"].post(f"/api/v1/assignments/{work_team['id']}/decline", json={"reason": "需餐饮科配合"})
     html = page(browser("leader"), f"/incidents/{inc['id']}")
     assert "任务派发" in html and "7 项" in html
-    assert f'data-assignment-id="{work_team["id"]}" data-status="declined"' in html
-    assert "否定报备理由：需餐饮科配合" in html and "已否定报备" in html and "待签收" in html
-    for action in ("派发任务", "签收任务", "否定报备"):
+    # A measure's decline waits for the command's approval.
+    assert f'data-assignment-id="{work_team["id"]}" data-status="decline_requested"' in html
+    assert "否定报备理由：需餐饮科配合" in html and "否定报备待批" in html and "待签收" in html
+    assert "待指挥部审批" in html
+    for action in ("派发任务", "签收任务", "否定报备（报请审批）"):
         assert action in html, action
     text = re.sub(r"<[^>]+>", "", html)
-    assert "assignment.created" not in text and "assignment.declined" not in text
+    assert "assignment.created" not in text and "assignment.decline_requested" not in text
     assert 'data-live="assignments"' in html and 'data-status="active"' in html
 
 

@@ -93,6 +93,25 @@ def decline_assignment(assignment_id: int):
                        reason=parse.text(data, "reason", "否定报备理由", required_=True))
 
 
+@bp.post("/assignments/<int:assignment_id>/decline/approve")
+@api_login_required
+def approve_decline(assignment_id: int):
+    """Approve a pending decline (同意否定报备): the command or the leadership only."""
+    data = request.get_json(silent=True) or {}  # the note is optional, and so is the body
+    if not isinstance(data, dict):
+        raise InvalidInput("bad_json", "请求体须为 JSON 对象", "the request body must be a JSON object")
+    return _transition(assignments.approve_decline, assignment_id, note=parse.text(data, "note", "审批意见"))
+
+
+@bp.post("/assignments/<int:assignment_id>/decline/reject")
+@api_login_required
+def reject_decline(assignment_id: int):
+    """Reject a pending decline with a reason; the task goes back to the department."""
+    data = parse.body()
+    return _transition(assignments.reject_decline, assignment_id,
+                       reason=parse.text(data, "reason", "不同意的理由", required_=True))
+
+
 @bp.get("/assignments/<int:assignment_id>")
 @api_login_required
 def get_assignment(assignment_id: int):

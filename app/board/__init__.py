@@ -72,6 +72,12 @@ def plan_unit_name(code: str | None) -> str:
     return unit_name(current_app.extensions["yingji"].plan, code)
 
 
+@bp.app_template_global("may_decide_decline")
+def may_decide_decline(user) -> bool:
+    """Tell whether the user may approve or reject a department's decline (the 同意/不同意 buttons)."""
+    return presenters.may_decide_decline(user)
+
+
 @bp.app_template_global("may_register")
 def may_register(user) -> bool:
     """Tell whether the user's role may register an incident (the header's link)."""

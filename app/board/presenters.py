@@ -14,21 +14,21 @@ from incidents.kernel import labels
 from incidents.records import wording
 from incidents.response import accountability, incident_view
 from incidents.people import duty, permissions
-from incidents.response.assignments import ASSIGNING_ROLES
+from incidents.response.assignments import ASSIGNING_ROLES, DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
 from incidents.response.grading import suggest
 from incidents.models import (
-    ACKNOWLEDGED,
     ARCHIVED,
     ASSIGNMENT_STATUSES,
     CANCELLED,
+    DECLINE_REQUESTED,
     DECLINED,
     FINISHED,
     HOLIDAY_WATCH,
-    IN_PROGRESS,
     LATE,
     MET,
+    OPEN_ASSIGNMENT,
     OVERDUE,
     PENDING,
     PUSHED,
@@ -153,7 +153,7 @@ def clock_view(row: Deadline, plan: Plan, now: datetime) -> dict:
 
 # --- assignments ----------------------------------------------------------------
 
-OPEN_ASSIGNMENTS = (PUSHED, ACKNOWLEDGED, IN_PROGRESS)
+OPEN_ASSIGNMENTS = OPEN_ASSIGNMENT  # a decline waiting for approval is still the department's
 
 
 def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
@@ -169,8 +169,16 @@ def assignment_view(row: Assignment, plan: Plan, now: datetime) -> dict:
         "acknowledged_at": row.acknowledged_at, "progress_note": row.progress_note,
         "done_at": row.done_at, "done_note": row.done_note,
         "declined_at": row.declined_at, "decline_reason": row.decline_reason,
+        "decline_status": row.decline_status,
+        "decline_status_zh": labels.DECLINE_STATUS.get(row.decline_status) if row.decline_status else None,
+        "decline_note": row.decline_note, "decline_decided_at": row.decline_decided_at,
         "uncovered_note": row.uncovered_note,
     }
+
+
+def may_decide_decline(user) -> bool:
+    """Tell whether the user may approve or reject a decline (as incidents.response.assignments allows)."""
+    return user is not None and user.role in DECIDING_ROLES
 
 
 def assignments_summary(rows: Iterable[Assignment], plan: Plan, now: datetime) -> dict:
@@ -182,6 +190,7 @@ def assignments_summary(rows: Iterable[Assignment], plan: Plan, now: datetime) -
         "all": views, "total": len(views),
         "pending": [v for v in views if v["status"] == PUSHED],
         "declined": [v for v in views if v["status"] == DECLINED],
+        "decline_pending": [v for v in views if v["status"] == DECLINE_REQUESTED],
         "counts": [c for c in counts if c["n"]],
     }
 
@@ -308,12 +317,25 @@ def accountability_view(data: dict, plan: Plan) -> dict:
                 })
     problems.sort(key=lambda p: (p["due"], p["deadline_id"]))
     return {
+        "inaction": inaction_view(data["inaction"]),
+        "inaction_totals": data["inaction_totals"],
         "totals": counts(data["totals"]),
         "departments": [u for u in units if u["unit_type"] == "department"],
         "stations": [u for u in units if u["unit_type"] == "station"],
         "incidents": incidents,
         "problems": problems,
     }
+
+
+def inaction_view(rows: list[dict]) -> list[dict]:
+    """Shape the sheet's 不作为情况 for the page: per department, its items by what went wrong."""
+    out = []
+    for row in rows:
+        items = [{**i, "due": parse_time(i["due_at"]), "decided": parse_time(i["decided_at"])} for i in row["items"]]
+        out.append({**row, "groups": [
+            {"problem": p, "name": labels.INACTION[p], "entries": [i for i in items if i["problem"] == p]}
+            for p in ("overdue", "declined", "unacknowledged")]})
+    return out
 
 
 # --- live pages -----------------------------------------------------------------

@@ -69,16 +69,22 @@ def _may_acknowledge(row: Escalation, user: User) -> bool:
 def sign(session: Session, assignment: Assignment, *, by: User | None, by_name: str, channel: str,
           now: datetime) -> None:
     """Acknowledge (签收) an assignment for someone who was alerted about it (by SMS, call or board)."""
-    if assignment.status != PUSHED:
+    if not assignment.awaiting_ack:
         return
-    assignment.status = ACKNOWLEDGED
+    pending_decline = assignment.status != PUSHED
+    if pending_decline:
+        # A decline filed from the push waits for the leaders: someone has now seen the task, so
+        # a rejected decline returns it acknowledged, not pushed again.
+        assignment.decline_from = ACKNOWLEDGED
+    else:
+        assignment.status = ACKNOWLEDGED
     assignment.acknowledged_at = now
     assignment.acknowledged_by_id = by.id if by is not None else None
     actor = SystemActor(name=f"{by_name}（{labels.CHANNEL[channel]}）", id=by.id if by is not None else 0,
                         role=by.role if by is not None else "system")
     audit.record(session, actor=actor, action="assignment.acknowledged", entity="assignment",
                  entity_id=assignment.id, incident_id=assignment.incident_id, at=now,
-                 data={"from": PUSHED, "channel": channel})
+                 data={"from": PUSHED, "channel": channel, "decline_pending": pending_decline})
     announce.assignment_changed(session, assignment, plan_of(assignment.incident), what=ACKNOWLEDGED,
                                 at=now)
 

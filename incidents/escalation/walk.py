@@ -22,7 +22,6 @@ from incidents.models import (
     FINISHED,
     OVERDUE,
     PENDING,
-    PUSHED,
     Assignment,
     ComplaintLimitRow,
     Deadline,
@@ -150,7 +149,8 @@ class Context:
             if incident.status not in LIVE_INCIDENT:
                 return ESC_STOPPED, "应急状态已结束"
             a = self.assignments[row.assignment_id]
-            return None if a.status == PUSHED else (ESC_RESOLVED, "任务已签收或办结")
+            # A decline filed from the push still awaits a decision: the walk goes on (assignments.decline).
+            return None if a.awaiting_ack else (ESC_RESOLVED, "任务已签收或办结")
         d = self.deadlines[row.deadline_id]
         if d.status == CANCELLED:
             return ESC_STOPPED, d.cancel_reason or "时限已取消"

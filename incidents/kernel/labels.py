@@ -41,6 +41,9 @@ EVIDENCE_KIND = {"phone_log": "电话记录", "fax": "传真记录", "gov_intran
                  "sms": "短信记录", "other": "其他凭证"}
 DECLINE_STATUS = {DeclineStatus.PENDING: "待指挥部审批", DeclineStatus.APPROVED: "指挥部已同意",
                   DeclineStatus.REJECTED: "指挥部不同意", DeclineStatus.NOT_REQUIRED: "无须审批"}
+# The accountability sheet's 不作为情况 (plan §五(三)2: 不积极配合、推诿扯皮): what went wrong with a task.
+INACTION = {"overdue": "超时未完成", "declined": "否定报备", "unacknowledged": "未签收"}
+INACTION_TITLE = "不作为情况"
 CLOCK_STATUS = {ClockStatus.PENDING: "进行中", ClockStatus.MET: "按时完成", ClockStatus.LATE: "迟报",
                 ClockStatus.OVERDUE: "超时未报", ClockStatus.CANCELLED: "已取消"}
 # A clock's outcome in the accountability record (the plan's 迟报 and 漏报).
@@ -103,6 +106,9 @@ ACTIONS = {
     "assignment.progress": "报告办理情况",
     "assignment.done": "任务完成",
     "assignment.declined": "否定报备",
+    "assignment.decline_requested": "否定报备（报请审批）",
+    "assignment.decline_approved": "同意否定报备",
+    "assignment.decline_rejected": "不同意否定报备",
     "closing.submitted": "提交总结报告",
     "closing.returned": "退回总结报告",
     "closing.approved": "批准总结报告",

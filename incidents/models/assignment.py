@@ -67,3 +67,10 @@ class Assignment(Base):
     uncovered_note: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
+
+    @property
+    def awaiting_ack(self) -> bool:
+        """Tell whether nobody has acknowledged it yet (a decline filed straight from the push included)."""
+        # A decline waiting for approval does not count as seeing the task through: until the
+        # command decides, the measure is still the department's and its escalation keeps running.
+        return self.status == PUSHED or (self.status == DECLINE_REQUESTED and self.decline_from == PUSHED)

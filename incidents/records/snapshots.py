@@ -38,4 +38,6 @@ def assignment(row: Assignment, plan: Plan) -> dict:
             "acknowledged_at": iso(row.acknowledged_at), "started_at": iso(row.started_at),
             "progress_note": row.progress_note, "done_at": iso(row.done_at), "done_note": row.done_note,
             "declined_at": iso(row.declined_at), "decline_reason": row.decline_reason,
+            "decline_status": row.decline_status, "decline_decided_by_id": row.decline_decided_by_id,
+            "decline_decided_at": iso(row.decline_decided_at), "decline_note": row.decline_note,
             "uncovered_note": row.uncovered_note}

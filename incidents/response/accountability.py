@@ -20,7 +20,7 @@ from incidents.models import (
     Report,
     ReportRecipient,
 )
-from incidents.response import report_record
+from incidents.response import inaction, report_record
 from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -100,6 +100,7 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         "backdated": _backdated(totals.items),
         "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
         "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
+        **inaction.section(session, now=now, flt=flt),  # "inaction" and "inaction_totals": tasks, by department
     }
 
 

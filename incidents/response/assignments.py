@@ -14,22 +14,26 @@ from incidents.response import service
 from incidents.kernel.durations import as_utc
 from incidents.kernel.text import checked_text
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.states import DeclineStatus
 from incidents.models import (
     ACKNOWLEDGED,
     ASSIGNMENT_CANCELLED,
     OPEN_ASSIGNMENT,
     ACTIVE,
     CANCELLED,
+    DECLINE_REQUESTED,
     DECLINED,
     DONE,
     ESC_ACKNOWLEDGED,
     ESC_RESOLVED,
     ESC_STOPPED,
     IN_PROGRESS,
+    OPEN_ASSIGNMENT,
     PUSHED,
     REGISTERED,
     WATCHING,
     Assignment,
+    Deadline,
     Incident,
 )
 from incidents.plan import Plan
@@ -37,6 +41,12 @@ from incidents.kernel.roles import COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE
 from incidents.kernel.actors import actor_id
 
 ASSIGNING_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
+# Who decides a decline (否定报备) of a measure's task. The 否定报备制 has the one who cannot do a
+# task report it "依职责权限逐级报请领导审批": up to the leaders. The office relays and keeps the
+# record but is no leader, and it receives tasks of its own: it would approve its own declines.
+DECIDING_ROLES = frozenset({COMMANDER, LEADER})
+# The states a department may still decline from (a pending decline is not filed twice).
+DECLINABLE = (PUSHED, ACKNOWLEDGED, IN_PROGRESS)
 MAX_TASK = 2000
 MAX_AHEAD = timedelta(days=366)  # a due time further ahead is a typo (a year typed wrong)
 
@@ -134,17 +144,17 @@ def _may_handle(row: Assignment, actor) -> None:
 
 
 def _move(session: Session, row: Assignment, *, allowed_from: tuple[str, ...], to: str, actor, now: datetime,
-          data: dict) -> Plan:
+          data: dict, action: str | None = None, what: str | None = None) -> Plan:
     if row.status not in allowed_from:
         raise Conflict("bad_state", f"任务当前为“{labels.ASSIGNMENT_STATUS[row.status]}”，不能改为“{labels.ASSIGNMENT_STATUS[to]}”",
                        f"the assignment is {row.status}; it cannot become {to}")
-    before = row.status
+    before, unacknowledged = row.status, row.awaiting_ack
     row.status = to
     plan = service.plan_of(row.incident)
-    audit.record(session, actor=actor, action=f"assignment.{to}", entity="assignment", entity_id=row.id,
+    audit.record(session, actor=actor, action=action or f"assignment.{to}", entity="assignment", entity_id=row.id,
                  incident_id=row.incident_id, at=now, data={"from": before, **data})
-    announce.assignment_changed(session, row, plan, what=to, at=now)
-    if before == PUSHED:
+    announce.assignment_changed(session, row, plan, what=what or to, at=now)
+    if unacknowledged and not row.awaiting_ack:
         status = ESC_ACKNOWLEDGED if to == ACKNOWLEDGED else ESC_RESOLVED
         escalation.settle_assignment(session, row, status=status, reason=f"看板{labels.ASSIGNMENT_STATUS[to]}", now=now,
                                      by=actor if getattr(actor, "id", 0) else None)
@@ -193,13 +203,91 @@ def complete(session: Session, *, assignment_id: int, note: str, actor, now: dat
 
 
 def decline(session: Session, *, assignment_id: int, reason: str, actor, now: datetime) -> Assignment:
-    """Decline an assignment with a reason (否定报备); the command sees it on the overview."""
+    """Decline an assignment with a reason (否定报备); a measure's task waits for the command's approval."""
     row = get_assignment(session, assignment_id, actor=actor)
     _may_handle(row, actor)
     reason = checked_text(reason, field="reason", label="否定报备理由", limit=MAX_TASK)
-    row.declined_at, row.decline_reason, row.closed_by_id = now, reason, actor_id(actor)
-    _move(session, row, allowed_from=(PUSHED, ACKNOWLEDGED, IN_PROGRESS), to=DECLINED, actor=actor, now=now,
-          data={"reason": reason})
+    if row.status not in DECLINABLE:
+        what = "已提交否定报备，正待指挥部审批" if row.status == DECLINE_REQUESTED else \
+            f"任务当前为“{labels.ASSIGNMENT_STATUS[row.status]}”"
+        raise Conflict("bad_state", f"{what}，不能再否定报备", f"the assignment is {row.status}; it cannot be declined")
+    row.declined_at, row.decline_reason, row.decline_from = now, reason, row.status
+    row.decline_decided_by_id = row.decline_decided_at = row.decline_note = None
+    if row.clock is None:
+        # Nothing the plan times hangs on it: the decline stands as filed (as before approval existed).
+        row.decline_status, row.closed_by_id = DeclineStatus.NOT_REQUIRED, actor_id(actor)
+        _move(session, row, allowed_from=DECLINABLE, to=DECLINED, actor=actor, now=now,
+              data={"reason": reason, "approval": DeclineStatus.NOT_REQUIRED})
+        return row
+    # A measure is the plan's: the department keeps it (the task stays open on its board, the clock
+    # stays its own) until a leader decides. An unacknowledged task's escalation keeps running too
+    # (Assignment.awaiting_ack): filing a decline from the push is no proof that anyone will do the
+    # measure, and the escalation's next steps (the department head, then the leadership) are the
+    # very people who must now decide it.
+    row.decline_status = DeclineStatus.PENDING
+    _move(session, row, allowed_from=DECLINABLE, to=DECLINE_REQUESTED, actor=actor, now=now,
+          data={"reason": reason, "measure": row.clock, "approval": DeclineStatus.PENDING})
+    return row
+
+
+def _may_decide(actor) -> None:
+    if actor.role not in DECIDING_ROLES:
+        raise Forbidden("forbidden", "否定报备须报领导审批：只有专项应急指挥部和应急领导小组可以审批",
+                        "only the command and the leadership decide a decline")
+
+
+def _pending_decline(session: Session, assignment_id: int, actor) -> Assignment:
+    row = get_assignment(session, assignment_id, actor=actor)
+    _may_decide(actor)
+    if row.status != DECLINE_REQUESTED:
+        raise Conflict("no_pending_decline",
+                       f"该任务没有待审批的否定报备（当前为“{labels.ASSIGNMENT_STATUS[row.status]}”）",
+                       f"the assignment has no decline waiting for approval (it is {row.status})")
+    return row
+
+
+def _measure_clock(incident: Incident, measure: str | None) -> Deadline | None:
+    live = [d for d in incident.deadlines if d.kind == measure and d.status != CANCELLED]
+    return max(live, key=lambda d: d.cycle) if live else None
+
+
+def approve_decline(session: Session, *, assignment_id: int, note: str | None, actor, now: datetime) -> Assignment:
+    """Approve a department's decline (同意否定报备): the task closes, the measure goes back to the command."""
+    row = _pending_decline(session, assignment_id, actor)
+    note = checked_text(note, field="note", label="审批意见", limit=MAX_TASK, required=False) or None
+    plan = service.plan_of(row.incident)
+    measure = labels.clock_name(plan, row.clock)
+    clock = _measure_clock(row.incident, row.clock)
+    # The clock is the plan's, not the task's: it keeps running on the unit the plan makes
+    # responsible (the lead department, or the office for its own measures), and the command
+    # has to give the measure to someone else. The audit says so, for the accountability record.
+    owner = plan.unit_name(clock.department) if clock is not None and clock.department else "牵头科室"
+    said = f"措施“{measure}”退回指挥部另行安排；其时限继续计时，责任单位为{owner}"
+    row.decline_status, row.decline_decided_by_id, row.decline_decided_at = DeclineStatus.APPROVED, actor_id(actor), now
+    row.decline_note, row.closed_by_id = note, actor_id(actor)
+    _move(session, row, allowed_from=(DECLINE_REQUESTED,), to=DECLINED, actor=actor, now=now,
+          action="assignment.decline_approved", what="decline_approved",
+          data={"note": said, "decision_note": note, "decline_reason": row.decline_reason, "measure": row.clock,
+                "clock_id": clock.id if clock is not None else None,
+                "clock_department": clock.department if clock is not None else None,
+                "clock_due_at": clock.due_at.isoformat() if clock is not None else None,
+                "clock_status": clock.status if clock is not None else None,
+                "approval": DeclineStatus.APPROVED})
+    return row
+
+
+def reject_decline(session: Session, *, assignment_id: int, reason: str, actor, now: datetime) -> Assignment:
+    """Reject a department's decline with a reason: the task goes back to where it was, on its board."""
+    row = _pending_decline(session, assignment_id, actor)
+    reason = checked_text(reason, field="reason", label="不同意的理由", limit=MAX_TASK)
+    back = row.decline_from if row.decline_from in DECLINABLE else ACKNOWLEDGED
+    row.decline_status, row.decline_decided_by_id, row.decline_decided_at = DeclineStatus.REJECTED, actor_id(actor), now
+    row.decline_note = reason
+    # what="decline_rejected": the department's board tells its officer, with the reason.
+    _move(session, row, allowed_from=(DECLINE_REQUESTED,), to=back, actor=actor, now=now,
+          action="assignment.decline_rejected", what="decline_rejected",
+          data={"reason": reason, "decline_reason": row.decline_reason, "measure": row.clock,
+                "approval": DeclineStatus.REJECTED})
     return row
 
 
@@ -208,8 +296,12 @@ def close_for_measure(session: Session, incident: Incident, *, measure: str, not
     """Mark done the open assignments of a measure that was reported done another way."""
     closed = []
     for row in incident.assignments:
-        if row.clock == measure and row.status in (PUSHED, ACKNOWLEDGED, IN_PROGRESS):
+        if row.clock == measure and row.status in OPEN_ASSIGNMENT:
             row.done_at, row.done_note, row.closed_by_id = now, note, actor_id(actor)
+            if row.status == DECLINE_REQUESTED:
+                # The measure is done: nothing is left for the leaders to decide.
+                row.decline_status, row.decline_decided_at = DeclineStatus.NOT_REQUIRED, now
+                row.decline_note = "措施已报告完成，否定报备无须审批"
             _move(session, row, allowed_from=(row.status,), to=DONE, actor=actor, now=now,
                   data={"note": note, "by_report": True})
             closed.append(row)
@@ -220,7 +312,7 @@ def for_department(session: Session, department: str, *, open_only: bool = True)
     """Return a department's assignments, newest first."""
     stmt = select(Assignment).where(Assignment.department == department).order_by(Assignment.created_at.desc())
     if open_only:
-        stmt = stmt.where(Assignment.status.in_((PUSHED, ACKNOWLEDGED, IN_PROGRESS)))
+        stmt = stmt.where(Assignment.status.in_(OPEN_ASSIGNMENT))
     return list(session.scalars(stmt))
 
 

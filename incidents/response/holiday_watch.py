@@ -28,12 +28,10 @@ from incidents.response.assignments import add as create_assignment
 from incidents.kernel.calendar import HOLIDAY_NAMES, Break, Calendar, CalendarGap
 from incidents.people.duty import DutyAlert, unit_gaps
 from incidents.models import (
-    ACKNOWLEDGED,
     ARCHIVED,
     DONE,
     HOLIDAY_WATCH,
-    IN_PROGRESS,
-    PUSHED,
+    OPEN_ASSIGNMENT,
     HolidayWatch,
     Incident,
 )
@@ -41,7 +39,7 @@ from incidents.plan import Plan
 
 # Missing calendar data is reported this far ahead, so that it can be mended in time.
 DATA_HORIZON = timedelta(days=60)
-OPEN_TASK = (PUSHED, ACKNOWLEDGED, IN_PROGRESS)
+OPEN_TASK = OPEN_ASSIGNMENT
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@
   var ROSTER_EVERY = 60 * 1000;   // who is on duty changes with the time
   var SHIFTS_SHOWN = 8;
   var ACKED_SHOWN = 60 * 60 * 1000; // an acknowledged clock reminder stays listed (greyed) this long
-  var OPEN = ["pushed", "acknowledged", "in_progress"];
+  // A decline waiting for approval stays open: the measure is still the department's.
+  var OPEN = ["pushed", "acknowledged", "in_progress", "decline_requested"];
+  var DECLINABLE = ["pushed", "acknowledged", "in_progress"];
   var ACTIONS = {
     progress: { label: "办理中", field: "note", prompt: "办理情况", ok: "已报告办理情况" },
     done: { label: "完成", field: "note", prompt: "完成情况", ok: "已完成" },
@@ -101,7 +103,7 @@
       out.push(actionButton(a, "progress", a.status === "acknowledged" ? "btn-primary" : ""));
       out.push(actionButton(a, "done", a.status === "in_progress" ? "btn-primary" : ""));
     }
-    if (OPEN.indexOf(a.status) >= 0) out.push(actionButton(a, "decline", "btn-warn"));
+    if (DECLINABLE.indexOf(a.status) >= 0) out.push(actionButton(a, "decline", "btn-warn"));
     if (a.status === "in_progress") out[0].textContent = "更新办理情况";
     return out;
   }
@@ -142,6 +144,9 @@
       note("办理情况", a.status === "in_progress" ? a.progress_note : null),
       note("完成情况", a.done_note),
       note("否定报备理由", a.decline_reason, "a-declined"),
+      a.status === "decline_requested" ? note("否定报备", "已报指挥部审批，批准前仍由本科室负责", "a-declined") : null,
+      a.decline_status === "rejected" && OPEN.indexOf(a.status) >= 0
+        ? note("指挥部不同意否定报备", a.decline_note, "a-declined") : null,
       open && data.may_handle ? YJ.el("div", { class: "a-actions" }, actionsFor(a)) : null,
       YJ.el("p", { class: "form-error", role: "alert", hidden: true })
     ]);
@@ -238,7 +243,7 @@
   function counts() {
     var all = Object.keys(items).map(function (k) { return items[k]; });
     var pushed = all.filter(function (a) { return a.status === "pushed"; });
-    var working = all.filter(function (a) { return a.status === "acknowledged" || a.status === "in_progress"; });
+    var working = all.filter(function (a) { return a.status !== "pushed" && OPEN.indexOf(a.status) >= 0; });
     document.getElementById("pending-count").textContent = String(pushed.length);
     document.getElementById("open-count").textContent = String(working.length);
     document.getElementById("no-tasks").hidden = pushed.length + working.length > 0;
@@ -276,6 +281,12 @@
     counts();
     YJ.tick();
     if (!known && a.status === "pushed" && what === "created") beep();
+    if (what === "decline_rejected") {
+      YJ.banner({ id: "decline-" + a.id, kind: "warn", title: "指挥部不同意否定报备，任务退回本科室继续办理",
+                  text: a.incident_number + " " + a.task + (a.decline_note ? "。理由：" + a.decline_note : ""),
+                  href: "#assignment-" + a.id, linkText: "查看任务" });
+      beep();
+    }
   }
 
   // --- escalations ------------------------------------------------------------------------

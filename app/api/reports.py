@@ -305,14 +305,14 @@ def _closing_answer(incident_id: int, status: int = 200):
 @bp.get("/incidents/<int:incident_id>/closing-report")
 @api_login_required
 def get_closing_report(incident_id: int):
-    """The incident's closing report (null before one is submitted) and who approves it."""
+    """The incident's handling summary (应急处置工作总结; null before one is submitted) and who approves it."""
     return _closing_answer(incident_id)
 
 
 @bp.post("/incidents/<int:incident_id>/closing-report")
 @api_login_required
 def submit_closing_report(incident_id: int):
-    """Submit the closing report (cause required); it files the `closing` report that satisfies its clock."""
+    """Submit the handling summary (cause required) before the end; it files a `summary` report."""
     data = parse.body()
     form = closing.ClosingForm(
         cause=parse.text(data, "cause", "事件发生的原因") or "",
@@ -329,7 +329,7 @@ def submit_closing_report(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/closing-report/approve")
 @api_login_required
 def approve_closing_report(incident_id: int):
-    """Approve the submitted closing report (the role the plan names); the incident is archived."""
+    """Approve the submitted summary (the role the plan names): the decision that the end may be declared."""
     data = request.get_json(silent=True) or {}
     note = parse.text(data, "note", "审批意见") if isinstance(data, dict) else None
     session = db()
@@ -341,7 +341,7 @@ def approve_closing_report(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/closing-report/return")
 @api_login_required
 def return_closing_report(incident_id: int):
-    """Return the submitted closing report for revision, with a reason."""
+    """Return the submitted summary for revision, with a reason."""
     data = parse.body()
     session = db()
     closing.return_for_revision(session, incident_id=incident_id,
@@ -363,13 +363,13 @@ def may_read_briefing(kind: str) -> bool:
 
 @bp.app_template_global("closing_view")
 def closing_view(incident_id: int) -> dict:
-    """Return what the incident page shows of the closing report for the signed-in user, and what they may do."""
+    """Return what the incident page shows of the handling summary for the signed-in user, and what they may do."""
     session, user = db(), current_user()
     incident = service.get_incident(session, incident_id)
     plan = service.plan_of(incident)
     row = closing.get(session, incident_id)
     try:
-        permissions.require(user, "report:closing", incident, plan)
+        permissions.require(user, "report:summary", incident, plan)
         may_submit = True
     except Forbidden:
         may_submit = False

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.records import wording
-from incidents.response import accountability, incident_view
+from incidents.response import accountability, claims, incident_view
 from incidents.people import duty, permissions
 from incidents.response.assignments import ASSIGNING_ROLES, DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
@@ -39,6 +39,7 @@ from incidents.models import (
 )
 from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
+from incidents.plan.model import DELIVERY_CHANNELS
 from incidents.kernel.roles import DUTY_OFFICER, STATION
 from incidents.response.service import TEXT_FIELDS, plan_of
 
@@ -314,9 +315,23 @@ def accountability_view(data: dict, plan: Plan) -> dict:
                     "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
                     "outcome_zh": labels.OUTCOME[item["outcome"]],
                     "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+                    "mark": (item["report"] or {}).get("backdated_mark"),
                 })
     problems.sort(key=lambda p: (p["due"], p["deadline_id"]))
+    written = [{**item, "incident_title": numbers[item["incident_id"]]["title"],
+                "outcome_name": labels.OUTCOME[item["outcome"]] + (
+                    f" {item['late_by']}" if item["outcome"] == "late" else
+                    f"（已超 {item['overdue_by']}）" if item["outcome"] == "missed" else ""),
+                "recipients": [{**r, "delivered": parse_time(r["delivered_at"]), "returned": parse_time(r["returned_at"])}
+                               for r in item["report"]["recipients"]]}
+               for row in data["by_incident"] for item in row["deadlines"]
+               if item["report"] and item["report"]["recipients"]]
+    backdated = [{**b, "claimed": parse_time(b["claimed_at"]), "entered": parse_time(b["entered_at"]),
+                  "decided": parse_time(b["claim"]["decided_at"])} for b in data["backdated"]["items"]]
     return {
+        "backdated": backdated,
+        "backdated_counts": {k: data["backdated"][k] for k in ("pending", "confirmed", "rejected")},
+        "written": written,
         "inaction": inaction_view(data["inaction"]),
         "inaction_totals": data["inaction_totals"],
         "totals": counts(data["totals"]),
@@ -430,6 +445,11 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "correct": editable and _may(user, "correct", incident, plan)
         and (user.role != STATION or (incident.level is None and incident.status == REGISTERED)),
         "withdraw": editable and _may(user, "withdraw", incident, plan),
+        # The written report's deliveries and returns, and the judgement of a 补录.
+        "deliver": not watch and _may(user, "deliver", incident, plan),
+        "review_claims": not watch and claims.may_judge(user, plan),
+        "channels": [{"code": k, "name": v} for k, v in DELIVERY_CHANNELS.items()],
+        "evidence_kinds": [{"code": k, "name": v} for k, v in labels.EVIDENCE_KIND.items()],
         "categories": [{"code": c.code, "name": c.name} for c in plan.categories],
         "current": {"title": incident.title, "category": incident.category, "station": incident.station or "",
                     "discovered_local": incident.discovered_at.astimezone(plan.tz).strftime(

@@ -93,9 +93,10 @@ def require(user: Principal, action: str, incident: Incident | None = None, plan
     if incident is not None and plan is not None:
         if user.role == STATION and incident.station != user.unit:
             raise _deny(zh, en, user.role, "(非本所事件)", " (not this station's incident)")
+        if user.role in DEPARTMENT_ROLES and action == "report:initial" and incident.registered_unit != user.unit:
+            raise _deny(zh, en, user.role, "(事发地初报由登记单位报送)", " (the registering unit files it)")
         if (user.role in DEPARTMENT_ROLES and incident.lead_department != user.unit
-                and action not in ("report:measure", "review_claim")
-                and not (action == "report:initial" and incident.registered_unit == user.unit)):
+                and action not in ("report:measure", "review_claim", "report:initial")):
             raise _deny(zh, en, user.role, "(本科室不是牵头科室)", " (not the lead department)")
         if user.role in DEPARTMENT_ROLES and not can_view(user, incident, plan):
             raise _deny(zh, en, user.role, "(非本科室事件)", " (not this department's incident)")

@@ -23,11 +23,16 @@ from incidents.records import announce, audit
 from incidents.response import clock_rows, recipients, service
 
 
-def _may_judge(actor, plan: Plan) -> None:
+def may_judge(actor, plan: Plan) -> bool:
+    """Tell whether the plan lets this user judge backdated claims (the leadership, the office's head)."""
     allowed = plan.reports.claims_confirmed_by
     if actor.role == LEADER and "leader" in allowed:
-        return
-    if actor.role == DEPARTMENT_HEAD and "office_head" in allowed and actor.unit == plan.office_department:
+        return True
+    return actor.role == DEPARTMENT_HEAD and "office_head" in allowed and actor.unit == plan.office_department
+
+
+def _may_judge(actor, plan: Plan) -> None:
+    if may_judge(actor, plan):
         return
     raise Forbidden("forbidden", "补录时间须由办公室负责人或领导小组确认", "only the office head or the leadership "
                     "judges a backdated claim")

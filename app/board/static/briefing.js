@@ -5,7 +5,7 @@
  * Prefer: respond-async), polls its status until it is stored, and then shows the stored PDF
  * in that tab. Without script the link itself works: the server waits for the PDF.
  *
- * The closing-report forms (#closing) are shown by the incident's status (ended) and the
+ * The handling-summary forms (#closing) are shown by the incident's status (active or ended) and the
  * closing report's status (none/returned: the form to submit; submitted: approve or return),
  * which the page's live section [data-live="closing-status"] carries; incident.js swaps that
  * section in when something changes, and this script follows.
@@ -97,7 +97,9 @@
     var root = document.getElementById("incident");
     var panel = document.getElementById("closing");
     if (!root || !panel) return;
-    var ended = root.getAttribute("data-status") === "ended";
+    // The summary is written while the response runs and decided before the end (plan §五(一)).
+    var status = root.getAttribute("data-status");
+    var ended = status === "active" || status === "ended";
     var state = closingState();
     if (state === "returned" && lastState !== null && lastState !== "returned") refillDraft(root);
     lastState = state;

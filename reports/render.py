@@ -272,7 +272,7 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
         any_problem = True
         story.append(heading(f"{u['name']}：迟报 {u['late']} 项，漏报 {u['missed']} 项", 2))
         story.append(data_table(["事件", "时限", "截止时间", "完成时间", "情况", "迟延时长"],
-                                [[f"{p['number']}\n{p['title']}", p["name"], t(p["due_at"]),
+                                [[_incident_cell(p), p["name"], t(p["due_at"]),
                                   t(p["satisfied_at"]) if p["satisfied_at"] else "未报送", p["outcome_name"],
                                   p["lateness"]] for p in u["problems"]],
                                 [0.25, 0.24, 0.14, 0.14, 0.11, 0.12],
@@ -280,7 +280,27 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
     if not any_problem:
         story.append(empty("期间没有迟报或漏报。"))
     story.append(para("说明：迟报指在截止时间之后报送；漏报指截止时间已过仍未报送（超时时长计至本表生成时）。", s.small))
+    story += _closed_without_response(doc.get("closed_without_response") or [])
     return pdf.render(story, meta_of(doc, reference))
+
+
+def _incident_cell(p: dict) -> str:
+    """The event column of a problem: number, title and, for an event closed without a response, how (不属实，已关闭)."""
+    return f"{p['number']}\n{p['title']}" + (f"\n（{p['disposition']}）" if p.get("disposition") else "")
+
+
+def _closed_without_response(kinds: list[dict]) -> list:
+    """The sheet's section on events closed without a response (不启动, 不属实, 重复), with their numbers."""
+    s = styles()
+    story = [heading("三、未启动响应即关闭的事件")]
+    total = sum(k["count"] for k in kinds)
+    if not total:
+        return story + [empty("期间没有未启动响应即关闭的事件。")]
+    story.append(para(f"期间关闭的事件共 {total} 起；关闭前已超时未报的时限仍计入上表。", s.body))
+    story.append(data_table(["关闭类别", "起数", "事件编号"],
+                            [[k["name"], k["count"], "、".join(k["numbers"]) or "—"] for k in kinds],
+                            [0.25, 0.12, 0.63]))
+    return story
 
 
 # --- closing report --------------------------------------------------------------------------------

@@ -38,4 +38,5 @@ def assignment(row: Assignment, plan: Plan) -> dict:
             "acknowledged_at": iso(row.acknowledged_at), "started_at": iso(row.started_at),
             "progress_note": row.progress_note, "done_at": iso(row.done_at), "done_note": row.done_note,
             "declined_at": iso(row.declined_at), "decline_reason": row.decline_reason,
-            "uncovered_note": row.uncovered_note}
+            "uncovered_note": row.uncovered_note, "cancelled_at": iso(row.cancelled_at),
+            "cancel_reason": row.cancel_reason}

@@ -1,4 +1,8 @@
-"""Accountability (迟报、漏报): every clock met, met late by how long, or missed."""
+"""Accountability (迟报、漏报): every clock met, met late by how long, or missed.
+
+An event closed without a response stays on the sheet (its missed clocks too) with its
+disposition; only a test registration, withdrawn, is left out.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from incidents.kernel.durations import chinese_duration
 from incidents.models import CANCELLED, LATE, MET, OVERDUE, PENDING, WITHDRAWN, Deadline, Incident
+from incidents.response import dispositions
 from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -84,6 +89,8 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         "totals": totals.summary(),
         "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
         "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
+        # Events closed without a response (不启动, 不属实, 重复) in the period; a test withdrawal is in no count.
+        "closed_without_response": dispositions.closed_counts(session, flt),
     }
 
 
@@ -114,4 +121,5 @@ def _unit_head(plan, row: Deadline) -> dict:
 
 def _incident_head(incident: Incident, plan) -> dict:
     return {"incident_id": incident.id, "number": incident.number, "title": incident.title,
-            "level": incident.level, "status": incident.status, "lead_department": incident.lead_department}
+            "level": incident.level, "status": incident.status, "lead_department": incident.lead_department,
+            "disposition": dispositions.disposition(incident)}

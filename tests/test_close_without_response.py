@@ -11,8 +11,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from incidents.kernel.moments import local_day
 from incidents.models import AuditEntry, Deadline, DeadlineEvent, Escalation, Incident, Surge
 from incidents.response.firing import fire_due
+from reports import snapshots
 from tests.helpers import incident_payload, iso
 from tests.test_api_errors import assert_error
 from tests.test_complaints_pages import sign_in
@@ -43,6 +45,10 @@ def audit_actions(wiring, iid: int) -> list[str]:
         return list(s.scalars(select(AuditEntry.action).where(AuditEntry.incident_id == iid).order_by(AuditEntry.seq)))
 
 
+def audit_actions_of(users, iid: int) -> list[str]:
+    return [e["action"] for e in users["office"].get(f"/api/v1/incidents/{iid}/audit").get_json()["entries"]]
+
+
 def test_each_kind_by_its_roles_and_refused_to_the_others(users, clock):
     one, two, three = (register(users, clock, minutes_ago=5)["id"] for _ in range(3))
     # Only the leadership decides not to activate (plan §二(三)3); the office may not, nor anyone else.
@@ -71,11 +77,7 @@ def test_each_kind_by_its_roles_and_refused_to_the_others(users, clock):
     assert "incident.closed" in audit_actions_of(users, one)
 
 
-def audit_actions_of(users, iid: int) -> list[str]:
-    return [e["action"] for e in users["office"].get(f"/api/v1/incidents/{iid}/audit").get_json()["entries"]]
-
-
-def test_an_activated_event_or_a_holiday_watch_cannot_be_closed_without_response(users, clock):
+def test_an_activated_event_cannot_be_closed_without_response(users, clock):
     iid = register(users, clock, minutes_ago=5)["id"]
     assert users["leader"].post(f"/api/v1/incidents/{iid}/activate").status_code == 200
     error = assert_error(close(users["leader"], iid, "not_activated"), 409, "activated")
@@ -145,7 +147,8 @@ def test_a_missed_clock_stays_missed_and_one_not_yet_due_is_cancelled_with_the_r
     with wiring.sessions() as s:
         assert not s.scalars(select(Escalation).where(Escalation.incident_id.in_([fired, unfired, running, met]),
                                                       Escalation.status.in_(("running", "exhausted")))).all()
-        entry = s.scalar(select(AuditEntry).where(AuditEntry.incident_id == fired, AuditEntry.action == "incident.closed"))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.incident_id == fired,
+                                                  AuditEntry.action == "incident.closed"))
         assert json.loads(entry.data)["missed_kept"] == [a["initial_report"].id]
     # Nothing fires for them again, however long the scheduler runs.
     with wiring.sessions() as s:
@@ -205,7 +208,8 @@ def test_a_closed_event_leaves_the_boards_and_is_found_by_status(app, wiring, us
     assert 'id="form-close"' not in page and 'id="form-withdraw"' not in page
     found = users["office"].get("/api/v1/incidents?status=closed").get_json()["incidents"]
     assert [(i["id"], i["closed"]["kind"]) for i in found] == [(closed, "not_activated")]
-    assert closed not in {i["id"] for i in users["office"].get("/api/v1/incidents?status=registered").get_json()["incidents"]}
+    registered = users["office"].get("/api/v1/incidents?status=registered").get_json()["incidents"]
+    assert closed not in {i["id"] for i in registered}
 
 
 def test_the_sheet_lists_the_disposition_and_counts_the_closings(app, wiring, users, clock, make_user):
@@ -232,7 +236,8 @@ def test_the_sheet_lists_the_disposition_and_counts_the_closings(app, wiring, us
     # A unit's sheet counts its own events' closings only.
     station_sheet = users["station"].get("/api/v1/accountability").get_json()["closed_without_response"]
     assert station_sheet["false_report"]["numbers"] == [false["number"]]
-    assert users["prices"].get("/api/v1/accountability").get_json()["closed_without_response"]["duplicate"]["count"] == 0
+    prices_sheet = users["prices"].get("/api/v1/accountability").get_json()["closed_without_response"]
+    assert prices_sheet["duplicate"]["count"] == 0
 
     office = sign_in(app, wiring, make_user, "office", "office")
     html = office.get("/accountability").get_data(as_text=True)
@@ -313,3 +318,19 @@ def test_the_office_closes_a_surge_proposal_as_false(wiring, users, clock):
     assert r.status_code == 200 and r.get_json()["closed"]["kind_name"] == "不属实"
     assert users["office"].get("/api/v1/accountability").get_json()["closed_without_response"]["false_report"][
         "count"] == 1
+
+
+def test_the_daily_report_does_not_count_a_closed_event_as_open(wiring, users, clock):
+    kept = register(users, clock, minutes_ago=5)
+    closed = register(users, clock, minutes_ago=5)
+    assert close(users["office"], closed["id"], "false_report", "不属实").status_code == 200
+    with wiring.sessions() as s:
+        day = local_day(wiring.plan.tz, clock.now())
+        today = snapshots.daily_snapshot(s, wiring.plan, day=day, now=clock.now())
+        tomorrow = snapshots.daily_snapshot(s, wiring.plan, day=day + timedelta(days=1),
+                                            now=clock.now() + timedelta(days=1))
+    assert today["totals"]["open"] == 1 and today["totals"]["registered"] == 1
+    # Shown on the day it closed, as closed; gone the day after.
+    assert {i["number"]: i["status"] for i in today["incidents"]} == {kept["number"]: "registered",
+                                                                      closed["number"]: "closed"}
+    assert [i["number"] for i in tomorrow["incidents"]] == [kept["number"]]

@@ -73,10 +73,11 @@ def close_without_response(session: Session, *, incident_id: int, kind: str, rea
     escalation.settle_incident(session, incident, reason=why, now=now, clocks_too=True)
     audit.record(session, actor=actor, action="incident.closed", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now,
-                 data={"kind": kind, "reason": reason, "duplicate_of": incident.duplicate_of_id, "status_before": before,
-                       "number": incident.number, "missed_kept": kept})
+                 data={"kind": kind, "reason": reason, "duplicate_of": incident.duplicate_of_id,
+                       "status_before": before, "number": incident.number, "missed_kept": kept})
     # Departments that only hold tasks of it are told too: their boards drop those tasks.
-    announce.incident_changed(session, incident, plan, what="closed", at=now, also={department_room(d) for d in holders})
+    announce.incident_changed(session, incident, plan, what="closed", at=now,
+                              also={department_room(d) for d in holders})
     return incident
 
 

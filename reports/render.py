@@ -274,7 +274,7 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
         any_problem = True
         story.append(heading(f"{u['name']}：迟报 {u['late']} 项，漏报 {u['missed']} 项", 2))
         story.append(data_table(["事件", "时限", "截止时间", "完成时间", "情况", "迟延时长"],
-                                [[f"{p['number']}\n{p['title']}", p["name"], t(p["due_at"]),
+                                [[_incident_cell(p), p["name"], t(p["due_at"]),
                                   t(p["satisfied_at"]) if p["satisfied_at"] else "未报送",
                                   p["outcome_name"] + (f"\n{p['mark']}" if p.get("mark") else ""),
                                   p["lateness"]] for p in u["problems"]],
@@ -302,6 +302,7 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
                                  for w in doc["written"]], [0.22, 0.16, 0.13, 0.13, 0.36]))
     else:
         story.append(empty("期间没有应上报的书面报告。"))
+    story += _closed_without_response(doc.get("closed_without_response") or [])
     return pdf.render(story, meta_of(doc, reference))
 
 
@@ -335,6 +336,25 @@ def _inaction_section(doc: dict) -> list[Flowable]:
     out.append(para("说明：依据预案§五(三)2，对不积极配合、推诿扯皮的追究不作为责任。按任务派发时间计入期间；"
                     "推送后超过预案第一次升级通知的时间仍未签收的，计为未签收。", s.small))
     return out
+
+
+def _incident_cell(p: dict) -> str:
+    """The event column of a problem: number, title and, for an event closed without a response, how (不属实，已关闭)."""
+    return f"{p['number']}\n{p['title']}" + (f"\n（{p['disposition']}）" if p.get("disposition") else "")
+
+
+def _closed_without_response(kinds: list[dict]) -> list:
+    """The sheet's section on events closed without a response (不启动, 不属实, 重复), with their numbers."""
+    s = styles()
+    story = [heading("六、未启动响应即关闭的事件")]
+    total = sum(k["count"] for k in kinds)
+    if not total:
+        return story + [empty("期间没有未启动响应即关闭的事件。")]
+    story.append(para(f"期间关闭的事件共 {total} 起；关闭前已超时未报的时限仍计入上表。", s.body))
+    story.append(data_table(["关闭类别", "起数", "事件编号"],
+                            [[k["name"], k["count"], "、".join(k["numbers"]) or "—"] for k in kinds],
+                            [0.25, 0.12, 0.63]))
+    return story
 
 
 # --- closing report --------------------------------------------------------------------------------

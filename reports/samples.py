@@ -129,6 +129,10 @@ def accountability_doc(rows: int = 2000, units: int = 10) -> dict:
                        "late_seconds_total": late * 2700, "late_total": chinese_duration(late * 2700)},
             "units": unit_rows,
             "chart": [{"label": u["name"], **{k: u[k] for k in OUTCOMES}} for u in unit_rows],
+            "closed_without_response": [
+                {"kind": "not_activated", "name": "决定不启动响应", "count": 1, "numbers": ["YJ2026-00007"]},
+                {"kind": "false_report", "name": "不属实", "count": 2, "numbers": ["YJ2026-00009", "YJ2026-00012"]},
+                {"kind": "duplicate", "name": "重复登记", "count": 0, "numbers": []}],
             **inaction_sample(units)}
 
 

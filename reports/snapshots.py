@@ -21,6 +21,7 @@ from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     ARCHIVED,
     CANCELLED,
+    CLOSED,
     LATE,
     MET,
     OPEN_ASSIGNMENT,
@@ -226,7 +227,9 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
     start, end = day_window(plan, day)
     fmt = _fmt(plan)
     rows = list(session.scalars(
-        select(Incident).where((Incident.status != ARCHIVED) | (Incident.archived_at >= start))
+        # Closed without a response counts like archived: shown on the day it closed, never as open.
+        select(Incident).where(Incident.status.not_in((ARCHIVED, CLOSED)) | (Incident.archived_at >= start)
+                               | ((Incident.status == CLOSED) & (Incident.withdrawn_at >= start)))
         .where(Incident.status != WITHDRAWN)
         .where(Incident.created_at < end)
         .order_by(Incident.id).options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
@@ -268,10 +271,10 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
     problems = _problems(acc, plan)
     by_level = []
     for lv in (*LEVEL_CODES, None):
-        n = sum(1 for i in incidents if i["level"]["code"] == lv and i["status"] != ARCHIVED)
+        n = sum(1 for i in incidents if i["level"]["code"] == lv and i["status"] not in (ARCHIVED, CLOSED))
         if n:
             by_level.append({"level": wording.level(plan, lv), "count": n})
-    open_rows = [i for i in incidents if i["status"] != ARCHIVED]
+    open_rows = [i for i in incidents if i["status"] not in (ARCHIVED, CLOSED)]
     totals = {
         "open": len(open_rows),
         "active": sum(1 for i in open_rows if i["status"] == "active"),
@@ -294,6 +297,7 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
 
 def _problems(acc: dict, plan: Plan) -> list[dict]:
     titles = {row["incident_id"]: row["title"] for row in acc["by_incident"]}
+    closed = {row["incident_id"]: (row.get("disposition") or {}).get("name") for row in acc["by_incident"]}
     out = []
     for row in acc["by_incident"]:
         for item in row["deadlines"]:
@@ -302,6 +306,7 @@ def _problems(acc: dict, plan: Plan) -> list[dict]:
             out.append({
                 "deadline_id": item["deadline_id"], "incident_id": item["incident_id"],
                 "number": item["incident_number"], "title": titles.get(item["incident_id"], ""),
+                "disposition": closed.get(item["incident_id"]),
                 "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
                 "unit": item["unit_name"] or "事发地市场监督管理所（未指定）",
                 "unit_code": item["department"] or item["station"] or "",
@@ -353,6 +358,7 @@ def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: d
                                  "decline_status_name": i["decline_status_name"], "what": i["what"]}
                                 for i in d["items"]]} for d in acc["inaction"]],
         "inaction_totals": acc["inaction_totals"],
+        "closed_without_response": [{"kind": k, **v} for k, v in acc["closed_without_response"].items()],
     }
 
 

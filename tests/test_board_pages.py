@@ -416,9 +416,9 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
     registered = register(users["office"], discovered_at=clock.now().isoformat(), level="II")
     iid = registered["id"]
     assert forms_of(page(browser("office", "office"), f"/incidents/{iid}")) == {
-        "grade", "assign", "report", "measure hidden", "correct", "withdraw"}
+        "grade", "assign", "report", "measure hidden", "correct", "withdraw", "close"}
     assert forms_of(page(browser("leader"), f"/incidents/{iid}")) == {
-        "activate", "grade", "assign", "report", "end hidden", "withdraw"}
+        "activate", "grade", "assign", "report", "end hidden", "withdraw", "close"}
     # The commander may end Ⅲ and Ⅳ only (plan: end_declared_by); at Ⅱ the form waits hidden.
     html = page(browser("commander"), f"/incidents/{iid}")
     assert forms_of(html) == {"grade", "assign", "report hidden", "measure hidden", "end hidden"}
@@ -433,12 +433,14 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
 
     users["leader"].post(f"/api/v1/incidents/{iid}/activate")
     html = page(browser("leader"), f"/incidents/{iid}")
-    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "withdraw"}
+    # Once activated, the event is no longer closed without a response: the close form waits hidden.
+    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "withdraw", "close hidden"}
     office = page(browser("office", "office"), f"/incidents/{iid}")
-    assert forms_of(office) == {"grade", "assign", "report", "measure", "correct", "withdraw"}
+    assert forms_of(office) == {"grade", "assign", "report", "measure", "correct", "withdraw", "close hidden"}
     # The forms post JSON to the API routes.
     for url in (f"/api/v1/incidents/{iid}/level", f"/api/v1/incidents/{iid}/assignments",
-                f"/api/v1/incidents/{iid}/reports", f"/api/v1/incidents/{iid}/measures"):
+                f"/api/v1/incidents/{iid}/reports", f"/api/v1/incidents/{iid}/measures",
+                f"/api/v1/incidents/{iid}/close"):
         assert f'data-url="{url}"' in office, url
     assert "派出工作组实地调查(计时中" in office.replace("（", "(")  # the running measure clocks first
     assert 'name="submitted_at" data-local-time' in office and 'name="due_at" data-local-time' in office

@@ -94,8 +94,8 @@ def test_who_may_correct_what(wiring, users, clock, make_user):
                                 json={"scope": "在校师生约30人", "reason": "医院通报"}).status_code == 200
 
 
-def test_a_withdrawn_duplicate_leaves_every_board_and_count_and_keeps_its_history(app, wiring, users, clock,
-                                                                                 make_user):
+def test_a_duplicate_withdrawn_by_an_old_client_is_closed_leaves_the_boards_and_keeps_its_history(
+        app, wiring, users, clock, make_user):
     original = register(users, clock, minutes_ago=5)
     duplicate = register(users, clock, minutes_ago=4)
     users["office"].post(f"/api/v1/incidents/{duplicate}/assignments", json={"department": "prices", "task": "排查"})
@@ -107,10 +107,15 @@ def test_a_withdrawn_duplicate_leaves_every_board_and_count_and_keeps_its_histor
                              json={"kind": "duplicate", "reason": "与城关所报告为同一事件", "duplicate_of": original})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert body["status"] == "withdrawn" and body["withdrawn"]["duplicate_of"] == original
-    assert all(d["status"] == "cancelled" and "登记已作废（重复登记）" in d["cancel_reason"] for d in body["deadlines"])
+    # A duplicate is no longer withdrawn but closed without a response (dispositions.py); old clients keep working.
+    assert body["status"] == "closed" and body["withdrawn"]["duplicate_of"] == original
+    assert body["closed"]["kind"] == "duplicate" and body["closed"]["duplicate_of"] == original
+    assert all(d["status"] == "cancelled" and "未启动响应即关闭（重复登记）" in d["cancel_reason"] for d in body["deadlines"])
+    assert [a["status"] for a in body["assignments"]] == ["cancelled"]
     assert_error(users["office"].post(f"/api/v1/incidents/{duplicate}/withdraw",
                                       json={"kind": "test", "reason": "r"}), 409, "finished")
+    assert users["office"].get(f"/api/v1/incidents/{original}").get_json()["duplicates"] == [
+        {"id": duplicate, "number": body["number"]}]
     with wiring.sessions() as s:
         assert all(e.status not in ("running", "exhausted")
                    for e in s.scalars(select(Escalation).where(Escalation.incident_id == duplicate)))
@@ -121,6 +126,7 @@ def test_a_withdrawn_duplicate_leaves_every_board_and_count_and_keeps_its_histor
     assert f'data-incident="{original}"' in overview and f'data-incident="{duplicate}"' not in overview
     assert "排查" not in office.get("/duty?department=prices").get_data(as_text=True)
     page = office.get(f"/incidents/{duplicate}").get_data(as_text=True)
-    assert "已作废（重复登记）" in page and "与城关所报告为同一事件" in page and 'id="form-withdraw"' not in page
+    assert "已关闭（未启动响应）：重复登记，已关闭" in page and "与城关所报告为同一事件" in page
+    assert 'id="form-withdraw"' not in page and 'id="form-close"' not in page
     listed = users["office"].get("/api/v1/incidents").get_json()["incidents"]
-    assert {i["id"]: i["status"] for i in listed}[duplicate] == "withdrawn"
+    assert {i["id"]: i["status"] for i in listed}[duplicate] == "closed"

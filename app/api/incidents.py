@@ -10,7 +10,7 @@ from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents.kernel.moments import iso
-from incidents.response import accountability, corrections, flows, holiday_watch, recipients, service
+from incidents.response import accountability, corrections, dispositions, flows, holiday_watch, recipients, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
@@ -200,10 +200,25 @@ def correct_incident(incident_id: int):
     return _respond(incident)
 
 
+@bp.post("/incidents/<int:incident_id>/close")
+@api_login_required
+def close_incident(incident_id: int):
+    """Close an event never activated: not activated (the leadership), false or a duplicate; missed clocks stay."""
+    data = parse.body()
+    original = parse.id_value(data.get("duplicate_of"), "duplicate_of", "原事件编号")
+    session = db()
+    incident = dispositions.close_without_response(
+        session, incident_id=incident_id, kind=parse.text(data, "kind", "关闭类别", required_=True),
+        reason=parse.text(data, "reason", "关闭理由", required_=True), duplicate_of=original,
+        actor=current_user(), now=now())
+    session.commit()
+    return _respond(incident)
+
+
 @bp.post("/incidents/<int:incident_id>/withdraw")
 @api_login_required
 def withdraw_incident(incident_id: int):
-    """Withdraw (作废) a duplicate, test or false registration with a reason; its history stays."""
+    """Withdraw (作废) a test registration with a reason; a duplicate or false report is closed (as /close)."""
     data = parse.body()
     original = parse.id_value(data.get("duplicate_of"), "duplicate_of", "原事件编号")
     session = db()

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import object_session
+
+from incidents.kernel import labels
 from incidents.kernel.moments import iso
 from app.extensions import db
-from incidents.response import report_record
+from incidents.response import dispositions, report_record
 from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
 from incidents.records import snapshots
@@ -47,7 +50,17 @@ def incident_summary(incident: Incident) -> dict:
         "withdrawn": {"at": iso(incident.withdrawn_at), "kind": incident.withdraw_kind, "reason": incident.withdraw_reason,
                       "by": incident.withdrawn_by_id, "duplicate_of": incident.duplicate_of_id}
         if incident.withdrawn_at else None,
+        "closed": closed(incident),
     }
+
+
+def closed(incident: Incident) -> dict | None:
+    """Return how an event was closed without a response (不启动, 不属实, 重复), or None."""
+    if dispositions.disposition(incident) is None:
+        return None
+    return {"kind": incident.withdraw_kind, "kind_name": labels.WITHDRAW_KIND[incident.withdraw_kind],
+            "reason": incident.withdraw_reason, "by": incident.withdrawn_by_id, "at": iso(incident.withdrawn_at),
+            "duplicate_of": incident.duplicate_of_id}
 
 
 def incident(incident: Incident, now: datetime) -> dict:
@@ -64,4 +77,5 @@ def incident(incident: Incident, now: datetime) -> dict:
         "reports": [report(r) for r in incident.reports],
         "deadlines": [deadline(d, now) for d in incident.deadlines],
         "assignments": [snapshots.assignment(a, plan) for a in incident.assignments],
+        "duplicates": dispositions.duplicates(object_session(incident), incident),
     }

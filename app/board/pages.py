@@ -71,7 +71,8 @@ def incident_card_fragment(incident_id: int):
     moment = now()
     incident = service.get_incident(db(), incident_id, user=current_user())
     if incident.status in FINISHED:
-        raise NotFound("archived", f"事件 {incident_id} 已归档或已作废", f"incident {incident_id} is archived or withdrawn")
+        raise NotFound("archived", f"事件 {incident_id} 已归档、已作废或已关闭",
+                       f"incident {incident_id} is archived, withdrawn or closed")
     card = presenters.incident_card(incident, moment)
     return render_template("fragments/card.html", group={"level": card["level"], "cards": [card]})
 

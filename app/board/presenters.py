@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.records import wording
-from incidents.response import accountability, claims, incident_view
+from incidents.response import accountability, claims, dispositions, incident_view
 from incidents.people import duty, permissions
 from incidents.response.assignments import ASSIGNING_ROLES, DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
@@ -22,6 +23,7 @@ from incidents.models import (
     ARCHIVED,
     ASSIGNMENT_STATUSES,
     CANCELLED,
+    CLOSED,
     DECLINE_REQUESTED,
     DECLINED,
     FINISHED,
@@ -33,6 +35,7 @@ from incidents.models import (
     PENDING,
     PUSHED,
     REGISTERED,
+    WITHDRAWN,
     Assignment,
     Deadline,
     Incident,
@@ -270,6 +273,7 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
         ) if m[1] is not None],
         "end_reason": incident.end_reason,
         "withdrawn": _withdrawn(session, incident, names),
+        "duplicates": dispositions.duplicates(session, incident),
         "plan_version": f"{plan.title} {plan.version}",
         "levels": levels, "reports": reports, "clocks": clocks,
         "audit": incident_view.timeline(session, incident, plan, lambda value: fmt(parse_time(value), zone=False)),
@@ -285,6 +289,9 @@ def _withdrawn(session: Session, incident: Incident, names: dict) -> dict | None
     by = incident_view.user_names(session, [incident.withdrawn_by_id]).get(incident.withdrawn_by_id, "")
     return {"at": incident.withdrawn_at, "by": by, "reason": incident.withdraw_reason,
             "kind_name": labels.WITHDRAW_KIND.get(incident.withdraw_kind or "", ""),
+            # Closed without a response (不启动, 不属实, 重复) rather than withdrawn as a test: it stays on the sheet.
+            "closed": dispositions.disposition(incident) is not None,
+            "short": dispositions.SHORT.get(incident.withdraw_kind or "", ""),
             "duplicate_of": original.id if original else None, "duplicate_of_number": original.number if original else None}
 
 
@@ -301,7 +308,8 @@ def accountability_view(data: dict, plan: Plan) -> dict:
     incidents = []
     for row in data["by_incident"]:
         incidents.append({**counts(row), "level_view": level_view(plan, row["level"]),
-                          "status_zh": labels.INCIDENT_STATUS.get(row["status"], row["status"])})
+                          "status_zh": labels.INCIDENT_STATUS.get(row["status"], row["status"]),
+                          "disposition_zh": (row.get("disposition") or {}).get("name")})
     units = [counts(row) for row in data["by_department"]]
     problems = []
     numbers = {row["incident_id"]: row for row in data["by_incident"]}
@@ -310,6 +318,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
             if item["outcome"] in ("late", "missed"):
                 problems.append({
                     **item, "incident_title": numbers[item["incident_id"]]["title"],
+                    "disposition_zh": (numbers[item["incident_id"]].get("disposition") or {}).get("name"),
                     "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
                     "unit": item["unit_name"] or "事发地市场监督管理所(未指定)",
                     "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
@@ -339,6 +348,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
         "stations": [u for u in units if u["unit_type"] == "station"],
         "incidents": incidents,
         "problems": problems,
+        "closed": closed_view(data.get("closed_without_response") or {}),
     }
 
 
@@ -351,6 +361,10 @@ def inaction_view(rows: list[dict]) -> list[dict]:
             {"problem": p, "name": labels.INACTION[p], "entries": [i for i in items if i["problem"] == p]}
             for p in ("overdue", "declined", "unacknowledged")]})
     return out
+def closed_view(counts: dict) -> dict:
+    """Shape the sheet's events closed without a response: per kind its name, count and numbers."""
+    kinds = [{"kind": k, **v} for k, v in counts.items()]
+    return {"kinds": kinds, "total": sum(k["count"] for k in kinds)}
 
 
 # --- live pages -----------------------------------------------------------------
@@ -404,6 +418,8 @@ def _may(user, action: str, incident: Incident, plan: Plan) -> bool:
 
 
 # When each form applies, by incident status; the page's script shows and hides them as it changes.
+# The close form offers this many recent events as the original of a duplicate.
+ORIGINALS_SHOWN = 100
 REPORT_WHEN = {"initial": "registered active", "bureau": "registered active", "progress": "active",
                "closing": "ended"}
 
@@ -450,6 +466,10 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "review_claims": not watch and claims.may_judge(user, plan),
         "channels": [{"code": k, "name": v} for k, v in DELIVERY_CHANNELS.items()],
         "evidence_kinds": [{"code": k, "name": v} for k, v in labels.EVIDENCE_KIND.items()],
+        # Closing without a response (未启动响应即关闭): the kinds this role may record; the form shows while registered.
+        "close_kinds": [{"kind": k, "name": labels.WITHDRAW_KIND[k]} for k in dispositions.CLOSE_KINDS
+                        if editable and _may(user, f"close:{k}", incident, plan)],
+        "originals": _originals(session, incident) if session is not None and editable else [],
         "categories": [{"code": c.code, "name": c.name} for c in plan.categories],
         "current": {"title": incident.title, "category": incident.category, "station": incident.station or "",
                     "discovered_local": incident.discovered_at.astimezone(plan.tz).strftime(
@@ -459,6 +479,14 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "suggestion": _suggestion(plan, incident),
         "uncovered": _uncovered_on_activation(session, user, incident, plan, now) if session is not None else [],
     }
+
+
+def _originals(session: Session, incident: Incident) -> list[dict]:
+    """Return the events a registration may duplicate: the others neither withdrawn nor closed, newest first."""
+    rows = session.scalars(select(Incident).where(Incident.id != incident.id, Incident.kind != HOLIDAY_WATCH,
+                                                  Incident.status.not_in((WITHDRAWN, CLOSED)))
+                           .order_by(Incident.id.desc()).limit(ORIGINALS_SHOWN))
+    return [{"id": i.id, "number": i.number, "title": i.title} for i in rows]
 
 
 def _uncovered_on_activation(session: Session, user, incident: Incident, plan: Plan, now: datetime) -> list[str]:

@@ -51,6 +51,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # A station corrects its own registration until it is graded (corrections.py); the office any time.
     "correct": frozenset({OFFICE, STATION}),
     "withdraw": frozenset({OFFICE, LEADER}),
+    # Closing an event never activated (dispositions.py): only the leadership decides not to activate
+    # (plan §二(三)3); the office, which verifies reports, may also find one false or a duplicate.
+    "close:not_activated": frozenset({LEADER}),
+    "close:false_report": frozenset({OFFICE, LEADER}),
+    "close:duplicate": frozenset({OFFICE, LEADER}),
     "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, DEPARTMENT_HEAD, STATION}),
     "manage_users": frozenset({ADMIN}),
 }
@@ -70,6 +75,9 @@ ACTION_NAMES = {
     "archive": ("归档", "archive an incident"),
     "correct": ("更正登记信息", "correct the registration"),
     "withdraw": ("作废登记", "withdraw a registration"),
+    "close:not_activated": ("决定不启动应急响应并关闭事件", "decide not to activate and close the event"),
+    "close:false_report": ("以不属实关闭事件", "close the event as a false report"),
+    "close:duplicate": ("以重复登记关闭事件", "close the event as a duplicate"),
     "accountability": ("查看迟报漏报情况", "view accountability"),
     "manage_users": ("管理用户", "manage users"),
 }

@@ -40,4 +40,5 @@ def assignment(row: Assignment, plan: Plan) -> dict:
             "declined_at": iso(row.declined_at), "decline_reason": row.decline_reason,
             "decline_status": row.decline_status, "decline_decided_by_id": row.decline_decided_by_id,
             "decline_decided_at": iso(row.decline_decided_at), "decline_note": row.decline_note,
-            "uncovered_note": row.uncovered_note}
+            "uncovered_note": row.uncovered_note, "cancelled_at": iso(row.cancelled_at),
+            "cancel_reason": row.cancel_reason}

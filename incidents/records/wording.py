@@ -58,6 +58,8 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
         return f"按{level(plan, data.get('level'))['label']}启动"
     if action == "incident.ended":
         return f"结束时间 {fmt(data.get('ended_at'))}：{data.get('reason') or ''}"
+    if action in ("incident.closed", "incident.withdrawn"):
+        return f"{labels.WITHDRAW_KIND.get(kind, kind or '')}：{data.get('reason') or ''}"
     if action == "report.submitted":
         what = labels.REPORT_KIND.get(kind, kind or "")
         if kind == "measure" and data.get("measure"):

@@ -1,2 +1,3 @@
 """The incident lifecycle under the plan: register, grade, activate, report, end, close; clocks and their
-firing; assignments; corrections and withdrawal; the holiday watch; accountability."""
+firing; assignments; corrections and withdrawal; closing an event never activated (dispositions);
+the holiday watch; accountability."""

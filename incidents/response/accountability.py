@@ -1,4 +1,8 @@
-"""Accountability (迟报、漏报): every clock met, met late by how long, or missed."""
+"""Accountability (迟报、漏报): every clock met, met late by how long, or missed.
+
+An event closed without a response stays on the sheet (its missed clocks too) with its
+disposition; only a test registration, withdrawn, is left out.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from incidents.models import (
     Report,
     ReportRecipient,
 )
-from incidents.response import inaction, report_record
+from incidents.response import dispositions, inaction, report_record
 from incidents.response.service import plan_of
 
 # Outcomes as accountability counts them; a pending clock past due is already missed.
@@ -101,6 +105,8 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         "by_department": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_unit.values()],
         "by_incident": [{**head, **t.summary(), "deadlines": t.items} for head, t in by_incident.values()],
         **inaction.section(session, now=now, flt=flt),  # "inaction" and "inaction_totals": tasks, by department
+        # Events closed without a response (不启动, 不属实, 重复) in the period; a test withdrawal is in no count.
+        "closed_without_response": dispositions.closed_counts(session, flt),
     }
 
 
@@ -172,4 +178,5 @@ def _unit_head(plan, row: Deadline) -> dict:
 
 def _incident_head(incident: Incident, plan) -> dict:
     return {"incident_id": incident.id, "number": incident.number, "title": incident.title,
-            "level": incident.level, "status": incident.status, "lead_department": incident.lead_department}
+            "level": incident.level, "status": incident.status, "lead_department": incident.lead_department,
+            "disposition": dispositions.disposition(incident)}

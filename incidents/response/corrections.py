@@ -6,9 +6,10 @@ late or missed stays as it is, and a running clock whose due time has already pa
 (a correction can reveal lateness, never erase it). A running clock still ahead is re-timed from
 the corrected time, earlier or later.
 
-A withdrawal takes a duplicate, test or false registration off every board and out of every
-count; the incident keeps its history, its live clocks are cancelled with the reason, its
-escalations stop.
+A withdrawal takes a test registration off every board and out of every count; the incident
+keeps its history, its clocks still ahead are cancelled with the reason, one already past due
+stays missed, its escalations stop. A duplicate or a false report is not withdrawn but closed
+without a response (dispositions.py): it stays on the accountability sheet as what it is.
 """
 from __future__ import annotations
 
@@ -20,21 +21,21 @@ from sqlalchemy.orm import Session
 from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents import escalation
-from incidents.response import clock_rows, service
+from incidents.response import clock_rows, dispositions, service
 from incidents.people import permissions
 from incidents.records.board_events import department_room
 from incidents.kernel.errors import Conflict, InvalidInput
+from incidents.kernel.states import WithdrawKind
 from incidents.models import (
-    CANCELLED,
     FINISHED,
     HOLIDAY_WATCH,
     REGISTERED,
-    WITHDRAW_KINDS,
     WITHDRAWN,
     Incident,
 )
 from incidents.kernel.actors import actor_id
 
+TEST = WithdrawKind.TEST
 CORRECTABLE = ("title", "category", "discovered_at", "station", *service.TEXT_FIELDS)
 
 
@@ -42,7 +43,8 @@ def _editable(incident: Incident, what_zh: str, what_en: str) -> None:
     if incident.kind == HOLIDAY_WATCH:
         raise Conflict("holiday_watch", f"节日市场预警由系统按预案发布，不能{what_zh}", f"a holiday watch cannot be {what_en}")
     if incident.status in FINISHED:
-        raise Conflict("finished", f"事件已归档或已作废，不能{what_zh}", f"the incident is archived or withdrawn; cannot {what_en}")
+        raise Conflict("finished", f"事件已归档、已作废或已关闭，不能{what_zh}",
+                       f"the incident is archived, withdrawn or closed; cannot {what_en}")
 
 
 def correct(session: Session, *, incident_id: int, changes: Mapping[str, Any], reason: str, actor,
@@ -119,39 +121,38 @@ def _checked(plan, incident: Incident, changes: Mapping[str, Any], *, actor, now
 
 def withdraw(session: Session, *, incident_id: int, kind: str, reason: str, actor, now: datetime,
              duplicate_of: int | None = None) -> Incident:
-    """Withdraw a duplicate, test or false registration: off every board and count, history kept, clocks cancelled."""
+    """Withdraw a test registration (作废); a duplicate or a false report is closed instead (dispositions.py).
+
+    A test registration leaves every board and every count, the sheet included. Its clocks still
+    ahead are cancelled with the reason; one already past due stays overdue on the record, as on
+    any incident: the sheet leaves a withdrawn incident out anyway, but the row must not claim the
+    clock was cancelled before it ran out, and a withdrawal found to be wrong must not have erased it.
+    Old clients still withdraw duplicates and false reports here; those now close (status closed).
+    """
+    if kind in (dispositions.DUPLICATE, dispositions.FALSE_REPORT):
+        return dispositions.close_without_response(session, incident_id=incident_id, kind=kind, reason=reason,
+                                                   actor=actor, now=now, duplicate_of=duplicate_of)
     incident = service.get_incident(session, incident_id, user=actor, for_update=True)
     plan = service.plan_of(incident)
     permissions.require(actor, "withdraw", incident, plan)
     _editable(incident, "作废", "withdrawn")
-    if kind not in WITHDRAW_KINDS:
-        raise InvalidInput("unknown_kind", "作废原因类别须为：重复登记、测试登记或不实报告", "kind: duplicate, test or false_report",
+    if kind != TEST:
+        raise InvalidInput("unknown_kind", "作废只用于测试登记；重复登记、不属实或决定不启动响应请使用“关闭”",
+                           "withdraw takes kind test; close a duplicate, false or not-activated event instead",
                            field="kind")
     reason = service.text_field(reason, "reason", limit=2000)
-    if kind == "duplicate":
-        if duplicate_of is None:
-            raise InvalidInput("missing_field", "重复登记须注明原事件编号", "name the original incident",
-                               field="duplicate_of")
-        original = service.get_incident(session, duplicate_of, user=actor)
-        if original.id == incident.id or original.status == WITHDRAWN:
-            raise InvalidInput("bad_original", "原事件须是另一起未作废的事件", "the original must be another live incident",
-                               field="duplicate_of")
-        incident.duplicate_of_id = original.id
     why = f"登记已作废（{labels.WITHDRAW_KIND[kind]}）：{reason}"
     before = incident.status
     incident.status, incident.withdrawn_at, incident.withdrawn_by_id = WITHDRAWN, now, actor_id(actor)
     incident.withdraw_kind, incident.withdraw_reason = kind, reason
-    for row in incident.deadlines:
-        if row.status in clock_rows.LIVE:
-            row.status, row.cancelled_at, row.cancel_reason, row.next_fire_at = CANCELLED, now, why, None
-            audit.record(session, actor=actor, action="deadline.cancelled", entity="deadline", entity_id=row.id,
-                         incident_id=incident.id, at=now, data={"kind": row.kind, "cycle": row.cycle, "reason": why})
+    dispositions.settle_clocks(session, incident, reason=why, actor=actor, now=now)
+    holders = dispositions.cancel_tasks(session, incident, reason=why, actor=actor, now=now)
     escalation.settle_incident(session, incident, reason=why, now=now, clocks_too=True)
     audit.record(session, actor=actor, action="incident.withdrawn", entity="incident", entity_id=incident.id,
                  incident_id=incident.id, at=now,
-                 data={"kind": kind, "reason": reason, "duplicate_of": incident.duplicate_of_id,
+                 data={"kind": kind, "reason": reason, "duplicate_of": None,
                        "status_before": before, "number": incident.number})
     # Departments that only hold tasks of it are told too: their boards drop those tasks.
-    also = {department_room(a.department) for a in incident.assignments}
-    announce.incident_changed(session, incident, plan, what="withdrawn", at=now, also=also)
+    announce.incident_changed(session, incident, plan, what="withdrawn", at=now,
+                              also={department_room(d) for d in holders})
     return incident

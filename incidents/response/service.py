@@ -24,12 +24,14 @@ from incidents.kernel.errors import Collect, Conflict, InvalidInput, NotFound
 from incidents.models import (
     ACTIVE,
     ARCHIVED,
+    CLOSED,
     CLOSING_APPROVED,
     ENDED,
     EVENT,
     HOLIDAY_WATCH,
     REGISTERED,
     WATCHING,
+    WITHDRAWN,
     ClosingReport,
     Incident,
     LevelChange,
@@ -272,6 +274,7 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                            "submitted_at is before the event was discovered", field="submitted_at")
     if incident.status == ARCHIVED:
         raise Conflict("archived", "事件已归档，不能再报送", "the incident is archived")
+    _check_not_closed(incident, "报送", "file a report")
     if kind == "closing":
         # Plan §五(一): the summary is approved and the end decided before the written report goes up.
         if incident.status != ENDED:
@@ -383,7 +386,15 @@ def _not_watch(incident: Incident) -> None:
                        "incident to respond")
 
 
+def _check_not_closed(incident: Incident, what_zh: str, what_en: str) -> None:
+    # A withdrawn or closed event has its clocks settled for good: a new fact would start them again.
+    if incident.status in (WITHDRAWN, CLOSED):
+        raise Conflict("finished", f"事件已作废或已关闭（未启动响应），不能再{what_zh}",
+                       f"the incident is withdrawn or closed; cannot {what_en}")
+
+
 def _check_open(incident: Incident, what: str) -> None:
+    _check_not_closed(incident, "定级", what)
     if incident.status in (ENDED, ARCHIVED):
         raise Conflict("ended", "应急状态已结束，不能再定级", f"the emergency has ended; cannot {what}")
 

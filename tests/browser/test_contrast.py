@@ -11,7 +11,7 @@ from tests.browser.test_boards import no_page_errors
 BOARD = [
     "lv lv-red", "lv lv-orange", "lv lv-yellow", "lv lv-blue", "lv lv-grey",
     "status status-registered", "status status-active", "status status-ended", "status status-archived",
-    "status status-watching", "status status-withdrawn",
+    "status status-watching", "status status-withdrawn", "status status-closed",
     "task-state", "task-state state-pushed", "task-state state-acknowledged", "task-state state-in_progress",
     "task-state state-done", "task-state state-declined",
     "outcome outcome-met", "outcome outcome-late", "outcome outcome-missed", "outcome outcome-cancelled",

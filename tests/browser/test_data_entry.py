@@ -1,5 +1,5 @@
 """Data entry a duty officer can trust, in headless Chromium: every error at once, grading asks first,
-corrections keep the record, a withdrawal leaves the boards, a returned closing report keeps its draft.
+corrections keep the record, a closed duplicate leaves the boards, a returned closing report keeps its draft.
 
 Every wait is bounded (expect(...) with a timeout); nothing sleeps for a deadline.
 """
@@ -72,7 +72,7 @@ def test_grading_asks_before_a_severe_level_and_a_no_keeps_it_ungraded(sqlite_se
     no_page_errors(page)
 
 
-def test_the_office_corrects_a_registration_and_withdraws_a_duplicate(sqlite_server, open_as):
+def test_the_office_corrects_a_registration_and_closes_a_duplicate(sqlite_server, open_as):
     _, original = sqlite_server.api("office", "POST", "/api/v1/incidents",
                                     incident_payload(title="原事件", discovered_at=now_iso()))
     _, duplicate = sqlite_server.api("office", "POST", "/api/v1/incidents",
@@ -90,13 +90,15 @@ def test_the_office_corrects_a_registration_and_withdraws_a_duplicate(sqlite_ser
         page.click('#form-correct button[type="submit"]')
     expect(page.locator("#h-facts + .facts")).to_contain_text("城关镇第二中学食堂", timeout=LIVE)
     page.goto(f"{sqlite_server.url}/incidents/{duplicate['id']}")
-    page.click("#action-withdraw summary")
-    page.select_option('#form-withdraw select[name="kind"]', "duplicate")
-    page.fill('#form-withdraw input[name="duplicate_of"]', str(original["id"]))
-    page.fill('#form-withdraw textarea[name="reason"]', "与原事件为同一事件")
+    page.click("#action-close summary")
+    page.select_option('#form-close select[name="kind"]', "duplicate")
+    page.select_option('#form-close select[name="duplicate_of"]', str(original["id"]))
+    page.fill('#form-close textarea[name="reason"]', "与原事件为同一事件")
     with page.expect_navigation():
-        page.click('#form-withdraw button[type="submit"]')
-    expect(page.locator("#withdrawn")).to_contain_text("已作废（重复登记）", timeout=LIVE)
+        page.click('#form-close button[type="submit"]')
+    expect(page.locator("#closed")).to_contain_text("已关闭（未启动响应）：重复登记，已关闭", timeout=LIVE)
+    page.goto(f"{sqlite_server.url}/incidents/{original['id']}")
+    expect(page.locator("#duplicates")).to_contain_text(duplicate["number"], timeout=LIVE)
     expect(overview.locator(f'.card[data-incident="{duplicate["id"]}"]')).to_have_count(0, timeout=LIVE)
     no_page_errors(page, overview)
 

@@ -445,7 +445,7 @@
     } else if (msg.event === "incident" && d.incident) {
       esc.recheck(d.incident.id);
       var inc = d.incident;
-      if (d.what === "withdrawn" || d.what === "archived") {  // its tasks leave the board
+      if (d.what === "withdrawn" || d.what === "archived" || d.what === "closed") {  // its tasks leave the board
         Object.keys(items).forEach(function (k) {
           if (items[k].incident_id !== inc.id) return;
           var card = document.getElementById("assignment-" + k);

@@ -232,7 +232,7 @@
   function onMessage(msg) {
     var d = msg.data || {};
     if (msg.event === "incident" && d.incident) {
-      if (d.what === "archived" || d.what === "withdrawn") removeCard(d.incident.id);
+      if (d.what === "archived" || d.what === "withdrawn" || d.what === "closed") removeCard(d.incident.id);
       else refreshCard(d.incident.id, d.what === "registered" && !cardOf(d.incident.id));
       esc.recheck(d.incident.id);
     } else if (msg.event === "assignment" && d.assignment) {

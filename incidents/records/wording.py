@@ -58,6 +58,10 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
         return f"按{level(plan, data.get('level'))['label']}启动"
     if action == "incident.ended":
         return f"结束时间 {fmt(data.get('ended_at'))}：{data.get('reason') or ''}"
+    if action == "command_hq.named":
+        members = "、".join(data.get("member_names") or []) or "无"
+        said = f"总指挥 {data.get('commander_name') or ''}，成员：{members}"
+        return f"{said}；理由：{data['reason']}" if data.get("reason") else said
     if action == "report.submitted":
         what = labels.REPORT_KIND.get(kind, kind or "")
         if kind == "measure" and data.get("measure"):

@@ -127,8 +127,9 @@ def test_renaming_keeps_the_history_and_moves_the_end_to_the_new_commander(users
 
 def test_a_leader_may_lead_the_hq_and_the_hq_may_be_named_before_activation(users, clock):
     iid = registered(users, clock, "III")
-    r = ok(users["leader"].post(f"/api/v1/incidents/{iid}/command-hq", json={"commander": users["leader"].id}))
-    assert r.get_json()["status"] == "registered" and r.get_json()["command_hq"]["commander"]["id"] == users["leader"].id
+    r = ok(users["leader"].post(f"/api/v1/incidents/{iid}/command-hq",
+                                json={"commander": users["leader"].id})).get_json()
+    assert r["status"] == "registered" and r["command_hq"]["commander"]["id"] == users["leader"].id
     ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate"))
     # The HQ is led by the leadership itself: no commander may end it.
     assert_error(end(users["commander"], iid), 403, "not_hq_commander")

@@ -93,7 +93,10 @@ def load(app: Flask) -> Iterator[str]:
                       actor=people["office"], now=at(hours=5, minutes=10))
         flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
                               submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
-        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30))
+        # Plan §三(三): the leadership names the command HQ with the activation.
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30),
+                       hq={"commander": people["commander"].id, "members": [people["office"].id, people["food"].id],
+                           "reason": "分管局长任总指挥"})
         food_tasks = {a.clock: a for a in inc.assignments if a.department == "food_coord"}
         team = food_tasks["work_team_dispatched"]
         assignments.acknowledge(session, assignment_id=team.id, actor=people["food"], now=at(hours=4, minutes=25))
@@ -168,7 +171,9 @@ def load(app: Flask) -> Iterator[str]:
                               submitted_at=at(days=2, hours=23, minutes=30), now=at(days=2, hours=23, minutes=30))
         flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已报县政府、市局。",
                               actor=people["office"], now=at(days=2, hours=23, minutes=10))
-        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23))
+        # The command's 总指挥 ends a Ⅲ (plan §五(一)), so the leadership names the HQ on activation.
+        flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23),
+                       hq={"commander": people["commander"].id})
         flows.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
                               body="指挥部提出处理意见和措施，分管局长赴现场。", actor=people["commander"],
                               now=at(days=2, hours=10))

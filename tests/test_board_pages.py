@@ -418,11 +418,12 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
     assert forms_of(page(browser("office", "office"), f"/incidents/{iid}")) == {
         "grade", "assign", "report", "measure hidden", "correct", "withdraw", "close"}
     assert forms_of(page(browser("leader"), f"/incidents/{iid}")) == {
-        "activate", "grade", "assign", "report", "end hidden", "withdraw", "close"}
-    # The commander may end Ⅲ and Ⅳ only (plan: end_declared_by); at Ⅱ the form waits hidden.
+        "activate", "command_hq", "grade", "assign", "report", "end hidden", "withdraw", "close"}
+    # The commander may end Ⅲ and Ⅳ only (plan: end_declared_by), Ⅲ only as the named 总指挥 of the
+    # command HQ (§三(三)); with none named, Ⅳ only. At Ⅱ the form waits hidden.
     html = page(browser("commander"), f"/incidents/{iid}")
     assert forms_of(html) == {"grade", "assign", "report hidden", "measure hidden", "end hidden"}
-    assert 'data-levels="III IV"' in html
+    assert 'data-levels="IV"' in html
     # The lead department's officer reports progress, closing and measures; no grading, no assigning.
     html = page(browser("duty_officer", "food_coord"), f"/incidents/{iid}")
     assert forms_of(html) == {"report hidden", "measure hidden"}
@@ -434,7 +435,7 @@ def test_the_incident_page_shows_the_forms_the_role_may_use(browser, users, cloc
     users["leader"].post(f"/api/v1/incidents/{iid}/activate")
     html = page(browser("leader"), f"/incidents/{iid}")
     # Once activated, the event is no longer closed without a response: the close form waits hidden.
-    assert forms_of(html) == {"activate hidden", "grade", "assign", "report", "end", "withdraw", "close hidden"}
+    assert forms_of(html) == {"activate hidden", "command_hq", "grade", "assign", "report", "end", "withdraw", "close hidden"}
     office = page(browser("office", "office"), f"/incidents/{iid}")
     assert forms_of(office) == {"grade", "assign", "report", "measure", "correct", "withdraw", "close hidden"}
     # The forms post JSON to the API routes.

@@ -29,7 +29,8 @@ def active(users, clock, level: str = "III") -> int:
     r = ok(users["office"].post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()), level=level)),
            201)
     iid = r.get_json()["id"]
-    ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate"))
+    # The commander is named 总指挥 of the command HQ, so they may end a Ⅲ (plan §三(三), §五(一)).
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate", json={"commander": users["commander"].id}))
     clock.advance(hours=3)
     return iid
 

@@ -187,16 +187,33 @@ def test_leader_ends_levels_one_and_two(users, clock, level):
 def test_commander_ends_levels_three_and_four(users, clock, level):
     iid = register(users["office"], clock)
     grade(users, iid, level)
-    activate(users, iid)
+    # Ⅲ: as the 总指挥 of the command HQ the leadership named (plan §三(三)); Ⅳ needs no HQ.
+    hq = {"commander": users["commander"].id} if level == "III" else None
+    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate", json=hq)
+    assert r.status_code == 200, r.get_json()
     r = users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["status"] == "ended"
 
 
-def test_the_ender_follows_a_regrade(users, clock):
+def test_a_commander_ends_a_level_three_only_once_named_its_commander(users, clock):
     iid = register(users["office"], clock)
     grade(users, iid, "III")
     activate(users, iid)
+    r = users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "no_command_hq", r.get_json()
+    assert status_of(users, iid) == "active"
+    r = users["leader"].post(f"/api/v1/incidents/{iid}/command-hq", json={"commander": users["commander"].id})
+    assert r.status_code == 200, r.get_json()
+    r = users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_the_ender_follows_a_regrade(users, clock):
+    iid = register(users["office"], clock)
+    grade(users, iid, "III")
+    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate", json={"commander": users["commander"].id})
+    assert r.status_code == 200, r.get_json()
     grade(users, iid, "II")  # escalated during the response: now the leadership group ends it
     assert users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"}).status_code == 403
     assert users["leader"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"}).status_code == 200

@@ -1,4 +1,4 @@
-"""Incident endpoints: register, list, show, grade, activate, report, end, archive."""
+"""Incident endpoints: register, list, show, grade, activate, name the command HQ, report, end, archive."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from incidents.kernel.moments import iso
-from incidents.response import accountability, corrections, dispositions, flows, holiday_watch, recipients, service
+from incidents.response import accountability, command_hq, corrections, dispositions, flows, holiday_watch, recipients, service
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
@@ -94,11 +94,49 @@ def grade_incident(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/activate")
 @api_login_required
 def activate_incident(incident_id: int):
-    """Activate the emergency response at the incident's level."""
+    """Activate the emergency response at the incident's level; optionally name the command HQ with it."""
+    # No body at all is an activation without an HQ; a body must be a JSON object.
+    data = parse.body() if request.get_data(cache=True).strip() else {}
+    hq = _hq_body(data) if any(data.get(k) is not None for k in HQ_FIELDS) else None
     session = db()
-    incident = flows.activate(session, incident_id=incident_id, actor=current_user(), now=now())
+    incident = flows.activate(session, incident_id=incident_id, actor=current_user(), now=now(), hq=hq)
     session.commit()
     return _respond(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/command-hq")
+@api_login_required
+def name_command_hq(incident_id: int):
+    """Name or re-name the command HQ (专项应急指挥部): its 总指挥 and members; the leadership only."""
+    hq = _hq_body(parse.body())
+    session = db()
+    row = command_hq.name_hq(session, incident_id=incident_id, commander_id=hq["commander"],
+                             member_ids=hq["members"], reason=hq["reason"], actor=current_user(), now=now())
+    session.commit()
+    return _respond(service.get_incident(session, row.incident_id))
+
+
+HQ_FIELDS = ("commander", "members", "reason")
+
+
+def _hq_body(data: dict) -> dict:
+    """Read {"commander": id, "members": [ids], "reason": text}, refusing anything but ids and text."""
+    commander = parse.id_value(parse.required(data, "commander", "总指挥"), "commander", "总指挥")
+    members = data.get("members")
+    if members is None:
+        members = []
+    if not isinstance(members, list):
+        raise InvalidInput("bad_type", "指挥部成员须为用户编号的列表", "members must be a list of user ids",
+                           field="members")
+    if len(members) > command_hq.MAX_MEMBERS:
+        raise InvalidInput("too_many", f"指挥部成员最多{command_hq.MAX_MEMBERS}人",
+                           f"at most {command_hq.MAX_MEMBERS} members", field="members")
+    ids = []
+    for value in members:
+        if value is None:
+            raise InvalidInput("bad_id", "指挥部成员须为用户编号（正整数）", "members must be user ids", field="members")
+        ids.append(parse.id_value(value, "members", "指挥部成员"))
+    return {"commander": commander, "members": ids, "reason": parse.text(data, "reason", "理由")}
 
 
 @bp.post("/incidents/<int:incident_id>/reports")

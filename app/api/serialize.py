@@ -9,6 +9,7 @@ from incidents.kernel import labels
 from incidents.kernel.moments import iso
 from app.extensions import db
 from incidents.response import dispositions, report_record
+from incidents.response import command_hq
 from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
 from incidents.records import snapshots
@@ -78,4 +79,18 @@ def incident(incident: Incident, now: datetime) -> dict:
         "deadlines": [deadline(d, now) for d in incident.deadlines],
         "assignments": [snapshots.assignment(a, plan) for a in incident.assignments],
         "duplicates": dispositions.duplicates(object_session(incident), incident),
+        **command_hq_fields(incident, plan),
     }
+
+
+def hq(view: dict) -> dict:
+    """Return one naming of the command HQ as the API shows it."""
+    return {**view, "named_at": iso(view["named_at"])}
+
+
+def command_hq_fields(incident: Incident, plan) -> dict:
+    """Return the command HQ in charge (or null), whether the level calls for one, and every naming."""
+    session = object_session(incident)
+    rows = [hq(v) for v in command_hq.history_view(session, incident)]
+    return {"command_hq": rows[-1] if rows else None, "command_hq_required": command_hq.required(plan, incident),
+            "command_hq_history": rows}

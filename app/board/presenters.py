@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.records import wording
-from incidents.response import accountability, claims, dispositions, incident_view
+from incidents.response import accountability, claims, command_hq, dispositions, incident_view
 from incidents.people import duty, permissions
 from incidents.response.assignments import ASSIGNING_ROLES, DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
 from incidents.response.grading import suggest
 from incidents.models import (
+    ACKNOWLEDGED,
+    ACTIVE,
     ARCHIVED,
     ASSIGNMENT_STATUSES,
     CANCELLED,
@@ -43,7 +45,7 @@ from incidents.models import (
 from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.plan.model import DELIVERY_CHANNELS
-from incidents.kernel.roles import DUTY_OFFICER, STATION
+from incidents.kernel.roles import DUTY_OFFICER, ROLES, STATION
 from incidents.response.service import TEXT_FIELDS, plan_of
 
 
@@ -278,7 +280,20 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
         "levels": levels, "reports": reports, "clocks": clocks,
         "audit": incident_view.timeline(session, incident, plan, lambda value: fmt(parse_time(value), zone=False)),
         "accountability": accountability_view(acc, plan),
+        "command_hq": hq_panel(session, incident, plan),
     }
+
+
+def hq_panel(session: Session, incident: Incident, plan: Plan) -> dict | None:
+    """Return the command HQ panel: the HQ in charge, its history, and whether the plan misses one (None: a watch)."""
+    if incident.kind == HOLIDAY_WATCH:
+        return None
+    rows = command_hq.history_view(session, incident)
+    required = command_hq.required(plan, incident)
+    return {"current": rows[-1] if rows else None, "earlier": rows[:-1][::-1], "required": required,
+            "level": level_view(plan, incident.level) if incident.level else None,
+            # Plan §三(三): a Ⅰ–Ⅲ response without its HQ is a gap the page says out loud.
+            "missing": required and not rows and incident.status == ACTIVE}
 
 
 def _withdrawn(session: Session, incident: Incident, names: dict) -> dict | None:
@@ -441,7 +456,12 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         measures.append({"kind": kind, "name": plan.clock(kind).name, "running": row is not None,
                          "due_at": row.due_at if row else None})
     measures.sort(key=lambda m: not m["running"])
-    end_levels = [lv.code for lv in plan.levels if user.role in lv.end_declared_by]
+    hq = command_hq.current_hq(session, incident) if session is not None else None
+    # Per level, as the plan and the HQ in charge allow (the page shows the form as the level changes).
+    end_levels = [lv.code for lv in plan.levels
+                  if permissions.end_refusal(user, lv, hq.commander_id if hq else None) is None]
+    name_hq = (not watch and session is not None and incident.status in command_hq.OPEN_STATUSES
+               and _may(user, "command_hq", incident, plan))
     lead = incident.lead_department
     departments = sorted(plan.departments, key=lambda d: (d.code != lead, d.code not in plan.support_departments))
     return {
@@ -478,6 +498,9 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "levels": [level_view(plan, lv.code) for lv in plan.levels],
         "suggestion": _suggestion(plan, incident),
         "uncovered": _uncovered_on_activation(session, user, incident, plan, now) if session is not None else [],
+        "command_hq": name_hq,
+        "hq_named": hq is not None,
+        "hq_people": _hq_people(session) if name_hq else None,
     }
 
 
@@ -487,6 +510,12 @@ def _originals(session: Session, incident: Incident) -> list[dict]:
                                                   Incident.status.not_in((WITHDRAWN, CLOSED)))
                            .order_by(Incident.id.desc()).limit(ORIGINALS_SHOWN))
     return [{"id": i.id, "number": i.number, "title": i.title} for i in rows]
+
+
+def _hq_people(session: Session) -> dict:
+    """Return who the leadership may pick for the HQ, each with the role in Chinese."""
+    found = command_hq.candidates(session)
+    return {k: [{**p, "role_name": ROLES.get(p["role"], p["role"])} for p in v] for k, v in found.items()}
 
 
 def _uncovered_on_activation(session: Session, user, incident: Incident, plan: Plan, now: datetime) -> list[str]:

@@ -92,6 +92,7 @@ ACTIONS = {
     "incident.graded": "定级",
     "incident.activated": "启动应急响应",
     "incident.ended": "宣布应急状态结束",
+    "command_hq.named": "指定专项应急指挥部",
     "incident.archived": "归档",
     "incident.withdrawn": "作废登记",
     "incident.closed": "未启动响应即关闭",

@@ -5,7 +5,7 @@ from typing import Protocol
 
 from incidents.kernel.errors import Forbidden
 from incidents.models import Incident
-from incidents.plan import Plan
+from incidents.plan import Level, Plan
 from incidents.kernel.roles import (
     ADMIN,
     COMMANDER,
@@ -56,6 +56,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "close:not_activated": frozenset({LEADER}),
     "close:false_report": frozenset({OFFICE, LEADER}),
     "close:duplicate": frozenset({OFFICE, LEADER}),
+    # Plan §三(三): the leadership group sets up the command HQ (专项应急指挥部) and names its 总指挥.
+    "command_hq": frozenset({LEADER}),
     "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, DEPARTMENT_HEAD, STATION}),
     "manage_users": frozenset({ADMIN}),
 }
@@ -78,6 +80,7 @@ ACTION_NAMES = {
     "close:not_activated": ("决定不启动应急响应并关闭事件", "decide not to activate and close the event"),
     "close:false_report": ("以不属实关闭事件", "close the event as a false report"),
     "close:duplicate": ("以重复登记关闭事件", "close the event as a duplicate"),
+    "command_hq": ("指定专项应急指挥部", "name the command HQ"),
     "accountability": ("查看迟报漏报情况", "view accountability"),
     "manage_users": ("管理用户", "manage users"),
 }
@@ -110,18 +113,49 @@ def require(user: Principal, action: str, incident: Incident | None = None, plan
             raise _deny(zh, en, user.role, "(非本科室事件)", " (not this department's incident)")
 
 
-def require_end(user: Principal, incident: Incident, plan: Plan) -> None:
-    """Raise Forbidden unless the plan lets this role declare the end at the incident's level."""
-    level = plan.level(incident.level) if incident.level else None
+def require_end(user: Principal, incident: Incident, plan: Plan, hq_commander_id: int | None = None) -> None:
+    """Raise Forbidden unless the plan's enders for the level, and the command HQ in charge, let this user end it.
+
+    `hq_commander_id` is the 总指挥 of the HQ in charge (None: no HQ named); see `end_refusal`.
+    """
+    refusal = end_refusal(user, plan.level(incident.level) if incident.level else None, hq_commander_id)
+    if refusal is not None:
+        raise refusal
+
+
+def end_refusal(user: Principal, level: Level | None, hq_commander_id: int | None) -> Forbidden | None:
+    """Return why the user may not declare the end at this level under this HQ, or None when they may.
+
+    The role must be one the plan names for the level (§五(一)). Where an HQ is named, a commander ends
+    the emergency only as its 总指挥; where the level calls for one (Ⅰ–Ⅲ, §三(三)) and none is named,
+    no commander does (the leadership still may); at Ⅳ any commander may, HQ or not.
+    """
     allowed = level.end_declared_by if level else ()
     if user.role not in allowed:
         names = "、".join(ROLES[r] for r in allowed) or "—"
         numeral = level.numeral if level else "未定级"
-        raise Forbidden(
+        return Forbidden(
             "forbidden",
             f"{numeral}级事件的应急状态结束须由{names}宣布，角色“{ROLES.get(user.role, user.role)}”无权宣布",
-            f"at level {incident.level} only {', '.join(allowed)} may declare the end; not '{user.role}'",
+            f"at level {level.code if level else None} only {', '.join(allowed)} may declare the end; "
+            f"not '{user.role}'",
         )
+    if user.role != COMMANDER:
+        return None
+    if hq_commander_id is not None and hq_commander_id != user.id:
+        return Forbidden(
+            "not_hq_commander",
+            "本事件已成立专项应急指挥部，只有指定的总指挥可以宣布应急状态结束",
+            "a command HQ is named for this incident: only its commander may declare the end",
+        )
+    if hq_commander_id is None and level.command_hq == "required":
+        return Forbidden(
+            "no_command_hq",
+            f"{level.numeral}级响应须成立专项应急指挥部：请应急领导小组先指定总指挥，只有指定的总指挥可以宣布应急状态结束",
+            f"a level {level.code} response needs a command HQ: the leadership names its commander first, "
+            "and only that commander may declare the end",
+        )
+    return None
 
 
 def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:

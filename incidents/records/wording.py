@@ -60,6 +60,10 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
         return f"结束时间 {fmt(data.get('ended_at'))}：{data.get('reason') or ''}"
     if action in ("incident.closed", "incident.withdrawn"):
         return f"{labels.WITHDRAW_KIND.get(kind, kind or '')}：{data.get('reason') or ''}"
+    if action == "command_hq.named":
+        members = "、".join(data.get("member_names") or []) or "无"
+        said = f"总指挥 {data.get('commander_name') or ''}，成员：{members}"
+        return f"{said}；理由：{data['reason']}" if data.get("reason") else said
     if action == "report.submitted":
         what = labels.REPORT_KIND.get(kind, kind or "")
         if kind == "measure" and data.get("measure"):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from incidents.models import ACTIVE, Assignment, Incident, Report
 from incidents.plan.versions import plan_of
 from incidents.records import announce
-from incidents.response import assignments, service
+from incidents.response import assignments, command_hq, service
 
 
 def grade(session: Session, *, incident_id: int, level: str, reason: str, actor, now: datetime) -> Incident:
@@ -26,9 +26,15 @@ def grade(session: Session, *, incident_id: int, level: str, reason: str, actor,
     return incident
 
 
-def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Incident:
-    """Activate the emergency response (启动应急响应): clocks start, standard assignments go out."""
+def activate(session: Session, *, incident_id: int, actor, now: datetime, hq: dict | None = None) -> Incident:
+    """Activate the emergency response (启动应急响应): clocks start, standard assignments go out.
+
+    With `hq` ({"commander", "members", "reason"}) the command HQ is named in the same transaction.
+    """
     incident = service.activate(session, incident_id=incident_id, actor=actor, now=now)
+    if hq is not None:
+        command_hq.name_hq(session, incident_id=incident.id, commander_id=hq["commander"],
+                           member_ids=hq.get("members") or (), reason=hq.get("reason"), actor=actor, now=now)
     plan = plan_of(incident)
     assignments.ensure_standard(session, incident, plan, actor=actor, now=now)
     announce.incident_changed(session, incident, plan, what="activated", at=now)

@@ -33,6 +33,7 @@ from incidents.models import (
     WATCHING,
     WITHDRAWN,
     ClosingReport,
+    CommandHQ,
     Incident,
     LevelChange,
     LATE,
@@ -330,7 +331,10 @@ def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now
         raise Conflict("ended", "应急状态已结束", "the emergency has already ended")
     if incident.status != ACTIVE:
         raise Conflict("not_active", "尚未启动应急响应，无需宣布结束", "the response was never activated")
-    permissions.require_end(actor, incident, plan)
+    # The latest naming of the command HQ is the one in charge (command_hq.current_hq).
+    hq_commander = session.scalar(select(CommandHQ.commander_id).where(CommandHQ.incident_id == incident.id)
+                                  .order_by(CommandHQ.id.desc()).limit(1))
+    permissions.require_end(actor, incident, plan, hq_commander_id=hq_commander)
     reason = text_field(reason, "reason", limit=2000)
     ended_at = not_future(ended_at, now, "ended_at", plan) if ended_at else now
     if ended_at < incident.activated_at:

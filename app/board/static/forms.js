@@ -16,6 +16,13 @@
     var body = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled || el.type === "submit" || el.type === "button") return;
+      if (el.type === "select-multiple") {  // a list of the chosen values (ids with data-integer)
+        var picked = Array.prototype.filter.call(el.options, function (o) { return o.selected; }).map(function (o) {
+          return el.hasAttribute("data-integer") && /^\d{1,15}$/.test(o.value) ? parseInt(o.value, 10) : o.value;
+        });
+        if (picked.length) body[el.name] = picked;
+        return;
+      }
       var value = typeof el.value === "string" ? el.value.trim() : el.value;
       if (value === "") return;
       if (el.hasAttribute("data-local-time")) {

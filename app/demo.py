@@ -19,7 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.calendar import calendar_for
-from incidents.response import assignments, flows, service
+from incidents.response import assignments, claims, closing, dispositions, flows, recipients, service
+from incidents.response.closing import ClosingForm
 from incidents import complaints, escalation
 from incidents.people import duty
 from incidents.response.firing import fire_due
@@ -51,6 +52,17 @@ LOADER = SystemActor(name="demo")
 # chain (Ⅱ: board at once, SMS after 5 minutes) sends the first SMS about two minutes later.
 FRESH_AGE = timedelta(minutes=3)
 FRESH_TASK = "排查涉事学校周边餐饮单位，今日内报告排查情况"
+
+
+MASS_INCIDENT_SUMMARY = ClosingForm(
+    investigators="组长吕副局长，成员李顺岭、东风路所所长",
+    cause="市场主办方上调摊位费未与商户协商，商户集体停业表达诉求。",
+    handling="指挥部当日提出处理意见，分管局长赴现场；约谈主办方，暂缓调价，组织双方协商。",
+    aftermath="主办方与商户代表签订协议，全部商户次日恢复营业，市场秩序正常。",
+    lessons="对市场主办方收费行为的日常监管不足，商户诉求渠道不畅。",
+    improvements="建立市场主办方收费调整报告制度，每季度召开商户座谈会。")
+MASS_INCIDENT_REPORT = ("关于东风路某综合市场商户集体罢市事件应急处置情况的报告：事件经过、处置情况、原因分析和"
+                        "整改措施见应急处置工作总结。")
 
 
 def _facts(**kw) -> service.NewIncident:
@@ -86,11 +98,17 @@ def load(app: Flask) -> Iterator[str]:
             location="城关镇某中学食堂", station="chengguan", source="县人民医院急诊科电话报告",
             nature="疑似集体性食物中毒", scope="在校师生23人出现腹痛、呕吐、腹泻", trend="新增病例减少，病情平稳",
             measures_taken="封存留样食品和原料，暂停食堂供餐，配合卫健部门流调", casualties="23人就医，无危重，无死亡"))
-        flows.submit_report(session, incident_id=inc.id, kind="initial", body="城关所初报：学校食堂疑似食物中毒，23人就医。",
-                              submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
-                              now=at(hours=5, minutes=20))
         flows.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒，就医人数超过20人",
                       actor=people["office"], now=at(hours=5, minutes=10))
+        # The station phoned its initial report in at 5:20 ago and typed it in 20 minutes later (补录): the
+        # leadership confirms the claimed time on the bureau's duty phone log, so the claim judges the clock.
+        initial = flows.submit_report(session, incident_id=inc.id, kind="initial",
+                                      body="城关所初报：学校食堂疑似食物中毒，23人就医。（已于电话报告县局值班室，现补录）",
+                                      submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
+                                      now=at(hours=5))
+        claims.review(session, report_id=initial.id, decision="confirmed", evidence_kind="phone_log",
+                      evidence_ref="县局值班电话记录：城关所来电报告", note=None, actor=people["leader"],
+                      now=at(hours=4, minutes=50))
         flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
                               submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
         # Plan §三(三): the leadership names the command HQ with the activation.
@@ -122,6 +140,8 @@ def load(app: Flask) -> Iterator[str]:
             location="官渡镇农贸市场", station="guandu", source="价格监测点报告",
             nature="价格异常波动", scope="叶菜类价格单日上涨超过50%", trend="仍在上涨", level="III",
             level_reason="县域范围内影响较大", measures_taken="派员赴市场核查价格"))
+        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话报告县政府值班室和市局。",
+                            actor=people["office"], now=at(minutes=15))
         session.commit()
         yield f"{inc.number} Ⅲ级 价格异常：已登记，事发地初报计时中"
 
@@ -174,13 +194,39 @@ def load(app: Flask) -> Iterator[str]:
         # The command's 总指挥 ends a Ⅲ (plan §五(一)), so the leadership names the HQ on activation.
         flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23),
                        hq={"commander": people["commander"].id})
+        for task in [a for a in inc.assignments if a.status == "pushed" and a.department == "office"]:
+            assignments.acknowledge(session, assignment_id=task.id, actor=people["office"],
+                                    now=at(days=2, hours=22, minutes=50))
+        _support_desks_sign(session, plan, inc, now=at(days=2, hours=22, minutes=45), people=people)
         flows.submit_report(session, incident_id=inc.id, kind="measure", measure="handling_opinion",
                               body="指挥部提出处理意见和措施，分管局长赴现场。", actor=people["commander"],
                               now=at(days=2, hours=10))
+        # Plan §五(一): the command's handling summary, approved by the leadership, decides the end.
+        closing.submit(session, incident_id=inc.id, form=MASS_INCIDENT_SUMMARY, actor=people["office"],
+                       now=at(days=1, hours=3))
+        closing.approve(session, incident_id=inc.id, note="同意结束应急状态", actor=people["leader"],
+                        now=at(days=1, hours=1))
         service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业，诉求已协调解决",
                               actor=people["commander"], now=at(days=1))
+        # The written report went up this morning; the county government signed for it, the city bureau not yet.
+        written = flows.submit_report(session, incident_id=inc.id, kind="closing", body=MASS_INCIDENT_REPORT,
+                                      actor=people["office"], now=at(hours=3))
+        recipients.record_delivery(session, report_id=written.id, code="county_government", delivered_at=None,
+                                   channel="gov_intranet", reference="政务内网回执 ZMX-2026-0412",
+                                   actor=people["office"], now=at(hours=2, minutes=30))
         session.commit()
-        yield f"{inc.number} Ⅲ级 罢市：应急状态已结束，总结报告计时中"
+        yield f"{inc.number} Ⅲ级 罢市：应急状态已结束，书面报告已送县政府、待市局签收"
+
+        # 7. A tip-off that proved false on the spot: the office closes it without a response (不属实); the
+        #    station's hour ran out before the check and stays missed on the record.
+        inc = service.register_incident(session, plan, actor=people["guandu"], now=at(hours=26), facts=_facts(
+            title="官渡镇某批发部疑似销售过期食品", category="food_circulation_safety", discovered_at=at(hours=27),
+            location="官渡镇某食品批发部", station="guandu", source="群众电话举报", nature="疑似销售过期食品"))
+        dispositions.close_without_response(session, incident_id=inc.id, kind="false_report",
+                                            reason="官渡所现场核查：在售食品均在保质期内，举报不属实",
+                                            actor=people["office"], now=at(hours=25))
+        session.commit()
+        yield f"{inc.number} 不属实：未启动响应即关闭（漏报的初报仍在迟报漏报情况表上）"
 
         # The clocks that ran out while nobody was watching (the escalator accident's station
         # report and measures) fire now, as the scheduler's first run would; the office has

@@ -365,7 +365,7 @@ CLOSING_SECTIONS = (("cause", "一、事件发生的原因"), ("handling", "二�
 
 
 def render_closing(doc: dict, reference: str = "") -> tuple[bytes, int]:
-    """Render the closing report (应急处置总结报告): the summary, then the full record attached."""
+    """Render the closing report (应急处置工作总结): the summary, then the full record attached."""
     t, s = _t(doc), styles()
     inc, closing = doc["incident"], doc["closing"]
     story = _title(doc, f"{inc['number']}　{inc['title']}") + _headline(doc)
@@ -374,7 +374,7 @@ def render_closing(doc: dict, reference: str = "") -> tuple[bytes, int]:
              ("牵头科室", inc["lead_department_name"]), ("发现时间", t(inc["discovered_at"])),
              ("启动应急响应", t(inc["activated_at"])), ("应急状态结束", t(inc["ended_at"])),
              ("宣布结束", inc.get("ended_by") or "—"),
-             ("总结报告状态", closing["status_name"]),
+             ("工作总结状态", closing["status_name"]),
              ("提交", f"{closing['submitted_by']} {t(closing['submitted_at'])}（第{closing['version']}稿）"),
              ("原因调查小组", closing.get("investigators") or "—")]
     if closing.get("decided_at"):
@@ -382,7 +382,7 @@ def render_closing(doc: dict, reference: str = "") -> tuple[bytes, int]:
                               + (f"：{closing['decision_note']}" if closing.get("decision_note") else "")))
     clock = closing.get("clock")
     if clock:
-        facts.append(("总结报告时限", f"截止 {t(clock['due_at'])}，{clock['state']}"))
+        facts.append(("书面报告时限", f"截止 {t(clock['due_at'])}，{clock['state']}"))
     story += [spacer(2), key_values(facts)]
     for key, title in CLOSING_SECTIONS:
         story.append(heading(title))

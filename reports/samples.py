@@ -92,7 +92,7 @@ def incident_doc(timeline: int = 200, *, level: str = "II", assignments: int = 1
 def closing_doc(timeline: int = 60) -> dict:
     """Return a closing report document."""
     doc = incident_doc(timeline)
-    doc.update(kind="closing", title="应急处置总结报告")
+    doc.update(kind="closing", title="应急处置工作总结")
     doc["incident"].update(status="ended", status_name="应急状态已结束", ended_at=_iso(3000), end_reason="事态已得到控制",
                            ended_by="应急领导小组 刘一")
     doc["closing"] = {"status": "submitted", "status_name": "已提交，待审批", "version": 1,

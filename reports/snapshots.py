@@ -401,7 +401,7 @@ def wording_outcome(item: dict) -> str:
 
 
 def closing_document(session: Session, incident_id: int, *, now: datetime) -> dict:
-    """Return the closing report (应急处置总结报告): the summary and the incident's full record."""
+    """Return the closing report (应急处置工作总结): the summary and the incident's full record."""
     row = closing.get(session, incident_id)
     if row is None:
         raise LookupError(f"incident {incident_id} has no closing report")
@@ -411,7 +411,7 @@ def closing_document(session: Session, incident_id: int, *, now: datetime) -> di
     people = incident_view.user_names(session, [row.submitted_by_id, row.decided_by_id])
     clocks = [c for c in snap["clocks"] if c["kind"] == "closing_report" and c["status"] != CANCELLED]
     return {
-        "kind": "closing", **header(plan, title="应急处置总结报告", now=now), **snap,
+        "kind": "closing", **header(plan, title="应急处置工作总结", now=now), **snap,
         "closing": {
             "status": row.status, "status_name": labels.CLOSING_STATUS.get(row.status, row.status),
             "version": row.version, **{k: getattr(row, k) for k, _ in closing.SECTIONS},

@@ -43,7 +43,7 @@ from reports import render, snapshots
 
 log = logging.getLogger("yingji.reports")
 
-KINDS = {"incident": "事件简报", "daily": "每日汇总", "closing": "应急处置总结报告", "accountability": "迟报漏报情况表",
+KINDS = {"incident": "事件简报", "daily": "每日汇总", "closing": "应急处置工作总结", "accountability": "迟报漏报情况表",
          "complaints_weekly": "每周投诉举报情况汇总"}
 # The same content asked again within this time, with nothing changed, is the same version.
 REUSE_FOR = timedelta(minutes=5)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Deadline, Incident, LevelChange, Report
-from tests.helpers import CLOSING_FORM, approve_summary, incident_payload, iso, report_up
+from tests.helpers import approve_summary, deliveries, incident_payload, iso, report_up
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -352,21 +352,23 @@ def test_end_twice(wiring, users, ended):
     guard.check()
 
 
-def test_archive_before_the_closing_report(wiring, users, ended):
+def test_archive_before_the_written_report(wiring, users, ended):
     guard = Unchanged(wiring, users["office"], ended)
-    assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "no_closing_report")
+    assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "closing_not_delivered")
     guard.check()
 
 
-def test_archive_before_the_closing_report_is_approved(wiring, users, ended):
-    ok = users["office"].post(f"/api/v1/incidents/{ended}/closing-report", json=CLOSING_FORM)
-    assert ok.status_code == 201, ok.get_json()
-    returned = users["leader"].post(f"/api/v1/incidents/{ended}/closing-report/return", json={"reason": "请补充"})
-    assert returned.status_code == 200, returned.get_json()
+def test_archive_before_the_written_report_reaches_every_recipient(wiring, users, ended):
+    # Filed, and delivered to the county government only: the city bureau has not got it yet.
+    body = {"kind": "closing", "body": "关于事件应急处置情况的书面报告", "recipients": deliveries()[:1]}
+    filed = users["office"].post(f"/api/v1/incidents/{ended}/reports", json=body)
+    assert filed.status_code == 201, filed.get_json()
     guard = Unchanged(wiring, users["office"], ended)
-    error = assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "closing_not_approved")
-    assert "批准" in error["message"]
+    error = assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "closing_not_delivered")
+    assert "送达" in error["message"]
     guard.check()
+    detail = users["office"].get(f"/api/v1/incidents/{ended}").get_json()
+    assert detail["status"] == "ended"
 
 
 # --- authentication, unknown things ----------------------------------------------------

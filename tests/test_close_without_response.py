@@ -143,7 +143,13 @@ def test_a_missed_clock_stays_missed_and_one_not_yet_due_is_cancelled_with_the_r
     assert ahead.status == "cancelled" and ahead.cancelled_at == clock.now() and ahead.next_fire_at is None
     assert ahead.cancel_reason == "未启动响应即关闭（决定不启动响应）：经核实不须启动"
     # The clock the scheduler never fired is recorded overdue by the decision itself, in the audit trail.
-    assert audit_actions(wiring, unfired)[-2:] == ["deadline.overdue", "incident.closed"]
+    with wiring.sessions() as s:
+        station_clock = s.scalars(select(AuditEntry.action).where(
+            AuditEntry.entity == "deadline", AuditEntry.entity_id == b["initial_report"].id).order_by(AuditEntry.seq))
+        assert list(station_clock)[-1] == "deadline.overdue"
+    assert audit_actions(wiring, unfired)[-1] == "incident.closed"
+    # The office registered these itself a moment ago: its own 30 minutes had not run out, so they go.
+    assert {clocks(wiring, i)["bureau_report"].status for i in (fired, unfired, running)} == {"cancelled"}
     with wiring.sessions() as s:
         assert not s.scalars(select(Escalation).where(Escalation.incident_id.in_([fired, unfired, running, met]),
                                                       Escalation.status.in_(("running", "exhausted")))).all()
@@ -262,9 +268,10 @@ def test_a_duplicate_links_to_its_original_which_lists_it(users, clock):
     body = users["office"].get(f"/api/v1/incidents/{original['id']}").get_json()
     assert body["duplicates"] == [{"id": dup["id"], "number": dup["number"]},
                                   {"id": again["id"], "number": again["number"]}]
-    # The original itself is untouched: still registered, its clock still running.
+    # The original itself is untouched: still registered, its clocks (the station's, the office's) still running.
     assert body["status"] == "registered" and body["closed"] is None
-    assert [d["status"] for d in body["deadlines"]] == ["pending"]
+    assert sorted((d["kind"], d["status"]) for d in body["deadlines"]) == [
+        ("bureau_report", "pending"), ("initial_report", "pending")]
 
 
 def test_withdraw_as_an_old_client_sends_it_closes_a_false_report(users, clock):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from incidents.models import CLOSED, AuditEntry, CommandHQ, Incident, User
-from tests.helpers import incident_payload, iso
+from tests.helpers import approve_summary, incident_payload, iso
 from tests.test_api_errors import assert_error
 from tests.test_reports_api import _page_as, ok
 
@@ -24,7 +24,10 @@ def registered(users, clock, level: str | None = "III") -> int:
 
 def active(users, clock, level: str = "III", **hq) -> dict:
     iid = registered(users, clock, level)
-    return ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate", json=hq or None)).get_json()
+    inc = ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate", json=hq or None)).get_json()
+    # The leadership's approval of the summary lets the end be declared: what is left to test is who declares it.
+    approve_summary(users["office"], users["leader"], iid)
+    return inc
 
 
 def end(user, iid):

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from app.demo import DEMO_PASSWORD, DEMO_USERS, FRESH_TASK, load
 from app.jobs.clocks import tick, walker_for
-from incidents.models import ESC_RUNNING, Assignment, Escalation, Incident, User
+from incidents.response import accountability
+from incidents.models import ESC_RUNNING, Assignment, Escalation, Incident, ReportRecipient, User
 from tests.helpers import Recorder
 from tests.test_board_pages import page, page_data
 
@@ -116,3 +117,30 @@ def test_the_boards_show_the_fresh_escalation(app, wiring, clock, demo):
     assert sms and sms[0]["phone_masked"] == OFFICER and sms[0]["to_name"].startswith("王值班")
     html = page(client, f"/incidents/{esc['incident_id']}")
     assert "升级通知记录" in html and OFFICER in html and "已发出" in html
+
+
+def test_the_demo_shows_a_confirmed_backdating_a_false_report_and_a_written_report_half_delivered(wiring, clock, demo):
+    with wiring.sessions() as session:
+        sheet = accountability.report(session, now=clock.now())
+    by_title = {i["title"]: i for i in sheet["by_incident"]}
+    # The station's phoned-in report, typed in 20 minutes later and confirmed on the duty phone log: met.
+    poisoning = {d["kind"]: d for d in by_title["城关镇某中学食堂疑似集体食物中毒"]["deadlines"]}
+    assert (poisoning["initial_report"]["outcome"], poisoning["initial_report"]["judged_by"]) == ("met", "claim")
+    assert poisoning["bureau_report"]["outcome"] == "late" and poisoning["bureau_report"]["late_by"] == "10分钟"
+    (confirmed,) = sheet["backdated"]["items"]
+    assert confirmed["claim"]["status"] == "confirmed" and "值班电话记录" in confirmed["claim"]["evidence_ref"]
+    assert confirmed["backdated_mark"].startswith("补录·已确认")
+    # The false tip-off closed without a response; the station's hour that ran out before stays missed.
+    closed = sheet["closed_without_response"]
+    assert closed["false_report"]["count"] == 1
+    assert (closed["not_activated"]["count"], closed["duplicate"]["count"]) == (0, 0)
+    false = {d["kind"]: d for d in by_title["官渡镇某批发部疑似销售过期食品"]["deadlines"]}
+    assert false["initial_report"]["outcome"] == "missed"
+    assert closed["false_report"]["numbers"] == [by_title["官渡镇某批发部疑似销售过期食品"]["number"]]
+    # The strike's written report: the county government has it, the city bureau not yet, the clock runs.
+    strike = {d["kind"]: d for d in by_title["某市场商户集体罢市"]["deadlines"]}
+    assert strike["closing_report"]["outcome"] == "running"
+    with wiring.sessions() as session:
+        rows = session.scalars(select(ReportRecipient).order_by(ReportRecipient.id)).all()
+        assert [(r.code, r.delivered_at is not None) for r in rows] == [
+            ("county_government", True), ("city_bureau", False)]

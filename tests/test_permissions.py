@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Incident
-from tests.helpers import incident_payload, iso
+from tests.helpers import approve_summary, incident_payload, iso
 
 
 def register(user, clock, **overrides) -> int:
@@ -19,9 +19,11 @@ def grade(users, iid, level):
     assert r.status_code == 200, r.get_json()
 
 
-def activate(users, iid):
-    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate")
+def activate(users, iid, hq: dict | None = None):
+    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate", json=hq)
     assert r.status_code == 200, r.get_json()
+    # The leadership approves the summary, so only the ender's role is left to decide the end.
+    approve_summary(users["office"], users["leader"], iid)
 
 
 def listed(user) -> set[int]:
@@ -189,8 +191,7 @@ def test_commander_ends_levels_three_and_four(users, clock, level):
     grade(users, iid, level)
     # Ⅲ: as the 总指挥 of the command HQ the leadership named (plan §三(三)); Ⅳ needs no HQ.
     hq = {"commander": users["commander"].id} if level == "III" else None
-    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate", json=hq)
-    assert r.status_code == 200, r.get_json()
+    activate(users, iid, hq)
     r = users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["status"] == "ended"
@@ -212,8 +213,7 @@ def test_a_commander_ends_a_level_three_only_once_named_its_commander(users, clo
 def test_the_ender_follows_a_regrade(users, clock):
     iid = register(users["office"], clock)
     grade(users, iid, "III")
-    r = users["leader"].post(f"/api/v1/incidents/{iid}/activate", json={"commander": users["commander"].id})
-    assert r.status_code == 200, r.get_json()
+    activate(users, iid, {"commander": users["commander"].id})
     grade(users, iid, "II")  # escalated during the response: now the leadership group ends it
     assert users["commander"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"}).status_code == 403
     assert users["leader"].post(f"/api/v1/incidents/{iid}/end", json={"reason": "结束"}).status_code == 200

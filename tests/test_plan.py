@@ -135,7 +135,8 @@ def test_default_plan_matches_the_emergency_plan_text():
 
     # §三(二)2(1): the station within 1 hour of learning of it, the bureau within 30 minutes; Ⅰ–Ⅲ.
     assert initial.starts_on == "discovered" and initial.responsible == "station"
-    assert bureau.starts_on == "initial_report" and bureau.responsible == "office"
+    # The bureau's 30 minutes run from when it learns of the event: the station's report, or its own registration.
+    assert bureau.starts_on == "bureau_informed" and bureau.responsible == "office"
     for level in ("I", "II", "III", None):
         assert initial.applies_to(level, "food_poisoning") and initial.duration(level) == timedelta(hours=1)
         assert bureau.applies_to(level, "food_poisoning") and bureau.duration(level) == timedelta(minutes=30)
@@ -152,6 +153,9 @@ def test_default_plan_matches_the_emergency_plan_text():
     assert closing.starts_on == "ended" and not closing.repeats
     assert {lv: closing.duration(lv) for lv in levels} == {
         "I": timedelta(days=4), "II": timedelta(days=4), "III": timedelta(days=4), "IV": timedelta(days=8)}
+    # ... and 上报县政府和市局: the written report is met only once it reaches both.
+    assert [(r.code, r.name, r.required) for r in plan.reports.recipients_of("closing")] == [
+        ("county_government", "中牟县人民政府", True), ("city_bureau", "郑州市市场监督管理局", True)]
 
     # §三(三)1(1): Ⅰ command HQ meeting within 12 hours; 1(6) staff assembled within 1 hour.
     meeting = plan.clock("command_meeting")

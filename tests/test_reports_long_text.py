@@ -57,12 +57,14 @@ def record(app, wiring, users, clock):
             if n % 50 == 49:
                 s.commit()
         s.commit()
-        service.end_emergency(s, incident_id=iid, reason=long_text("结束理由")[:2000], actor=leader, now=clock.now())
-        clock.advance(hours=1)
         closing.submit(s, incident_id=iid, form=ClosingForm(
             cause=long_text("原因"), handling=long_text("处置经过"), aftermath=long_text("善后"),
             lessons=long_text("教训"), improvements=long_text("改进"), investigators="调查组：" + "张三、" * 300),
             actor=office, now=clock.now())
+        clock.advance(minutes=30)
+        closing.approve(s, incident_id=iid, actor=leader, now=clock.now(), note=long_text("审批意见")[:2000])
+        clock.advance(hours=1)
+        service.end_emergency(s, incident_id=iid, reason=long_text("结束理由")[:2000], actor=leader, now=clock.now())
         s.commit()
     clock.advance(minutes=5)
     return iid

@@ -177,9 +177,9 @@ def incident_briefing_pdf(incident_id: int):
 @bp.get("/incidents/<int:incident_id>/closing-report.pdf")
 @api_login_required
 def closing_report_pdf(incident_id: int):
-    """The closing report (应急处置总结报告) with the incident's full record attached."""
+    """The closing report (应急处置工作总结) with the incident's full record attached."""
     if closing.get(db(), incident_id, user=current_user()) is None:
-        raise Conflict("no_closing_report", "尚未提交总结报告，请先在事件页面填写并提交",
+        raise Conflict("no_closing_report", "尚未提交应急处置工作总结，请先在事件页面填写并提交",
                        "no closing report has been submitted for this incident")
     return _serve("closing", incident_id=incident_id)
 

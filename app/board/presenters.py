@@ -20,7 +20,6 @@ from incidents.kernel.durations import chinese_duration
 from incidents.kernel.errors import Forbidden
 from incidents.response.grading import suggest
 from incidents.models import (
-    ACKNOWLEDGED,
     ACTIVE,
     ARCHIVED,
     ASSIGNMENT_STATUSES,

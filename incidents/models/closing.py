@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # relationships name each other; the registry resolves them a
     from incidents.models.incident import Incident
 
 
-# Closing report (应急处置总结报告) states: submitted to the approver, returned for revision, approved.
+# Closing report (应急处置工作总结) states: submitted to the approver, returned for revision, approved.
 CLOSING_SUBMITTED = ClosingStatus.SUBMITTED
 CLOSING_RETURNED = ClosingStatus.RETURNED
 CLOSING_APPROVED = ClosingStatus.APPROVED

@@ -67,7 +67,8 @@ def reconcile(session: Session, incident: Incident, *, actor, now: datetime) -> 
     live = {(d.kind, d.cycle): d for d in incident.deadlines if d.status != CANCELLED}
     for key, row in live.items():
         if key not in wanted and row.status in LIVE:
-            if row.status == OVERDUE or row.due_at <= now:
+            # A holiday watch never owed a report: its clocks were the old code's error, not anyone's miss.
+            if (row.status == OVERDUE or row.due_at <= now) and incident.kind != HOLIDAY_WATCH:
                 _keep_missed(session, incident, plan, row, actor=actor, now=now)
             else:
                 _cancel(session, incident, plan, row, actor=actor, now=now)

@@ -81,7 +81,7 @@ def _clean(form: ClosingForm) -> ClosingForm:
                                              f"{key} is longer than {MAX_SECTION} characters", field=key))
         values[key] = value
     if not values["cause"]:
-        found.errors.insert(0, InvalidInput("missing_field", "缺少事件发生的原因：总结报告须包含原因调查的结论",
+        found.errors.insert(0, InvalidInput("missing_field", "缺少事件发生的原因：应急处置工作总结须包含原因调查的结论",
                                             "cause is required: the closing report must contain the cause investigation",
                                             field="cause"))
     found.done()
@@ -105,7 +105,7 @@ def submit(session: Session, *, incident_id: int, form: ClosingForm, actor, now:
     incident = service.get_incident(session, incident_id, user=actor, for_update=True)
     row = get(session, incident_id, for_update=True)
     if row is not None and row.status == CLOSING_SUBMITTED:
-        raise Conflict("closing_pending", "总结报告已提交，正在等待审批", "the closing report is waiting for approval")
+        raise Conflict("closing_pending", "应急处置工作总结已提交，正在等待审批", "the closing report is waiting for approval")
     if row is not None and row.status == CLOSING_APPROVED:
         raise Conflict("closing_approved", "应急处置工作总结已批准，不能再提交", "the handling summary is already approved")
     # Permission, state (ended, not archived) and time checks are the report's own.
@@ -139,13 +139,13 @@ def _decide(session: Session, incident_id: int, actor, what_zh: str, what_en: st
     allowed = approvers(plan)
     if actor.role not in allowed and actor.role != "system":
         names = "、".join(ROLES.get(r, r) for r in allowed)
-        raise Forbidden("forbidden", f"总结报告须由{names}{what_zh}，角色“{ROLES.get(actor.role, actor.role)}”无权操作",
+        raise Forbidden("forbidden", f"应急处置工作总结须由{names}{what_zh}，角色“{ROLES.get(actor.role, actor.role)}”无权操作",
                         f"only {', '.join(allowed)} may {what_en} the closing report; not '{actor.role}'")
     row = get(session, incident_id, for_update=True)
     if row is None:
-        raise NotFound("no_closing_report", "尚未提交总结报告", "no closing report has been submitted")
+        raise NotFound("no_closing_report", "尚未提交应急处置工作总结", "no closing report has been submitted")
     if row.status != CLOSING_SUBMITTED or incident.status not in (ACTIVE, ENDED):
-        raise Conflict("closing_not_pending", f"总结报告当前为“{labels.CLOSING_STATUS[row.status]}”，不能{what_zh}",
+        raise Conflict("closing_not_pending", f"应急处置工作总结当前为“{labels.CLOSING_STATUS[row.status]}”，不能{what_zh}",
                        f"the closing report is {row.status}; cannot {what_en} it")
     return incident, plan, row
 

@@ -134,7 +134,7 @@ def _open_watch(session: Session, plan: Plan, brk: Break, holiday: str, *, actor
         scope=f"{brk.label}放假期间（{period}；依据：{basis}）辖区市场",
         trend="节日期间可能出现市场抢购、违法促销、制假售假、消费投诉高峰及火灾、爆炸、市场拥挤等问题",
         measures_taken="", casualties="无", level=rules.level,
-        level_reason="预案§三(三)4(2)：节日市场应急预警（预警，不启动应急响应，不须续报和总结报告）")
+        level_reason="预案§三(三)4(2)：节日市场应急预警（预警，不启动应急响应，不须续报和书面报告）")
     incident = service.register_incident(session, plan, facts=facts, actor=actor, now=now, kind=HOLIDAY_WATCH)
     incident.source_key = f"holiday:{brk.year}:{holiday}"
     watch.incident_id = incident.id

@@ -1,6 +1,6 @@
 /* Yingji incident page: PDF briefings and the closing report (and the complaint centre's weekly summary).
  *
- * A link a[data-briefing] (简报 PDF, 总结报告 PDF, 本周投诉汇总 PDF) opens a new tab at once (so no popup
+ * A link a[data-briefing] (简报 PDF, 工作总结 PDF, 本周投诉汇总 PDF) opens a new tab at once (so no popup
  * blocker stops it), asks the API for the briefing without waiting (Accept: application/json,
  * Prefer: respond-async), polls its status until it is stored, and then shows the stored PDF
  * in that tab. Without script the link itself works: the server waits for the PDF.

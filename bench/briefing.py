@@ -167,7 +167,7 @@ def seed_complaints(app, count: int):
     """File `count` complaints over the week before START (a tenth of them tip-offs), triage and accept a tenth."""
     from app.calendar import calendar_for
     from incidents import complaints
-    from reports.snapshots import week_start
+    from reports.weekly_snapshot import week_start
 
     wiring = app.extensions["yingji"]
     plan = wiring.plan

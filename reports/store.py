@@ -39,7 +39,7 @@ from incidents.models import (
 from incidents.plan import Plan
 from incidents.kernel.roles import ADMIN, COMMANDER, LEADER, OFFICE, UNIT_ROLES, VIEWER
 from incidents.kernel.actors import SystemActor, actor_id
-from reports import render, snapshots
+from reports import render, snapshots, weekly_snapshot
 
 log = logging.getLogger("yingji.reports")
 
@@ -167,7 +167,7 @@ def document(session: Session, plan: Plan, row: Briefing, *, now: datetime) -> d
     if row.kind == "daily":
         return snapshots.daily_snapshot(session, plan, day=date.fromisoformat(p["day"]), now=now)
     if row.kind == "complaints_weekly":
-        return snapshots.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(p["week"]), now=now)
+        return weekly_snapshot.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(p["week"]), now=now)
     if row.kind == "accountability":
         ids = frozenset(p["incident_ids"]) if p.get("incident_ids") is not None else None
         return snapshots.accountability_snapshot(session, plan, start=date.fromisoformat(p["from"]),

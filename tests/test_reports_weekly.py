@@ -22,7 +22,7 @@ from incidents.models import AuditEntry, BoardEvent, Briefing, ConsumerWarning, 
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user
-from reports import fonts, render, samples, snapshots, store
+from reports import fonts, render, samples, store, weekly_snapshot
 from tests.test_api_errors import assert_error
 from tests.test_reports_api import _page_as, get, ok
 from tests.test_reports_daily import SETTINGS, RecordingSms
@@ -203,7 +203,7 @@ def test_a_leader_reads_the_weeks_summary(week, wiring):
     ])
     no_personal_data(text, week.count)
     with wiring.sessions() as s:
-        doc = snapshots.complaints_weekly_snapshot(s, wiring.plan, monday=MONDAY, now=AFTER)
+        doc = weekly_snapshot.complaints_weekly_snapshot(s, wiring.plan, monday=MONDAY, now=AFTER)
     check_glyphs(doc)
     assert doc["status"][0] == {"kind": "complaint", "name": "投诉", "total": 16, "received": 14, "accepted": 0,
                                 "refused": 1, "mediating": 0, "closed": 1, "filed": 0, "not_filed": 0}
@@ -219,7 +219,7 @@ def test_a_leader_reads_the_weeks_summary(week, wiring):
 def test_the_pdf_agrees_with_the_summary_endpoint(week, wiring):
     summary = ok(week.api["leader"].get("/api/v1/complaints/summary?from=2026-11-30&to=2026-12-07")).get_json()
     with wiring.sessions() as s:
-        doc = snapshots.complaints_weekly_snapshot(s, wiring.plan, monday=MONDAY, now=AFTER)
+        doc = weekly_snapshot.complaints_weekly_snapshot(s, wiring.plan, monday=MONDAY, now=AFTER)
     assert doc["received"] == summary["received"]
     assert doc["limits"] == summary["limits"] and doc["overdue_now"] == summary["overdue_now"]
     assert [(b["name"], b["count"]) for b in doc["businesses"]] == [
@@ -417,10 +417,11 @@ def test_the_font_draws_every_word_the_summary_and_its_sms_write():
     import app.jobs.daily_report
     import app.jobs.weekly_complaints
     import reports.render
+    import reports.weekly_render
 
     # Every string constant of the renderer and the SMS, the Chinese labels among them: none may fall back to a box.
     sms = (app.jobs.briefings, app.jobs.daily_report, app.jobs.weekly_complaints)
-    words = [node.value for module in (reports.render, *sms)
+    words = [node.value for module in (reports.render, reports.weekly_render, *sms)
              for node in ast.walk(ast.parse(inspect.getsource(module)))
              if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     assert any("不予立案" in w for w in words)

@@ -26,7 +26,7 @@ from incidents.people import permissions
 from incidents.kernel.errors import Conflict, DomainError, Forbidden, InvalidInput
 from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing
 from incidents.kernel.roles import ROLES, UNIT_ROLES
-from reports import snapshots, store
+from reports import store, weekly_snapshot
 
 MAX_PERIOD_DAYS = 366
 # Before the 12315 platform, and far enough from date.min that midnight in Beijing still converts to UTC.
@@ -200,12 +200,12 @@ def daily_pdf():
 def complaints_weekly_pdf():
     """The weekly complaints summary (每周投诉举报情况汇总) of the week of `week` (default the last full week)."""
     plan = yingji().plan
-    this_week = snapshots.week_start(_local_today())
-    day = _date("week", "所在周的任一日期", snapshots.last_full_week(plan, now()))
+    this_week = weekly_snapshot.week_start(_local_today())
+    day = _date("week", "所在周的任一日期", weekly_snapshot.last_full_week(plan, now()))
     if day < EARLIEST_DAY:
         raise InvalidInput("bad_date", f"日期不能早于{EARLIEST_DAY.year}年", "week is too far in the past",
                            field="week")
-    monday = snapshots.week_start(day)
+    monday = weekly_snapshot.week_start(day)
     if monday > this_week:
         raise InvalidInput("future_week", "所选的周尚未开始，请选择本周或以前的日期", "that week has not begun",
                            field="week")

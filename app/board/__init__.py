@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app
 
 from app.auth import current_user
-from app.board import presenters
+from app.board import incident_forms, presenters
 from app.board.presenters import unit_name
 from incidents.kernel.moments import zone
 from incidents.kernel.roles import ROLES
@@ -81,7 +81,7 @@ def may_decide_decline(user) -> bool:
 @bp.app_template_global("may_register")
 def may_register(user) -> bool:
     """Tell whether the user's role may register an incident (the header's link)."""
-    return presenters.may_register(user)
+    return incident_forms.may_register(user)
 
 
 @bp.app_context_processor

@@ -15,7 +15,7 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from app.api import parse
 from app.auth import current_user, page_login_required
-from app.board import bp, common, escalation_presenters, localtime, plan_zone, presenters
+from app.board import bp, common, escalation_presenters, incident_forms, localtime, plan_zone, presenters
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
 from incidents.response import accountability, holiday_watch, service
@@ -151,7 +151,7 @@ def new_incident():
     local_now = moment.astimezone(plan_zone()[0]).strftime("%Y-%m-%dT%H:%M")
     return render_template("new_incident.html", categories=plan.categories, stations=plan.stations,
                            levels=[presenters.level_view(plan, lv.code) for lv in plan.levels],
-                           may_grade=presenters.may_grade(user), fixed_station=presenters.fixed_station(user),
+                           may_grade=incident_forms.may_grade(user), fixed_station=incident_forms.fixed_station(user),
                            local_now=local_now, active="new",
                            page_data={"plan": presenters.plan_js(plan), "server_now": presenters.js_time(moment)})
 
@@ -164,7 +164,7 @@ def incident_page(incident_id: int):
     data = common.page_data(user, moment, incident_id=incident_id)
     incident = service.get_incident(db(), incident_id, user=user)
     detail = presenters.incident_detail(db(), incident, moment, localtime)
-    forms = presenters.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
+    forms = incident_forms.incident_forms(user, incident, service.plan_of(incident), session=db(), now=moment)
     data.update(status=incident.status, level=incident.level or "")
     escalations = escalation_presenters.escalation_entries(db(), incident)
     watch = holiday_watch.watch_view(db(), yingji().plan, incident, moment)

@@ -14,7 +14,7 @@ from app.extensions import Yingji
 from app.jobs.briefings import SMS_UNITS, daily_time, make_and_notify, sms_units
 from incidents.models import Briefing
 from incidents.plan import Plan
-from reports import snapshots
+from reports import weekly_snapshot
 
 
 def weekly_job_key(monday: date) -> str:
@@ -25,7 +25,7 @@ def weekly_job_key(monday: date) -> str:
 def due_week(plan: Plan, now: datetime) -> date | None:
     """Return the Monday of last week once this Monday's daily time has come (plan's zone), else None."""
     local = now.astimezone(plan.tz)
-    monday = snapshots.week_start(local.date())
+    monday = weekly_snapshot.week_start(local.date())
     if local.date() == monday and local.time() < daily_time(plan):
         return None
     return monday - timedelta(days=7)
@@ -52,7 +52,7 @@ def weekly_sms_text(plan: Plan, doc: dict, reference: str) -> str:
 
 
 def _compose(session: Session, plan: Plan, row: Briefing, reference: str) -> tuple[str, str]:
-    doc = snapshots.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(row.params["week"]),
+    doc = weekly_snapshot.complaints_weekly_snapshot(session, plan, monday=date.fromisoformat(row.params["week"]),
                                                now=row.generated_at)
     return "complaints_weekly", weekly_sms_text(plan, doc, reference)
 

@@ -145,7 +145,7 @@ def test_a_missed_clock_stays_missed_and_one_not_yet_due_is_cancelled_with_the_r
     # The clock the scheduler never fired is recorded overdue by the decision itself, in the audit trail.
     with wiring.sessions() as s:
         station_clock = s.scalars(select(AuditEntry.action).where(
-            AuditEntry.entity == "deadline", AuditEntry.entity_id == b["initial_report"].id).order_by(AuditEntry.seq))
+            AuditEntry.entity == "deadline", AuditEntry.entity_id == str(b["initial_report"].id)).order_by(AuditEntry.seq))
         assert list(station_clock)[-1] == "deadline.overdue"
     assert audit_actions(wiring, unfired)[-1] == "incident.closed"
     # The office registered these itself a moment ago: its own 30 minutes had not run out, so they go.

@@ -230,7 +230,7 @@ def test_the_accountability_sheet_of_a_period(users, clock, wiring):
 def test_the_closing_report_pdf_needs_a_closing_report(users, clock):
     iid = scenario(users, clock)
     error = assert_error(users["leader"].get(f"/api/v1/incidents/{iid}/closing-report.pdf"), 409, "no_closing_report")
-    assert "尚未提交总结报告" in error["message"]
+    assert "尚未提交应急处置工作总结" in error["message"]
 
 
 def test_the_openapi_document_lists_the_briefings(users):

@@ -41,7 +41,7 @@ from sqlalchemy import text  # noqa: E402
 from incidents.kernel.clock import FakeClock  # noqa: E402
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user  # noqa: E402
-from reports import fonts, render, snapshots, weekly_snapshot  # noqa: E402
+from reports import fonts, render, snapshots, weekly_snapshot as weekly  # noqa: E402
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
 
@@ -285,7 +285,7 @@ def run(url: str, args) -> dict:
 
     def weekly_snapshot():
         with wiring.sessions() as s:
-            return weekly_snapshot.complaints_weekly_snapshot(s, wiring.plan, monday=monday, now=clock.now())
+            return weekly.complaints_weekly_snapshot(s, wiring.plan, monday=monday, now=clock.now())
 
     out["weekly_complaints"] = args.complaints
     out["weekly_snapshot"], wdoc = timed(weekly_snapshot, args.runs)

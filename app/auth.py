@@ -50,7 +50,9 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     """Refuse a state-changing browser request that does not carry the session's CSRF token."""
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
-    if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
+    # Bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters.
+    expected = str(session.get("csrf", ""))
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
         raise DomainError("csrf", "页面已过期或请求来源无效，请刷新后重试", "missing or invalid CSRF token")
 
 

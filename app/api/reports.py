@@ -161,7 +161,11 @@ def _any_date(name: str, label: str, default: date) -> date:
     if moment is None or moment.tzinfo is None:
         raise InvalidInput("bad_date", f"{label}须为日期，如 2026-11-20",
                            f"{name} must be a date such as 2026-11-20", field=name)
-    return moment.astimezone(yingji().plan.tz).date()
+    try:
+        return moment.astimezone(yingji().plan.tz).date()
+    except OverflowError:  # year 1 or 9999 with an offset leaves the calendar in local time
+        raise InvalidInput("bad_date", f"{label}不能早于{EARLIEST_DAY.year}年或晚于{LATEST_DAY.year}年",
+                           f"{name} is out of range", field=name) from None
 
 
 # --- PDFs ------------------------------------------------------------------------------------------

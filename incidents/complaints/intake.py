@@ -154,6 +154,9 @@ def _purchase_day(plan: Plan, text: str, now: datetime, errors: dict[str, str]) 
     except ValueError:
         errors.setdefault("purchased_at", "消费时间格式不正确，请按 2026-11-20 的格式填写")
         return None
+    except OverflowError:  # year 1 or 9999 with an offset: out of the calendar once moved to local time
+        errors.setdefault("purchased_at", "消费时间不正确，请核对年份")
+        return None
     if day > local_day(plan.tz, now):
         errors.setdefault("purchased_at", "消费时间不能晚于今天")
     elif day.year < 1990:

@@ -8,7 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler
+from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -32,8 +32,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config_module.INSTANCE))
     app.config.update(config_module.from_environment())
     app.config.update(config or {})
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_module.secret_key()
+    production = security.is_production(app)
+    if not app.config.get("SECRET_KEY") and not production:
+        app.config["SECRET_KEY"] = config_module.secret_key()  # the local demo's generated key
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
@@ -43,8 +44,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     board_events.install(sessions, lambda messages: wiring.emit(messages))
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
+    if production:
+        security.refuse_insecure(app, sessions)  # before anything starts: no scheduler, no sockets
 
     input_guards.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)

@@ -14,25 +14,45 @@ from incidents.plan import DEFAULT_PLAN_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("YINGJI_INSTANCE", ROOT / "instance"))
+# The SECRET_KEY written in deploy/yingji.env.example: production refuses to start with it.
+PLACEHOLDER_SECRET_KEY = "change-me-to-64-random-hex-characters"
+PRODUCTION = "production"
 
 
 def _secret_key() -> str:
     """Use SECRET_KEY from the environment, else a random key kept in the instance folder."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
+    private_instance()
     path = INSTANCE / "secret_key"
     if not path.exists():
-        INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def private_instance() -> Path:
+    """Create the instance folder (the local demo's key and SQLite file) for its owner only: 0700."""
+    INSTANCE.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if INSTANCE.stat().st_mode & 0o077:
+            INSTANCE.chmod(0o700)
+    except OSError:
+        pass  # not ours to change
+    return INSTANCE
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict:
     """Read the settings from the environment (or the mapping given); every one has an embedded default."""
     env = (os.environ if environ is None else environ).get
     return {
-        "DATABASE_URL": env("DATABASE_URL", f"sqlite:///{INSTANCE / 'yingji.db'}"),
+        # production: refuse insecure settings at start-up (app/security.py). Anything else is the
+        # embedded local demo, which says so on every staff page.
+        "YINGJI_ENV": (env("YINGJI_ENV") or "development").strip().lower(),
+        # Only what the environment says; create_app generates a key for the local demo alone.
+        "SECRET_KEY": env("SECRET_KEY") or None,
+        "DATABASE_URL": env("DATABASE_URL") or f"sqlite:///{INSTANCE / 'yingji.db'}",
         "PLAN_FILE": env("PLAN_FILE", str(DEFAULT_PLAN_FILE)),
         # inprocess: the web process runs the clocks; off: a `flask scheduler` process does.
         "SCHEDULER": env("SCHEDULER", "inprocess"),

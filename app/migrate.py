@@ -5,7 +5,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.config import ROOT
-from incidents.kernel.db import normalise_url
+from incidents.kernel.db import normalise_url, private_sqlite_file
 
 
 def alembic_config(database_url: str) -> Config:
@@ -18,6 +18,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate the database up to a revision."""
+    private_sqlite_file(database_url)  # `make run` migrates first: the file is born 0600
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -1,7 +1,9 @@
 """SQLAlchemy base, column types and engine set-up shared by SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -55,10 +57,47 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL, None for PostgreSQL and in-memory databases."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    name = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if not name or name == ":memory:" or name.startswith("file::memory:"):
+        return None
+    return Path(name)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file readable by its owner only (0600; a new folder 0700) before SQLite does.
+
+    SQLite creates the file with the process's umask (usually 0644: anyone on the machine could read
+    complainants' data) and its -wal, -shm and journal files with the database file's own mode.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return  # SQLite will say what is wrong with the path
+    try:
+        mode = os.fstat(fd).st_mode & 0o777
+        if mode & 0o077:
+            os.fchmod(fd, mode & 0o700)  # an older file, made before this: close it to others
+    except OSError:
+        pass  # not ours to change
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and writer-serialising transactions."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -33,7 +33,7 @@
       var n = group.querySelectorAll(".cards > .card").length;
       if (!n) { group.remove(); return; }
       total += n;
-      group.style.setProperty("--n", String(Math.min(n, 4)));
+      group.setAttribute("data-n", String(Math.min(n, 4)));
       var count = group.querySelector(".group-count");
       if (count) count.textContent = n + " 起";
     });

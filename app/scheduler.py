@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import briefings, clocks, daily_report, holiday_watch, weekly_complaints
+from app.jobs import briefings, clocks, daily_report, holiday_watch, idempotency, weekly_complaints
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
 from notifiers.registry import settings_from
@@ -31,6 +31,7 @@ INTAKE_EVERY = timedelta(seconds=10)  # how soon the centre's board hears of new
 SURGE_EVERY = timedelta(minutes=1)
 LIMITS_EVERY = timedelta(minutes=1)  # limits end at midnight: a minute late is on time
 HOUSEKEEPING_EVERY = timedelta(hours=1)
+IDEMPOTENCY_PURGE_EVERY = timedelta(hours=1)  # keys live 24 hours: an hour more is harmless
 ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
@@ -93,6 +94,8 @@ def build(app: Flask, *, blocking: bool):
     add_clock_jobs(sched, app)
     add_briefing_jobs(sched, app)
     add_complaint_jobs(sched, app)
+    _every(sched, "idempotency key purge", partial(idempotency.purge_keys, app.extensions["yingji"]),
+           IDEMPOTENCY_PURGE_EVERY, "yingji-idempotency-purge")
     return sched
 
 

@@ -30,6 +30,7 @@ from incidents.models.incident import (
     Deadline,
     DeadlineEvent,
 )
+from incidents.models.idempotency import IdempotencyKey
 from incidents.models.people import (
     User,
     Shift,
@@ -178,4 +179,5 @@ __all__ = [
     "ComplaintLimitChange",
     "CalendarNotice",
     "HolidayWatch",
+    "IdempotencyKey",
 ]

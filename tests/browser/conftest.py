@@ -186,6 +186,8 @@ def new_tab(context):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    # A script or style the Content-Security-Policy blocks is an error of the page too.
+    page.on("console", lambda msg: page.errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     return page
 
 

@@ -5,7 +5,7 @@ import logging
 import uuid
 from typing import Any, Mapping
 
-from incidents.kernel.masking import mask_phone
+from incidents.kernel.masking import mask_phone, redact
 from notifiers.base import SENT, SMS, VOICE, Message, Notice, SendResult
 
 log = logging.getLogger("yingji.notify")
@@ -22,7 +22,7 @@ class ConsoleSender:
     def send(self, notice: Notice) -> None:
         """Log the notice, with where it would go."""
         target = notice.department or notice.station or "-"
-        self.log.warning("[%s → %s] %s", notice.kind, target, notice.text)
+        self.log.warning("[%s → %s] %s", notice.kind, target, redact(notice.text))
 
 
 class ConsoleMessageSender:
@@ -39,7 +39,7 @@ class ConsoleMessageSender:
         if message.kind != self.kind:
             raise ValueError(f"{type(self).__name__} sends {self.kind}, not {message.kind}")
         provider_id = f"console-{uuid.uuid4().hex[:12]}"
-        self.log.warning("[%s → %s] %s (%s%s)", self.kind, mask_phone(message.to), message.text, provider_id,
+        self.log.warning("[%s → %s] %s (%s%s)", self.kind, mask_phone(message.to), redact(message.text), provider_id,
                          f", ref {message.reference}" if message.reference else "")
         return SendResult(provider=self.provider, status=SENT, provider_id=provider_id)
 

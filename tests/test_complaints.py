@@ -507,3 +507,25 @@ def test_estimated_limits_are_recounted_when_the_year_is_known(client_app, staff
         assert not row.estimated and row.estimate_note is None
         assert row.due_on > date.fromisoformat(mediation["due_on"])  # weekdays off the statutory rules did not know push it later
         assert calendar_notices.refresh_estimates(s, plan, calendar_for(s, plan), now=wiring.clock.now()) == 0
+
+
+@pytest.mark.parametrize("written, masked, hidden", [
+    ("身份证410122199001011235（校验位错）", "4101**********1235（校验位错）", "410122199001011235"),
+    ("老身份证410122900101123", "4101*******1123", "410122900101123"),
+    ("电话１３８１２３４５６７８", "138****5678", "１３８１２３４５６７８"),
+    ("身份证４１０１２２１９９００１０１１２３Ｘ", "4101**********123X", "１９９００１０１"),
+    ("卡号6222 0212 3456 7890 123", "6222***********0123", "0212 3456"),
+    ("卡号4111111111111111", "4111********1111", "4111111111111111"),
+    ("座机0371-62100001", "0371-****0001", "62100001"),
+    ("座机（0371）62100001转3", "（0371）****0001转3", "62100001"),
+    ("电话０３７１－６２１０００１", "0371-****0001", "６２１０００１"),
+])
+def test_more_forms_of_personal_numbers_are_masked(written, masked, hidden):
+    out = redact(written)
+    assert masked in out and hidden not in out, out
+
+
+def test_numbers_that_are_not_personal_stay():
+    for text_in in ("订单123456789012345678", "订单号1234567890123456", "金额1234.50元，2026年11月20日9时30分",
+                    "查询码TS20261120-7K3M9QX"):
+        assert redact(text_in) == text_in

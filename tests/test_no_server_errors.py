@@ -5,6 +5,8 @@ with a message (or a success), never a server error.
 """
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -143,3 +145,10 @@ def test_fuzz_public_pages_and_form_posts(app, make_user):
 
     post_forms()
     get_pages()
+
+
+def test_every_log_line_of_ours_is_masked(app, caplog):
+    caplog.set_level(logging.INFO)
+    logging.getLogger("yingji.any.module").info("回拨 %s，卡号 %s", "0371-62100001", "6222 0212 3456 7890 123")
+    assert "62100001" not in caplog.text and "0212 3456" not in caplog.text
+    assert "0371-****0001" in caplog.text

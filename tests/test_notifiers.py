@@ -345,3 +345,10 @@ def test_notify_test_reports_a_provider_error(notify_app, twilio_stub):
     assert result.exit_code == 1
     assert "短信发送失败 / sms failed: twilio error 21614" in result.output
     assert "电话发送失败 / voice failed" in result.output and "permanent" in result.output
+
+
+def test_console_senders_mask_numbers_inside_the_text(caplog):
+    caplog.set_level(logging.WARNING, logger="yingji.notify")
+    ConsoleSms().send(Message(PHONE, "投诉人座机0371-62100001，身份证410122199001011235", SMS))
+    assert "0371-****0001" in caplog.text and "62100001" not in caplog.text
+    assert "410122199001011235" not in caplog.text

@@ -111,3 +111,18 @@ def mask_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, PhoneMaskFilter) for f in logger.filters):
             logger.addFilter(PhoneMaskFilter())
+    # A logger's filter sees only its own records, not its children's: mask every record of ours
+    # (yingji.*) where it is made, whichever module logged it.
+    made = logging.getLogRecordFactory()
+    if not getattr(made, "masks_yingji", False):
+        def masked(*args, **kwargs) -> logging.LogRecord:
+            record = made(*args, **kwargs)
+            if record.name == "yingji" or record.name.startswith("yingji."):
+                _MASK.filter(record)
+            return record
+
+        masked.masks_yingji = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(masked)
+
+
+_MASK = PhoneMaskFilter()

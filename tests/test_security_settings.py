@@ -153,3 +153,13 @@ def test_no_template_has_inline_script_or_style():
             assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), path
             for tag in re.findall(r"<script[^>]*>", text):
                 assert "src=" in tag or 'type="application/json"' in tag, (path, tag)
+
+
+def test_nginx_limits_the_public_doors_and_sends_hsts():
+    conf = (repo_root() / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    blocks = dict(re.findall(r"location (=? ?/[\w/.]*) \{(.*?)\n    \}", conf, re.S))
+    for path in ("/12315", "/api/v1/complaints", "= /login"):
+        assert "limit_req zone=" in blocks[path], path
+    assert "limit_req" not in blocks["/"]  # staff pages and the boards are not slowed
+    assert re.search(r"limit_conn_zone \$binary_remote_addr", conf) and re.search(r"\n    limit_conn \w+ \d+;", conf)
+    assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in conf

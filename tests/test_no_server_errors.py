@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.input_guards import bounded_int
 from incidents.kernel.actors import SystemActor
 from incidents.people.users import create_user
 
@@ -152,3 +153,10 @@ def test_every_log_line_of_ours_is_masked(app, caplog):
     logging.getLogger("yingji.any.module").info("回拨 %s，卡号 %s", "0371-62100001", "6222 0212 3456 7890 123")
     assert "62100001" not in caplog.text and "0212 3456" not in caplog.text
     assert "0371-****0001" in caplog.text
+
+
+def test_query_integers_past_the_database_are_the_default():
+    assert bounded_int("42") == 42 and bounded_int(" -7 ") == -7
+    for text in (HUGE, "2147483648", "１２", "1e3", "", "-"):
+        with pytest.raises(ValueError):
+            bounded_int(text)

@@ -14,6 +14,7 @@ from incidents.kernel import labels
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
+from app.input_guards import bounded_int
 from app.intake import guard
 from app.calendar import calendar_for
 from incidents import complaints
@@ -77,7 +78,7 @@ def list_complaints():
     rows = complaints.search(db(), plan, current_user(), status=args.get("status"), kind=args.get("kind"),
                              category=args.get("category"), department=args.get("department"),
                              text=args.get("q"), before_id=parse.arg_id(args, "before", "起始编号"),
-                             limit=max(1, min(args.get("limit", 50, type=int), 200)))
+                             limit=max(1, min(args.get("limit", 50, type=bounded_int), 200)))
     calendar = calendar_for(db(), plan)
     return jsonify({"complaints": [complaints.staff_view(plan, calendar, c, moment) for c in rows]})
 

@@ -13,6 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db, now
+from app.input_guards import bounded_int
 from incidents import escalation
 from incidents.kernel.errors import Forbidden
 from incidents.kernel.masking import mask_phone
@@ -62,7 +63,7 @@ def inbound_sms():
 @bp.post("/voice")
 def keypress():
     """The keypress gathered on an alert call: 1 acknowledges everything the call was about."""
-    ref = request.args.get("ref", type=int)
+    ref = request.args.get("ref", type=bounded_int)
     outcome = escalation.acknowledge_by_keypress(db(), ref or 0, request.form.get("Digits", ""), now=now(),
                                                  call_sid=request.form.get("CallSid"))
     db().commit()
@@ -78,6 +79,6 @@ def status():
     sid = form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid") or ""
     state = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus") or ""
     changed = escalation.apply_status(db(), sid, state, now=now(), error_code=form.get("ErrorCode"),
-                                      error_message=form.get("ErrorMessage"), ref=request.args.get("ref", type=int))
+                                      error_message=form.get("ErrorMessage"), ref=request.args.get("ref", type=bounded_int))
     db().commit()
     return Response(status=204 if changed else 200)

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import config as config_module
 from app.demo import DEMO_PASSWORD, DEMO_USERS
+from incidents.kernel.labels import DEMO_BANNER
 from incidents.models import User
 from incidents.people.users import check_password
 
 log = logging.getLogger("yingji.security")
 
 MIN_SECRET_BYTES = 32
-DEMO_BANNER = "本地演示环境，请勿用于生产"
 
 # Fits the pages as they are: every script and style sheet is a file of ours, the boards' Socket.IO
 # connects back to the same origin, the one data block (<script type="application/json">) is not run.

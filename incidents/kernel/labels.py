@@ -151,3 +151,6 @@ def clock_name(plan: _Clocks, kind: str | None, cycle: int = 0, fallback: str | 
         return fallback or kind or "—"
     name = fallback or rule.name
     return f"{name}（第{cycle + 1}次）" if rule.repeats else name
+
+# The banner on every staff page of the embedded local demo (`make run`; not YINGJI_ENV=production).
+DEMO_BANNER = "本地演示环境，请勿用于生产"

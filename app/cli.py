@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
-from app import audit_heads, migrate
+from app import audit_heads, db_roles, migrate
 from app.demo import load
 from app.extensions import yingji
 from app.jobs.audit_head import export_head
@@ -46,6 +46,31 @@ def db_downgrade(revision: str) -> None:
     """Migrate the database down (one revision by default; `base` for empty)."""
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {revision}")
+
+
+@db_cli.command("grant-app-role")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="Print the SQL instead of running it.")
+def db_grant_app_role(role: str, print_only: bool) -> None:
+    """Grant a PostgreSQL role what the app needs: no UPDATE, DELETE or TRUNCATE on the audit trail.
+
+    Run as the owner of the tables (the migrations' account), after every upgrade; the servers then
+    connect as ROLE.
+    """
+    try:
+        statements = db_roles.grant_statements(role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if print_only:
+        click.echo(db_roles.script(role), nl=False)
+        return
+    engine = yingji().engine
+    if engine.dialect.name != "postgresql":
+        raise click.ClickException("roles exist on PostgreSQL only (the embedded SQLite file has none)")
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    click.echo(f"granted {role}: read and write, and on {db_roles.AUDIT_TABLE} SELECT and INSERT only")
 
 
 @users_cli.command("create")

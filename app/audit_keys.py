@@ -5,8 +5,11 @@ entry says which key chained it without revealing anything about the key. The ke
 current key under both algorithms and every retired key, so switching AUDIT_HMAC or rotating
 AUDIT_KEY leaves the older entries verifiable.
 
-SM3 comes from `gmssl` (pure Python, GB/T 32905-2016); HMAC over it is RFC 2104 with SM3's
-64-byte block, written out here because gmssl has no streaming hash object for `hmac`.
+SM3 (GB/T 32905-2016) comes from OpenSSL through hashlib when the system's OpenSSL has it (about
+4 µs an entry), else from `gmssl`, pure Python (about 6 ms an entry: fine for a county bureau's
+trail, but it is paid under the chain's row lock). HMAC over gmssl's SM3 is RFC 2104 with SM3's
+64-byte block, written out here because gmssl has no streaming hash object for `hmac`; the tests
+check the two give the same answers.
 """
 from __future__ import annotations
 
@@ -44,9 +47,20 @@ def hmac_sm3(key: bytes, message: bytes) -> bytes:
     return sm3_digest(bytes(b ^ 0x5C for b in key) + inner)
 
 
+def _openssl_has_sm3() -> bool:
+    try:
+        return hashlib.new("sm3", b"abc").hexdigest() == SM3_ABC
+    except ValueError:
+        return False
+
+
+SM3_ABC = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905-2016 A.1
+OPENSSL_SM3 = _openssl_has_sm3()
+
+
 def _raw_mac(algorithm: str, secret: bytes, message: bytes) -> bytes:
     if algorithm == "sm3":
-        return hmac_sm3(secret, message)
+        return hmac.new(secret, message, "sm3").digest() if OPENSSL_SM3 else hmac_sm3(secret, message)
     return hmac.new(secret, message, hashlib.sha256).digest()
 
 
@@ -88,6 +102,10 @@ class AuditKeyring:
 
 
 def _secret(value: str, what: str) -> bytes:
+    if "change-me" in value:
+        raise AuditKeyError(f"{what} 仍是 deploy/yingji.env.example 中的占位值，请换成随机密钥（openssl rand -hex 32）",
+                            f"{what} is still the placeholder of deploy/yingji.env.example: "
+                            "set a random key (openssl rand -hex 32)")
     if len(value) < MIN_KEY_LENGTH:
         raise AuditKeyError(f"{what} 至少需要 {MIN_KEY_LENGTH} 个字符（建议 64 位随机十六进制）",
                             f"{what} must be at least {MIN_KEY_LENGTH} characters (64 random hex digits advised)")

@@ -35,10 +35,18 @@ def _audit_key() -> str:
     path = INSTANCE / "audit_key"
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        # Created 0600 from the start: the key is never readable by others, not even for a moment.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, 0600 from the start, then linked into place: two
+        # processes starting at once never read a half-written key or end up with two keys.
+        temporary = INSTANCE / f".audit_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 

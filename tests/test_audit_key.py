@@ -232,12 +232,18 @@ def test_the_scheduler_exports_the_head(app, wiring, story):
 # --- algorithms and keys ----------------------------------------------------------------------
 
 
-def test_hmac_sm3_is_rfc_2104_over_sm3():
-    assert audit_keys.sm3_digest(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+def test_hmac_sm3_is_rfc_2104_over_sm3_with_or_without_openssl(monkeypatch):
+    assert audit_keys.sm3_digest(b"abc").hex() == audit_keys.SM3_ABC  # gmssl, GB/T 32905-2016 example 1
+    key = audit_keys.HmacKey("sm3", b"k" * 40)
+    pure = audit_keys.hmac_sm3(b"k" * 40, b"abc").hex()
+    monkeypatch.setattr(audit_keys, "OPENSSL_SM3", False)
+    assert key.mac(b"abc") == pure
     if "sm3" not in hashlib.algorithms_available:
         pytest.skip("this OpenSSL has no SM3 to compare with")
-    for key, message in [(b"k" * 16, b"abc"), (b"x" * 100, "应急指挥".encode() * 40), (b"", b"")]:
-        assert audit_keys.hmac_sm3(key, message).hex() == hmac.new(key, message, "sm3").hexdigest()
+    for secret, message in [(b"k" * 16, b"abc"), (b"x" * 100, "应急指挥".encode() * 40), (b"", b"")]:
+        assert audit_keys.hmac_sm3(secret, message).hex() == hmac.new(secret, message, "sm3").hexdigest()
+    monkeypatch.setattr(audit_keys, "OPENSSL_SM3", True)
+    assert key.mac(b"abc") == pure
 
 
 def same_db_app(app, clock, **config):
@@ -281,6 +287,8 @@ def test_sm3_then_a_rotated_key_keep_older_entries_verifiable(app, wiring, clock
 
 @pytest.mark.parametrize("config, message", [
     ({"AUDIT_KEY": "short"}, "AUDIT_KEY must be at least 32 characters"),
+    ({"AUDIT_KEY": "change-me-to-64-random-hex-characters-audit"}, "AUDIT_KEY is still the placeholder"),
+    ({"AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_RETIRED_KEYS": "short"}, "AUDIT_RETIRED_KEYS must be at least 32"),
     ({"AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_HMAC": "md5"}, "AUDIT_HMAC must be one of sha256, sm3"),
 ])
 def test_unusable_audit_settings_refuse_to_start(config, message):
@@ -352,3 +360,10 @@ def test_entries_before_0011_stay_v0_and_keyed_entries_follow_them(fresh_url, cl
             application.extensions["yingji"].engine.dispose()
     finally:
         engine.dispose()
+
+
+def test_the_app_refuses_to_start_with_a_short_audit_key(tmp_path):
+    with pytest.raises(audit_keys.AuditKeyError) as info:
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "t", "TESTING": True,
+                    "SCHEDULER": "off", "AUDIT_KEY": "too-short"})
+    assert "AUDIT_KEY 至少需要 32 个字符" in str(info.value)

@@ -8,7 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security
+from app import audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -35,12 +35,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     production = security.is_production(app)
     if not app.config.get("SECRET_KEY") and not production:
         app.config["SECRET_KEY"] = config_module.secret_key()  # the local demo's generated key
+    if not app.config.get("AUDIT_KEY") and not production:
+        app.config["AUDIT_KEY"] = config_module.audit_key()  # the local demo's generated key
+    keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
-    audit.install(sessions)
-    wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"])
+    audit.install(sessions, keyring)
+    wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"], audit_keys=keyring)
     board_events.install(sessions, lambda messages: wiring.emit(messages))
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)

@@ -10,9 +10,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
-from app import migrate
+from app import audit_heads, db_roles, migrate
 from app.demo import load
 from app.extensions import yingji
+from app.jobs.audit_head import export_head
 from app.jobs.holiday_watch import holiday_watch
 from app.push import BoardRequestHandler, safe_url, use_external_emitter
 from app.scheduler import build, ensure_started
@@ -45,6 +46,31 @@ def db_downgrade(revision: str) -> None:
     """Migrate the database down (one revision by default; `base` for empty)."""
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {revision}")
+
+
+@db_cli.command("grant-app-role")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="Print the SQL instead of running it.")
+def db_grant_app_role(role: str, print_only: bool) -> None:
+    """Grant a PostgreSQL role what the app needs: no UPDATE, DELETE or TRUNCATE on the audit trail.
+
+    Run as the owner of the tables (the migrations' account), after every upgrade; the servers then
+    connect as ROLE.
+    """
+    try:
+        statements = db_roles.grant_statements(role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if print_only:
+        click.echo(db_roles.script(role), nl=False)
+        return
+    engine = yingji().engine
+    if engine.dialect.name != "postgresql":
+        raise click.ClickException("roles exist on PostgreSQL only (the embedded SQLite file has none)")
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    click.echo(f"granted {role}: read and write, and on {db_roles.AUDIT_TABLE} SELECT and INSERT only")
 
 
 @users_cli.command("create")
@@ -88,15 +114,48 @@ def plan_check(file: str | None) -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit chain; exit 1 if an entry was edited, deleted or reordered."""
-    with yingji().sessions() as session:
-        result = audit.verify(session)
-    if result.ok:
-        click.echo(f"audit trail intact: {result.entries} entries")
+    """Recompute the audit chain with the key and compare it with the exported heads; exit 1 if anything is off.
+
+    Catches an edited, deleted or reordered entry, a chain recomputed without the key, a tail deleted
+    after the last exported head, and a wiped trail.
+    """
+    wiring = yingji()
+    path = current_app.config["AUDIT_HEAD_FILE"]
+    exported = audit_heads.read(path, wiring.audit_keys)
+    with wiring.sessions() as session:
+        result = audit.verify(session, wiring.audit_keys, exported.heads)
+    problems = exported.problems + result.problems
+    if not problems:
+        click.echo(f"audit trail intact: {result.entries} entries "
+                   f"({result.entries - result.unkeyed} keyed with the audit key, {result.unkeyed} unkeyed v0)")
+        if exported.heads:
+            newest = exported.heads[-1]
+            click.echo(f"matches {len(exported.heads)} exported heads in {path}; the last: entry {newest.seq} "
+                       f"at {newest.at.isoformat()}")
+        else:
+            click.echo(f"WARNING: no head exported to {path} yet: a deleted tail or a wiped trail would not show; "
+                       "run `flask audit export-head` (the scheduler does it every AUDIT_EXPORT_EVERY seconds)",
+                       err=True)
         return
-    for problem in result.problems:
+    for problem in problems:
         click.echo(f"BROKEN: {problem}", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("export-head")
+def audit_export_head() -> None:
+    """Check the entries since the last exported head and append the new head, signed, to AUDIT_HEAD_FILE."""
+    path = current_app.config["AUDIT_HEAD_FILE"]
+    result = export_head(yingji(), path)
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"BROKEN: {problem}", err=True)
+        click.echo("head not exported", err=True)
+        sys.exit(1)
+    if result.head is None:
+        click.echo(f"head unchanged since the last export: entry {result.previous.seq if result.previous else 0}")
+        return
+    click.echo(f"exported head: entry {result.head.seq} {result.head.hash} to {path}")
 
 
 @click.command("scheduler")

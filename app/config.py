@@ -43,6 +43,28 @@ def private_instance() -> Path:
     return INSTANCE
 
 
+def _audit_key() -> str:
+    """Use AUDIT_KEY from the environment, else a random key kept in the instance folder (never the database)."""
+    if os.environ.get("AUDIT_KEY"):
+        return os.environ["AUDIT_KEY"]
+    path = INSTANCE / "audit_key"
+    if not path.exists():
+        private_instance()
+        # Written whole under a temporary name, 0600 from the start, then linked into place: two
+        # processes starting at once never read a half-written key or end up with two keys.
+        temporary = INSTANCE / f".audit_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> dict:
     """Read the settings from the environment (or the mapping given); every one has an embedded default."""
     env = (os.environ if environ is None else environ).get
@@ -95,6 +117,15 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # (and so the 12315 rate limits' key) that many entries from the right of X-Forwarded-For.
         # 0: the peer address, and X-Forwarded-For is ignored.
         "PROXY_HOPS": int(env("YINGJI_PROXY_HOPS", "0")),
+        # The audit chain's HMAC: the key (AUDIT_KEY; default a generated file in the instance folder,
+        # see audit_key()), the algorithm (sha256, or sm3 for GB/T 39786), and retired keys
+        # (comma-separated) that older entries were chained with.
+        "AUDIT_HMAC": env("AUDIT_HMAC", "sha256"),
+        "AUDIT_RETIRED_KEYS": env("AUDIT_RETIRED_KEYS", ""),
+        # The signed chain heads are appended here, out of the database account's reach
+        # (production: a file with `chattr +a`, or a path shipped to another host).
+        "AUDIT_HEAD_FILE": env("AUDIT_HEAD_FILE", str(INSTANCE / "audit_heads.log")),
+        "AUDIT_EXPORT_EVERY": float(env("AUDIT_EXPORT_EVERY") or 60),
         "CLOCK": SystemClock(),
     }
 
@@ -102,3 +133,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
 def secret_key() -> str:
     """Return the key that signs browser sessions."""
     return _secret_key()
+
+
+def audit_key() -> str:
+    """Return the key that chains the audit trail."""
+    return _audit_key()

@@ -22,6 +22,8 @@ class Yingji:
     plan: Plan
     clock: Clock
     scheduler: Any = None
+    # The audit chain's keyring (app/audit_keys.py): the key lives here, never in the database.
+    audit_keys: Any = None
     # Pushes committed board events to the live boards; set by app.push (a no-op until then).
     emit: Callable[[list[dict]], None] = lambda _messages: None
 

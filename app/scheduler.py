@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import briefings, clocks, daily_report, holiday_watch, idempotency, weekly_complaints
+from app.jobs import audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, weekly_complaints
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
 from notifiers.registry import settings_from
@@ -88,6 +88,14 @@ def add_complaint_jobs(sched, app: Flask) -> None:
            "yingji-complaints-housekeeping", logger=complaint_jobs.log, next_run_time=start + timedelta(seconds=30))
 
 
+def add_audit_jobs(sched, app: Flask) -> None:
+    """Add the export of the audit chain's signed head to the append-only file; it also runs at start."""
+    wiring: Yingji = app.extensions["yingji"]
+    _every(sched, "audit head export", partial(audit_head.export_head, wiring, app.config["AUDIT_HEAD_FILE"]),
+           timedelta(seconds=app.config["AUDIT_EXPORT_EVERY"]), "yingji-audit-head", logger=audit_head.log,
+           next_run_time=datetime.now(timezone.utc))
+
+
 def build(app: Flask, *, blocking: bool):
     """Return an APScheduler with every job of app/jobs."""
     sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
@@ -96,6 +104,7 @@ def build(app: Flask, *, blocking: bool):
     add_complaint_jobs(sched, app)
     _every(sched, "idempotency key purge", partial(idempotency.purge_keys, app.extensions["yingji"]),
            IDEMPOTENCY_PURGE_EVERY, "yingji-idempotency-purge")
+    add_audit_jobs(sched, app)
     return sched
 
 

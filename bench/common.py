@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.audit_keys import AuditKeyring, keyring_from  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from incidents.kernel.db import make_engine  # noqa: E402
 from incidents.response.deadlines import fire_points, first_stage  # noqa: E402
@@ -190,11 +191,26 @@ def tool(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
+def audit_key(workdir: Path) -> str:
+    """Return the audit key every process of this run shares (made once, by the benchmark itself)."""
+    path = workdir / "audit_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def audit_keyring(workdir: Path) -> AuditKeyring:
+    """Return the keyring that verifies the audit chain the run's processes wrote."""
+    return keyring_from({"AUDIT_KEY": audit_key(workdir)})
+
+
 def app_env(url: str, workdir: Path, **extra: str) -> dict[str, str]:
     """Return the environment of a Yingji process on the scratch database."""
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": url, "SCHEDULER": "off", "SCHEDULER_INTERVAL": "1.0", "YINGJI_INSTANCE": str(workdir),
+        "AUDIT_KEY": audit_key(workdir),
         "SECRET_KEY": "bench-" + secrets.token_hex(16), "PYTHONUNBUFFERED": "1",
     })
     env.update(extra)

@@ -45,6 +45,7 @@ from bench.common import (
     Clock,
     app_engine,
     app_env,
+    audit_keyring,
     banner,
     insert_clocks,
     read_scheduler_logs,
@@ -240,7 +241,7 @@ def run(url: str, children: Children, args) -> dict:
     finished = wait_until(drained, timeout=timeout, every=1.0)
     drain_s = time.monotonic() - t_drain
     slots.end("A", kill=False)
-    result = measure(engine, slots.logs, slots.spans)
+    result = measure(engine, slots.logs, slots.spans, audit_keyring(children.workdir))
     result.update(kills=kills, kill_phase=kill_phase, downtime=downtime(slots.spans, w0, w1), drain=drain_s, finished=finished, inserted=stream.inserted,
                   stream_errors=stream.errors, starts=slots.starts)
     engine.dispose()
@@ -264,7 +265,7 @@ def covered(point, spans, margin: timedelta) -> bool:
     return any(ready <= point and (end is None or end >= point + margin) for ready, end in spans)
 
 
-def measure(engine, logs: list[Path], spans: list[list]) -> dict:
+def measure(engine, logs: list[Path], spans: list[list], keyring) -> dict:
     q = lambda sql: conn.execute(text(sql))  # noqa: E731
     with engine.connect() as conn:
         total = q("SELECT count(*) FROM deadlines").scalar_one()
@@ -289,7 +290,7 @@ def measure(engine, logs: list[Path], spans: list[list]) -> dict:
         events = q("SELECT e.kind, e.fire_at, e.fired_at, i.number, d.created_at FROM deadline_events e "
                    "JOIN incidents i ON i.id = e.incident_id JOIN deadlines d ON d.id = e.deadline_id").all()
     with Session(engine) as session:
-        chain = audit.verify(session)
+        chain = audit.verify(session, keyring)
     # Points already passed when the stream inserted the row fire at the next tick by design;
     # their lag is measured from the insert, not from the point.
     margin = timedelta(seconds=1.5)

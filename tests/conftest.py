@@ -29,6 +29,7 @@ from tests.openapi_check import ContractClient
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
 # Every table of the schema: a new one is emptied between tests without being listed.
 TABLES = tuple(t.name for t in Base.metadata.sorted_tables)
@@ -111,7 +112,8 @@ def clock():
 def app(db_url, clock, tmp_path):
     """The app on a test database, with the fake clock and no background scheduler."""
     application = create_app({"DATABASE_URL": db_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
-                              "SCHEDULER": "off"})
+                              "SCHEDULER": "off", "AUDIT_KEY": TEST_AUDIT_KEY,
+                              "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log")})
     yield application
     application.extensions["yingji"].engine.dispose()
 

@@ -176,7 +176,8 @@ def test_verify_on_an_empty_trail(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     upgrade(url)
-    application = create_app({"DATABASE_URL": url, "SECRET_KEY": "t", "TESTING": True, "SCHEDULER": "off"})
+    application = create_app({"DATABASE_URL": url, "SECRET_KEY": "t", "TESTING": True, "SCHEDULER": "off",
+                              "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log")})
     try:
         result = verify(application)
         assert result.exit_code == 0, result.output

@@ -29,6 +29,9 @@ class AuditEntry(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which key and algorithm chained the entry ("hmac-sha256:<key id>", "hmac-sm3:<key id>"); "v0" for
+    # the entries written before the trail had a key (plain SHA-256). The app always sets it.
+    key_version: Mapped[str] = mapped_column(String(40), server_default="v0")
 
 
 class AuditHead(Base):

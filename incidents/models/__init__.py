@@ -58,6 +58,7 @@ from incidents.models.escalation import (
     ESC_EXHAUSTED,
     ESCALATION_STATUSES,
     Escalation,
+    ProviderReceipt,
     DELIVERY_STATUSES,
     Delivery,
 )
@@ -148,6 +149,7 @@ __all__ = [
     "ESC_EXHAUSTED",
     "ESCALATION_STATUSES",
     "Escalation",
+    "ProviderReceipt",
     "DELIVERY_STATUSES",
     "Delivery",
     "BoardRoom",

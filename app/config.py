@@ -75,6 +75,13 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # (and so the 12315 rate limits' key) that many entries from the right of X-Forwarded-For.
         # 0: the peer address, and X-Forwarded-For is ignored.
         "PROXY_HOPS": int(env("YINGJI_PROXY_HOPS", "0")),
+        # The boards' door (app/board/socket.py): a WebSocket is admitted only with a login session or
+        # an API token at its handshake, and must join /board within SOCKET_JOIN_SECONDS. At most
+        # SOCKETS_MAX sockets per server process (each holds one of gunicorn's threads: the config
+        # gives it YINGJI_THREADS more for HTTP) and SOCKETS_PER_ADDRESS per client address.
+        "SOCKETS_MAX": int(env("YINGJI_SOCKETS_MAX", "2000")),
+        "SOCKETS_PER_ADDRESS": int(env("YINGJI_SOCKETS_PER_ADDRESS", "100")),
+        "SOCKET_JOIN_SECONDS": float(env("YINGJI_SOCKET_JOIN_SECONDS", "5")),
         "CLOCK": SystemClock(),
     }
 

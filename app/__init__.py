@@ -62,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
     scheduler.init_app(app)
-    board_socket.register(push.init_app(app))  # the boards' Socket.IO server, which sets wiring.emit
+    board_socket.register(push.init_app(app), app)  # the boards' Socket.IO server, which sets wiring.emit
     _trust_proxies(app)
     _errors(app)
     return app

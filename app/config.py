@@ -126,6 +126,13 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # (production: a file with `chattr +a`, or a path shipped to another host).
         "AUDIT_HEAD_FILE": env("AUDIT_HEAD_FILE", str(INSTANCE / "audit_heads.log")),
         "AUDIT_EXPORT_EVERY": float(env("AUDIT_EXPORT_EVERY") or 60),
+        # The boards' door (app/board/socket.py): a WebSocket is admitted only with a login session or
+        # an API token at its handshake, and must join /board within SOCKET_JOIN_SECONDS. At most
+        # SOCKETS_MAX sockets per server process (each holds one of gunicorn's threads: the config
+        # gives it YINGJI_THREADS more for HTTP) and SOCKETS_PER_ADDRESS per client address.
+        "SOCKETS_MAX": int(env("YINGJI_SOCKETS_MAX", "2000")),
+        "SOCKETS_PER_ADDRESS": int(env("YINGJI_SOCKETS_PER_ADDRESS", "100")),
+        "SOCKET_JOIN_SECONDS": float(env("YINGJI_SOCKET_JOIN_SECONDS", "5")),
         "CLOCK": SystemClock(),
     }
 

@@ -123,6 +123,8 @@ def init_app(app: Flask) -> SocketIO:
     options: dict = {
         "async_mode": "threading",  # with simple-websocket; never let it pick eventlet
         "cors_allowed_origins": None,  # same origin only (engine.io's default, said out loud)
+        # Only the boards' namespace: a client asking for the default namespace "/" is refused.
+        "namespaces": [NAMESPACE],
         "logger": False,
         "engineio_logger": False,
     }

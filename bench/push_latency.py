@@ -114,7 +114,11 @@ class LightBoard:
         self.on_board = on_board
         self.buffer = ""
         self.connected = False
-        self.sock.sendall(self.ws.send(Request(host=parts.netloc, target="/socket.io/?EIO=4&transport=websocket")))
+        # The door wants the token at the handshake (Yingji); the bare floor ignores the header.
+        token = (auth or {}).get("token")
+        headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+        self.sock.sendall(self.ws.send(Request(host=parts.netloc, target="/socket.io/?EIO=4&transport=websocket",
+                                               extra_headers=headers)))
         self._read_until(lambda: self.opened)
         self._send_text(f"40{NS}," + (json.dumps(auth) if auth else ""))
         self._read_until(lambda: self.connected)
@@ -424,6 +428,8 @@ def run_layout(layout: str, url: str, children: Children, args) -> list[Result]:
         env.update(SOCKETIO_MESSAGE_QUEUE=REDIS_URL, SOCKETIO_CHANNEL=f"yingji-{channel}",
                    BENCH_BARE_QUEUE=REDIS_URL, BENCH_BARE_CHANNEL=f"bare-{channel}")
     threads = max(args.boards) + 100
+    # Every board of the fleet comes from 127.0.0.1: let the door admit them all.
+    env.update(YINGJI_SOCKETS_PER_ADDRESS=str(threads), YINGJI_SOCKETS_MAX=str(threads))
     yingji = [start_gunicorn(children, env, f"{layout}-yingji-{i}", None, threads) for i in range(servers)]
     bare = [start_gunicorn(children, env, f"{layout}-bare-{i}", "bench.push_latency:bare_app()", threads)
             for i in range(servers)]
@@ -497,7 +503,7 @@ def _message_for(port: int, token: str) -> dict:
 
     client = socketio.Client(reconnection=False)
     client.connect(f"http://{HOST}:{port}", namespaces=[NS], transports=["websocket"], auth={"token": token},
-                   wait_timeout=30)
+                   headers={"Authorization": f"Bearer {token}"}, wait_timeout=30)
     try:
         messages = client.call("resume", {ROOM: 0}, namespace=NS, timeout=30)
     finally:

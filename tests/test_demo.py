@@ -8,6 +8,7 @@ with the phone masked.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -84,7 +85,7 @@ def test_the_fresh_assignment_walks_its_chain_in_the_log(app, wiring, clock, dem
         assert at(0) == []  # the board step only: it was pushed three minutes ago
         assert at(1.9) == []
         (sms,) = at(2)  # five minutes after it was pushed (Ⅱ)
-        assert sms.startswith(f"[sms → {OFFICER}]") and "回复1签收" in sms and "排查涉事学校周边餐饮单位" in sms
+        assert sms.startswith(f"[sms → {OFFICER}]") and re.search(r"回复[A-Z0-9]{4}签收\[A\d+\]", sms) and "排查涉事学校周边餐饮单位" in sms
         assert "+8613800000013" not in sms
         assert at(6.9) == []
         (call,) = at(7)

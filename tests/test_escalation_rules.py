@@ -64,9 +64,9 @@ def test_broken_escalation_and_delivery_rules_are_refused(old, new, words):
 def test_bundle_lists_items_within_two_segments_and_says_how_to_sign():
     text = bundle_text([("A12", "食物中毒处置"), ("D7", "局报告")])
     assert text.startswith("【应急】您有2项待签收") and "A12 食物中毒处置" in text and "D7 局报告" in text
-    assert "回复1全部签收" in text
+    assert "回复签收码签收" in text
     many = bundle_text([(f"A{i}", "某某县城关镇某某学校食堂疑似食物中毒") for i in range(30)])
-    assert ucs2_units(many) <= MAX_UNITS and "30项" in many and "回复1全部签收" in many
+    assert ucs2_units(many) <= MAX_UNITS and "30项" in many and "回复签收码签收" in many
 
 
 def test_handled_notice_names_the_item_and_who_signed():
@@ -77,4 +77,4 @@ def test_handled_notice_names_the_item_and_who_signed():
 
 
 def test_a_call_reads_the_sms_without_the_reply_instruction():
-    assert spoken("【应急Ⅰ级】X 标题：请食品科处置。回复1签收[A12]") == "【应急Ⅰ级】X 标题：请食品科处置。"
+    assert spoken("【应急Ⅰ级】X 标题：请食品科处置。回复K7QX签收[A12]") == "【应急Ⅰ级】X 标题：请食品科处置。"

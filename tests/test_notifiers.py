@@ -25,23 +25,24 @@ ASSIGNMENT = {"id": 12, "incident_number": "YJ-2026-0012", "incident_title": "�
 
 # --- messages ------------------------------------------------------------------------------
 def test_assignment_text_names_level_incident_task_beijing_deadline_and_how_to_acknowledge():
-    text = assignment_text(ASSIGNMENT)
+    text = assignment_text(ASSIGNMENT, reply_code="K7QX")
     assert text == ("【应急Ⅱ级】YJ-2026-0012 城关镇第一小学学生集体食物中毒：请食品协调科：立即派员赴现场封存留样食品，"
-                    "北京时间11月20日09:30前。回复1签收[A12]")
+                    "北京时间11月20日09:30前。回复K7QX签收[A12]")
     assert segments(text) == 2
 
 
 def test_a_long_title_is_cut_first_and_the_text_fits_two_segments():
-    text = assignment_text({**ASSIGNMENT, "incident_title": "某某县城关镇第一小学学生集体食物中毒事件" * 10})
+    text = assignment_text({**ASSIGNMENT, "incident_title": "某某县城关镇第一小学学生集体食物中毒事件" * 10},
+                           reply_code="K7QX")
     assert ucs2_units(text) <= MAX_UNITS == 134
-    assert "…：请食品协调科：立即派员赴现场封存留样食品，北京时间11月20日09:30前。回复1签收[A12]" in text
+    assert "…：请食品协调科：立即派员赴现场封存留样食品，北京时间11月20日09:30前。回复K7QX签收[A12]" in text
     assert segments(text) <= 2
 
 
 def test_a_long_task_is_cut_too_but_the_deadline_and_code_stay():
-    text = assignment_text({**ASSIGNMENT, "incident_title": "标题" * 40, "task": "任务说明" * 60})
+    text = assignment_text({**ASSIGNMENT, "incident_title": "标题" * 40, "task": "任务说明" * 60}, reply_code="K7QX")
     assert ucs2_units(text) <= 134
-    assert text.endswith("北京时间11月20日09:30前。回复1签收[A12]")
+    assert text.endswith("北京时间11月20日09:30前。回复K7QX签收[A12]")
     assert "标题标题…" in text
 
 
@@ -53,9 +54,9 @@ def test_characters_beyond_the_bmp_count_twice():
 def test_clock_text_says_overdue_in_beijing_time():
     clock = {"id": 7, "name": "局向县政府和市局报告", "due_at": "2026-11-20T02:00:00+00:00", "status": "overdue"}
     incident = {"number": "YJ-2026-0003", "title": "超市冷冻肉来源不明", "level_numeral": "Ⅰ"}
-    text = clock_text(clock, incident)
+    text = clock_text(clock, incident, reply_code="M3RT")
     assert text == ("【应急Ⅰ级】YJ-2026-0003 超市冷冻肉来源不明：局向县政府和市局报告已超时(时限北京时间11月20日10:00)。"
-                    "回复1签收[D7]")
+                    "回复M3RT签收[D7]")
     assert "须于北京时间11月20日10:00前完成" in clock_text({**clock, "status": "pending"}, incident)
 
 
@@ -137,8 +138,8 @@ def test_twilio_without_credentials_is_a_clear_error():
 
 # --- twilio SDK against the stub -----------------------------------------------------------
 def test_sms_through_the_sdk(twilio_stub):
-    twilio_stub.expect_sms(to=PHONE, contains="回复1签收[A12]")
-    text = assignment_text(ASSIGNMENT)
+    twilio_stub.expect_sms(to=PHONE, contains="回复K7QX签收[A12]")
+    text = assignment_text(ASSIGNMENT, reply_code="K7QX")
     result = TwilioSms(twilio_stub.settings(TWILIO_STATUS_CALLBACK="https://yj.example/hooks/twilio/status")).send(
         Message(PHONE, text, SMS))
     assert result.ok and result.status == QUEUED and result.provider == "twilio"

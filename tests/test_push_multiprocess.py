@@ -167,7 +167,7 @@ class Board:
         self.client.on("hello", lambda d: self.received.put(("hello", d)), namespace=NS)
         self.client.on("board", lambda d: self.received.put(("board", d)), namespace=NS)
         self.client.connect(url, namespaces=[NS], transports=["websocket"], auth={"token": token},
-                            wait_timeout=WAIT)
+                            headers={"Authorization": f"Bearer {token}"}, wait_timeout=WAIT)
         self.hello = self.next("hello")
 
     def next(self, kind: str = "board", timeout: float = WAIT) -> dict:

@@ -1,7 +1,17 @@
 """The /board Socket.IO namespace: who may connect, which rooms they hear, and replay of what they missed.
 
+The door (issue 15 item 1): nothing unauthenticated holds a connection. The engine.io handshake
+itself (before any WebSocket upgrade) must carry the browser's login session cookie or an
+`Authorization: Bearer <api token>` header, or it is answered 401 and holds nothing; each client
+address may hold SOCKETS_PER_ADDRESS sockets and the process SOCKETS_MAX (the config gives
+gunicorn that many threads on top of those for HTTP); an admitted socket that has not joined
+/board within SOCKET_JOIN_SECONDS is closed; the default namespace "/" is refused.
+`connection_user` is the one place a connection's user is looked up, at the handshake and again
+at the /board connect.
+
 Protocol (the browser boards are written against it):
-- connect with `auth={"token": "<api token>"}`, or with the browser's login session cookie;
+- connect with the browser's login session cookie, or with an API token in the handshake's
+  `Authorization: Bearer` header (and optionally `auth={"token": ...}`, which then decides);
   anything else is refused with a Chinese and English message;
 - the server puts the board in the rooms its user may see and emits `hello`:
   {"rooms": {room: last_seq}, "user": {...}, "server_time": ISO};
@@ -14,8 +24,10 @@ Protocol (the browser boards are written against it):
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
-from flask import current_app, request, session
+from flask import Flask, current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, rooms
 
 from app.push import NAMESPACE, wait_listening
@@ -50,15 +62,127 @@ def rooms_for(user: User) -> list[str]:
     return []
 
 
-def _user(sessions, auth) -> User | None:
-    # A token, when given, decides alone (as the API's Bearer header does); else the login session.
+def connection_user(sessions, auth=None) -> User | None:
+    """Return the active user a board connection speaks for, or None: the one place a socket's user is looked up.
+
+    Called inside a request context of the connection's handshake: at the engine.io handshake (the
+    door) and again at the /board connect. A token, when given (the `auth` of the connect, else the
+    handshake's Bearer header), decides alone as the API's does; else the browser's login session.
+    A server-side session check belongs here.
+    """
     token = auth.get("token") if isinstance(auth, dict) else None
+    if not token:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
     with sessions() as db:
         if token:
             return user_by_token(db, str(token))
         user_id = session.get("user_id")
         user = db.get(User, user_id) if isinstance(user_id, int) else None
         return user if user is not None and user.active else None
+
+
+class Door:
+    """The engine.io handshake's check: credentials, per-address and per-process caps, the join deadline."""
+
+    def __init__(self, app: Flask, sio: SocketIO) -> None:
+        self.app, self.sio = app, sio
+        self.eio = sio.server.eio
+        self.per_address = int(app.config.get("SOCKETS_PER_ADDRESS") or 100)
+        self.most = int(app.config.get("SOCKETS_MAX") or 2000)
+        self.join_within = float(app.config.get("SOCKET_JOIN_SECONDS") or 5.0)
+        self.lock = threading.Lock()
+        self.address_of: dict[str, str] = {}  # engine.io sid -> client address
+        self.by_address: dict[str, int] = {}
+        self.pending: dict[str, float] = {}  # engine.io sid -> monotonic deadline to join /board
+        self.refused = 0
+        self._sweeper = None
+        self._admit = self.eio.handlers["connect"]  # python-socketio's own engine.io handlers
+        self._leave = self.eio.handlers["disconnect"]
+        self.eio.on("connect", self.connect)
+        self.eio.on("disconnect", self.disconnect)
+
+    def open_sockets(self, address: str | None = None) -> int:
+        """Return how many sockets this process holds, in all or from one client address."""
+        with self.lock:
+            return len(self.address_of) if address is None else self.by_address.get(address, 0)
+
+    def connect(self, eio_sid: str, environ: dict):
+        """Admit a handshake only with a user, under the caps; anything returned but True is a 401."""
+        address = environ.get("REMOTE_ADDR") or "-"
+        with self.lock:
+            if len(self.address_of) >= self.most:
+                return self._refuse("full", address)
+            if self.by_address.get(address, 0) >= self.per_address:
+                return self._refuse("too_many", address)
+            self.address_of[eio_sid] = address  # the slot is held while the user is looked up
+            self.by_address[address] = self.by_address.get(address, 0) + 1
+        try:
+            with self.app.request_context(environ):
+                user = connection_user(self.app.extensions["yingji"].sessions)
+        except Exception:  # noqa: BLE001 - a database outage refuses the board; it retries by itself
+            log.exception("board handshake: could not check the user")
+            user = None
+        if user is None:
+            self._release(eio_sid)
+            return self._refuse("unauthorised", address)
+        self._admit(eio_sid, environ)
+        with self.lock:
+            self.pending[eio_sid] = time.monotonic() + self.join_within
+            if self._sweeper is None:
+                self._sweeper = self.sio.start_background_task(self._sweep)
+        return True
+
+    def joined(self, eio_sid: str) -> None:
+        """Note that a socket has joined /board: it keeps its connection."""
+        with self.lock:
+            self.pending.pop(eio_sid, None)
+
+    def disconnect(self, eio_sid: str, *args):
+        """Free a socket's slot, then let python-socketio clean up."""
+        self._release(eio_sid)
+        return self._leave(eio_sid, *args)
+
+    def _release(self, eio_sid: str) -> None:
+        with self.lock:
+            self.pending.pop(eio_sid, None)
+            address = self.address_of.pop(eio_sid, None)
+            if address is not None:
+                left = self.by_address.get(address, 1) - 1
+                if left > 0:
+                    self.by_address[address] = left
+                else:
+                    self.by_address.pop(address, None)
+
+    def _refuse(self, why: str, address: str) -> dict:
+        self.refused += 1
+        log.warning("board handshake refused (%s) from %s", why, address)
+        zh, en = REFUSALS[why]
+        return {"error": {"code": why, "message": zh, "message_en": en}}
+
+    def _sweep(self) -> None:
+        # One task for every socket (not a timer each): close those that never joined /board.
+        while True:
+            self.sio.sleep(0.5)
+            now = time.monotonic()
+            with self.lock:
+                late = [sid for sid, deadline in self.pending.items() if deadline <= now]
+                for sid in late:
+                    self.pending.pop(sid, None)
+            for sid in late:
+                log.info("closing a socket that did not join %s within %.0f s", NAMESPACE, self.join_within)
+                try:
+                    self.eio.disconnect(sid)
+                except Exception:  # noqa: BLE001 - it may have gone meanwhile
+                    log.debug("socket %s already gone", sid)
+                self._release(sid)
+
+
+REFUSALS = {
+    "unauthorised": ("未登录或令牌无效", "not signed in or invalid token"),
+    "too_many": ("本地址的看板连接过多", "too many board connections from this address"),
+    "full": ("看板连接已满，请稍后重连", "the server holds its most board connections, reconnect later"),
+}
 
 
 def _now_iso() -> str:
@@ -69,7 +193,7 @@ def connect(auth=None):
     """Admit a board with a valid token or login session into its rooms, and greet it with `hello`."""
     wiring = current_app.extensions["yingji"]
     try:
-        user = _user(wiring.sessions, auth)
+        user = connection_user(wiring.sessions, auth)
     except Exception:  # noqa: BLE001 - a database outage refuses the board; it retries by itself
         log.exception("board connect: could not check the user")
         raise Refused("unavailable", "服务暂不可用，请稍后重连", "service unavailable, reconnect later") from None
@@ -94,6 +218,9 @@ def connect(auth=None):
     except Exception:  # noqa: BLE001 - never let Flask-SocketIO retry the handler without auth
         log.exception("board connect failed for user %s", user.id)
         raise Refused("unavailable", "服务暂不可用，请稍后重连", "service unavailable, reconnect later") from None
+    door = current_app.extensions.get("yingji_door")
+    if door is not None:
+        door.joined(current_app.extensions["socketio"].server.manager.eio_sid_from_sid(request.sid, NAMESPACE))
     log.info("board connected: user %s (%s) in %s", user.id, user.role, ", ".join(my_rooms))
     return True
 
@@ -128,8 +255,9 @@ def _error(exc: Exception):
     return None
 
 
-def register(sio: SocketIO) -> None:
-    """Register the /board handlers on an app's Socket.IO server (create_app calls it)."""
+def register(sio: SocketIO, app: Flask) -> None:
+    """Put the door on an app's Socket.IO server and register the /board handlers (create_app calls it)."""
+    app.extensions["yingji_door"] = Door(app, sio)
     sio.on("connect", namespace=NAMESPACE)(connect)
     sio.on("resume", namespace=NAMESPACE)(resume)
     sio.on("ping_board", namespace=NAMESPACE)(ping_board)

@@ -47,10 +47,25 @@ def _twiml(response) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
+def _first_time(sid_field: str, kind: str) -> bool:
+    """Return True the first time Twilio's message or call id is seen; a repeat is audited and changes nothing."""
+    sid = request.form.get(sid_field, "").strip()
+    if not sid:  # Twilio always sends it: without one there is nothing to tell a replay by
+        log.warning("refused a %s webhook without %s", kind, sid_field)
+        return False
+    if escalation.first_receipt(db(), sid, kind=kind, now=now(), phone=request.form.get("From")):
+        return True
+    db().commit()  # the audit entry of the refused repeat
+    log.warning("refused a repeated %s webhook %s", kind, sid)
+    return False
+
+
 @bp.post("/sms")
 def inbound_sms():
-    """An SMS reply: "1" acknowledges the latest alert to that phone, a code (A12, D7) names the item."""
+    """An SMS reply: it acknowledges the items whose reply codes (签收码) it names, sent to that phone."""
     phone, body = request.form.get("From", ""), request.form.get("Body", "")
+    if not _first_time("MessageSid", "sms"):
+        return _twiml(MessagingResponse())  # 200 and nothing sent back: a replay learns nothing
     outcome = escalation.acknowledge_by_reply(db(), phone, body, now=now())
     db().commit()
     log.info("SMS reply from %s acknowledged %s", mask_phone(phone) if phone else "-",
@@ -64,6 +79,8 @@ def inbound_sms():
 def keypress():
     """The keypress gathered on an alert call: 1 acknowledges everything the call was about."""
     ref = request.args.get("ref", type=bounded_int)
+    if not _first_time("CallSid", "voice"):
+        return _twiml(VoiceResponse())
     outcome = escalation.acknowledge_by_keypress(db(), ref or 0, request.form.get("Digits", ""), now=now(),
                                                  call_sid=request.form.get("CallSid"))
     db().commit()

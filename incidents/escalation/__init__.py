@@ -6,9 +6,6 @@ message texts), the lifecycle (start, stop, settle), the walk (the scheduler's c
 names re-exported here.
 """
 from incidents.escalation.acknowledgements import (
-    ACK_WORDS,
-    CODE,
-    CODE_COLUMNS,
     AckOutcome,
     acknowledge,
     acknowledge_by_keypress,
@@ -40,14 +37,15 @@ from incidents.escalation.lifecycle import (
 )
 from incidents.escalation.notices import ESCALATOR, summary
 from incidents.escalation.provider_status import apply_status
+from incidents.escalation.reply_codes import codes_in, first_receipt
 from incidents.escalation.views import delivery_dict, history, record_test, running_count
 from incidents.escalation.walk import advance
 
 __all__ = [
-    "ACK_WORDS", "ALERT", "BOARD", "CODE", "CODE_COLUMNS",
+    "ALERT", "BOARD",
     "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "TEST",
     "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
-    "advance", "apply_status", "chain_for", "claim_outgoing", "delivery_dict", "history", "record_results",
+    "advance", "apply_status", "chain_for", "claim_outgoing", "codes_in", "delivery_dict", "first_receipt", "history", "record_results",
     "record_test", "rechain_incident", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
     "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock",
     "start_for_complaint_limit", "step_at", "step_count", "step_of", "stop", "summary",

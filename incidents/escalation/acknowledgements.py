@@ -1,7 +1,6 @@
 """Acknowledgement (签收) on the board, by SMS reply or by a keypress on the call; it stops the chain."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,19 +23,10 @@ from incidents.kernel.actors import SystemActor
 from incidents.escalation.channels import ALERT, BOARD, SMS, VOICE
 from incidents.escalation.lifecycle import OPEN, open_escalations, stop
 from incidents.escalation.notices import item_code
+from incidents.escalation.reply_codes import codes_in
 from incidents.models import ACKNOWLEDGED
 from incidents.plan.versions import plan_of
 from incidents.records import announce
-
-
-ACK_WORDS = ("1", "１", "收到", "签收", "确认", "好的", "ok")
-
-
-# Not \b: Python counts Chinese characters as word characters, and "收到A12" must find A12.
-CODE = re.compile(r"(?<![A-Za-z0-9])([AaDdCc])\s*(\d{1,9})(?![0-9])")
-
-
-CODE_COLUMNS = {"A": "assignment_id", "D": "deadline_id", "C": "complaint_limit_id"}
 
 
 def acknowledge(session: Session, escalation_id: int, *, by: User, now: datetime) -> Escalation:
@@ -98,31 +88,27 @@ class AckOutcome:
 
 
 def acknowledge_by_reply(session: Session, phone: str, body: str, *, now: datetime) -> AckOutcome:
-    """Acknowledge by SMS reply: the items its codes name, or those of the latest alert to this phone."""
-    text = (body or "").strip()
-    codes = [f"{k.upper()}{n}" for k, n in CODE.findall(text)]
-    sent = (select(Delivery).where(Delivery.phone == phone, Delivery.purpose == ALERT,
-                                   Delivery.channel.in_((SMS, VOICE)), Delivery.sent_at.is_not(None))
+    """Acknowledge by SMS reply: only the items whose random reply codes it names and that were sent to this phone.
+
+    A bare "1" or an item's number (A12) acknowledges nothing any more: either could sign an item
+    the officer never saw (a captured reply resent later, a guessed number).
+    """
+    codes = codes_in(body)
+    if not codes:
+        return AckOutcome((), "请回复短信中的签收码（如“回复K7QX签收”中的K7QX）签收，可一次回复多个。")
+    sent = (select(Delivery).join(Escalation, Delivery.escalation_id == Escalation.id)
+            .where(Delivery.phone == phone, Delivery.purpose == ALERT, Delivery.channel.in_((SMS, VOICE)),
+                   Delivery.sent_at.is_not(None))
             .order_by(Delivery.sent_at.desc(), Delivery.id.desc()))
-    if codes:
-        targets = []
-        for code in codes:
-            column = getattr(Escalation, CODE_COLUMNS[code[0]])
-            found = session.scalars(sent.join(Escalation, Delivery.escalation_id == Escalation.id)
-                                    .where(column == int(code[1:]))).first()
-            if found is not None:
-                targets.append(found)
-        if not targets:
-            return AckOutcome((), f"未找到发给本机号码的事项 {'、'.join(codes)}，请核对编号。")
-    elif re.sub(r"[\s\W_]+", "", text.lower()) in ACK_WORDS or text.startswith(("1", "１")):
-        latest = next((d for d in session.scalars(sent.limit(20)) if d.escalation.status in OPEN), None)
-        if latest is None:
-            return AckOutcome((), "您目前没有待签收的事项。")
-        targets = [latest]
-    else:
-        return AckOutcome((), "回复1签收最近一条通知，或回复事项编号（如A12）签收。")
-    # A code signs that item only; "1" signs everything the latest message carried.
-    return _acknowledge_deliveries(session, targets, phone=phone, channel=SMS, now=now, whole_bundle=not codes)
+    targets = []
+    for code in codes:
+        found = session.scalars(sent.where(Escalation.reply_code == code)).first()
+        if found is not None:
+            targets.append(found)
+    if not targets:
+        return AckOutcome((), f"未找到发给本机号码的签收码 {'、'.join(codes)}，请核对。")
+    # A code signs that item only (a bundle lists each item's code).
+    return _acknowledge_deliveries(session, targets, phone=phone, channel=SMS, now=now, whole_bundle=False)
 
 
 def acknowledge_by_keypress(session: Session, delivery_id: int, digits: str, *, now: datetime,

@@ -82,12 +82,13 @@ def _claim(session: Session, rows: list[Delivery], *, channel: str, phone: str, 
         alerts = [d for d in rows if d.purpose == ALERT]
         items = []
         for d in alerts:
-            code = item_code(d.escalation)
+            # The reply code is what the officer types back; an item from before reply codes shows its number.
+            code = d.escalation.reply_code or item_code(d.escalation)
             if code not in (c for c, _ in items):
                 items.append((code, messages.short_title(item_title(session, d.escalation))))
         text = messages.bundle_text(items, handled=len(rows) - len(alerts))
         if channel == VOICE:
-            text = messages.spoken(text).replace("回复1全部签收，或回复编号签收", "")
+            text = messages.spoken(text).replace(messages.BUNDLE_ASK, "")
         for d in rest:
             d.status, d.bundle_id, d.next_attempt_at, d.updated_at = "bundled", carrier.id, None, now
         carrier.content = text

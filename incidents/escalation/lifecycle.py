@@ -39,6 +39,7 @@ from incidents.plan import COMPLAINT_CHAIN, Plan
 from incidents.escalation.frozen import chain_for, step_at, step_count
 from incidents.escalation.channels import ALERT, BOARD, HANDLED, SMS, VOICE
 from incidents.escalation.notices import ESCALATOR, OUT, add_delivery, announce, handled_text
+from incidents.escalation.reply_codes import new_code
 
 
 LIVE_INCIDENT = (REGISTERED, ACTIVE, WATCHING)
@@ -63,7 +64,7 @@ def _start(session: Session, *, key: str, incident: Incident, plan: Plan, trigge
                      deadline_id=deadline.id if deadline else None, trigger=trigger,
                      department=(assignment.department if assignment else deadline.department),
                      station=None if assignment else deadline.station, chain=chain, started_at=now,
-                     status=ESC_RUNNING, next_step=0, next_at=step_at(chain, now, 0))
+                     status=ESC_RUNNING, next_step=0, next_at=step_at(chain, now, 0), reply_code=new_code(session))
     session.add(row)
     session.flush()
     return row
@@ -104,7 +105,7 @@ def start_for_complaint_limit(session: Session, limit: ComplaintLimitRow, plan: 
         return existing
     row = Escalation(key=key, incident_id=None, complaint_limit_id=limit.id, trigger=trigger,
                      department=limit.department, station=None, chain=chain, started_at=now, status=ESC_RUNNING,
-                     next_step=0, next_at=step_at(chain, now, 0))
+                     next_step=0, next_at=step_at(chain, now, 0), reply_code=new_code(session))
     session.add(row)
     session.flush()
     return row

@@ -35,6 +35,11 @@ def item_code(kind: str, item_id: int) -> str:
     return f"{'A' if kind == 'assignment' else 'D'}{item_id}"
 
 
+def ack_tail(code: str, reply_code: str | None) -> str:
+    """Return the end of an alert SMS: how to acknowledge it (the random reply code), and the item's number."""
+    return (f"。回复{reply_code}签收[{code}]" if reply_code else f"。[{code}]")
+
+
 def _cut(text: str, units: int) -> str:
     if ucs2_units(text) <= units:
         return text
@@ -65,35 +70,37 @@ def _head(level_numeral: str | None, number: str | None) -> str:
     return f"【应急{level}】{number or ''} "
 
 
-def assignment_text(assignment: dict) -> str:
+def assignment_text(assignment: dict, *, reply_code: str | None = None) -> str:
     """Return the SMS for an assignment (a snapshots.assignment dict): incident, task, deadline, how to sign."""
     due = beijing(assignment.get("due_at"))
     deadline = f"，北京时间{due}前" if due else ""
     dept = assignment.get("department_name") or assignment.get("department") or ""
     template = (_head(assignment.get("level_numeral"), assignment.get("incident_number")) + "{title}：请" + dept
-                + "{ask}" + deadline + "。回复1签收[" + item_code("assignment", assignment["id"]) + "]")
+                + "{ask}" + deadline + ack_tail(item_code("assignment", assignment["id"]), reply_code))
     return _fit(template, assignment.get("incident_title") or "", "：" + (assignment.get("task") or "处置任务"))
 
 
-def clock_text(clock: dict, incident: dict, *, overdue: bool | None = None) -> str:
+def clock_text(clock: dict, incident: dict, *, overdue: bool | None = None, reply_code: str | None = None) -> str:
     """Return the SMS for a reporting clock (snapshots.deadline and snapshots.incident dicts)."""
     if overdue is None:
         overdue = clock.get("status") == "overdue"
     due = beijing(clock.get("due_at"))
     when = f"已超时(时限北京时间{due})" if overdue else f"须于北京时间{due}前完成"
     template = (_head(incident.get("level_numeral"), incident.get("number")) + "{title}：{ask}" + when
-                + "。回复1签收[" + item_code("clock", clock["id"]) + "]")
+                + ack_tail(item_code("clock", clock["id"]), reply_code))
     return _fit(template, incident.get("title") or "", clock.get("name") or "报告")
 
 
-def sms_text(item: dict, incident: dict | None = None, *, overdue: bool | None = None) -> str:
+def sms_text(item: dict, incident: dict | None = None, *, overdue: bool | None = None,
+             reply_code: str | None = None) -> str:
     """Return the SMS for an assignment dict, or for a clock dict with its incident dict."""
     if incident is None:
-        return assignment_text(item)
-    return clock_text(item, incident, overdue=overdue)
+        return assignment_text(item, reply_code=reply_code)
+    return clock_text(item, incident, overdue=overdue, reply_code=reply_code)
 
 
-ACK_TAIL = re.compile(r"。回复1签收\[[ADC]\d+\]$")
+ACK_TAIL = re.compile(r"。(回复[A-Z0-9]+签收)?\[[ADC]\d+\]$")
+BUNDLE_ASK = "回复签收码签收（可一次回复多个）"
 HANDLED = {
     "acknowledged": "已由{by}签收",
     "resolved": "已办结",
@@ -119,7 +126,7 @@ def bundle_text(items: list[tuple[str, str]], *, handled: int = 0) -> str:
     """Return one SMS for several items to one phone: codes with short titles, then how to sign."""
     alerts = len(items)
     head = f"【应急】您有{alerts}项待签收" if alerts else "【已处理】"
-    tail = "。回复1全部签收，或回复编号签收" if alerts else "。"
+    tail = "。" + BUNDLE_ASK if alerts else "。"
     note = f"（另有{handled}项已处理）" if handled and alerts else (f"{handled}项事项已处理，无需再处理" if handled else "")
     text = head + note + "："
     room = MAX_UNITS - ucs2_units(text + tail)
@@ -145,9 +152,9 @@ def short_title(title: str, limit: int = 10) -> str:
 
 
 def complaint_limit_text(*, code: str, tracking_no: str, business: str, limit_name: str, due_at: datetime,
-                         overdue: bool) -> str:
+                         overdue: bool, reply_code: str | None = None) -> str:
     """Return the SMS for a 12315 time limit about to run out, or run out; the business is cut first."""
     due = beijing(due_at)
     when = f"已超时(时限北京时间{due})" if overdue else f"须于北京时间{due}前办结"
-    template = "【12315】" + tracking_no + " {title}：“{ask}”" + when + "。回复1签收[" + code + "]"
+    template = "【12315】" + tracking_no + " {title}：“{ask}”" + when + ack_tail(code, reply_code)
     return _fit(template, business, limit_name)

@@ -88,13 +88,14 @@ def alert_text(ctx: Context, row: Escalation, plan: Plan | None) -> str:
         limit = ctx.limits[row.complaint_limit_id]
         return messages.complaint_limit_text(
             code=item_code(row), tracking_no=limit.complaint.tracking_no, business=limit.complaint.business_name,
-            limit_name=limit.name, due_at=limit.due_at, overdue=row.trigger == "overdue")
+            limit_name=limit.name, due_at=limit.due_at, overdue=row.trigger == "overdue", reply_code=row.reply_code)
     incident = ctx.incidents[row.incident_id]
     if row.assignment_id is not None:
-        return messages.assignment_text(snapshots.assignment(ctx.assignments[row.assignment_id], plan))
+        return messages.assignment_text(snapshots.assignment(ctx.assignments[row.assignment_id], plan),
+                                        reply_code=row.reply_code)
     deadline = ctx.deadlines[row.deadline_id]
     return messages.clock_text(snapshots.deadline(deadline), snapshots.incident(incident, plan),
-                               overdue=row.trigger == "overdue")
+                               overdue=row.trigger == "overdue", reply_code=row.reply_code)
 
 
 def handled_text(session: Session, row: Escalation, *, status: str, reason: str) -> str:

@@ -121,6 +121,7 @@ ACTIONS = {
     "escalation.resolved": "升级通知结束（已办结）",
     "escalation.stopped": "升级通知停止",
     "escalation.exhausted": "升级通知已至最后一步",
+    "webhook.replayed": "拒绝重复的短信回复或按键回执（未作处理）",
     "holiday_watch.opened": "发布节日市场预警",
     "holiday_watch.moved": "节日预警日期按放假通知调整",
     "holiday_watch.closed": "节日市场预警结束",
@@ -136,7 +137,8 @@ ACTIONS = {
     "complaint.contact_viewed": "查看完整联系方式",
 }
 SYSTEM_ACTORS = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试", "reports": "简报生成",
-                 "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历"}
+                 "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历",
+                 "provider": "短信电话平台回执"}
 
 
 class _Clocks(Protocol):

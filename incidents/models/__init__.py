@@ -59,6 +59,7 @@ from incidents.models.escalation import (
     ESC_EXHAUSTED,
     ESCALATION_STATUSES,
     Escalation,
+    ProviderReceipt,
     DELIVERY_STATUSES,
     Delivery,
 )
@@ -149,6 +150,7 @@ __all__ = [
     "ESC_EXHAUSTED",
     "ESCALATION_STATUSES",
     "Escalation",
+    "ProviderReceipt",
     "DELIVERY_STATUSES",
     "Delivery",
     "BoardRoom",

@@ -55,6 +55,9 @@ class Escalation(Base):
     ack_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ack_by_name: Mapped[str | None] = mapped_column(String(80))
     ack_channel: Mapped[str | None] = mapped_column(String(10))  # board | sms | voice
+    # The random code (签收码) an SMS reply must name to acknowledge this item: sent only to the
+    # phones alerted about it, not guessable from the item's number (A12), unique among open items.
+    reply_code: Mapped[str | None] = mapped_column(String(8), index=True)
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="escalation", order_by="Delivery.id", foreign_keys="Delivery.escalation_id")
@@ -101,3 +104,14 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     escalation: Mapped[Escalation | None] = relationship(back_populates="deliveries", foreign_keys=[escalation_id])
+
+
+class ProviderReceipt(Base):
+    """A provider's webhook already acted on (a Twilio MessageSid or CallSid): a repeat changes nothing."""
+
+    __tablename__ = "provider_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # sms | voice
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,7 @@
 """Idempotency keys of the API: the first answer to a client's POST, kept 24 hours.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-07 17:00:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import incidents.kernel.db
 
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from sqlalchemy import select
+
 from app.jobs.clocks import tick, walker_for
+from incidents.models import AuditEntry, Escalation, ProviderReceipt
 from tests.helpers import Recorder, approve_summary, incident_payload, iso
 from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
 
@@ -26,6 +29,7 @@ class World:
     def __init__(self, app, wiring, clock, users, make_user, stub, *, level: str | None,
                  station: str | None = None) -> None:
         self.app, self.wiring, self.clock, self.users, self.stub = app, wiring, clock, users, stub
+        self.replies = 0
         app.config.update(stub.settings(TWILIO_VOICE_ACTION=f"{HOOK}/voice", TWILIO_STATUS_CALLBACK=f"{HOOK}/status"))
         self.walker = walker_for(app, workers=1)
         self.recorder = Recorder()
@@ -86,9 +90,21 @@ class World:
         client = self.app.test_client()
         return self.stub.callback(f"{HOOK}/{path}", params, client=client)
 
-    def reply(self, phone: str, body: str):
+    def reply(self, phone: str, body: str, *, sid: str | None = None):
+        """Send a signed SMS reply; every reply is a new message (its own MessageSid) unless `sid` is given."""
+        self.replies += 1
         return self.hook("sms", {"AccountSid": self.stub.account_sid, "From": phone, "To": "+15005550006",
-                                 "Body": body, "MessageSid": "SMreply" + phone[-4:]})
+                                 "Body": body, "MessageSid": sid or f"SMreply{self.replies:026d}"})
+
+    def code(self, phone: str, aid: int | None = None) -> str:
+        """Return the reply code (签收码) of the latest SMS to a phone, or the one a bundle lists for a task."""
+        text = [r for r in self.sent("sms") if r.to == phone][-1].content
+        if aid is None:
+            return re.search(r"回复([A-Z0-9]{4})签收", text).group(1)
+        with self.wiring.sessions() as db:
+            code = db.scalar(select(Escalation.reply_code).where(Escalation.assignment_id == aid))
+        assert re.search(rf"(?<![A-Z0-9]){code} ", text), text
+        return code
 
     def keypress(self, call, digits: str = "1"):
         ref = re.search(r"ref=(\d+)", call.content).group(1)
@@ -140,13 +156,13 @@ def test_unacknowledged_escalates_sms_call_head_leader_at_the_minutes_of_the_cha
     assert all("****" in d["phone_masked"] for d in esc["deliveries"] if d["phone_masked"])
 
 
-def test_sms_reply_one_acknowledges_and_stops_the_rest(level_one):
+def test_sms_reply_with_its_code_acknowledges_and_stops_the_rest(level_one):
     w = level_one
     aid = w.assign()
     w.stub.expect_sms(OFFICER, f"[A{aid}]")
     w.at(2)
     w.settled()
-    r = w.reply(OFFICER, "1")
+    r = w.reply(OFFICER, w.code(OFFICER))
     assert r.status_code == 200
     assert f"已签收：A{aid}" in r.get_data(as_text=True)
     assert w.assignment(aid)["status"] == "acknowledged"
@@ -342,12 +358,12 @@ def test_a_flood_is_throttled_and_what_waits_goes_out_as_one_bundle(app, wiring,
         w.at(45)
         w.settled()
         text = w.sent("sms")[-1].content
-        assert f"A{ids[5]}" in text and f"A{ids[6]}" in text and "回复1全部签收" in text
+        assert "回复签收码签收" in text
         history = {e["code"]: e for e in w.history()}
         held = [d for code in (f"A{ids[5]}", f"A{ids[6]}") for d in history[code]["deliveries"] if d["channel"] == "sms"]
         assert sorted(d["status"] for d in held) == ["bundled", "queued"]
-        # Replying 1 to the bundle signs both items it carried.
-        r = w.reply(OFFICER, "1")
+        # Replying both codes the bundle lists, in one message, signs both items it carried.
+        r = w.reply(OFFICER, f"{w.code(OFFICER, ids[5])} {w.code(OFFICER, ids[6])}")
         assert f"A{ids[5]}" in r.get_data(as_text=True) and f"A{ids[6]}" in r.get_data(as_text=True)
         assert w.assignment(ids[5])["status"] == w.assignment(ids[6])["status"] == "acknowledged"
         assert w.assignment(ids[0])["status"] == "pushed"
@@ -369,7 +385,8 @@ def test_a_clock_about_to_run_out_escalates_and_a_reply_with_its_code_acknowledg
         w.at(45)
         w.at(47)
         w.settled()
-        r = w.reply(station_phone, f"收到 d{clock_id}")
+        code = w.code(station_phone)
+        r = w.reply(station_phone, f"收到 {code.lower()}")
         assert f"已签收：D{clock_id}" in r.get_data(as_text=True)
         w.at(50)
         w.at(55)  # the second warning belongs to the same, acknowledged, escalation: nothing
@@ -389,8 +406,8 @@ def test_a_clock_about_to_run_out_escalates_and_a_reply_with_its_code_acknowledg
         w.settled()
         statuses = {(e["trigger"], e["status"]) for e in w.history() if e["deadline_id"] == clock_id}
         assert statuses == {("warning", "acknowledged"), ("overdue", "resolved")}
-        # A reply naming an item this phone was never told about acknowledges nothing.
-        r = w.reply("+8613899999999", f"D{clock_id}")
+        # A reply naming a code this phone was never sent acknowledges nothing.
+        r = w.reply("+8613899999999", code)
         assert "未找到" in r.get_data(as_text=True)
     finally:
         w.walker.close()
@@ -422,30 +439,34 @@ def test_the_last_step_goes_out_and_a_late_acknowledgement_still_tells_those_ale
         w.walker.close()
 
 
-def test_a_code_signs_only_its_item_of_a_bundle_and_one_signs_them_all(level_one):
+def test_a_code_signs_only_its_item_of_a_bundle(level_one):
     w = level_one
     first, second = w.assign("任务甲"), w.assign("任务乙")
     w.stub.expect_sms(OFFICER, "您有2项待签收")
     w.at(2)
     w.settled()
-    r = w.reply(OFFICER, f"A{first}")
+    first_code, second_code = w.code(OFFICER, first), w.code(OFFICER, second)
+    assert first_code != second_code
+    r = w.reply(OFFICER, first_code)
     assert f"已签收：A{first}。" in r.get_data(as_text=True)
     assert w.assignment(first)["status"] == "acknowledged" and w.assignment(second)["status"] == "pushed"
     w.stub.expect_call(OFFICER, "任务乙")  # the other item's chain goes on
     w.at(5)
     w.settled()
-    r = w.reply(OFFICER, "1")
+    r = w.reply(OFFICER, second_code)
     assert f"已签收：A{second}" in r.get_data(as_text=True)
     assert w.assignment(second)["status"] == "acknowledged"
 
 
-@pytest.mark.parametrize("body", ["收到A{aid}", "确认 a{aid}，谢谢", "收到。", "１"])
-def test_natural_replies_acknowledge(level_one, body):
+@pytest.mark.parametrize("body", ["{code}", "收到{code}", "确认 {lower}，谢谢", "1 {code}", "{wide}"])
+def test_natural_replies_with_the_code_acknowledge(level_one, body):
     w = level_one
     aid = w.assign()
     w.stub.expect_sms(OFFICER, f"[A{aid}]")
     w.at(2)
-    r = w.reply(OFFICER, body.format(aid=aid))
+    code = w.code(OFFICER)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in code)  # typed with a full-width keyboard
+    r = w.reply(OFFICER, body.format(code=code, lower=code.lower(), wide=wide))
     assert f"已签收：A{aid}" in r.get_data(as_text=True)
     assert w.assignment(aid)["status"] == "acknowledged"
 
@@ -488,3 +509,79 @@ def test_a_status_callback_before_the_sid_is_recorded_is_kept(level_one):
                                                   "MessageStatus": "failed", "To": OFFICER})
     assert r.status_code == 200
     assert [d["status"] for d in w.history()[0]["deliveries"] if d["channel"] == "sms"] == ["delivered"]
+
+
+# --- replay (issue 15 item 10) -------------------------------------------------------------
+def test_a_bare_one_or_an_item_number_acknowledges_nothing(level_one):
+    """"1" and "A12" could sign an item the officer never saw: only the item's random reply code does."""
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(2)
+    w.settled()
+    assert re.search(r"。回复[ACDEFGHJKMNPQRTUVWXY34679]{4}签收\[A\d+\]$", w.sent("sms")[-1].content)
+    for body in ("1", "收到", f"A{aid}", f"收到A{aid}"):
+        r = w.reply(OFFICER, body)
+        assert r.status_code == 200 and "签收码" in r.get_data(as_text=True), body
+    assert w.assignment(aid)["status"] == "pushed"
+
+
+def test_a_captured_reply_resent_later_cannot_acknowledge_a_newer_task(level_one, wiring):
+    """The finding: a signed reply captured on the way in, resent 19 minutes later, for a task pushed since."""
+    w = level_one
+    first = w.assign("任务甲")
+    w.stub.expect_sms(OFFICER, "任务甲")
+    w.at(2)
+    w.settled()
+    captured = {"AccountSid": w.stub.account_sid, "From": OFFICER, "To": "+15005550006",
+                "Body": w.code(OFFICER), "MessageSid": "SM" + "c" * 32}
+    r = w.hook("sms", captured)
+    assert f"已签收：A{first}" in r.get_data(as_text=True)
+    w.at(19)
+    second = w.assign("任务乙")
+    w.stub.expect_sms(OFFICER, "任务乙")
+    w.at(21)
+    w.settled()
+    assert w.code(OFFICER) != captured["Body"]
+    # The same signed request again: 200 (Twilio must not retry it), nothing signed, nothing answered.
+    r = w.hook("sms", captured)
+    assert r.status_code == 200 and "<Message>" not in r.get_data(as_text=True)
+    assert w.assignment(second)["status"] == "pushed"
+    # Even as a new message (a new MessageSid), the old code names only the old item.
+    r = w.reply(OFFICER, captured["Body"])
+    assert w.assignment(second)["status"] == "pushed" and f"A{second}" not in r.get_data(as_text=True)
+    with wiring.sessions() as db:
+        replays = db.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.replayed")).all()
+        receipts = db.scalars(select(ProviderReceipt.sid)).all()
+    assert [(e.entity, e.entity_id) for e in replays] == [("sms", captured["MessageSid"])]
+    assert captured["MessageSid"] in receipts
+
+
+def test_a_repeated_keypress_callback_changes_nothing(level_one, wiring):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER)
+    w.stub.expect_call(OFFICER)
+    w.at(2)
+    w.at(5)
+    w.settled()
+    call = w.sent("voice")[0]
+    r = w.keypress(call, "2")
+    assert "未签收" in r.get_data(as_text=True)
+    # The "2" was this call's keypress: a "1" forged onto the same call (same CallSid) is a replay.
+    r = w.keypress(call, "1")
+    assert r.status_code == 200 and "<Say" not in r.get_data(as_text=True)
+    assert w.assignment(aid)["status"] == "pushed"
+    with wiring.sessions() as db:
+        assert db.scalars(select(AuditEntry.entity).where(AuditEntry.action == "webhook.replayed")).all() == ["voice"]
+
+
+def test_a_webhook_without_its_message_id_acknowledges_nothing(level_one):
+    w = level_one
+    aid = w.assign()
+    w.stub.expect_sms(OFFICER, f"[A{aid}]")
+    w.at(2)
+    r = w.hook("sms", {"AccountSid": w.stub.account_sid, "From": OFFICER, "To": "+15005550006",
+                       "Body": w.code(OFFICER)})
+    assert r.status_code == 200
+    assert w.assignment(aid)["status"] == "pushed"

@@ -63,6 +63,7 @@ OUT_OK = ("queued", "sent", "delivered")  # what record_results keeps for an acc
 TITLE = "冷库中毒"  # short: a bundle of ten items still lists every code
 TASK = re.compile(r"核查K(\d{3})")
 CODE = re.compile(r"(?<![0-9A-Za-z])A(\d+)(?![0-9])")
+REPLY = re.compile(r"(?<![0-9A-Za-z])([A-Z0-9]{4})(?![0-9A-Za-z])")
 
 
 def officer_phone(i: int) -> str:
@@ -332,9 +333,10 @@ class Item:
     department: str
 
 
-def _names(content: str, task_of: dict[int, int]) -> set[int]:
-    """Return the assignments a message names: by code ([A12], A12 in a bundle) or by task (calls)."""
-    return {int(x) for x in CODE.findall(content)} | {task_of.get(int(x), -1) for x in TASK.findall(content)}
+def _names(content: str, task_of: dict[int, int], reply_of: dict[str, int]) -> set[int]:
+    """Return the assignments a message names: by number ([A12]), reply code (a bundle) or task (calls)."""
+    return ({int(x) for x in CODE.findall(content)} | {task_of.get(int(x), -1) for x in TASK.findall(content)}
+            | {reply_of[x] for x in REPLY.findall(content) if x in reply_of})
 
 
 def test_two_schedulers_killed_at_random_send_every_due_message_once(wiring, make_user, stub, schedulers):
@@ -469,8 +471,9 @@ def account(wiring, stub, bureau: Bureau, items: dict[int, Item], task_of: dict[
 
     # The recipients' view, from the message texts alone: nobody heard of an item twice on one channel.
     heard = Counter()
+    reply_of = {e.reply_code: e.assignment_id for e in escalations.values() if e.reply_code}
     for r in sent:
-        for aid in _names(r.content, task_of):
+        for aid in _names(r.content, task_of, reply_of):
             heard[(r.to, r.kind, aid)] += 1
     cut_off = {(d.phone, d.channel, escalations[d.escalation_id].assignment_id) for d in deliveries
                if d.channel != "board" and (by_id[d.bundle_id] if d.bundle_id else d).status == "unknown"}

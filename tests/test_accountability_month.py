@@ -19,7 +19,7 @@ off the program: each line is a clock, its owner, its outcome and how late.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tests.helpers import CLOSING_FORM, deliveries, incident_payload, iso

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from incidents.models import AuditEntry
 from incidents.people.users import create_user
 from incidents.records import audit
 from tests.conftest import TABLES, TEST_AUDIT_KEY, scratch_pg_database
-from tests.helpers import incident_payload, iso
 from tests.test_audit import drop_append_only, restore_append_only, story  # noqa: F401 - fixture
 
 OTHER_KEY = "another-audit-key-fedcba9876543210fedcba9876543210"

@@ -62,7 +62,8 @@ STEP_AFTER = [int(after[2:-1]) for after, _, _ in SECONDS_CHAIN]  # seconds afte
 OUT_OK = ("queued", "sent", "delivered")  # what record_results keeps for an accepted message
 TITLE = "冷库中毒"  # short: a bundle of ten items still lists every code
 TASK = re.compile(r"核查K(\d{3})")
-CODE = re.compile(r"(?<![0-9A-Za-z])A(\d+)(?![0-9])")
+# The item number stands in brackets ("[A12]"); a random reply code may itself start with A and a digit.
+CODE = re.compile(r"\[A(\d+)\]")
 REPLY = re.compile(r"(?<![0-9A-Za-z])([A-Z0-9]{4})(?![0-9A-Za-z])")
 
 

@@ -33,6 +33,10 @@ from incidents.models.incident import (
 from incidents.models.people import (
     User,
     Shift,
+    PasswordHistory,
+    LoginAttempt,
+    LoginLock,
+    LoginSession,
 )
 from incidents.models.audit import (
     AuditEntry,
@@ -129,6 +133,10 @@ __all__ = [
     "DeadlineEvent",
     "User",
     "Shift",
+    "PasswordHistory",
+    "LoginAttempt",
+    "LoginLock",
+    "LoginSession",
     "AuditEntry",
     "AuditHead",
     "PUSHED",

@@ -90,6 +90,7 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 403:
+            db().rollback()
             auth.record_denial("forbidden")
         if _wants_json():
             body = {"code": exc.name.lower().replace(" ", "_"), "message": HTTP_ZH.get(exc.code, exc.name),

@@ -93,6 +93,8 @@ def current_user() -> User | None:
             user = None
         g.auth_via = "session"
     g.user = user
+    # Who called, kept apart from the row: a refused request's rollback expires the row's attributes.
+    g.actor = SystemActor(name=user.name, id=user.id, role=user.role) if user is not None else None
     return user
 
 
@@ -167,11 +169,11 @@ def record_denial(code: str) -> None:
     The request's own transaction is rolled back, which would lose an entry queued there.
     """
     try:
-        user = g.get("user")
+        actor = g.get("actor")
         wiring = yingji()
         with wiring.sessions() as s:
-            audit.record(s, actor=user or ANONYMOUS, action="user.forbidden", entity="user",
-                         entity_id=user.id if user is not None else "-", at=wiring.clock.now(),
+            audit.record(s, actor=actor or ANONYMOUS, action="user.forbidden", entity="user",
+                         entity_id=actor.id if actor is not None else "-", at=wiring.clock.now(),
                          data={"method": request.method, "path": request.path[:200], "code": code})
             s.commit()
     except Exception:  # noqa: BLE001 - the refusal itself must still be answered

@@ -114,7 +114,7 @@ def _no_password_argument(value: str | None) -> None:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
     if not password:

@@ -57,22 +57,22 @@ def _lock_until(session: Session, kind: str, key: str, now: datetime) -> datetim
                                                                  LoginLock.until > now))
 
 
-def _failures_since(session: Session, column, value: str, since: datetime) -> int:
+def _failures_since(session: Session, column, value: str, since: datetime, after_id: int = 0) -> int:
     return session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since)) or 0
+        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since,
+        LoginAttempt.id > after_id)) or 0
 
 
 def _account_failures(session: Session, key: str, rules: LockoutRules, now: datetime) -> int:
     since = now - rules.window
-    # Counting restarts after a success and after a lockout.
-    last_ok = session.scalar(select(func.max(LoginAttempt.at)).where(LoginAttempt.login_key == key,
-                                                                    LoginAttempt.succeeded.is_(True)))
+    # Counting restarts after a lockout, and after a success (by id: both may share one instant).
     last_lock = session.scalar(select(func.max(LoginLock.starts_at)).where(LoginLock.kind == ACCOUNT,
                                                                           LoginLock.key == key))
-    for moment in (last_ok, last_lock):
-        if moment is not None and moment > since:
-            since = moment
-    return _failures_since(session, LoginAttempt.login_key, key, since)
+    if last_lock is not None and last_lock > since:
+        since = last_lock
+    last_ok = session.scalar(select(func.max(LoginAttempt.id)).where(LoginAttempt.login_key == key,
+                                                                    LoginAttempt.succeeded.is_(True)))
+    return _failures_since(session, LoginAttempt.login_key, key, since, last_ok or 0)
 
 
 def _who(user: User | None, login: str) -> tuple[str, dict]:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from app import create_app
+from app import config, create_app
 from app.auth import session_user_id
 from incidents.kernel.actors import SystemActor
 from incidents.kernel.errors import InvalidInput
@@ -17,6 +17,7 @@ from incidents.models import AuditEntry, LoginSession, User
 from incidents.people import login_sessions, passwords
 from incidents.people.passwords import PasswordRules, check_strength
 from incidents.people.users import create_user
+from tests.conftest import TIME_TRAVEL
 
 GOOD = "Ying-ji 2026 good"  # 17 characters, 4 classes
 OTHER = "Another-pass 77"
@@ -37,7 +38,10 @@ def csrf_of(client) -> str:
 
 @pytest.fixture
 def person(app, wiring, clock):
-    """A leader with a browser password, created programmatically (no forced change)."""
+    """A leader with a browser password, created programmatically (no forced change); the real limits."""
+    defaults = config.from_environment({})
+    for name in TIME_TRAVEL:
+        app.config[name] = defaults[name]
     with wiring.sessions() as s:
         user, _ = create_user(s, wiring.plan, name="申局长", login="shen", role="leader", password=GOOD,
                               now=clock.now(), actor=SystemActor(name="tests"))

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
 from app.extensions import db, yingji
 from incidents.kernel.actors import SystemActor
@@ -59,22 +60,29 @@ def password_rules() -> passwords.PasswordRules:
                                    history=c["PASSWORD_HISTORY"], max_age_days=c["PASSWORD_MAX_AGE_DAYS"])
 
 
-def session_user_id(cookie: Mapping) -> int | None:
+def session_user_id(cookie: Mapping, db_session: Session | None = None) -> int | None:
     """Tell whether a browser's login session is still valid: its user's id, or None.
 
-    For every request, and for the boards' Socket.IO code (pass it flask.session). Runs in its own
-    short transaction: a timed-out session is ended and audited, last-seen is touched at most once a
-    minute.
+    For every request, and for the boards' Socket.IO code (pass it flask.session). A timed-out
+    session is ended and audited, and last-seen is touched at most once a minute, committed at once
+    in a short transaction of its own, or of `db_session` when that has none open yet. (When it has
+    one, the writes ride along with it: SQLite allows one writer, and a second transaction would wait.)
     """
     key, user_id = cookie.get("sid"), cookie.get("user_id")
     if not isinstance(key, str) or not isinstance(user_id, int) or isinstance(user_id, bool):
         return None
     wiring = yingji()
-    with wiring.sessions() as s:
+    s = db_session if db_session is not None else wiring.sessions()
+    may_commit = db_session is None or not s.in_transaction()
+    try:
         row = login_sessions.check(s, key, session_rules(), now=wiring.clock.now())
-        if s.dirty:
+        found = row.user_id if row is not None and row.user_id == user_id else None
+        if s.dirty and may_commit:
             s.commit()
-        return row.user_id if row is not None and row.user_id == user_id else None
+        return found
+    finally:
+        if db_session is None:
+            s.close()
 
 
 def current_user() -> User | None:
@@ -87,7 +95,7 @@ def current_user() -> User | None:
         user = user_by_token(db(), header[7:].strip())
         g.auth_via = "token"
     elif session.get("sid") or session.get("user_id"):
-        user_id = session_user_id(session)
+        user_id = session_user_id(session, db())
         user = db().get(User, user_id) if user_id is not None else None
         if user is not None and not user.active:
             user = None

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.kernel.actors import SystemActor
@@ -103,7 +103,6 @@ def end_all(session: Session, user_id: int, *, now: datetime, why: str, actor) -
 
 def deactivate(session: Session, user: User, *, now: datetime, actor) -> None:
     """Deactivate a user and end every session of theirs at once."""
-    session.execute(update(User).where(User.id == user.id).values(active=False))
     user.active = False
     end_all(session, user.id, now=now, why=DEACTIVATED, actor=actor)
     audit.record(session, actor=actor, action="user.deactivated", entity="user", entity_id=user.id, at=now)

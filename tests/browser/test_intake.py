@@ -4,7 +4,6 @@ Every wait is bounded (expect(...) with a timeout); nothing sleeps for a deadlin
 """
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import expect
 

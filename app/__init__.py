@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -38,6 +39,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("AUDIT_KEY") and not production:
         app.config["AUDIT_KEY"] = config_module.audit_key()  # the local demo's generated key
     keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
+    # The cookie never outlives the login session it names (Flask's default is 31 days).
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
@@ -85,12 +88,17 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db().rollback()  # nothing of a refused request is kept
+        if exc.status == 403:
+            auth.record_denial(exc.code)  # in its own transaction
         if _wants_json():
             return jsonify({"error": exc.as_dict()}), exc.status
         return render_template("error.html", message=exc.message_zh, status=exc.status), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code == 403:
+            db().rollback()
+            auth.record_denial("forbidden")
         if _wants_json():
             body = {"code": exc.name.lower().replace(" ", "_"), "message": HTTP_ZH.get(exc.code, exc.name),
                     "message_en": exc.description or exc.name}

@@ -1,25 +1,88 @@
-"""Who is calling: a Bearer token for the API, a login session for browsers."""
+"""Who is calling: a Bearer token for the API, a server-side login session for browsers.
+
+The signed cookie holds the user's id and the random key of a login session row; every request
+checks that row (logout, a password change, deactivation, idle and absolute timeouts end it).
+"""
 from __future__ import annotations
 
 import hmac
+import logging
+import math
 import secrets
+from datetime import timedelta
 from functools import wraps
-from typing import Callable
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
-from app.extensions import db
-from incidents.kernel.errors import DomainError
+from app.extensions import db, yingji
+from incidents.kernel.actors import SystemActor
+from incidents.kernel.errors import DomainError, InvalidInput
 from incidents.models import User
-from incidents.people.users import user_by_password, user_by_token
+from incidents.people import login_sessions, logins, passwords
+from incidents.people.users import user_by_token
+from incidents.records import audit
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("yingji.auth")
+ANONYMOUS = SystemActor(name="anonymous")
+WRONG = "登录名或密码错误"
 
 
 class Unauthorised(DomainError):
     """No valid token or login."""
 
     status = 401
+
+
+def lockout_rules() -> logins.LockoutRules:
+    """Return the lockout settings of the app (app/config.py)."""
+    c = current_app.config
+    window = timedelta(minutes=c["LOGIN_FAILURE_WINDOW_MINUTES"])
+    return logins.LockoutRules(max_failures=c["LOGIN_MAX_FAILURES"], window=window,
+                               lockout=timedelta(minutes=c["LOGIN_LOCKOUT_MINUTES"]),
+                               address_max_failures=c["LOGIN_MAX_FAILURES_PER_ADDRESS"])
+
+
+def session_rules() -> login_sessions.SessionRules:
+    """Return the login session settings of the app."""
+    c = current_app.config
+    return login_sessions.SessionRules(idle=timedelta(minutes=c["SESSION_IDLE_MINUTES"]),
+                                       lifetime=timedelta(hours=c["SESSION_LIFETIME_HOURS"]))
+
+
+def password_rules() -> passwords.PasswordRules:
+    """Return the password policy settings of the app."""
+    c = current_app.config
+    return passwords.PasswordRules(min_length=c["PASSWORD_MIN_LENGTH"], min_classes=c["PASSWORD_MIN_CLASSES"],
+                                   history=c["PASSWORD_HISTORY"], max_age_days=c["PASSWORD_MAX_AGE_DAYS"])
+
+
+def session_user_id(cookie: Mapping, db_session: Session | None = None) -> int | None:
+    """Tell whether a browser's login session is still valid: its user's id, or None.
+
+    For every request, and for the boards' Socket.IO code (pass it flask.session). A timed-out
+    session is ended and audited, and last-seen is touched at most once a minute, committed at once
+    in a short transaction of its own, or of `db_session` when that has none open yet. (When it has
+    one, the writes ride along with it: SQLite allows one writer, and a second transaction would wait.)
+    """
+    key, user_id = cookie.get("sid"), cookie.get("user_id")
+    if not isinstance(key, str) or not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None
+    wiring = yingji()
+    s = db_session if db_session is not None else wiring.sessions()
+    may_commit = db_session is None or not s.in_transaction()
+    try:
+        row = login_sessions.check(s, key, session_rules(), now=wiring.clock.now())
+        found = row.user_id if row is not None and row.user_id == user_id else None
+        if s.dirty and may_commit:
+            s.commit()
+        return found
+    finally:
+        if db_session is None:
+            s.close()
 
 
 def current_user() -> User | None:
@@ -31,13 +94,23 @@ def current_user() -> User | None:
     if header.startswith("Bearer "):
         user = user_by_token(db(), header[7:].strip())
         g.auth_via = "token"
-    elif session.get("user_id"):
-        user = db().get(User, session["user_id"])
+    elif session.get("sid") or session.get("user_id"):
+        user_id = session_user_id(session, db())
+        user = db().get(User, user_id) if user_id is not None else None
         if user is not None and not user.active:
             user = None
         g.auth_via = "session"
     g.user = user
+    # Who called, kept apart from the row: a refused request's rollback expires the row's attributes.
+    g.actor = SystemActor(name=user.name, id=user.id, role=user.role) if user is not None else None
     return user
+
+
+def password_change_due(user: User) -> str | None:
+    """Tell why a browser user must change their password first (first login, expired), or None."""
+    if g.get("auth_via") != "session":
+        return None
+    return passwords.change_due(user, password_rules(), yingji().clock.now())
 
 
 def csrf_token() -> str:
@@ -61,8 +134,11 @@ def api_login_required(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if current_user() is None:
+        user = current_user()
+        if user is None:
             raise Unauthorised("unauthorised", "未登录或令牌无效", "missing or invalid bearer token")
+        if password_change_due(user):
+            raise Unauthorised("password_change_required", "请先修改密码", "the password must be changed first")
         if g.auth_via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
             check_csrf()
         return view(*args, **kwargs)
@@ -71,12 +147,15 @@ def api_login_required(view: Callable) -> Callable:
 
 
 def page_login_required(view: Callable) -> Callable:
-    """Send a browser without a login session to the login page."""
+    """Send a browser without a login session to the login page, and one whose password is due to its change."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if current_user() is None:
+        user = current_user()
+        if user is None:
             return redirect(url_for("auth.login", next=request.full_path))
+        if password_change_due(user):
+            return redirect(url_for("auth.change_password", next=request.full_path))
         if request.method == "POST":
             check_csrf()
         return view(*args, **kwargs)
@@ -84,33 +163,112 @@ def page_login_required(view: Callable) -> Callable:
     return wrapped
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect after login would help phishing.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+def safe_next(target: str | None) -> str:
+    """Return `next` if it is a path of this site, else the board: an open redirect would help phishing."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//") \
+            and "\\" not in target and not any(ord(c) < 32 or ord(c) == 127 for c in target):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("board.index")
+
+
+def record_denial(code: str) -> None:
+    """Write a refused permission (403) to the audit trail in its own transaction.
+
+    The request's own transaction is rolled back, which would lose an entry queued there.
+    """
+    try:
+        actor = g.get("actor")
+        wiring = yingji()
+        with wiring.sessions() as s:
+            audit.record(s, actor=actor or ANONYMOUS, action="user.forbidden", entity="user",
+                         entity_id=actor.id if actor is not None else "-", at=wiring.clock.now(),
+                         data={"method": request.method, "path": request.path[:200], "code": code})
+            s.commit()
+    except Exception:  # noqa: BLE001 - the refusal itself must still be answered
+        log.exception("could not audit a permission denial")
+
+
+def _address() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _open_session(user: User, target: str):
+    """Start the browser's login session (a new cookie: no fixation) and go on."""
+    now = yingji().clock.now()
+    key = login_sessions.start(db(), user, now=now, address=_address())
+    db().commit()
+    session.clear()
+    session["user_id"] = user.id
+    session["sid"] = key
+    csrf_token()
+    if passwords.change_due(user, password_rules(), now):
+        return redirect(url_for("auth.change_password", next=target))
+    return redirect(target)
+
+
+def _password_accepted(user: User, target: str):
+    # The place for a second factor: when the user's role requires one, keep the user's id as
+    # pending in the cookie and send the browser to the second-factor step, which then calls
+    # _open_session. Until then, the password alone opens the session.
+    return _open_session(user, target)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the login form and sign a user in with login name and password."""
-    error = None
+    """Show the login form and sign a user in with login name and password (with lockout)."""
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         check_csrf()
-        user = user_by_password(db(), request.form.get("login", "").strip(), request.form.get("password", ""))
-        if user is None:
-            error = "登录名或密码错误"
-        else:
-            session.clear()
-            session["user_id"] = user.id
-            csrf_token()
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, login=request.form.get("login", "")), (401 if error else 200)
+        now = yingji().clock.now()
+        result = logins.attempt(db(), lockout_rules(), login=request.form.get("login", "").strip(),
+                                password=request.form.get("password", ""), address=_address(), now=now)
+        db().commit()  # failures are kept whatever happens next: they are what is counted
+        if result.user is not None:
+            return _password_accepted(result.user, safe_next(request.args.get("next")))
+        error, status = WRONG, 401
+        if result.locked:
+            # The same answer for a locked name, a wrong password and an unknown name, plus when to retry.
+            seconds = max(1, math.ceil((result.retry_at - now).total_seconds()))
+            minutes = max(1, math.ceil(seconds / 60))
+            error = f"{WRONG}次数过多，请{minutes}分钟后再试"
+            status, headers = 429, {"Retry-After": str(seconds)}
+    return render_template("login.html", error=error, login=request.form.get("login", "")), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign the browser out."""
+    """Sign the browser out: the login session ends, and its cookie no longer works anywhere."""
     check_csrf()
+    login_sessions.end(db(), session.get("sid"), now=yingji().clock.now(), why=login_sessions.LOGOUT)
+    db().commit()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    """Change one's own password (required at first login and when it has expired)."""
+    user = current_user()
+    target = safe_next(request.args.get("next"))
+    if user is None or g.auth_via != "session":
+        return redirect(url_for("auth.login", next=request.full_path))
+    due = password_change_due(user)
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        new = request.form.get("new_password", "")
+        try:
+            if new != request.form.get("confirm_password", ""):
+                raise InvalidInput("mismatch", "两次输入的新密码不一致", "the new passwords differ")
+            passwords.change_own_password(db(), user, current=request.form.get("current_password", ""), new=new,
+                                          rules=password_rules(), now=yingji().clock.now())
+        except InvalidInput as exc:
+            db().rollback()
+            error = exc.message_zh
+        else:
+            # Every session of the user has ended, this one too: this browser gets a new one.
+            db().commit()
+            return _open_session(user, target)
+    return render_template("password.html", error=error, due=due, rules=password_rules()), (400 if error else 200)

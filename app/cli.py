@@ -8,9 +8,11 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from app import audit_heads, db_roles, migrate
+from app.auth import password_rules
 from app.demo import load
 from app.extensions import yingji
 from app.jobs.audit_head import export_head
@@ -22,6 +24,8 @@ from incidents.kernel.errors import DomainError
 from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
 from incidents.kernel.roles import ROLES
 from incidents.kernel.actors import SystemActor
+from incidents.models import User
+from incidents.people.passwords import set_password, strength_check
 from incidents.people.users import create_user
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
@@ -79,20 +83,69 @@ def db_grant_app_role(role: str, print_only: bool) -> None:
 @click.option("--department", "unit", default=None, help="Department code (duty officer) or station code.")
 @click.option("--phone", default=None, help="Mobile phone in international format, e.g. +8613800000000.")
 @click.option("--login", default=None, help="Login name for the browser (default: the name).")
-@click.option("--password", default=None, help="Password for the browser login (omit for API-only users).")
+@click.option("--with-password", "ask", is_flag=True,
+              help="Prompt for a browser login password (not echoed); the user changes it at first login.")
+@click.option("--password-stdin", "from_stdin", is_flag=True,
+              help="Read the browser login password from the first line of standard input instead.")
+@click.option("--password", "refused", default=None, hidden=True)
 def users_create(name: str, role: str, unit: str | None, phone: str | None, login: str | None,
-                 password: str | None) -> None:
-    """Create a user; the API token is printed as the last line, once."""
+                 ask: bool, from_stdin: bool, refused: str | None) -> None:
+    """Create a user (API-only unless a password is asked for); the API token is printed as the last line, once."""
+    _no_password_argument(refused)
+    password = _read_password(from_stdin) if (ask or from_stdin) else None
     wiring = yingji()
     with wiring.sessions() as session:
         try:
             user, token = create_user(session, wiring.plan, name=name, role=role, unit=unit, phone=phone,
-                                      login=login, password=password, now=wiring.clock.now(), actor=CLI_ACTOR)
+                                      login=login, password=password, now=wiring.clock.now(), actor=CLI_ACTOR,
+                                      password_check=strength_check(password_rules()),
+                                      must_change_password=True)
         except DomainError as exc:
             raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
         session.commit()
         click.echo(f"created user {user.id} {user.login} ({role}{', ' + unit if unit else ''})")
         click.echo(token)
+
+
+@users_cli.command("reset-password")
+@click.argument("login")
+@click.option("--password-stdin", "from_stdin", is_flag=True,
+              help="Read the new password from the first line of standard input instead of a prompt.")
+@click.option("--password", "refused", default=None, hidden=True)
+def users_reset_password(login: str, from_stdin: bool, refused: str | None) -> None:
+    """Set a user's password (prompted, or from stdin); every session ends and the user changes it at next login."""
+    _no_password_argument(refused)
+    password = _read_password(from_stdin)
+    wiring = yingji()
+    with wiring.sessions() as session:
+        user = session.scalar(select(User).where(User.login == login))
+        if user is None:
+            raise click.ClickException(f"没有登录名为“{login}”的用户 / no user with login '{login}'")
+        try:
+            set_password(session, user, password, rules=password_rules(), now=wiring.clock.now(), actor=CLI_ACTOR,
+                         must_change=True)
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
+        session.commit()
+    click.echo(f"password of {login} reset; every session of the user ended; it must be changed at next login")
+
+
+def _no_password_argument(value: str | None) -> None:
+    # A password on the command line stays in the shell history and in `ps` for every local user.
+    if value is not None:
+        raise click.UsageError("密码不能写在命令行上，请按提示输入或使用 --password-stdin / "
+                               "a password is never taken on the command line: answer the prompt or use "
+                               "--password-stdin")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.ClickException("密码为空 / empty password")
+    return password
 
 
 @plan_cli.command("check")

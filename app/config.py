@@ -106,6 +106,22 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
+        # Login lockout (counted in the database, so every process sees it): this many failures of
+        # one login name within the window lock it for LOGIN_LOCKOUT_MINUTES, doubled for each
+        # lockout of the last 24 hours (at most 24 hours); the same for a client address.
+        "LOGIN_MAX_FAILURES": int(env("LOGIN_MAX_FAILURES") or 5),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(env("LOGIN_FAILURE_WINDOW_MINUTES") or 15),
+        "LOGIN_LOCKOUT_MINUTES": int(env("LOGIN_LOCKOUT_MINUTES") or 15),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env("LOGIN_MAX_FAILURES_PER_ADDRESS") or 20),
+        # Login sessions (server-side): ended after this long without a request, and this long after login.
+        "SESSION_IDLE_MINUTES": int(env("SESSION_IDLE_MINUTES") or 30),
+        "SESSION_LIFETIME_HOURS": float(env("SESSION_LIFETIME_HOURS") or 12),
+        # Password policy: length, character classes (of 4), no reuse of the last N, days until a change
+        # is due (0: never).
+        "PASSWORD_MIN_LENGTH": int(env("PASSWORD_MIN_LENGTH") or 12),
+        "PASSWORD_MIN_CLASSES": int(env("PASSWORD_MIN_CLASSES") or 3),
+        "PASSWORD_HISTORY": int(env("PASSWORD_HISTORY") or 5),
+        "PASSWORD_MAX_AGE_DAYS": int(env("PASSWORD_MAX_AGE_DAYS") or 90),
         "JSON_AS_ASCII": False,
         # Seconds a PDF request waits for its briefing before answering 202, and the threads per
         # server process that render briefings (app/api/reports.py). Empty means the default.

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from incidents.models import User
+from incidents.people import login_sessions
+
 
 def iso(moment: datetime) -> str:
     """Format a time as the API does."""
@@ -83,3 +86,15 @@ def report_up(office, iid: int, *, at: str | None = None):
     r = office.post(f"/api/v1/incidents/{iid}/reports", json=body)
     assert r.status_code == 201, r.get_json()
     return r
+
+
+def signed_in_client(app, user_id: int, csrf: str = "t"):
+    """Return a test client with a real login session of this user (as the login form opens one)."""
+    wiring = app.extensions["yingji"]
+    with wiring.sessions() as session:
+        key = login_sessions.start(session, session.get(User, user_id), now=wiring.clock.now(), address="127.0.0.1")
+        session.commit()
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["user_id"], cookie["sid"], cookie["csrf"] = user_id, key, csrf
+    return client

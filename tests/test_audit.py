@@ -142,13 +142,14 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
     assert verify(app).exit_code == 0
 
 
-def test_a_refused_request_writes_nothing(app, wiring, clock, users):
+def test_a_refused_request_writes_nothing_but_the_refusal(app, wiring, clock, users):
     before = audit_count(wiring)
     r = users["viewer"].post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now())))
     assert r.status_code == 403
     r = users["office"].post("/api/v1/incidents", json=incident_payload(category="nope"))
     assert r.status_code == 400
-    assert audit_count(wiring) == before
+    assert [(e.action, e.entity, e.actor_id) for e in entries_after(wiring, before)] == [
+        ("user.forbidden", "user", users["viewer"].id)]
 
 
 def test_reading_writes_nothing(app, wiring, story, users):

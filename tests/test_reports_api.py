@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Briefing, User
 from reports import snapshots, store
-from tests.helpers import incident_payload, iso
+from tests.helpers import incident_payload, iso, signed_in_client
 from tests.test_api_errors import assert_error
 from tests.test_reports_pdf import check_glyphs, check_pdf, flat, pdf_text
 
@@ -252,10 +252,7 @@ def test_the_incident_page_has_the_briefing_button(users, clock, app):
 
 
 def _page_as(app, users, role: str, url: str) -> str:
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["user_id"] = users[role].id
-        sess["csrf"] = "t"
+    client = signed_in_client(app, users[role].id)
     r = client.get(url)
     assert r.status_code == 200, r.status_code
     return r.get_data(as_text=True)

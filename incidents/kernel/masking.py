@@ -82,3 +82,11 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
+
+
+def mask_login(login: str | None) -> str:
+    """Hide most of a login name that matched no user (it may be a mistyped password): a*** (6)."""
+    if not login:
+        return ""
+    shown = login[:1] + "***"
+    return f"{shown} ({len(login)})"

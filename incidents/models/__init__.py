@@ -34,6 +34,10 @@ from incidents.models.idempotency import IdempotencyKey
 from incidents.models.people import (
     User,
     Shift,
+    PasswordHistory,
+    LoginAttempt,
+    LoginLock,
+    LoginSession,
 )
 from incidents.models.audit import (
     AuditEntry,
@@ -131,6 +135,10 @@ __all__ = [
     "DeadlineEvent",
     "User",
     "Shift",
+    "PasswordHistory",
+    "LoginAttempt",
+    "LoginLock",
+    "LoginSession",
     "AuditEntry",
     "AuditHead",
     "PUSHED",

@@ -8,7 +8,7 @@ including an edit made before the upgrade. The first keyed entry's HMAC covers t
 so the v0 entries cannot be rewritten afterwards without breaking it.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 17:00:00
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

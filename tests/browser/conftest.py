@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from app import create_app
+from incidents.kernel.actors import SystemActor
+from incidents.people.users import create_user
 from tests.conftest import repo_root, scratch_pg_database, service_missing
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -88,6 +91,27 @@ def _flask(env: dict, *args: str, timeout: float = 60) -> str:
     return done.stdout
 
 
+def _create_users(database_url: str, users=USERS) -> dict[str, str]:
+    """Create the users as the test fixtures do (fixed password, no forced change); return their tokens.
+
+    `flask users create` takes no password on the command line, and a password it sets must be
+    changed at the first login.
+    """
+    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "browser-tests", "SCHEDULER": "off"})
+    tokens = {}
+    try:
+        wiring = application.extensions["yingji"]
+        with wiring.sessions() as session:
+            for login, name, role, unit in users:
+                _, tokens[login] = create_user(session, wiring.plan, name=name, role=role, login=login, unit=unit,
+                                               password=PASSWORD, now=wiring.clock.now(),
+                                               actor=SystemActor(name="browser-tests"))
+            session.commit()
+    finally:
+        application.extensions["yingji"].engine.dispose()
+    return tokens
+
+
 def start_server(database_url: str, folder: Path) -> Server:
     """Migrate the database, create the users, start `flask serve` and wait until it answers."""
     if not SOCKET_IO_CLIENT.exists():
@@ -96,12 +120,7 @@ def start_server(database_url: str, folder: Path) -> Server:
            "SCHEDULER": "inprocess", "PYTHONUNBUFFERED": "1"}
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
     _flask(env, "db", "upgrade")
-    tokens = {}
-    for login, name, role, unit in USERS:
-        args = ["users", "create", "--name", name, "--role", role, "--login", login, "--password", PASSWORD]
-        if unit:
-            args += ["--department", unit]
-        tokens[login] = _flask(env, *args).strip().splitlines()[-1]
+    tokens = _create_users(database_url)
     port = _free_port()
     log = folder / "server.log"
     with open(log, "wb") as out:

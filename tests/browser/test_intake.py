@@ -4,12 +4,10 @@ Every wait is bounded (expect(...) with a timeout); nothing sleeps for a deadlin
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, PHONE, WIDE, _flask, new_tab
+from tests.browser.conftest import PHONE, WIDE, _create_users, new_tab
 from tests.browser.test_boards import assert_not_reloaded, connected, mark, no_page_errors
 
 LIVE = 5_000
@@ -20,13 +18,9 @@ EXTRA_USERS = (("centre", "投诉中心值班周八", "duty_officer", "complaint
 @pytest.fixture(scope="module")
 def server(sqlite_server):
     """The module's server, with a complaint-centre officer and a catering officer added."""
-    env = {**os.environ, "DATABASE_URL": sqlite_server.database_url, "SECRET_KEY": "browser-tests",
-           "YINGJI_INSTANCE": str(sqlite_server.log.parent)}
-    for login, name, role, unit in EXTRA_USERS:
-        if login not in sqlite_server.tokens:
-            out = _flask(env, "users", "create", "--name", name, "--role", role, "--login", login,
-                         "--password", PASSWORD, "--department", unit)
-            sqlite_server.tokens[login] = out.strip().splitlines()[-1]
+    missing = tuple(u for u in EXTRA_USERS if u[0] not in sqlite_server.tokens)
+    if missing:
+        sqlite_server.tokens.update(_create_users(sqlite_server.database_url, missing))
     return sqlite_server
 
 

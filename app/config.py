@@ -149,6 +149,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "SOCKETS_MAX": int(env("YINGJI_SOCKETS_MAX", "2000")),
         "SOCKETS_PER_ADDRESS": int(env("YINGJI_SOCKETS_PER_ADDRESS", "100")),
         "SOCKET_JOIN_SECONDS": float(env("YINGJI_SOCKET_JOIN_SECONDS", "5")),
+        # How often each process checks that its open boards' login sessions (or tokens) still admit
+        # them: a logout, timeout, password change or deactivation closes the boards within this.
+        "SOCKET_RECHECK_SECONDS": float(env("YINGJI_SOCKET_RECHECK_SECONDS", "5")),
         "CLOCK": SystemClock(),
     }
 

@@ -4,7 +4,6 @@ unknown names, the password policy, server-side sessions that logout and timeout
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text

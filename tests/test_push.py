@@ -19,7 +19,7 @@ from app import create_app
 from app.push import BoardRequestHandler, stored_only, use_external_emitter
 from incidents.records import board_events
 from incidents.models import BoardEvent, User
-from tests.helpers import incident_payload
+from tests.helpers import incident_payload, signed_in_client
 
 NS = "/board"
 WAIT = 10.0  # seconds: the most any test waits for a pushed message
@@ -319,9 +319,7 @@ def test_a_negative_number_resumes_from_the_start(board, users):
 
 def test_the_browser_login_session_connects(app, board, users, make_user):
     user = make_user("duty_officer", "food_coord", password="correct horse 9")
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["user_id"] = user.id
+    client = signed_in_client(app, user.id)
     client.get("/login")  # any response carries the signed session cookie
     cookie = client.get_cookie("session").value
     hello = board(cookie=cookie).connect()
@@ -337,9 +335,14 @@ def test_a_session_cookie_of_nobody_or_a_bad_token_is_refused(app, board, users)
     b = board(cookie=client.get_cookie("session").value)
     with pytest.raises(socketio.exceptions.ConnectionError):
         b.connect()
-    # A token, when given, decides alone: a wrong one is refused even with a valid session.
+    # A cookie naming a user without a login session behind it (forged, or from before logout) is refused.
     with client.session_transaction() as s:
         s["user_id"] = users["food"].id
+    client.get("/login")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        board(cookie=client.get_cookie("session").value).connect()
+    # A token, when given, decides alone: a wrong one is refused even with a valid session.
+    client = signed_in_client(app, users["food"].id)
     client.get("/login")
     b = board(token="wrong", cookie=client.get_cookie("session").value)
     with pytest.raises(socketio.exceptions.ConnectionError):

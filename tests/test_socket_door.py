@@ -12,6 +12,10 @@ import pytest
 import requests
 import socketio
 
+from incidents.kernel.actors import SystemActor
+from incidents.models import User
+from incidents.people import login_sessions
+from tests.helpers import signed_in_client
 from tests.test_push import NS, WAIT, board, server  # noqa: F401 - fixtures
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
@@ -106,3 +110,56 @@ def test_sockets_per_process_are_capped(app, board, users):  # noqa: F811
     r = handshake(board(users["office"]).url, Authorization=f"Bearer {users['office'].token}")
     assert r.status_code == 401 and r.json()["error"]["code"] == "full"
     assert "看板连接已满" in r.json()["error"]["message"]
+
+
+def _closed_event(b) -> threading.Event:
+    closed = threading.Event()
+    b.client.on("disconnect", lambda *args: closed.set(), namespace=NS)
+    return closed
+
+
+def test_an_open_board_is_closed_when_its_login_session_ends(app, board, make_user, wiring):  # noqa: F811
+    door(app).recheck_every = 0.2
+    user = make_user("duty_officer", "food_coord")
+    client = signed_in_client(app, user.id)
+    client.get("/login")
+    b = board(cookie=client.get_cookie("session").value)
+    closed = _closed_event(b)
+    assert b.connect()["user"]["id"] == user.id
+    colleague = make_user("duty_officer", "food_coord")
+    other = board(colleague)  # another user's board stays
+    assert other.connect()["user"]["id"] == colleague.id
+    # Logout ends the session: within a re-check the board is closed, and reconnecting is refused.
+    r = client.post("/logout", data={"csrf_token": "t"})
+    assert r.status_code == 302
+    assert closed.wait(WAIT), "the board kept its socket after logout"
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        b.reconnect()
+    assert other.ping()["server_time"] and door(app).open_sockets() == 1
+
+
+def test_an_open_board_is_closed_when_its_user_is_deactivated(app, board, make_user, wiring):  # noqa: F811
+    door(app).recheck_every = 0.2
+    user = make_user("duty_officer", "food_coord")
+    b = board(user)  # on its API token
+    closed = _closed_event(b)
+    b.connect()
+    with wiring.sessions() as s:
+        login_sessions.deactivate(s, s.get(User, user.id), now=wiring.clock.now(), actor=SystemActor(name="tests"))
+        s.commit()
+    assert closed.wait(WAIT), "the board of a deactivated user kept its socket"
+    assert door(app).open_sockets() == 0
+
+
+def test_an_idle_login_session_closes_its_board(app, board, make_user, clock):  # noqa: F811
+    door(app).recheck_every = 0.2
+    app.config["SESSION_IDLE_MINUTES"] = 30
+    user = make_user("duty_officer", "food_coord")
+    client = signed_in_client(app, user.id)
+    client.get("/login")
+    b = board(cookie=client.get_cookie("session").value)
+    closed = _closed_event(b)
+    b.connect()
+    # An open board is not activity: 30 minutes without a request end the session, and the board with it.
+    clock.advance(minutes=31)
+    assert closed.wait(WAIT), "an idle session kept its board open"

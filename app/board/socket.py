@@ -30,11 +30,13 @@ import time
 from flask import Flask, current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, rooms
 
+from app.auth import session_rules, session_user_id
 from app.push import NAMESPACE, wait_listening
 from incidents.records import board_events
 from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
 from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
+from incidents.people import login_sessions
 from incidents.people.users import user_by_token
 
 log = logging.getLogger("yingji.board")
@@ -68,7 +70,8 @@ def connection_user(sessions, auth=None) -> User | None:
     Called inside a request context of the connection's handshake: at the engine.io handshake (the
     door) and again at the /board connect. A token, when given (the `auth` of the connect, else the
     handshake's Bearer header), decides alone as the API's does; else the browser's login session.
-    A server-side session check belongs here.
+    A browser's login session must still be live (app.auth.session_user_id: not logged out,
+    timed out, or ended by a password change or deactivation).
     """
     token = auth.get("token") if isinstance(auth, dict) else None
     if not token:
@@ -77,9 +80,18 @@ def connection_user(sessions, auth=None) -> User | None:
     with sessions() as db:
         if token:
             return user_by_token(db, str(token))
-        user_id = session.get("user_id")
-        user = db.get(User, user_id) if isinstance(user_id, int) else None
+        user_id = session_user_id(session, db)
+        user = db.get(User, user_id) if user_id is not None else None
         return user if user is not None and user.active else None
+
+
+def credential() -> tuple[str, object] | None:
+    """Return what a handshake was admitted on, to check it again while the socket stays open."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return ("token", value.strip())
+    key, user_id = session.get("sid"), session.get("user_id")
+    return ("session", (key, user_id)) if isinstance(key, str) and isinstance(user_id, int) else None
 
 
 class Door:
@@ -95,6 +107,9 @@ class Door:
         self.address_of: dict[str, str] = {}  # engine.io sid -> client address
         self.by_address: dict[str, int] = {}
         self.pending: dict[str, float] = {}  # engine.io sid -> monotonic deadline to join /board
+        # What each socket was admitted on: its login session stays live, or its token valid, or it is closed.
+        self.credential_of: dict[str, tuple[str, object]] = {}
+        self.recheck_every = float(app.config.get("SOCKET_RECHECK_SECONDS") or 5.0)
         self.refused = 0
         self._sweeper = None
         self._admit = self.eio.handlers["connect"]  # python-socketio's own engine.io handlers
@@ -120,6 +135,7 @@ class Door:
         try:
             with self.app.request_context(environ):
                 user = connection_user(self.app.extensions["yingji"].sessions)
+                admitted_on = credential()
         except Exception:  # noqa: BLE001 - a database outage refuses the board; it retries by itself
             log.exception("board handshake: could not check the user")
             user = None
@@ -129,6 +145,8 @@ class Door:
         self._admit(eio_sid, environ)
         with self.lock:
             self.pending[eio_sid] = time.monotonic() + self.join_within
+            if admitted_on is not None:
+                self.credential_of[eio_sid] = admitted_on
             if self._sweeper is None:
                 self._sweeper = self.sio.start_background_task(self._sweep)
         return True
@@ -146,6 +164,7 @@ class Door:
     def _release(self, eio_sid: str) -> None:
         with self.lock:
             self.pending.pop(eio_sid, None)
+            self.credential_of.pop(eio_sid, None)
             address = self.address_of.pop(eio_sid, None)
             if address is not None:
                 left = self.by_address.get(address, 1) - 1
@@ -161,7 +180,10 @@ class Door:
         return {"error": {"code": why, "message": zh, "message_en": en}}
 
     def _sweep(self) -> None:
-        # One task for every socket (not a timer each): close those that never joined /board.
+        # One task for every socket (not a timer each): close those that never joined /board, and,
+        # every few seconds, those whose login session ended (logout, timeout, password change,
+        # deactivation) or whose token no longer works: in every process, each for its own sockets.
+        next_check = time.monotonic() + self.recheck_every
         while True:
             self.sio.sleep(0.5)
             now = time.monotonic()
@@ -171,11 +193,39 @@ class Door:
                     self.pending.pop(sid, None)
             for sid in late:
                 log.info("closing a socket that did not join %s within %.0f s", NAMESPACE, self.join_within)
+                self._close(sid)
+            if now >= next_check:
+                next_check = now + self.recheck_every
                 try:
-                    self.eio.disconnect(sid)
-                except Exception:  # noqa: BLE001 - it may have gone meanwhile
-                    log.debug("socket %s already gone", sid)
-                self._release(sid)
+                    ended = self.ended()
+                except Exception:  # noqa: BLE001 - a database outage closes nothing; checked again next time
+                    log.exception("board re-check: could not check the sessions")
+                    ended = []
+                for sid in ended:
+                    log.info("closing a board whose login ended")
+                    self._close(sid)
+
+    def ended(self) -> list[str]:
+        """Return the sockets whose login session or token no longer admits them."""
+        with self.lock:
+            held = dict(self.credential_of)
+        if not held:
+            return []
+        wiring = self.app.extensions["yingji"]
+        keys = {value[0]: value[1] for kind, value in held.values() if kind == "session"}
+        with self.app.app_context(), wiring.sessions() as db:
+            live = login_sessions.live_keys(db, keys, session_rules(), now=wiring.clock.now())
+            tokens = {value for kind, value in held.values() if kind == "token"}
+            valid_tokens = {t for t in tokens if (u := user_by_token(db, t)) is not None and u.active}
+        return [sid for sid, (kind, value) in held.items()
+                if (kind == "session" and value[0] not in live) or (kind == "token" and value not in valid_tokens)]
+
+    def _close(self, sid: str) -> None:
+        try:
+            self.eio.disconnect(sid)
+        except Exception:  # noqa: BLE001 - it may have gone meanwhile
+            log.debug("socket %s already gone", sid)
+        self._release(sid)
 
 
 REFUSALS = {

@@ -106,3 +106,25 @@ def deactivate(session: Session, user: User, *, now: datetime, actor) -> None:
     user.active = False
     end_all(session, user.id, now=now, why=DEACTIVATED, actor=actor)
     audit.record(session, actor=actor, action="user.deactivated", entity="user", entity_id=user.id, at=now)
+
+
+def live_keys(session: Session, keys: dict[str, int], rules: SessionRules, *, now: datetime) -> set[str]:
+    """Return which of these session keys (key -> the user the cookie names) are still live; nothing is written.
+
+    For the open boards, re-checked every few seconds in one query: a board's socket is not activity
+    (it would keep an unattended page signed in for ever), so the idle rule applies to it as well.
+    """
+    if not keys:
+        return set()
+    by_hash = {key_hash(k): k for k in keys}
+    rows = session.execute(select(LoginSession.key_hash, LoginSession.user_id, LoginSession.created_at,
+                                  LoginSession.last_seen_at, User.active)
+                           .join(User, User.id == LoginSession.user_id)
+                           .where(LoginSession.key_hash.in_(list(by_hash)), LoginSession.ended_at.is_(None)))
+    live = set()
+    for digest, user_id, created_at, last_seen_at, active in rows:
+        key = by_hash[digest]
+        if (active and user_id == keys[key] and now - created_at < rules.lifetime
+                and now - last_seen_at < rules.idle):
+            live.add(key)
+    return live

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.jobs.idempotency import purge_keys
 from incidents.models import Complaint, IdempotencyKey, Incident
-from tests.helpers import incident_payload
+from tests.helpers import incident_payload, signed_in_client
 
 COMPLAINT = {"kind": "complaint", "name": "张三", "phone": "13912345678", "business_name": "张记烧烤",
              "business_address": "中牟县城关镇人民路1号", "category": "catering", "demand": "refund",
@@ -100,10 +100,7 @@ def test_an_expired_key_not_yet_purged_is_free_again(users, wiring, clock):
 
 
 def test_a_browser_session_post_with_a_key_needs_its_csrf_token(app, users):
-    client = app.test_client()
-    client.get("/login")
-    with client.session_transaction() as s:
-        s["user_id"], s["csrf"] = users["office"].id, "tok"
+    client = signed_in_client(app, users["office"].id, csrf="tok")
     r = client.post("/api/v1/incidents", json=incident_payload(), headers={"Idempotency-Key": "s-1"})
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf"
     r = client.post("/api/v1/incidents", json=incident_payload(), headers={"Idempotency-Key": "s-1", "X-CSRF-Token": "tok"})

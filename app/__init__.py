@@ -38,20 +38,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = config_module.secret_key()  # the local demo's generated key
     if not app.config.get("AUDIT_KEY") and not production:
         app.config["AUDIT_KEY"] = config_module.audit_key()  # the local demo's generated key
-    keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
+    try:
+        keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
+        key_problems: list[tuple[str, str]] = []
+    except audit_keys.AuditKeyError as error:
+        if not production:
+            raise
+        keyring, key_problems = None, [(error.message_zh, error.message_en)]  # named with the others below
     # The cookie never outlives the login session it names (Flask's default is 31 days).
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
     sessions = make_session_factory(engine)
+    if production:
+        security.refuse_insecure(app, sessions, key_problems)  # before anything starts: no scheduler, no sockets
     audit.install(sessions, keyring)
     wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"], audit_keys=keyring)
     board_events.install(sessions, lambda messages: wiring.emit(messages))
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
-    if production:
-        security.refuse_insecure(app, sessions)  # before anything starts: no scheduler, no sockets
 
     input_guards.init_app(app)
     security.init_app(app)

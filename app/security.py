@@ -91,9 +91,9 @@ def demo_users(session: Session) -> list[str]:
     return sorted(u.login for u in rows if u.name == names[u.login] or check_password(u.password_hash, DEMO_PASSWORD))
 
 
-def refuse_insecure(app: Flask, sessions: sessionmaker) -> None:
-    """Raise InsecureSettings, naming every problem, when production settings are not safe to serve."""
-    problems = setting_problems(app.config, debug=app.debug)
+def refuse_insecure(app: Flask, sessions: sessionmaker, also: list[tuple[str, str]] = ()) -> None:
+    """Raise InsecureSettings, naming every problem (and `also`: the audit key's), when production is not safe."""
+    problems = setting_problems(app.config, debug=app.debug) + list(also)
     with sessions() as session:
         found = demo_users(session)
     if found:

@@ -27,7 +27,7 @@ def production(db_url, clock):
     def build(**changes):
         settings = {"YINGJI_ENV": "production", "DATABASE_URL": db_url, "CLOCK": clock, "SCHEDULER": "off",
                     "SECRET_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True, "SMS_BACKEND": "console",
-                    "VOICE_BACKEND": "console"}
+                    "VOICE_BACKEND": "console", "AUDIT_KEY": GOOD_KEY[::-1]}
         settings.update(changes)
         app = create_app(settings)
         made.append(app)
@@ -64,6 +64,13 @@ def test_the_placeholder_key_of_the_example_file_is_refused(production):
 def test_a_short_or_missing_key_is_refused(production, key):
     message = refusal(production, SECRET_KEY=key)
     assert "SECRET_KEY" in message and ("过短" in message or "未设置" in message)
+
+
+@pytest.mark.parametrize("key", [None, "short", "change-me-to-64-random-hex-characters"])
+def test_a_missing_short_or_placeholder_audit_key_is_named_with_the_rest(production, key):
+    message = refusal(production, AUDIT_KEY=key, SESSION_COOKIE_SECURE=False)
+    assert "AUDIT_KEY" in message and "SESSION_COOKIE_SECURE=1" in message  # every problem at once
+    assert message.count("\n  - ") == 2
 
 
 def test_insecure_cookies_debug_and_twilio_without_token_are_each_named(production):

@@ -134,7 +134,7 @@ def issue_sms_code(session: Session, user: User, kind: str, rules: SmsRules, *, 
 def _totp_step(factor: SecondFactor, code: str, now: datetime) -> int | None:
     """Return the time step a TOTP code belongs to (within the window), or None."""
     code = normalise(code)
-    if not factor.secret or len(code) != 6 or not code.isdigit():
+    if not factor.secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(factor.secret)
     step = totp.timecode(now)

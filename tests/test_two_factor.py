@@ -116,6 +116,10 @@ def test_a_leader_must_enrol_before_a_session_opens_then_gives_a_code_at_every_l
     assert r.status_code == 302 and r.headers["Location"] == "/duty"
     assert signed_in(other)
     assert actions(wiring, uid) == ["user.2fa_enrolled", "user.2fa_verified"]
+    with wiring.sessions() as s:
+        last = [e for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq)) if e.action.startswith("user.")][-3:]
+        assert [e.action for e in last] == ["user.password_accepted", "user.2fa_verified", "user.login"]
+        assert last[-1].data["second_factor"] is True
 
 
 def test_a_totp_code_is_not_accepted_twice(app, wiring, clock):

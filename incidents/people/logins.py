@@ -1,7 +1,8 @@
 """Password login with lockout and back-off per login name and per client address, counted in the database.
 
 A login name is counted whether or not it exists, so that a locked name, a wrong password and an
-unknown name all look the same from outside; an unknown name also costs one scrypt.
+unknown name all look the same from outside; an unknown name also costs one scrypt. For a user with a
+second factor the password alone is not a success: `second_step` counts the code like a password.
 """
 from __future__ import annotations
 
@@ -163,6 +164,8 @@ def second_step(session: Session, rules: LockoutRules, user: User, *, ok: bool, 
     session.add(LoginAttempt(at=now, login_key=key, address=address, user_id=user.id, succeeded=ok))
     session.flush()
     if ok:
+        audit.record(session, actor=user, action="user.login", entity="user", entity_id=user.id, at=now,
+                     data={"address": address, "second_factor": True})
         return LoginResult(user)
     entity_id, who = _who(user, user.login)
     audit.record(session, actor=LOGIN_ACTOR, action="user.2fa_failed", entity="user", entity_id=entity_id,

@@ -127,6 +127,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # is forced (the local demo's users are never forced outside production, see app/auth.py).
         "TWO_FACTOR_ROLES": env("TWO_FACTOR_ROLES", "leader,commander,office,admin"),
         "TWO_FACTOR_ISSUER": env("TWO_FACTOR_ISSUER") or "应急指挥",
+        # The key TOTP secrets are sealed with (AES-256-GCM). Empty: derived from SECRET_KEY, so changing
+        # SECRET_KEY then needs `flask users reset-2fa` for every TOTP user; set it to rotate them apart.
+        "TWO_FACTOR_KEY": env("TWO_FACTOR_KEY") or None,
         # Minutes an SMS code lives; minutes between the password and the second step.
         "TWO_FACTOR_SMS_MINUTES": int(env("TWO_FACTOR_SMS_MINUTES") or 5),
         "TWO_FACTOR_STEP_MINUTES": int(env("TWO_FACTOR_STEP_MINUTES") or 5),

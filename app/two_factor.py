@@ -7,11 +7,16 @@ toward the login lockout like a wrong password.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import math
 from datetime import timedelta
 
 import segno
+from Cryptodome.Cipher import AES
+from Cryptodome.Random import get_random_bytes
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from app.auth import (
@@ -36,6 +41,43 @@ from notifiers.registry import settings_from, sms_sender
 bp = Blueprint("two_factor", __name__)
 log = logging.getLogger("yingji.two_factor")
 WRONG_CODE = "验证码错误或已过期"
+
+
+class AesGcmBox:
+    """Seal TOTP secrets with AES-256-GCM, bound to their user (a secret moved to another row does not open)."""
+
+    PREFIX = "v1:"
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def seal(self, secret: str, user_id: int) -> str:
+        """Return `v1:` and the nonce, ciphertext and tag in URL-safe base64."""
+        nonce = get_random_bytes(12)
+        cipher = AES.new(self.key, AES.MODE_GCM, nonce=nonce)
+        cipher.update(f"yingji-2fa:{user_id}".encode())
+        body, tag = cipher.encrypt_and_digest(secret.encode("ascii"))
+        return self.PREFIX + base64.urlsafe_b64encode(nonce + body + tag).decode("ascii")
+
+    def unseal(self, stored: str, user_id: int) -> str:
+        """Return the secret; ValueError when the key, the user or the bytes are not those it was sealed with."""
+        if not stored.startswith(self.PREFIX):
+            raise ValueError("not a sealed secret")
+        raw = base64.urlsafe_b64decode(stored[len(self.PREFIX):])
+        cipher = AES.new(self.key, AES.MODE_GCM, nonce=raw[:12])
+        cipher.update(f"yingji-2fa:{user_id}".encode())
+        return cipher.decrypt_and_verify(raw[12:-16], raw[-16:]).decode("ascii")
+
+
+def secret_box() -> AesGcmBox:
+    """Return the box of TOTP secrets: TWO_FACTOR_KEY, else a key derived from SECRET_KEY (both outside the database)."""
+    configured = current_app.config.get("TWO_FACTOR_KEY")
+    if configured:
+        key = hashlib.sha256(str(configured).encode("utf-8")).digest()
+    else:
+        key = hmac.new(str(current_app.config["SECRET_KEY"]).encode("utf-8"), b"yingji two-factor secrets",
+                       hashlib.sha256).digest()
+    return AesGcmBox(key)
 
 
 def sms_rules() -> two_factor.SmsRules:
@@ -97,7 +139,7 @@ def verify():
                 db().rollback()
                 error, status = exc.message_zh, 429 if exc.code.startswith("sms_too") else 400
         else:
-            used = two_factor.verify(db(), user, request.form.get("code", ""), now=now)
+            used = two_factor.verify(db(), user, request.form.get("code", ""), secret_box(), now=now)
             result = logins.second_step(db(), lockout_rules(), user, ok=used is not None, address=_address(),
                                         now=now)
             db().commit()  # a failure is kept whatever happens next: it is counted
@@ -141,7 +183,7 @@ def enrol():
         action = request.form.get("action")
         try:
             if action == "totp":
-                two_factor.start_totp(s, user, now=now)
+                two_factor.start_totp(s, user, secret_box(), now=now)
             elif action == "sms":
                 factor, code = two_factor.start_sms(s, user, sms_rules(), now=now)
                 _send_code(user, factor.phone, code)
@@ -152,7 +194,7 @@ def enrol():
                 if retry is not None:
                     raise DomainError("locked", "尝试次数过多，请稍后再试", "too many wrong codes")
                 try:
-                    codes = two_factor.confirm(s, user, request.form.get("code", ""), now=now)
+                    codes = two_factor.confirm(s, user, request.form.get("code", ""), secret_box(), now=now)
                 except DomainError as exc:
                     if exc.code != "wrong_code":
                         raise
@@ -164,7 +206,7 @@ def enrol():
                         return _locked_answer(user, result.retry_at)
                     raise
             elif action == "recovery" and not pending:
-                if two_factor.verify(s, user, request.form.get("code", ""), now=now) is None:
+                if two_factor.verify(s, user, request.form.get("code", ""), secret_box(), now=now) is None:
                     s.rollback()
                     logins.second_step(s, lockout_rules(), user, ok=False, address=_address(), now=now)
                     s.commit()
@@ -187,10 +229,11 @@ def enrol():
             return render_template("two_factor_codes.html", codes=codes, continue_to=continue_to)
     factor = two_factor.factor_of(s, user.id)
     under_way = None if factor is not None else s.scalar(two_factor.pending_query(user.id))
-    uri = two_factor.totp_uri(under_way, user, current_app.config["TWO_FACTOR_ISSUER"]) \
+    box = secret_box()
+    uri = two_factor.totp_uri(under_way, user, current_app.config["TWO_FACTOR_ISSUER"], box) \
         if under_way is not None and under_way.method == TOTP else None
     return render_template("two_factor_enrol.html", user=user, pending=pending, factor=factor, under_way=under_way,
-                           uri=uri, qr=_qr(uri) if uri else None, secret=under_way.secret if uri else None,
+                           uri=uri, qr=_qr(uri) if uri else None, secret=two_factor.totp_secret(under_way, box) if uri else None,
                            labels=SECOND_FACTOR, required=user.role in two_factor_roles(),
                            left=two_factor.recovery_codes_left(s, user.id) if factor else 0,
                            error=error), status

@@ -340,3 +340,29 @@ def test_no_input_gives_a_500(app, wiring, clock, data):
     post_login(client, "shen", GOOD)
     assert post(client, "/login/verify", **data).status_code in (400, 401)
     assert post(client, "/account/two-factor", **data).status_code in (302, 400)
+
+
+def test_the_totp_secret_is_sealed_with_a_key_outside_the_database(app, wiring, clock):
+    uid = person(wiring, clock)
+    _, totp, _ = enrol_totp(app, clock)
+    with wiring.sessions() as s:
+        stored = s.scalar(select(SecondFactor.secret).where(SecondFactor.user_id == uid))
+    assert stored.startswith("v1:") and totp.secret not in stored
+    # Another key (a database copied elsewhere) does not open it: the code is refused, never a 500.
+    clock.advance(seconds=30)
+    app.config["TWO_FACTOR_KEY"] = "another key"
+    client = app.test_client()
+    post_login(client, "shen", GOOD)
+    assert post(client, "/login/verify", code=totp.at(clock.now())).status_code == 401
+    app.config["TWO_FACTOR_KEY"] = None
+    assert post(client, "/login/verify", code=totp.at(clock.now())).status_code == 302
+    # Copied onto another user's row, it does not open either.
+    other = person(wiring, clock, login="li", name="李指挥", role="commander")
+    with wiring.sessions() as s:
+        s.add(SecondFactor(user_id=other, method="totp", secret=stored, created_at=clock.now(),
+                           confirmed_at=clock.now()))
+        s.commit()
+    clock.advance(seconds=30)
+    thief = app.test_client()
+    assert post_login(thief, "li", GOOD).headers["Location"] == "/login/verify"
+    assert post(thief, "/login/verify", code=totp.at(clock.now())).status_code == 401

@@ -29,7 +29,9 @@ class SecondFactor(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     method: Mapped[str] = mapped_column(String(10))  # totp | sms
-    secret: Mapped[str | None] = mapped_column(String(64))  # base32 TOTP secret
+    # The TOTP secret, sealed with a key outside the database (AES-GCM, app/two_factor.py): whoever
+    # reads the table cannot compute a user's codes.
+    secret: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20))  # the phone SMS codes go to
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

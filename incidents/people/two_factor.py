@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import pyotp
 from sqlalchemy import delete, func, select, update
@@ -34,6 +35,16 @@ from incidents.records import audit
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
 TOTP_WINDOW = 1  # one 30-second step either side, for phones whose clock drifts
+
+
+class SecretBox(Protocol):
+    """Encrypts a TOTP secret for storage with a key outside the database (app/two_factor.py: AES-GCM)."""
+
+    def seal(self, secret: str, user_id: int) -> str:
+        """Return the stored form of a user's secret."""
+
+    def unseal(self, stored: str, user_id: int) -> str:
+        """Return the secret of its stored form; raise ValueError when it does not open."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,19 @@ def normalise(code: str) -> str:
     return "".join(c for c in str(code) if c not in " -\t").lower()[:32]
 
 
-def totp_uri(factor: SecondFactor, user: User, issuer: str) -> str:
+def totp_secret(factor: SecondFactor, box: SecretBox) -> str | None:
+    """Return the factor's TOTP secret in the clear (base32), or None when it does not open."""
+    if not factor.secret:
+        return None
+    try:
+        return box.unseal(factor.secret, factor.user_id)
+    except ValueError:
+        return None
+
+
+def totp_uri(factor: SecondFactor, user: User, issuer: str, box: SecretBox) -> str:
     """Return the otpauth:// URI an authenticator app scans."""
-    return pyotp.TOTP(factor.secret).provisioning_uri(name=user.login, issuer_name=issuer)
+    return pyotp.TOTP(totp_secret(factor, box)).provisioning_uri(name=user.login, issuer_name=issuer)
 
 
 def _refuse_if_enrolled(session: Session, user: User) -> None:
@@ -86,11 +107,12 @@ def _refuse_if_enrolled(session: Session, user: User) -> None:
                        "a second factor is already enrolled; an administrator resets it")
 
 
-def start_totp(session: Session, user: User, *, now: datetime) -> SecondFactor:
-    """Begin enrolling an authenticator app: a new random secret, not counted until confirmed."""
+def start_totp(session: Session, user: User, box: SecretBox, *, now: datetime) -> SecondFactor:
+    """Begin enrolling an authenticator app: a new random secret (stored sealed), not counted until confirmed."""
     _refuse_if_enrolled(session, user)
     session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id))
-    factor = SecondFactor(user_id=user.id, method=TOTP, secret=pyotp.random_base32(), created_at=now)
+    factor = SecondFactor(user_id=user.id, method=TOTP, secret=box.seal(pyotp.random_base32(), user.id),
+                          created_at=now)
     session.add(factor)
     session.flush()
     return factor
@@ -131,12 +153,13 @@ def issue_sms_code(session: Session, user: User, kind: str, rules: SmsRules, *, 
     return code
 
 
-def _totp_step(factor: SecondFactor, code: str, now: datetime) -> int | None:
+def _totp_step(factor: SecondFactor, code: str, box: SecretBox, now: datetime) -> int | None:
     """Return the time step a TOTP code belongs to (within the window), or None."""
     code = normalise(code)
-    if not factor.secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
+    secret = totp_secret(factor, box)
+    if not secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
-    totp = pyotp.TOTP(factor.secret)
+    totp = pyotp.TOTP(secret)
     step = totp.timecode(now)
     for offset in range(-TOTP_WINDOW, TOTP_WINDOW + 1):
         if hmac.compare_digest(totp.generate_otp(step + offset), code):
@@ -154,9 +177,9 @@ def _use_code(session: Session, user_id: int, kind: str, code: str, now: datetim
     return True
 
 
-def _check(session: Session, factor: SecondFactor, code: str, sms_kind: str, now: datetime) -> bool:
+def _check(session: Session, factor: SecondFactor, code: str, sms_kind: str, box: SecretBox, now: datetime) -> bool:
     if factor.method == TOTP:
-        step = _totp_step(factor, code, now)
+        step = _totp_step(factor, code, box, now)
         if step is None or (factor.last_step is not None and step <= factor.last_step):
             return False  # a code seen once, or an older one, is not accepted again
         factor.last_step = step
@@ -164,12 +187,12 @@ def _check(session: Session, factor: SecondFactor, code: str, sms_kind: str, now
     return _use_code(session, factor.user_id, sms_kind, code, now)
 
 
-def confirm(session: Session, user: User, code: str, *, now: datetime) -> list[str]:
+def confirm(session: Session, user: User, code: str, box: SecretBox, *, now: datetime) -> list[str]:
     """Confirm the enrolment under way with one code of the factor; return the new recovery codes."""
     factor = _pending(session, user.id)
     if factor is None:
         raise InvalidInput("no_enrolment", "请先开始绑定", "no enrolment under way")
-    if not _check(session, factor, code, SMS_ENROL, now):
+    if not _check(session, factor, code, SMS_ENROL, box, now):
         raise InvalidInput("wrong_code", "验证码错误或已过期", "wrong or expired code")
     factor.confirmed_at = now
     codes = new_recovery_codes(session, user, now=now)
@@ -196,7 +219,7 @@ def recovery_codes_left(session: Session, user_id: int) -> int:
         OneTimeCode.user_id == user_id, OneTimeCode.kind == RECOVERY, OneTimeCode.used_at.is_(None))) or 0
 
 
-def verify(session: Session, user: User, code: str, *, now: datetime) -> str | None:
+def verify(session: Session, user: User, code: str, box: SecretBox, *, now: datetime) -> str | None:
     """Check a code at the second step of a login; return what it was ("totp", "sms", "recovery") or None.
 
     Audits a success; the caller counts a failure toward the lockout (logins.second_step).
@@ -205,7 +228,7 @@ def verify(session: Session, user: User, code: str, *, now: datetime) -> str | N
     if factor is None or not isinstance(code, str) or not code.strip():
         return None
     used = None
-    if _check(session, factor, code, SMS_LOGIN, now):
+    if _check(session, factor, code, SMS_LOGIN, box, now):
         used = factor.method
     elif len(normalise(code)) == 10 and _use_code(session, user.id, RECOVERY, code, now):
         used = RECOVERY

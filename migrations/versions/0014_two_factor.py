@@ -1,5 +1,5 @@
 """The second factor: each user's enrolled factor (TOTP or SMS) and one-time codes (recovery codes,
-SMS codes), every code stored hashed.
+SMS codes), every code stored hashed and every TOTP secret sealed (AES-GCM, key outside the database).
 
 Revision ID: 0014
 Revises: 0013
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('method', sa.String(length=10), nullable=False),
-    sa.Column('secret', sa.String(length=64), nullable=True),
+    sa.Column('secret', sa.String(length=200), nullable=True),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('created_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', incidents.kernel.db.UTCDateTime(timezone=True), nullable=True),

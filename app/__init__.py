@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security
+from app import audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security, two_factor
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     input_guards.init_app(app)
     security.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(two_factor.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(hooks_bp)

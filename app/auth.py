@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
+from app import security
+from app.demo import DEMO_USERS
 from app.extensions import db, yingji
 from incidents.kernel.actors import SystemActor
 from incidents.kernel.errors import DomainError, InvalidInput
 from incidents.models import User
-from incidents.people import login_sessions, logins, passwords
+from incidents.people import login_sessions, logins, passwords, two_factor
 from incidents.people.users import user_by_token
 from incidents.records import audit
 
@@ -29,6 +31,7 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger("yingji.auth")
 ANONYMOUS = SystemActor(name="anonymous")
 WRONG = "登录名或密码错误"
+DEMO_NAMES = {login: name for login, name, *_ in DEMO_USERS}
 
 
 class Unauthorised(DomainError):
@@ -156,6 +159,8 @@ def page_login_required(view: Callable) -> Callable:
             return redirect(url_for("auth.login", next=request.full_path))
         if password_change_due(user):
             return redirect(url_for("auth.change_password", next=request.full_path))
+        if g.auth_via == "session" and must_enrol(user):
+            return redirect(url_for("two_factor.enrol"))
         if request.method == "POST":
             check_csrf()
         return view(*args, **kwargs)
@@ -208,11 +213,55 @@ def _open_session(user: User, target: str):
     return redirect(target)
 
 
+def two_factor_roles() -> frozenset[str]:
+    """Return the roles that must enrol a second factor (setting TWO_FACTOR_ROLES, comma-separated)."""
+    value = current_app.config.get("TWO_FACTOR_ROLES") or ""
+    names = value.split(",") if isinstance(value, str) else value
+    return frozenset(n.strip() for n in names if n and n.strip())
+
+
+def must_enrol(user: User) -> bool:
+    """Tell whether a user must enrol a second factor before a session opens.
+
+    The users of `flask demo load` are not forced outside production (production refuses to start
+    while they exist, app/security.py): `make run` stays a one-command demo.
+    """
+    if not two_factor.requires_factor(user.role, two_factor_roles()):
+        return False
+    if not security.is_production(current_app) and DEMO_NAMES.get(user.login) == user.name:
+        return False
+    return two_factor.factor_of(db(), user.id) is None
+
+
 def _password_accepted(user: User, target: str):
-    # The place for a second factor: when the user's role requires one, keep the user's id as
-    # pending in the cookie and send the browser to the second-factor step, which then calls
-    # _open_session. Until then, the password alone opens the session.
-    return _open_session(user, target)
+    # A user with a second factor gives it next; a role that needs one and has none enrols it next.
+    # Until then the cookie only names the user as pending (for TWO_FACTOR_STEP_MINUTES), no session.
+    enrolled = two_factor.factor_of(db(), user.id) is not None
+    if not enrolled and not must_enrol(user):
+        return _open_session(user, target)
+    session.clear()
+    session["tf_user"] = user.id
+    session["tf_since"] = yingji().clock.now().timestamp()
+    session["tf_next"] = target
+    csrf_token()
+    return redirect(url_for("two_factor.verify" if enrolled else "two_factor.enrol"))
+
+
+def pending_user() -> User | None:
+    """Return the user who gave the right password and still owes the second step, or None."""
+    user_id, since = session.get("tf_user"), session.get("tf_since")
+    if not isinstance(user_id, int) or not isinstance(since, (int, float)):
+        return None
+    limit = timedelta(minutes=current_app.config["TWO_FACTOR_STEP_MINUTES"]).total_seconds()
+    if not 0 <= yingji().clock.now().timestamp() - since < limit:
+        return None
+    user = db().get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def finish_login(user: User):
+    """Open the session of a user who passed the second step, going where the login was headed."""
+    return _open_session(user, safe_next(session.get("tf_next")))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
 from incidents.kernel.roles import ROLES
 from incidents.kernel.actors import SystemActor
 from incidents.models import User
+from incidents.people import login_sessions, two_factor
 from incidents.people.passwords import set_password, strength_check
 from incidents.people.users import create_user
 
@@ -128,6 +129,26 @@ def users_reset_password(login: str, from_stdin: bool, refused: str | None) -> N
             raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
         session.commit()
     click.echo(f"password of {login} reset; every session of the user ended; it must be changed at next login")
+
+
+@users_cli.command("reset-2fa")
+@click.argument("login")
+def users_reset_2fa(login: str) -> None:
+    """Remove a user's second factor and recovery codes (lost phone); every session ends; audited.
+
+    At the next login a user whose role requires a factor enrols a new one.
+    """
+    wiring = yingji()
+    with wiring.sessions() as session:
+        user = session.scalar(select(User).where(User.login == login))
+        if user is None:
+            raise click.ClickException(f"没有登录名为“{login}”的用户 / no user with login '{login}'")
+        now = wiring.clock.now()
+        had = two_factor.reset(session, user, now=now, actor=CLI_ACTOR)
+        login_sessions.end_all(session, user.id, now=now, why=login_sessions.TWO_FACTOR_RESET, actor=CLI_ACTOR)
+        session.commit()
+    click.echo(f"second factor of {login} {'removed' if had else 'was not enrolled'}; every session of the user "
+               "ended; a new one is enrolled at next login")
 
 
 def _no_password_argument(value: str | None) -> None:

@@ -122,6 +122,17 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "PASSWORD_MIN_CLASSES": int(env("PASSWORD_MIN_CLASSES") or 3),
         "PASSWORD_HISTORY": int(env("PASSWORD_HISTORY") or 5),
         "PASSWORD_MAX_AGE_DAYS": int(env("PASSWORD_MAX_AGE_DAYS") or 90),
+        # The second factor (app/two_factor.py): these roles must enrol one (TOTP or SMS) before their
+        # first session opens; any user who enrolled one is asked for it at every login. Empty: nobody
+        # is forced (the local demo's users are never forced outside production, see app/auth.py).
+        "TWO_FACTOR_ROLES": env("TWO_FACTOR_ROLES", "leader,commander,office,admin"),
+        "TWO_FACTOR_ISSUER": env("TWO_FACTOR_ISSUER") or "应急指挥",
+        # The key TOTP secrets are sealed with (AES-256-GCM). Empty: derived from SECRET_KEY, so changing
+        # SECRET_KEY then needs `flask users reset-2fa` for every TOTP user; set it to rotate them apart.
+        "TWO_FACTOR_KEY": env("TWO_FACTOR_KEY") or None,
+        # Minutes an SMS code lives; minutes between the password and the second step.
+        "TWO_FACTOR_SMS_MINUTES": int(env("TWO_FACTOR_SMS_MINUTES") or 5),
+        "TWO_FACTOR_STEP_MINUTES": int(env("TWO_FACTOR_STEP_MINUTES") or 5),
         "JSON_AS_ASCII": False,
         # Seconds a PDF request waits for its briefing before answering 202, and the threads per
         # server process that render briefings (app/api/reports.py). Empty means the default.

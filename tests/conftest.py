@@ -34,6 +34,9 @@ START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
 # The stories move the fake clock by hours and days with a browser left signed in: their login
 # sessions and passwords do not time out. tests/test_login_security.py puts the real limits back.
 TIME_TRAVEL = {"SESSION_IDLE_MINUTES": 10**7, "SESSION_LIFETIME_HOURS": 10**6, "PASSWORD_MAX_AGE_DAYS": 0}
+# Nor are the fixture users forced to enrol a second factor (one who enrolled is still asked for it):
+# tests/test_two_factor.py puts the default roles back.
+NO_FORCED_SECOND_FACTOR = {"TWO_FACTOR_ROLES": ""}
 # Every table of the schema: a new one is emptied between tests without being listed.
 TABLES = tuple(t.name for t in Base.metadata.sorted_tables)
 
@@ -116,7 +119,8 @@ def app(db_url, clock, tmp_path):
     """The app on a test database, with the fake clock and no background scheduler."""
     application = create_app({"DATABASE_URL": db_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
                               "SCHEDULER": "off", "AUDIT_KEY": TEST_AUDIT_KEY,
-                              "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log"), **TIME_TRAVEL})
+                              "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log"), **TIME_TRAVEL,
+                              **NO_FORCED_SECOND_FACTOR})
     yield application
     application.extensions["yingji"].engine.dispose()
 

@@ -307,7 +307,7 @@ def test_an_expired_password_sends_the_browser_to_the_change_page(app, person, c
 
 def test_expiry_zero_means_never(db_url, clock, person):
     application = create_app({"DATABASE_URL": db_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
-                              "SCHEDULER": "off", "PASSWORD_MAX_AGE_DAYS": 0})
+                              "SCHEDULER": "off", "PASSWORD_MAX_AGE_DAYS": 0, "TWO_FACTOR_ROLES": ""})
     try:
         clock.advance(days=1000)
         r = post_login(application.test_client(), "shen", GOOD)

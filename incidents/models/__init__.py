@@ -39,6 +39,17 @@ from incidents.models.people import (
     LoginLock,
     LoginSession,
 )
+from incidents.models.two_factor import (
+    TOTP,
+    SMS_FACTOR,
+    FACTOR_METHODS,
+    RECOVERY,
+    SMS_LOGIN,
+    SMS_ENROL,
+    CODE_KINDS,
+    SecondFactor,
+    OneTimeCode,
+)
 from incidents.models.audit import (
     AuditEntry,
     AuditHead,
@@ -139,6 +150,15 @@ __all__ = [
     "LoginAttempt",
     "LoginLock",
     "LoginSession",
+    "TOTP",
+    "SMS_FACTOR",
+    "FACTOR_METHODS",
+    "RECOVERY",
+    "SMS_LOGIN",
+    "SMS_ENROL",
+    "CODE_KINDS",
+    "SecondFactor",
+    "OneTimeCode",
     "AuditEntry",
     "AuditHead",
     "PUSHED",

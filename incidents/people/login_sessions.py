@@ -18,6 +18,7 @@ IDLE = "idle"
 EXPIRED = "expired"
 PASSWORD_CHANGED = "password_changed"
 DEACTIVATED = "deactivated"
+TWO_FACTOR_RESET = "2fa_reset"
 SESSIONS_ACTOR = SystemActor(name="sessions")
 
 

@@ -1,7 +1,8 @@
 """Password login with lockout and back-off per login name and per client address, counted in the database.
 
 A login name is counted whether or not it exists, so that a locked name, a wrong password and an
-unknown name all look the same from outside; an unknown name also costs one scrypt.
+unknown name all look the same from outside; an unknown name also costs one scrypt. For a user with a
+second factor the password alone is not a success: `second_step` counts the code like a password.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel.actors import SystemActor
 from incidents.kernel.masking import mask_login
-from incidents.models import LoginAttempt, LoginLock, User
+from incidents.models import LoginAttempt, LoginLock, SecondFactor, User
 from incidents.people.users import check_password_or_dummy
 from incidents.records import audit
 
@@ -100,6 +101,12 @@ def attempt(session: Session, rules: LockoutRules, *, login: str, password: str,
                      at=now, data={**who, "address": address, "why": "locked", "retry_at": retry.isoformat()})
         return LoginResult(None, retry)
     ok = check_password_or_dummy(user.password_hash if user is not None else None, password)
+    if ok and _has_second_factor(session, user.id):
+        # Only the second step completes this login: the failure count is not reset by a password
+        # alone, or whoever knows it could guess codes for ever.
+        audit.record(session, actor=user, action="user.password_accepted", entity="user", entity_id=user.id,
+                     at=now, data={"address": address})
+        return LoginResult(user)
     session.add(LoginAttempt(at=now, login_key=key, address=address, user_id=user.id if user else None,
                              succeeded=ok))
     session.flush()
@@ -109,6 +116,17 @@ def attempt(session: Session, rules: LockoutRules, *, login: str, password: str,
         return LoginResult(user)
     audit.record(session, actor=LOGIN_ACTOR, action="user.login_failed", entity="user", entity_id=entity_id,
                  at=now, data={**who, "address": address, "why": "wrong_password"})
+    return _count_failure(session, rules, key=key, address=address, entity_id=entity_id, who=who, now=now)
+
+
+def _has_second_factor(session: Session, user_id: int) -> bool:
+    return session.scalar(select(SecondFactor.id).where(SecondFactor.user_id == user_id,
+                                                        SecondFactor.confirmed_at.is_not(None))) is not None
+
+
+def _count_failure(session: Session, rules: LockoutRules, *, key: str, address: str, entity_id, who: dict,
+                   now: datetime) -> LoginResult:
+    """Lock the login name or the address when this failure (already added) reaches the limits."""
     locks = []
     failures = _account_failures(session, key, rules, now)
     if failures >= rules.max_failures:
@@ -128,3 +146,28 @@ def attempt(session: Session, rules: LockoutRules, *, login: str, password: str,
     if locks:
         return LoginResult(None, max(lock.until for lock in locks))
     return LoginResult(None)
+
+
+def locked_until(session: Session, user: User, address: str, now: datetime) -> datetime | None:
+    """Return until when this user's login name or this address is locked, or None."""
+    address = (address or "unknown")[:64]
+    return max((t for t in (_lock_until(session, ACCOUNT, login_key(user.login), now),
+                            _lock_until(session, ADDRESS, address, now)) if t is not None), default=None)
+
+
+def second_step(session: Session, rules: LockoutRules, user: User, *, ok: bool, address: str, now: datetime,
+                why: str = "wrong_code") -> LoginResult:
+    """Count the outcome of a second-factor step like a password attempt: a failure toward the lockout,
+    a success as the login's success. The caller has checked `locked_until` first, and commits."""
+    address = (address or "unknown")[:64]
+    key = login_key(user.login)
+    session.add(LoginAttempt(at=now, login_key=key, address=address, user_id=user.id, succeeded=ok))
+    session.flush()
+    if ok:
+        audit.record(session, actor=user, action="user.login", entity="user", entity_id=user.id, at=now,
+                     data={"address": address, "second_factor": True})
+        return LoginResult(user)
+    entity_id, who = _who(user, user.login)
+    audit.record(session, actor=LOGIN_ACTOR, action="user.2fa_failed", entity="user", entity_id=entity_id,
+                 at=now, data={**who, "address": address, "why": why})
+    return _count_failure(session, rules, key=key, address=address, entity_id=entity_id, who=who, now=now)

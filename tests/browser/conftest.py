@@ -117,7 +117,8 @@ def start_server(database_url: str, folder: Path) -> Server:
     if not SOCKET_IO_CLIENT.exists():
         raise RuntimeError(f"{SOCKET_IO_CLIENT} is missing: `make install` copies it from node_modules (npm ci)")
     env = {**os.environ, "DATABASE_URL": database_url, "YINGJI_INSTANCE": str(folder), "SECRET_KEY": "browser-tests",
-           "SCHEDULER": "inprocess", "PYTHONUNBUFFERED": "1"}
+           "SCHEDULER": "inprocess", "PYTHONUNBUFFERED": "1",
+           "TWO_FACTOR_ROLES": ""}  # the fixture users are not forced to enrol a second factor
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
     _flask(env, "db", "upgrade")
     tokens = _create_users(database_url)

@@ -87,6 +87,7 @@ from incidents.models.closing import (
 from incidents.models.complaint import (
     Complaint,
     ComplaintLimitRow,
+    IntakeChallenge,
     RateBucket,
     SURGE_OPEN,
     SURGE_ENDED,
@@ -176,6 +177,7 @@ __all__ = [
     "Briefing",
     "Complaint",
     "ComplaintLimitRow",
+    "IntakeChallenge",
     "RateBucket",
     "SURGE_OPEN",
     "SURGE_ENDED",

@@ -104,9 +104,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "TWILIO_STATUS_CALLBACK": env("TWILIO_STATUS_CALLBACK"),
         "TWILIO_VOICE_ACTION": env("TWILIO_VOICE_ACTION"),
         # 12315 verification before a complaint counts toward surges: "sms" (a code to the phone through
-        # the SMS sender), "captcha" (image and audio captcha on the public form), or empty: sms when
-        # SMS_BACKEND is a real provider, captcha with the console sender. Codes sent per phone and per
-        # client address per hour.
+        # the SMS sender), "captcha" (image and audio captcha on the public form), or empty: captcha in
+        # production with the console SMS sender (no provider), sms otherwise. Codes sent per phone and
+        # per client address per hour.
         "INTAKE_VERIFICATION": (env("INTAKE_VERIFICATION") or "").strip().lower(),
         "INTAKE_SMS_PER_PHONE": int(env("INTAKE_SMS_PER_PHONE") or 5),
         "INTAKE_SMS_PER_ADDRESS": int(env("INTAKE_SMS_PER_ADDRESS") or 20),

@@ -45,12 +45,17 @@ def secret() -> bytes:
 
 
 def method() -> str:
-    """Return this deployment's verification: "sms" or "captcha" (INTAKE_VERIFICATION, else by SMS_BACKEND)."""
+    """Return this deployment's verification: "sms" or "captcha".
+
+    INTAKE_VERIFICATION when set; else captcha in production without an SMS provider (SMS_BACKEND
+    console sends nothing), and SMS otherwise (the local demo's console sender logs the code).
+    """
     chosen = current_app.config.get("INTAKE_VERIFICATION") or ""
     if chosen in verification.METHODS:
         return chosen
     backend = (current_app.config.get("SMS_BACKEND") or "console").strip()
-    return verification.SMS if backend not in ("", "console") else verification.CAPTCHA
+    production = current_app.config.get("YINGJI_ENV") == "production"
+    return verification.CAPTCHA if production and backend in ("", "console") else verification.SMS
 
 
 def send_code(raw_phone: str) -> str:

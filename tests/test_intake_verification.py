@@ -153,7 +153,7 @@ def test_three_wrong_tries_end_a_code_and_filing_without_one_still_works(app, wi
         assert s.scalar(select(func.count()).select_from(Complaint)) == 1  # refused tries stored nothing
 
 
-def test_a_code_expires_after_five_minutes_and_a_new_one_ends_the_old(app, clock):
+def test_a_code_expires_after_five_minutes_and_a_new_one_ends_the_old(app, wiring, clock):
     use_sms(app)
     client = app.test_client()
     send_code(client)
@@ -165,6 +165,8 @@ def test_a_code_expires_after_five_minutes_and_a_new_one_ends_the_old(app, clock
     clock.advance(minutes=5, seconds=1)
     r = file(client, verification_code=new)
     assert r.status_code == 400 and "失效" in r.get_json()["error"]["message"]
+    clock.advance(days=1, minutes=1)
+    assert complaint_jobs.housekeeping(wiring)["challenges_dropped"] == 2  # expired codes do not pile up
 
 
 def test_codes_are_limited_per_phone_and_per_address(app):

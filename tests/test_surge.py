@@ -242,7 +242,8 @@ def test_the_scheduler_jobs(wiring, app):
     assert complaint_jobs.intake_digest(wiring) == 30
     result = complaint_jobs.surge_watch(wiring)
     assert len(result.opened) == 2 and len(result.proposed) == 1
-    assert complaint_jobs.housekeeping(wiring) == {"recounted": 0, "erased": 0, "rate_buckets_dropped": 0}
+    assert complaint_jobs.housekeeping(wiring) == {"recounted": 0, "erased": 0, "rate_buckets_dropped": 0,
+                                                   "challenges_dropped": 0}
     with wiring.sessions() as s:
         incident = s.scalar(select(Incident))
         # The proposed incident is an incident like any other: the leadership activates it.

@@ -103,6 +103,13 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL"),
         "TWILIO_STATUS_CALLBACK": env("TWILIO_STATUS_CALLBACK"),
         "TWILIO_VOICE_ACTION": env("TWILIO_VOICE_ACTION"),
+        # 12315 verification before a complaint counts toward surges: "sms" (a code to the phone through
+        # the SMS sender), "captcha" (image and audio captcha on the public form), or empty: captcha in
+        # production with the console SMS sender (no provider), sms otherwise. Codes sent per phone and
+        # per client address per hour.
+        "INTAKE_VERIFICATION": (env("INTAKE_VERIFICATION") or "").strip().lower(),
+        "INTAKE_SMS_PER_PHONE": int(env("INTAKE_SMS_PER_PHONE") or 5),
+        "INTAKE_SMS_PER_ADDRESS": int(env("INTAKE_SMS_PER_ADDRESS") or 20),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",

@@ -12,6 +12,7 @@ import pytest
 from flask import jsonify
 
 from app.api import serialize
+from incidents.complaints.verification import Verified, phone_key
 from incidents import complaints
 from incidents.complaints import surge
 from incidents.kernel.calendar import WeekdayCalendar
@@ -138,7 +139,8 @@ def test_surges_and_a_hand_drafted_warning(wiring, make_user):
                 "kind": "complaint", "name": f"投诉人{i}", "phone": str(13800000000 + i), "business_name": "张记烧烤",
                 "business_address": "中牟县城关镇人民路1号", "category": "catering", "description": "吃完以后腹泻，要求退款",
                 "demand": "refund", "amount": "50"}, now=now)
-            complaints.submit(s, plan, WeekdayCalendar(), clean, now=now - timedelta(minutes=30 - i))
+            complaints.submit(s, plan, WeekdayCalendar(), clean, now=now - timedelta(minutes=30 - i),
+                              verified=Verified("sms", phone_key(b"test", clean.phone)))
         surge.watch(s, plan, now=now)
         s.commit()
     centre = make_user("duty_officer", "complaints")

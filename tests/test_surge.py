@@ -26,13 +26,14 @@ from incidents.models import (
     Incident,
     Surge,
 )
+from incidents.complaints.verification import Verified, phone_key
 from incidents.plan import SurgeRule
 from tests.helpers import incident_payload
 
 
 def file(wiring, n: int, *, business: str = "张记烧烤", category: str = "catering", start_minutes: float = 50,
-         address: str = "中牟县城关镇人民路1号", phone_base: int = 13800000000) -> list[str]:
-    """File n complaints through the domain, spread over the last `start_minutes` minutes."""
+         address: str = "中牟县城关镇人民路1号", phone_base: int = 13800000000, verified: bool = True) -> list[str]:
+    """File n complaints through the domain, spread over the last `start_minutes` minutes (each phone verified)."""
     plan, now = wiring.plan, wiring.clock.now()
     numbers = []
     with wiring.sessions() as s:
@@ -42,7 +43,8 @@ def file(wiring, n: int, *, business: str = "张记烧烤", category: str = "cat
                 "kind": "complaint", "name": f"投诉人{i}", "phone": str(phone_base + i), "business_name": business,
                 "business_address": address, "category": category, "description": "吃完以后腹泻，要求退款",
                 "demand": "refund", "amount": "50"}, now=now)
-            numbers.append(complaints.submit(s, plan, WeekdayCalendar(), clean, now=at).tracking_no)
+            proof = Verified("sms", phone_key(b"test", clean.phone)) if verified else None
+            numbers.append(complaints.submit(s, plan, WeekdayCalendar(), clean, now=at, verified=proof).tracking_no)
         s.commit()
     return numbers
 
@@ -108,10 +110,12 @@ def test_the_baseline_raises_the_bar(wiring):
     with wiring.sessions() as s:
         for h in range(1, 7 * 24):
             for k in range(2):
-                clean = complaints.validate(plan, {"name": "甲", "phone": "13800000000", "business_name": "老街菜市场",
+                clean = complaints.validate(plan, {"name": "甲", "phone": str(13700000000 + 2 * h + k),
+                                                   "business_name": "老街菜市场",
                                                    "business_address": "城关镇", "category": "metrology",
                                                    "description": "缺斤短两问题", "demand": "refund"}, now=now)
-                complaints.submit(s, plan, WeekdayCalendar(), clean, now=now - timedelta(hours=h, minutes=30 + k))
+                complaints.submit(s, plan, WeekdayCalendar(), clean, now=now - timedelta(hours=h, minutes=30 + k),
+                                  verified=Verified("sms", phone_key(b"test", clean.phone)))
         s.commit()
     file(wiring, 5, business="老街菜市场", category="metrology")
     with wiring.sessions() as s:
@@ -238,7 +242,8 @@ def test_the_scheduler_jobs(wiring, app):
     assert complaint_jobs.intake_digest(wiring) == 30
     result = complaint_jobs.surge_watch(wiring)
     assert len(result.opened) == 2 and len(result.proposed) == 1
-    assert complaint_jobs.housekeeping(wiring) == {"recounted": 0, "erased": 0, "rate_buckets_dropped": 0}
+    assert complaint_jobs.housekeeping(wiring) == {"recounted": 0, "erased": 0, "rate_buckets_dropped": 0,
+                                                   "challenges_dropped": 0}
     with wiring.sessions() as s:
         incident = s.scalar(select(Incident))
         # The proposed incident is an incident like any other: the leadership activates it.

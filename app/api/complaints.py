@@ -15,10 +15,10 @@ from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
 from app.input_guards import bounded_int
-from app.intake import guard
+from app.intake import guard, verify
 from app.calendar import calendar_for
 from incidents import complaints
-from incidents.complaints import surge
+from incidents.complaints import surge, verification
 from incidents.kernel.moments import iso
 from incidents.complaints import RateLimited
 from incidents.kernel.errors import Forbidden, InvalidInput
@@ -41,18 +41,40 @@ def create_complaint():
     if guard.too_big():
         raise InvalidInput("too_large", "提交内容过大，请精简“事情经过”", "the request body is too large")
     data = parse.body()
+    code = data.get(verification.CODE_FIELD)
+    if code is not None and not isinstance(code, (str, int)):
+        raise InvalidInput("invalid_complaint", "验证码应为6位数字", "verification_code must be 6 digits",
+                           field=verification.CODE_FIELD)
+    code = str(code).strip() if code is not None else ""
     try:
-        complaint = guard.submit({k: data.get(k) for k in FIELDS}, source="api")
+        complaint = guard.submit({k: data.get(k) for k in FIELDS}, source="api",
+                                 verify=(lambda phone: verify.redeem_code(phone, code)) if code else None)
     except RateLimited as exc:
         return _limited(exc)
     plan = yingji().plan
     return jsonify({"tracking_no": complaint.tracking_no, "status": complaint.status,
                     "status_name": labels.COMPLAINT_STATUS[complaint.status],
                     "received_at": iso(complaint.received_at),
-                    "phone": complaints.mask_phone(complaint.phone),
+                    "phone": complaints.mask_phone(complaint.phone), "verified": bool(code),
                     "category_name": plan.complaints.category(complaint.category).name,
                     "message": f"已收到您的{labels.COMPLAINT_KIND[complaint.kind]}，请记下查询码 "
                                f"{complaint.tracking_no}，凭查询码和手机号码查询办理进度"}), 201
+
+
+@bp.post("/complaints/verification-codes")
+def send_verification_code():
+    """Send a 6-digit code to the complainant's phone by SMS (public, no token); answer 202."""
+    if guard.too_big():
+        raise InvalidInput("too_large", "提交内容过大", "the request body is too large")
+    data = parse.body()
+    phone = data.get("phone")
+    try:
+        masked = verify.send_code(phone if isinstance(phone, str) else "")
+    except RateLimited as exc:
+        return _limited(exc)
+    expires = int(verification.CODE_LIFETIME.total_seconds())
+    return jsonify({"phone": masked, "expires_in": expires,
+                    "message": f"验证码已发送至 {masked}，{expires // 60}分钟内有效"}), 202
 
 
 @bp.get("/complaints/<tracking_no>")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from incidents.kernel import labels
 from app.auth import check_csrf
 from app.extensions import db, now, yingji
-from app.intake import guard
+from app.intake import guard, verify
 from incidents import complaints
 from incidents.complaints import surge
 from incidents.complaints import InvalidComplaint, RateLimited
@@ -42,9 +42,12 @@ def _headers(response):
     return response
 
 
-def _form(values: dict, errors: dict, *, message: str | None = None, status: int = 200, headers=None):
+def _form(values: dict, errors: dict, *, message: str | None = None, status: int = 200, headers=None,
+          info: str | None = None):
     plan = yingji().plan
-    body = render_template("intake/form.html", values=values, errors=errors, message=message,
+    how = verify.method()
+    body = render_template("intake/form.html", values=values, errors=errors, message=message, info=info,
+                           verification=how, captcha_token=verify.new_captcha() if how == "captcha" else None,
                            categories=plan.complaints.categories, demands=plan.complaints.demands,
                            stations=plan.stations, max_text=plan.complaints.max_text, limits=complaints.LIMITS,
                            active="form")
@@ -58,6 +61,8 @@ def form():
         kind = request.args.get("kind")
         return _form({"kind": kind if kind in labels.COMPLAINT_KIND else "complaint"}, {})
     values = {name: request.form.get(name, "") for name in FIELDS}
+    values["verification_code"] = request.form.get("verification_code", "")[:20]
+    action = request.form.get("action", "")
     if guard.too_big():
         # Everything typed comes back, with what is too long marked; nothing is counted or stored.
         return _form(values, guard.too_long(values), status=413,
@@ -66,8 +71,22 @@ def form():
         check_csrf()
     except DomainError:
         return _form(values, {}, message="页面已过期，请再次点击“提交”（您填写的内容已保留）", status=400)
+    if action == "send_code":
+        return _send_code(values)
+    if action == "new_captcha":
+        return _form(values, {})  # the form again, as typed, with another captcha
+    if verify.method() == "captcha":
+        token, answer = request.form.get("captcha_token", ""), request.form.get("captcha", "")[:20]
+
+        def check(phone: str):
+            return verify.redeem_captcha(token, answer, phone)
+    else:
+        code = values["verification_code"].strip()
+
+        def check(phone: str):
+            return verify.redeem_code(phone, code) if code else None
     try:
-        complaint = guard.submit(values, source="web")
+        complaint = guard.submit(values, source="web", verify=check)
     except InvalidComplaint as exc:
         return _form(values, exc.errors, message=exc.message_zh, status=400)
     except RateLimited as exc:
@@ -75,6 +94,38 @@ def form():
     session[DONE_KEY] = {"no": complaint.tracking_no, "kind": complaint.kind,
                          "phone": complaints.mask_phone(complaint.phone)}
     return redirect(url_for("intake.submitted"), code=303)
+
+
+def _send_code(values: dict):
+    """Send the SMS code to the phone typed and show the form again, as typed, with where to enter it."""
+    values["verification_code"] = ""
+    try:
+        masked = verify.send_code(values["phone"])
+    except InvalidComplaint as exc:
+        return _form(values, exc.errors, message=exc.message_zh, status=400)
+    except RateLimited as exc:
+        return _form(values, {}, message=exc.message_zh, status=429, headers={"Retry-After": str(exc.retry_after)})
+    except DomainError as exc:
+        return _form(values, {}, message=exc.message_zh, status=exc.status)
+    return _form(values, {}, info=f"验证码已发送至 {masked}，5分钟内有效。请在下方“短信验证码”中填写后提交。")
+
+
+@bp.get("/captcha/<token>.png")
+def captcha_image(token: str):
+    """Return the form's captcha image."""
+    body = verify.captcha_png(token)
+    if body is None:
+        abort(404)
+    return body, 200, {"Content-Type": "image/png", "Cache-Control": "no-store"}
+
+
+@bp.get("/captcha/<token>.wav")
+def captcha_audio(token: str):
+    """Return the form's captcha read aloud, for those who cannot see the image."""
+    body = verify.captcha_wav(token)
+    if body is None:
+        abort(404)
+    return body, 200, {"Content-Type": "audio/wav", "Cache-Control": "no-store"}
 
 
 @bp.get("/submitted")

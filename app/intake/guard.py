@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,7 @@ from app.extensions import db, now, yingji
 from app.calendar import calendar_for
 from incidents import complaints
 from incidents.complaints import InvalidComplaint, RateLimited
+from incidents.complaints.verification import Verified
 
 log = logging.getLogger("yingji.intake")
 
@@ -43,8 +44,13 @@ def too_long(values: Mapping[str, str]) -> dict[str, str]:
     return {"description": "内容过长，请精简"}
 
 
-def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
-    """Check, rate-limit and store a submission; raise InvalidComplaint or RateLimited (429)."""
+def submit(data: Mapping[str, Any], *, source: str,
+           verify: Callable[[str], Verified | None] | None = None) -> complaints.Receipt:
+    """Check, rate-limit, verify and store a submission; raise InvalidComplaint or RateLimited (429).
+
+    `verify` takes the checked phone and answers how it was verified (SMS code, captcha) or None; it
+    raises InvalidComplaint when a code or captcha given is wrong, and then nothing is stored.
+    """
     wiring = yingji()
     plan, moment, session = wiring.plan, now(), db()
     rules = plan.complaints
@@ -68,8 +74,16 @@ def submit(data: Mapping[str, Any], *, source: str) -> complaints.Receipt:
     if wait_ip or wait_phone:
         session.commit()  # the counts stay: repeating the request does not reset them
         raise RateLimited(wait_ip or wait_phone, "您所在网络" if wait_ip else "该手机号码")
+    verified = None
+    if verify is not None:
+        try:
+            verified = verify(clean.phone)
+        except InvalidComplaint:
+            session.commit()  # a wrong try counts, and an answered captcha stays used
+            raise
     for attempt in (1, 2):
-        complaint = complaints.submit(session, plan, calendar_for(session, plan), clean, now=moment, source=source)
+        complaint = complaints.submit(session, plan, calendar_for(session, plan), clean, now=moment, source=source,
+                                      verified=verified)
         try:
             session.commit()
             return complaint

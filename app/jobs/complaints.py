@@ -11,7 +11,7 @@ import logging
 from app.extensions import Yingji
 from app.calendar import calendar_for
 from incidents import complaints
-from incidents.complaints import calendar_notices, surge
+from incidents.complaints import calendar_notices, surge, verification
 
 log = logging.getLogger("yingji.complaints")
 
@@ -48,7 +48,7 @@ def limit_notices(wiring: Yingji) -> int:
 
 
 def housekeeping(wiring: Yingji) -> dict:
-    """Recount estimated limits, erase expired personal data, drop old rate counters."""
+    """Recount estimated limits, erase expired personal data, drop old rate counters and verification codes."""
     plan, now = wiring.plan, wiring.clock.now()
     rules = plan.complaints
     with wiring.sessions() as session:
@@ -57,7 +57,9 @@ def housekeeping(wiring: Yingji) -> dict:
         longest = max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window,
                       rules.refused_per_ip.window)
         dropped = complaints.purge_rate_buckets(session, longest=longest, now=now)
+        challenges = verification.purge_challenges(session, now=now)
         session.commit()
     if erased:
         log.info("erased the personal data of %d finished complaints past retention", erased)
-    return {"recounted": recounted, "erased": erased, "rate_buckets_dropped": dropped}
+    return {"recounted": recounted, "erased": erased, "rate_buckets_dropped": dropped,
+            "challenges_dropped": challenges}

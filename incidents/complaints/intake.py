@@ -16,6 +16,7 @@ from incidents.complaints.errors import InvalidComplaint
 from incidents.complaints.limits import limit_timing
 from incidents.complaints.states import COMPLAINT, FIELD_NAMES, LIMITS, MAX_AMOUNT, MIN_DESCRIPTION, RECEIVED, SOURCES
 from incidents.complaints.tracking import new_tracking_no
+from incidents.complaints.verification import Verified
 from incidents.kernel import labels
 from incidents.kernel.calendar import WorkdayCalendar
 from incidents.kernel.moments import local_day
@@ -208,8 +209,12 @@ _INSERT_LIMITS = insert(ComplaintLimitRow.__table__)
 
 
 def submit(session: Session, plan: Plan, calendar: WorkdayCalendar, clean: CleanComplaint, *, now: datetime,
-           source: str = "web") -> Receipt:
-    """Store a checked submission with a new tracking number and start its time limits."""
+           source: str = "web", verified: Verified | None = None) -> Receipt:
+    """Store a checked submission with a new tracking number and start its time limits.
+
+    `verified` says how the complainant was verified (SMS code or captcha); without it the complaint
+    is stored and handled all the same, but does not count toward surges.
+    """
     category = plan.complaints.category(clean.category)
     number = new_tracking_no(clean.kind, local_day(plan.tz, now))
     complaint_id = session.execute(_INSERT_COMPLAINT, {
@@ -220,7 +225,9 @@ def submit(session: Session, plan: Plan, calendar: WorkdayCalendar, clean: Clean
         "credit_code": clean.credit_code, "area": clean.area, "purchased_on": clean.purchased_on,
         "amount": clean.amount, "order_no": clean.order_no, "description": clean.description,
         "demand": clean.demand, "source": source if source in SOURCES else "web",
-        "content_sha256": content_hash(clean), "received_at": now, "updated_at": now}).scalar_one()
+        "content_sha256": content_hash(clean), "received_at": now, "updated_at": now,
+        "verified_by": verified.method if verified else None,
+        "verified_phone": verified.phone_key if verified else None}).scalar_one()
     rows = [{"complaint_id": complaint_id, **spec}
             for spec in _limit_specs(plan, calendar, clean.kind, "received", plan.complaints.centre, at=now, now=now)]
     if rows:

@@ -1,7 +1,7 @@
 """Complaint surges (投诉高峰) and the consumer warnings drafted from them (消费预警), SPEC §8.
 
 `watch` (the scheduler, every minute) counts complaints per business, category and area over
-each rule's sliding window and compares them with the baseline rate of the weeks before. A
+each rule's sliding window (only verified complaints, each verified phone once: verification.py) and compares them with the baseline rate of the weeks before. A
 surge is a row, opened once: a second watch process running at the same moment finds it (one
 open surge per business, category or area, a unique index). Opening one alerts the complaint
 centre's and the office's boards, links the window's complaints to an open incident about the
@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,12 +80,15 @@ def _column(dimension: str):
 
 def _counts(session: Session, dimension: str, start: datetime, end: datetime, *, at_least: int = 1,
             only: set[str] | None = None) -> dict[str, int]:
+    # Only verified complaints count, and each verified phone once: 64 junk submissions from a few
+    # addresses, or 64 from one phone, are not 64 consumers.
     col = _column(dimension)
-    stmt = (select(col, func.count()).where(Complaint.received_at >= start, Complaint.received_at < end,
-                                             col.is_not(None))
+    phones = func.count(distinct(Complaint.verified_phone))
+    stmt = (select(col, phones).where(Complaint.received_at >= start, Complaint.received_at < end,
+                                      col.is_not(None), Complaint.verified_phone.is_not(None))
             .group_by(col))
     if at_least > 1:
-        stmt = stmt.having(func.count() >= at_least)
+        stmt = stmt.having(phones >= at_least)
     if only is not None:
         if not only:
             return {}

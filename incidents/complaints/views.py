@@ -97,7 +97,9 @@ def snapshot(plan: Plan, complaint: Complaint) -> dict:
             "department_name": _dept_name(plan, complaint.department),
             "suggested_department": complaint.suggested_department,
             "suggested_department_name": _dept_name(plan, complaint.suggested_department),
-            "received_at": iso(complaint.received_at), "incident_id": complaint.incident_id}
+            "received_at": iso(complaint.received_at), "incident_id": complaint.incident_id,
+            "verified": complaint.verified_by is not None, "verified_by": complaint.verified_by,
+            "verification_name": labels.COMPLAINT_VERIFICATION.get(complaint.verified_by, "未验证")}
 
 
 def staff_view(plan: Plan, calendar: WorkdayCalendar | None, complaint: Complaint, now: datetime, *,

@@ -71,6 +71,8 @@ DELIVERY_STATUS = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.HELD: "�
                    DeliveryStatus.UNDELIVERED: "未送达", DeliveryStatus.FAILED: "发送失败",
                    DeliveryStatus.BUNDLED: "已合并发送", DeliveryStatus.SKIPPED: "无人可通知",
                    DeliveryStatus.CANCELLED: "已取消（已签收）", DeliveryStatus.UNKNOWN: "发送中断，未知"}
+# How a 12315 complainant was verified before the complaint was stored (incidents/complaints/verification.py).
+COMPLAINT_VERIFICATION = {"sms": "已验证（短信验证码）", "captcha": "已验证（图形验证码）", None: "未验证"}
 COMPLAINT_KIND = {ComplaintKind.COMPLAINT: "投诉", ComplaintKind.TIPOFF: "举报"}
 COMPLAINT_STATUS = {ComplaintStatus.RECEIVED: "已收到，待受理", ComplaintStatus.ACCEPTED: "已受理",
                     ComplaintStatus.REFUSED: "不予受理", ComplaintStatus.MEDIATING: "调解中",

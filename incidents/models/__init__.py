@@ -98,6 +98,7 @@ from incidents.models.closing import (
 from incidents.models.complaint import (
     Complaint,
     ComplaintLimitRow,
+    IntakeChallenge,
     RateBucket,
     SURGE_OPEN,
     SURGE_ENDED,
@@ -196,6 +197,7 @@ __all__ = [
     "Briefing",
     "Complaint",
     "ComplaintLimitRow",
+    "IntakeChallenge",
     "RateBucket",
     "SURGE_OPEN",
     "SURGE_ENDED",

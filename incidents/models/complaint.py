@@ -80,6 +80,12 @@ class Complaint(Base):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     chained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the complainant proved to be a person with this phone before it was stored: "sms" (a code
+    # sent to the phone), "captcha" (the form's image or audio captcha), or None (unverified: stored
+    # and handled, but not counted toward surges). `verified_phone` is a keyed hash of the phone of a
+    # verified complaint: surges count distinct ones, whatever happens to the phone column itself.
+    verified_by: Mapped[str | None] = mapped_column(String(10))
+    verified_phone: Mapped[str | None] = mapped_column(String(64))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -123,6 +129,28 @@ class ComplaintLimitRow(Base):
     # Counted again when a holiday notice arrived: before and after, oldest first.
     changes: Mapped[list[ComplaintLimitChange]] = relationship(order_by="ComplaintLimitChange.id", lazy="selectin",
                                                                viewonly=True)
+
+
+class IntakeChallenge(Base):
+    """A check the public must pass before a complaint counts: an SMS code sent to a phone, or a captcha used.
+
+    SMS: the code is stored only as a keyed hash, lives 5 minutes and takes 3 tries; `subject` is a
+    keyed hash of the phone. Captcha: the challenge is issued without a row (signed, stateless); the
+    row is written when it is answered, so that one captcha is never answered twice (`token` unique).
+    """
+
+    __tablename__ = "intake_challenges"
+    __table_args__ = (Index("ix_intake_challenges_subject", "kind", "subject", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # sms | captcha
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateBucket(Base):

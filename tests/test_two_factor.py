@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app import config
 from incidents.kernel.actors import SystemActor
-from incidents.models import AuditEntry, LoginSession, OneTimeCode, SecondFactor, User
+from incidents.models import AuditEntry, LoginSession, OneTimeCode, SecondFactor
 from incidents.people import two_factor
 from incidents.people.users import create_user
 from notifiers.base import SENT, SendResult

@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security
+from app import audit_keys, auth, calendar_cli, cli, pii_cli, pii_keys, input_guards, notify_cli, push, scheduler, security
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -18,6 +18,7 @@ from app.extensions import Yingji, close_db, db
 from app.hooks import bp as hooks_bp
 from app.intake import bp as intake_bp
 from incidents.records import audit, board_events
+from incidents.kernel import sealed
 from incidents.kernel.db import make_engine, make_session_factory
 from incidents.kernel.errors import DomainError
 from incidents.plan import load_plan_file
@@ -39,14 +40,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("AUDIT_KEY") and not production:
         app.config["AUDIT_KEY"] = config_module.audit_key()  # the local demo's generated key
     keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
+    if not app.config.get("PII_KEY") and not production:
+        app.config["PII_KEY"] = config_module.pii_key()  # the local demo's generated key
+    # Refuses to start on a short key or an unknown cipher; production without a key is refused below.
+    pii = pii_keys.keyring_from(app.config) if app.config.get("PII_KEY") else None
     # The cookie never outlives the login session it names (Flask's default is 31 days).
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
+    sealed.install(engine, pii)  # the complainants' name, phone, address and text are sealed with it
     sessions = make_session_factory(engine)
     audit.install(sessions, keyring)
     wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"], audit_keys=keyring)
+    app.extensions["yingji_pii"] = pii
     board_events.install(sessions, lambda messages: wiring.emit(messages))
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
@@ -64,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
+    pii_cli.init_app(app)
     scheduler.init_app(app)
     board_socket.register(push.init_app(app), app)  # the boards' Socket.IO server, which sets wiring.emit
     _trust_proxies(app)

@@ -26,7 +26,7 @@ def production(db_url, clock):
 
     def build(**changes):
         settings = {"YINGJI_ENV": "production", "DATABASE_URL": db_url, "CLOCK": clock, "SCHEDULER": "off",
-                    "SECRET_KEY": GOOD_KEY, "PII_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True, "SMS_BACKEND": "console",
+                    "SECRET_KEY": GOOD_KEY, "AUDIT_KEY": GOOD_KEY, "PII_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True, "SMS_BACKEND": "console",
                     "VOICE_BACKEND": "console"}
         settings.update(changes)
         app = create_app(settings)

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import StatementError
 
-from app import create_app, pii_keys
+from app import create_app, migrate, pii_keys
 from app.migrate import downgrade, upgrade
 from app.pii_keys import PiiKeyError
 from app.security import InsecureSettings
@@ -249,7 +249,6 @@ def test_the_migration_without_the_key_refuses_rather_than_leaves_plain_text(emp
             "'catering', '王', '13812345678', '', 'b', 'b', 'a', 'd', 'web', 'x', '2026-11-20 01:00:00', "
             "'2026-11-20 01:00:00')"), {"number": OLD_NUMBER})
     engine.dispose()
-    from app import migrate
     monkeypatch.setattr(migrate, "_environment_keyring", lambda: None)
     with pytest.raises(RuntimeError, match="PII key"):
         upgrade(empty_url, "head")

@@ -140,7 +140,7 @@ def test_sm4_gcm_is_the_standard_one_and_selectable(db_url, clock, tmp_path):
 # --- keys -----------------------------------------------------------------------------------------------
 
 
-def test_rotate_key_seals_everything_again_and_the_old_key_can_go(app, wiring, db_url, clock, tmp_path, make_user):
+def test_rotate_key_seals_everything_again_and_the_old_key_can_go(app, wiring, db_url, clock, tmp_path):
     first, second = submit(app), submit(app, kind="tipoff", phone="13900001111", name="", address="",
                                                  demand=None)
     old = raw_row(wiring.engine, first)

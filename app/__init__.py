@@ -9,7 +9,8 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, push, scheduler, security, two_factor
+from app import (audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, pii_cli, pii_keys, push, scheduler,
+                 security, two_factor)
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -18,6 +19,7 @@ from app.extensions import Yingji, close_db, db
 from app.hooks import bp as hooks_bp
 from app.intake import bp as intake_bp
 from incidents.records import audit, board_events
+from incidents.kernel import sealed
 from incidents.kernel.db import make_engine, make_session_factory
 from incidents.kernel.errors import DomainError
 from incidents.plan import load_plan_file
@@ -36,25 +38,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     production = security.is_production(app)
     if not app.config.get("SECRET_KEY") and not production:
         app.config["SECRET_KEY"] = config_module.secret_key()  # the local demo's generated key
-    if not app.config.get("AUDIT_KEY") and not production:
-        app.config["AUDIT_KEY"] = config_module.audit_key()  # the local demo's generated key
-    try:
-        keyring = audit_keys.keyring_from(app.config)  # refuses to start on a short key or an unknown algorithm
-        key_problems: list[tuple[str, str]] = []
-    except audit_keys.AuditKeyError as error:
-        if not production:
-            raise
-        keyring, key_problems = None, [(error.message_zh, error.message_en)]  # named with the others below
+    keyring, pii, key_problems = _keys(app, production)
     # The cookie never outlives the login session it names (Flask's default is 31 days).
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
 
     plan = load_plan_file(app.config["PLAN_FILE"])  # refuses to start on an invalid plan
     engine = make_engine(app.config["DATABASE_URL"])
+    sealed.install(engine, pii)  # the complainants' name, phone, address and text are sealed with it
     sessions = make_session_factory(engine)
     if production:
         security.refuse_insecure(app, sessions, key_problems)  # before anything starts: no scheduler, no sockets
     audit.install(sessions, keyring)
     wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"], audit_keys=keyring)
+    app.extensions["yingji_pii"] = pii
     board_events.install(sessions, lambda messages: wiring.emit(messages))
     app.extensions["yingji"] = wiring
     app.teardown_appcontext(close_db)
@@ -71,11 +67,39 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
+    pii_cli.init_app(app)
     scheduler.init_app(app)
     board_socket.register(push.init_app(app), app)  # the boards' Socket.IO server, which sets wiring.emit
     _trust_proxies(app)
     _errors(app)
     return app
+
+
+def _keys(app: Flask, production: bool):
+    """Return the audit and PII keyrings (the local demo generates its keys), and what is wrong with them.
+
+    Outside production an unusable key refuses to start at once; in production it is named with every
+    other insecure setting (security.refuse_insecure).
+    """
+    problems: list[tuple[str, str]] = []
+    if not production:
+        app.config["AUDIT_KEY"] = app.config.get("AUDIT_KEY") or config_module.audit_key()
+        app.config["PII_KEY"] = app.config.get("PII_KEY") or config_module.pii_key()
+    try:
+        keyring = audit_keys.keyring_from(app.config)  # a short key or an unknown algorithm
+    except audit_keys.AuditKeyError as error:
+        if not production:
+            raise
+        keyring = None
+        problems.append((error.message_zh, error.message_en))
+    try:
+        pii = pii_keys.keyring_from(app.config) if app.config.get("PII_KEY") else None  # short key, unknown cipher
+    except pii_keys.PiiKeyError as error:
+        if not production:
+            raise
+        pii = None
+        problems.append((error.message_zh, error.message_en))
+    return keyring, pii, problems
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -41,7 +41,7 @@ CLI_ACTOR = SystemActor(name="cli")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database up (to the latest revision by default)."""
-    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision, pii=current_app.extensions["yingji_pii"])
     click.echo(f"database at {revision}")
 
 
@@ -49,7 +49,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision", default="-1")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down (one revision by default; `base` for empty)."""
-    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision, pii=current_app.extensions["yingji_pii"])
     click.echo(f"database at {revision}")
 
 

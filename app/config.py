@@ -47,12 +47,24 @@ def _audit_key() -> str:
     """Use AUDIT_KEY from the environment, else a random key kept in the instance folder (never the database)."""
     if os.environ.get("AUDIT_KEY"):
         return os.environ["AUDIT_KEY"]
-    path = INSTANCE / "audit_key"
+    return _instance_key("audit_key")
+
+
+def _pii_key() -> str:
+    """Use PII_KEY from the environment, else a random key kept in the instance folder (never the database)."""
+    if os.environ.get("PII_KEY"):
+        return os.environ["PII_KEY"]
+    return _instance_key("pii_key")
+
+
+def _instance_key(name: str) -> str:
+    """Return the local demo's key kept in the instance folder under name, generated (0600) the first time."""
+    path = INSTANCE / name
     if not path.exists():
         private_instance()
         # Written whole under a temporary name, 0600 from the start, then linked into place: two
         # processes starting at once never read a half-written key or end up with two keys.
-        temporary = INSTANCE / f".audit_key.{os.getpid()}.{secrets.token_hex(4)}"
+        temporary = INSTANCE / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
@@ -154,12 +166,20 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # The audit chain's HMAC: the key (AUDIT_KEY; default a generated file in the instance folder,
         # see audit_key()), the algorithm (sha256, or sm3 for GB/T 39786), and retired keys
         # (comma-separated) that older entries were chained with.
+        "AUDIT_KEY": env("AUDIT_KEY") or None,
         "AUDIT_HMAC": env("AUDIT_HMAC", "sha256"),
         "AUDIT_RETIRED_KEYS": env("AUDIT_RETIRED_KEYS", ""),
         # The signed chain heads are appended here, out of the database account's reach
         # (production: a file with `chattr +a`, or a path shipped to another host).
         "AUDIT_HEAD_FILE": env("AUDIT_HEAD_FILE", str(INSTANCE / "audit_heads.log")),
         "AUDIT_EXPORT_EVERY": float(env("AUDIT_EXPORT_EVERY") or 60),
+        # Complainants' personal data at rest (app/pii_keys.py): the key (PII_KEY; default a generated
+        # file in the instance folder, see pii_key(); production refuses to start without one), the
+        # cipher (aes: AES-256-GCM, or sm4: SM4-GCM for GB/T 39786), and retired keys (comma-separated)
+        # that older values were sealed with, until `flask pii rotate-key` has sealed them again.
+        "PII_KEY": env("PII_KEY") or None,
+        "PII_CIPHER": env("PII_CIPHER", "aes"),
+        "PII_RETIRED_KEYS": env("PII_RETIRED_KEYS", ""),
         # The boards' door (app/board/socket.py): a WebSocket is admitted only with a login session or
         # an API token at its handshake, and must join /board within SOCKET_JOIN_SECONDS. At most
         # SOCKETS_MAX sockets per server process (each holds one of gunicorn's threads: the config
@@ -182,3 +202,8 @@ def secret_key() -> str:
 def audit_key() -> str:
     """Return the key that chains the audit trail."""
     return _audit_key()
+
+
+def pii_key() -> str:
+    """Return the key that seals complainants' personal data."""
+    return _pii_key()

@@ -67,6 +67,10 @@ def setting_problems(config: dict, *, debug: bool) -> list[tuple[str, str]]:
     elif len(str(key).encode("utf-8")) < MIN_SECRET_BYTES:
         problems.append((f"SECRET_KEY 过短（少于 {MIN_SECRET_BYTES} 字节）",
                          f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"))
+    if not config.get("PII_KEY"):
+        problems.append(("未设置 PII_KEY（加密投诉人个人信息的密钥，须存放在数据库之外），请生成随机密钥（openssl rand -hex 32）",
+                         "PII_KEY (the key that encrypts complainants' personal data, kept outside the database) "
+                         "is not set; generate one (openssl rand -hex 32)"))
     if not config.get("SESSION_COOKIE_SECURE"):
         problems.append(("会话 Cookie 未设置 Secure（SESSION_COOKIE_SECURE=1），须仅经 HTTPS 传送",
                          "session cookies are not Secure (set SESSION_COOKIE_SECURE=1)"))

@@ -30,6 +30,7 @@ from tests.openapi_check import ContractClient
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
+TEST_PII_KEY = "test-pii-key-0123456789abcdef0123456789abcdef"
 START = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
 # The stories move the fake clock by hours and days with a browser left signed in: their login
 # sessions and passwords do not time out. tests/test_login_security.py puts the real limits back.
@@ -118,7 +119,7 @@ def clock():
 def app(db_url, clock, tmp_path):
     """The app on a test database, with the fake clock and no background scheduler."""
     application = create_app({"DATABASE_URL": db_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
-                              "SCHEDULER": "off", "AUDIT_KEY": TEST_AUDIT_KEY,
+                              "SCHEDULER": "off", "AUDIT_KEY": TEST_AUDIT_KEY, "PII_KEY": TEST_PII_KEY,
                               "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log"), **TIME_TRAVEL,
                               **NO_FORCED_SECOND_FACTOR})
     yield application

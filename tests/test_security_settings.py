@@ -27,7 +27,7 @@ def production(db_url, clock):
     def build(**changes):
         settings = {"YINGJI_ENV": "production", "DATABASE_URL": db_url, "CLOCK": clock, "SCHEDULER": "off",
                     "SECRET_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True, "SMS_BACKEND": "console",
-                    "VOICE_BACKEND": "console", "AUDIT_KEY": GOOD_KEY[::-1]}
+                    "VOICE_BACKEND": "console", "AUDIT_KEY": GOOD_KEY[::-1], "PII_KEY": GOOD_KEY}
         settings.update(changes)
         app = create_app(settings)
         made.append(app)

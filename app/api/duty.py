@@ -35,13 +35,13 @@ def _may_see(code: str) -> None:
 @api_login_required
 def list_departments():
     """List the plan's departments with who is on duty now."""
-    at = now()
+    at, user = now(), current_user()
     out = []
     for d in yingji().plan.departments:
         shifts = duty.on_duty(db(), d.code, at)
         out.append({"code": d.code, "name": d.name, "domain": d.domain,
-                    "on_duty": [duty.shift_dict(s) for s in shifts]})
-    stations = [{"code": s.code, "name": s.name, "on_duty": [duty.shift_dict(r) for r in duty.on_duty(db(), s.code, at)]}
+                    "on_duty": [duty.shift_view(s, user) for s in shifts]})
+    stations = [{"code": s.code, "name": s.name, "on_duty": [duty.shift_view(r, user) for r in duty.on_duty(db(), s.code, at)]}
                 for s in yingji().plan.stations]
     return jsonify({"departments": out, "stations": stations, "at": at.isoformat()})
 
@@ -49,12 +49,12 @@ def list_departments():
 @bp.get("/departments/<code>/on-duty")
 @api_login_required
 def on_duty(code: str):
-    """Answer who is on duty in a department now (or at ?at=)."""
+    """Answer who is on duty in a department now (or at ?at=); phones in full only to those who dispatch to it."""
     code = _department(code)
     at = parse.timestamp(request.args, "at", "时间") or now()
     shifts = duty.on_duty(db(), code, at)
     return jsonify({"department": code, "name": yingji().plan.unit_name(code), "at": at.isoformat(),
-                    "on_duty": [duty.shift_dict(s) for s in shifts], "covered": bool(shifts)})
+                    "on_duty": [duty.shift_view(s, current_user()) for s in shifts], "covered": bool(shifts)})
 
 
 @bp.get("/departments/<code>/shifts")
@@ -69,7 +69,7 @@ def list_shifts(code: str):
         raise InvalidInput("bad_period", "截止时间须晚于起始时间", "to must be after from", field="to")
     rows = db().scalars(select(Shift).where(Shift.department == code, Shift.cancelled_at.is_(None),
                                             Shift.ends_at > start, Shift.starts_at < end).order_by(Shift.starts_at))
-    return jsonify({"department": code, "shifts": [duty.shift_dict(s) for s in rows]})
+    return jsonify({"department": code, "shifts": [duty.shift_view(s, current_user()) for s in rows]})
 
 
 @bp.post("/departments/<code>/shifts")
@@ -87,7 +87,7 @@ def add_shift(code: str):
                          phone=parse.text(data, "phone", "电话"), note=parse.text(data, "note", "备注"),
                          actor=current_user(), now=now())
     session.commit()
-    return jsonify(duty.shift_dict(row)), 201
+    return jsonify(duty.shift_view(row, current_user())), 201
 
 
 @bp.post("/shifts/<int:shift_id>/handover")
@@ -103,7 +103,7 @@ def handover_shift(shift_id: int):
                          reason=parse.text(data, "reason", "交接原因", required_=True),
                          at=parse.timestamp(data, "at", "交接时间"), actor=current_user(), now=now())
     session.commit()
-    return jsonify(duty.shift_dict(row)), 201
+    return jsonify(duty.shift_view(row, current_user())), 201
 
 
 @bp.post("/shifts/swap")

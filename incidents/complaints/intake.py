@@ -220,7 +220,7 @@ def submit(session: Session, plan: Plan, calendar: WorkdayCalendar, clean: Clean
     complaint_id = session.execute(_INSERT_COMPLAINT, {
         "tracking_no": number, "kind": clean.kind, "status": RECEIVED, "category": clean.category,
         "suggested_department": category.department, "department": None, "name": clean.name, "phone": clean.phone,
-        "address": clean.address, "business_name": clean.business_name,
+        "phone_hmac": clean.phone, "address": clean.address, "business_name": clean.business_name,
         "business_key": business_key(clean.business_name), "business_address": clean.business_address,
         "credit_code": clean.credit_code, "area": clean.area, "purchased_on": clean.purchased_on,
         "amount": clean.amount, "order_no": clean.order_no, "description": clean.description,

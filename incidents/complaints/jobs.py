@@ -50,7 +50,7 @@ def erase_expired(session: Session, plan: Plan, *, now: datetime, batch: int = 5
     rows = list(session.scalars(select(Complaint).where(Complaint.finished_at < cutoff, Complaint.erased_at.is_(None))
                                 .order_by(Complaint.id).limit(batch).with_for_update(skip_locked=True)))
     for row in rows:
-        row.name, row.phone, row.address = "", "", ""
+        row.name, row.phone, row.address, row.phone_hmac = "", "", "", None
         row.description = ERASED_TEXT
         row.order_no = None
         row.reason = ERASED_TEXT if row.reason else None

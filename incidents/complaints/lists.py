@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents.complaints.access import visible_filter
+from incidents.complaints.checks import normalise_phone
 from incidents.complaints.states import OPEN_STATUSES
 from incidents.complaints.tracking import normalise_tracking_no
 from incidents.kernel import labels
@@ -69,7 +70,11 @@ def search(session: Session, plan: Plan, user, *, status: str | None = None, kin
     if text:
         like = f"%{text.strip()[:50].replace('%', '').replace('_', '')}%"
         number = normalise_tracking_no(text)
-        stmt = stmt.where(or_(Complaint.business_name.like(like), Complaint.tracking_no == (number or text.strip())))
+        found = [Complaint.business_name.like(like), Complaint.tracking_no == (number or text.strip())]
+        mobile = normalise_phone(text)
+        if mobile:  # the phone is sealed: it is found by its keyed HMAC
+            found.append(Complaint.phone_hmac == mobile)
+        stmt = stmt.where(or_(*found))
     if before_id:
         stmt = stmt.where(Complaint.id < before_id)
     return list(session.scalars(stmt))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.kernel.states import SurgeStatus, WarningStatus
 from incidents.kernel.db import Base, UTCDateTime
+from incidents.kernel.sealed import Blinded, Sealed
 from incidents.models.incident import PENDING
 
 
@@ -29,7 +30,8 @@ class Complaint(Base):
 
     The complainant's name, phone, address, order number and free text are personal data: staff
     see the phone masked unless they handle the complaint, and all of it is erased when the
-    plan's retention period after the complaint finished has passed (`erased_at`).
+    plan's retention period after the complaint finished has passed (`erased_at`). The name, phone,
+    address and free text (where ID and bank card numbers turn up) are stored encrypted.
     """
 
     __tablename__ = "complaints"
@@ -54,9 +56,12 @@ class Complaint(Base):
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     triage_note: Mapped[str | None] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(String(80))
-    phone: Mapped[str] = mapped_column(String(20))
-    address: Mapped[str] = mapped_column(String(300))
+    # Personal data, sealed at rest (incidents/kernel/sealed.py): the database holds only ciphertext.
+    name: Mapped[str] = mapped_column(Sealed("complaints.name"))
+    phone: Mapped[str] = mapped_column(Sealed("complaints.phone"))
+    address: Mapped[str] = mapped_column(Sealed("complaints.address"))
+    # The phone's keyed HMAC, for searches by phone; written with the plain phone, reads as the HMAC.
+    phone_hmac: Mapped[str | None] = mapped_column(Blinded("complaints.phone"), index=True)
     business_name: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str] = mapped_column(String(200))  # normalised: the credit code, else the name
     business_address: Mapped[str] = mapped_column(String(300))
@@ -65,7 +70,7 @@ class Complaint(Base):
     purchased_on: Mapped[date | None] = mapped_column(Date)
     amount: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
     order_no: Mapped[str | None] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Sealed("complaints.description"))  # may carry ID and card numbers
     demand: Mapped[str | None] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(10))  # web | api
     content_sha256: Mapped[str] = mapped_column(String(64))

@@ -11,6 +11,7 @@ from incidents.kernel import labels
 from incidents.records import announce, audit
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from incidents.kernel.masking import mask_phone
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
 from incidents.kernel.roles import (
@@ -31,11 +32,29 @@ ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)
 
 
-def shift_dict(row: Shift) -> dict:
-    """Return a shift as the API and the boards show it."""
+# Who dispatches, and so sees on-duty phones in full: the office, the leadership, the command. A unit's
+# own head (科室负责人, or the station's account) sees its own roster's. Everyone else sees them masked.
+PHONE_ROLES = frozenset({OFFICE, LEADER, COMMANDER, SYSTEM})
+UNIT_HEADS = frozenset({DEPARTMENT_HEAD, STATION})
+
+
+def sees_duty_phones(actor, unit: str) -> bool:
+    """Tell whether someone dispatches for a unit and so may see its on-duty phone numbers in full."""
+    return actor.role in PHONE_ROLES or (actor.role in UNIT_HEADS and actor.unit == unit)
+
+
+def shift_dict(row: Shift, *, full_phone: bool = False) -> dict:
+    """Return a shift as the API and the boards show it; the phone masked unless `full_phone`."""
+    phone = row.phone if full_phone else (mask_phone(row.phone) or None)
     return {"id": row.id, "department": row.department, "starts_at": iso(row.starts_at), "ends_at": iso(row.ends_at),
-            "officer_id": row.officer_id, "officer_name": row.officer_name, "phone": row.phone,
+            "officer_id": row.officer_id, "officer_name": row.officer_name, "phone": phone,
+            "phone_masked": bool(row.phone) and not full_phone,
             "substitute_for": row.substitute_for_id, "handover_reason": row.handover_reason, "note": row.note}
+
+
+def shift_view(row: Shift, actor) -> dict:
+    """Return a shift as one person may see it: the phone in full only for those who dispatch to its unit."""
+    return shift_dict(row, full_phone=sees_duty_phones(actor, row.department))
 
 
 def _may_edit(actor, unit: str) -> None:

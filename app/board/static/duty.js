@@ -405,7 +405,8 @@
     return YJ.el("li", { class: "shift " + (cls || "") + (s.officer_name ? "" : " shift-empty") }, [
       YJ.el("span", { class: "shift-time", text: YJ.fmtTime(s.starts_at) + " – " + YJ.fmtTime(s.ends_at) }),
       YJ.el("span", { class: "shift-who", text: who }),
-      s.phone ? YJ.el("a", { class: "shift-phone", href: "tel:" + s.phone, text: s.phone })
+      s.phone && s.phone_masked ? YJ.el("span", { class: "shift-phone", title: "完整号码仅对调度岗位显示", text: s.phone })
+        : s.phone ? YJ.el("a", { class: "shift-phone", href: "tel:" + s.phone, text: s.phone })
               : YJ.el("span", { class: "shift-phone missing", text: "未登记电话" }),
       s.substitute_for ? YJ.el("span", { class: "shift-note", text: "替岗" + (s.handover_reason ? "：" + s.handover_reason : "") }) : null
     ]);

@@ -156,3 +156,7 @@ def clock_name(plan: _Clocks, kind: str | None, cycle: int = 0, fallback: str | 
 
 # The banner on every staff page of the embedded local demo (`make run`; not YINGJI_ENV=production).
 DEMO_BANNER = "本地演示环境，请勿用于生产"
+
+# API tokens (incidents/people/tokens.py) and the admin page.
+TOKEN_SCOPE = {"read": "只读", "write": "读写"}
+TOKEN_STATUS = {"live": "有效", "expired": "已过期", "revoked": "已吊销"}

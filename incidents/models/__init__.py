@@ -38,6 +38,7 @@ from incidents.models.people import (
     LoginAttempt,
     LoginLock,
     LoginSession,
+    ApiToken,
 )
 from incidents.models.audit import (
     AuditEntry,
@@ -139,6 +140,7 @@ __all__ = [
     "LoginAttempt",
     "LoginLock",
     "LoginSession",
+    "ApiToken",
     "AuditEntry",
     "AuditHead",
     "PUSHED",

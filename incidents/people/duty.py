@@ -14,7 +14,6 @@ from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
 from incidents.kernel.roles import (
-    ADMIN,
     COMMANDER,
     DEPARTMENT_HEAD,
     DEPARTMENT_ROLES,
@@ -27,7 +26,8 @@ from incidents.records.snapshots import iso
 from incidents.kernel.actors import actor_id
 from incidents.people.users import PHONE
 
-ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
+# Not the system administrator: pointing a unit's on-duty phone elsewhere is business, not administration.
+ROSTER_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)
 
 

@@ -333,3 +333,26 @@ def test_admin_page_shows_a_new_secret_once_and_follows_the_separation(app, wiri
 
     for role in ("office", "viewer"):
         assert signed_in_client(app, users[role].id).get("/admin/users").status_code == 403
+
+
+# --- the audit administrator ----------------------------------------------------------------------
+
+
+def test_only_the_audit_administrator_reads_the_whole_trail_and_its_verification(app, wiring, make_user, users):
+    auditor = make_user("auditor")
+    r = auditor.get("/api/v1/audit?limit=2")
+    assert r.status_code == 200, r.get_json()
+    first = r.get_json()
+    assert [e["seq"] for e in first["entries"]] == [1, 2] and first["next_after"] == 2
+    rest = auditor.get("/api/v1/audit?after=2").get_json()
+    assert rest["entries"][0]["seq"] == 3 and rest["next_after"] is None
+    assert any(e["action"] == "user.created" for e in rest["entries"])
+    r = auditor.get("/api/v1/audit/verify")
+    assert r.status_code == 200 and r.get_json()["intact"] is True and r.get_json()["problems"] == []
+    assert auditor.get("/api/v1/audit?limit=0").status_code == 400
+    assert auditor.get("/api/v1/audit?limit=x").status_code == 400
+    for role in ("admin", "leader", "office"):
+        assert users[role].get("/api/v1/audit").status_code == 403
+        assert users[role].get("/api/v1/audit/verify").status_code == 403
+    for other in (make_user("sysadmin"), make_user("secadmin")):
+        assert other.get("/api/v1/audit").status_code == 403

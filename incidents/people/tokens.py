@@ -67,16 +67,21 @@ def _expiry(now: datetime, days: int | None) -> datetime | None:
 
 
 def issue(session: Session, user: User, *, name: str, scope: str, now: datetime, actor,
-          days: int | None = None) -> tuple[ApiToken, str]:
-    """Give a user a new token and return it with its secret (shown once); `days` None: it never expires."""
+          days: int | None = None, audited: bool = True) -> tuple[ApiToken, str]:
+    """Give a user a new token and return it with its secret (shown once); `days` None: it never expires.
+
+    `audited=False`: the caller's own entry names the token (a user's first token, in `user.created`).
+    """
     row = ApiToken(user_id=user.id, name=_name(name), scope=_scope(scope), token_hash="", created_at=now,
                    expires_at=_expiry(now, days))
     secret = new_secret()
     row.token_hash = hash_token(secret)
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, action="token.issued", entity="user", entity_id=user.id, at=now,
-                 data={"token_id": row.id, "name": row.name, "scope": row.scope, "expires_at": iso(row.expires_at)})
+    if audited:
+        audit.record(session, actor=actor, action="token.issued", entity="user", entity_id=user.id, at=now,
+                     data={"token_id": row.id, "name": row.name, "scope": row.scope,
+                           "expires_at": iso(row.expires_at)})
     return row, secret
 
 

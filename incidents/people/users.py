@@ -101,12 +101,14 @@ def create_user(session: Session, plan: Plan, *, name: str, role: str, now: date
     session.flush()
     if user.password_hash:
         session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=now))
+    secret, token_id = None, None
+    if token:
+        row, secret = tokens.issue(session, user, name="default", scope=tokens.WRITE, now=now, actor=actor,
+                                   audited=False)
+        token_id = row.id
     audit.record(session, actor=actor, action="user.created", entity="user", entity_id=user.id, at=now,
                  data={"login": login, "role": role, "unit": unit, "phone": bool(phone),
-                       "must_change_password": user.must_change_password})
-    secret = None
-    if token:
-        _, secret = tokens.issue(session, user, name="default", scope=tokens.WRITE, now=now, actor=actor)
+                       "must_change_password": user.must_change_password, "token_id": token_id})
     return user, secret
 
 

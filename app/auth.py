@@ -21,10 +21,9 @@ from app import security
 from app.demo import DEMO_USERS
 from app.extensions import db, yingji
 from incidents.kernel.actors import SystemActor
-from incidents.kernel.errors import DomainError, InvalidInput
+from incidents.kernel.errors import DomainError, Forbidden, InvalidInput
 from incidents.models import User
-from incidents.people import login_sessions, logins, passwords, two_factor
-from incidents.people.users import user_by_token
+from incidents.people import login_sessions, logins, passwords, tokens, two_factor
 from incidents.records import audit
 
 bp = Blueprint("auth", __name__)
@@ -95,8 +94,13 @@ def current_user() -> User | None:
     user = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        user = user_by_token(db(), header[7:].strip())
+        presented = tokens.authenticate(db(), header[7:].strip(), now=yingji().clock.now())
+        user = presented.user
         g.auth_via = "token"
+        g.token = presented.token if user is not None else None
+        g.token_refused = presented.refused
+        if user is not None and db().dirty:
+            db().commit()  # last use, at most once a minute; before the view, whatever it then does
     elif session.get("sid") or session.get("user_id"):
         user_id = session_user_id(session, db())
         user = db().get(User, user_id) if user_id is not None else None
@@ -132,6 +136,13 @@ def check_csrf() -> None:
         raise DomainError("csrf", "页面已过期或请求来源无效，请刷新后重试", "missing or invalid CSRF token")
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+TOKEN_REFUSALS = {
+    tokens.EXPIRED: ("API令牌已过期，请联系安全管理员更换", "the API token has expired"),
+    tokens.REVOKED: ("API令牌已被吊销", "the API token has been revoked"),
+}
+
+
 def api_login_required(view: Callable) -> Callable:
     """Answer 401 to an API call without a valid token or session; check CSRF for sessions."""
 
@@ -139,7 +150,13 @@ def api_login_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         user = current_user()
         if user is None:
+            refused = g.get("token_refused")
+            if refused in TOKEN_REFUSALS:
+                raise Unauthorised(f"token_{refused}", *TOKEN_REFUSALS[refused])
             raise Unauthorised("unauthorised", "未登录或令牌无效", "missing or invalid bearer token")
+        if g.auth_via == "token" and g.token.scope != tokens.WRITE and request.method not in SAFE_METHODS:
+            raise Forbidden("token_read_only", "该API令牌为只读令牌，不能修改数据，请使用读写令牌",
+                            "this API token is read-only: use a write-scoped token to change anything")
         if password_change_due(user):
             raise Unauthorised("password_change_required", "请先修改密码", "the password must be changed first")
         if g.auth_via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):

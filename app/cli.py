@@ -27,7 +27,8 @@ from incidents.kernel.actors import SystemActor
 from incidents.models import User
 from incidents.people import login_sessions, two_factor
 from incidents.people.passwords import set_password, strength_check
-from incidents.people.users import create_user
+from incidents.people import tokens
+from incidents.people.users import by_login, create_user, deactivate
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="Manage users.")
@@ -88,9 +89,10 @@ def db_grant_app_role(role: str, print_only: bool) -> None:
               help="Prompt for a browser login password (not echoed); the user changes it at first login.")
 @click.option("--password-stdin", "from_stdin", is_flag=True,
               help="Read the browser login password from the first line of standard input instead.")
+@click.option("--no-token", "no_token", is_flag=True, help="Give the user no API token (a browser-only user).")
 @click.option("--password", "refused", default=None, hidden=True)
 def users_create(name: str, role: str, unit: str | None, phone: str | None, login: str | None,
-                 ask: bool, from_stdin: bool, refused: str | None) -> None:
+                 ask: bool, from_stdin: bool, no_token: bool, refused: str | None) -> None:
     """Create a user (API-only unless a password is asked for); the API token is printed as the last line, once."""
     _no_password_argument(refused)
     password = _read_password(from_stdin) if (ask or from_stdin) else None
@@ -100,12 +102,13 @@ def users_create(name: str, role: str, unit: str | None, phone: str | None, logi
             user, token = create_user(session, wiring.plan, name=name, role=role, unit=unit, phone=phone,
                                       login=login, password=password, now=wiring.clock.now(), actor=CLI_ACTOR,
                                       password_check=strength_check(password_rules()),
-                                      must_change_password=True)
+                                      must_change_password=True, token=not no_token)
         except DomainError as exc:
             raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
         session.commit()
         click.echo(f"created user {user.id} {user.login} ({role}{', ' + unit if unit else ''})")
-        click.echo(token)
+        if token:
+            click.echo(token)
 
 
 @users_cli.command("reset-password")
@@ -149,6 +152,95 @@ def users_reset_2fa(login: str) -> None:
         session.commit()
     click.echo(f"second factor of {login} {'removed' if had else 'was not enrolled'}; every session of the user "
                "ended; a new one is enrolled at next login")
+
+
+def _fail(exc: DomainError):
+    return click.ClickException(f"{exc.message_zh} / {exc.message_en}")
+
+
+@users_cli.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include deactivated users.")
+def users_list(show_all: bool) -> None:
+    """List users: id, login, role, unit, active, and their live tokens with last use."""
+    wiring = yingji()
+    now = wiring.clock.now()
+    with wiring.sessions() as session:
+        rows = session.scalars(select(User).order_by(User.id))
+        for user in rows:
+            if not user.active and not show_all:
+                continue
+            click.echo(f"{user.id}\t{user.login}\t{user.role}\t{user.unit or '-'}\t"
+                       f"{'active' if user.active else 'deactivated'}")
+            for row in tokens.of_user(session, user.id):
+                t = tokens.as_dict(row, now)
+                if t["status"] == "live" or show_all:
+                    click.echo(f"\ttoken {t['id']}\t{t['name']}\t{t['scope']}\t{t['status']}\t"
+                               f"expires {t['expires_at'] or 'never'}\tlast used {t['last_used_at'] or 'never'}")
+
+
+@users_cli.command("deactivate")
+@click.argument("login")
+def users_deactivate(login: str) -> None:
+    """Deactivate a user: every login session ends, every token is revoked, open boards close."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            user = by_login(session, login)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        deactivate(session, user, now=wiring.clock.now(), actor=CLI_ACTOR)
+        session.commit()
+    click.echo(f"{login} deactivated; every session ended and every token revoked")
+
+
+@users_cli.command("create-token")
+@click.argument("login")
+@click.option("--name", required=True, help="What the token is for, e.g. 'weekly report script'.")
+@click.option("--scope", type=click.Choice(tokens.SCOPES), default=tokens.READ, show_default=True)
+@click.option("--days", type=int, default=None, help="Days until it expires (default: never).")
+def users_create_token(login: str, name: str, scope: str, days: int | None) -> None:
+    """Give a user another API token; it is printed as the last line, once."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            user = by_login(session, login)
+            row, secret = tokens.issue(session, user, name=name, scope=scope, days=days, now=wiring.clock.now(),
+                                       actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        session.commit()
+        click.echo(f"token {row.id} '{row.name}' ({row.scope}) for {login}, expires "
+                   f"{row.expires_at.isoformat() if row.expires_at else 'never'}")
+    click.echo(secret)
+
+
+@users_cli.command("rotate-token")
+@click.argument("token_id", type=int)
+def users_rotate_token(token_id: int) -> None:
+    """Revoke a token and print its successor (same user, name, scope and lifetime) as the last line, once."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            row, secret = tokens.rotate(session, token_id, now=wiring.clock.now(), actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        session.commit()
+        click.echo(f"token {token_id} revoked; its successor is token {row.id}")
+    click.echo(secret)
+
+
+@users_cli.command("revoke-token")
+@click.argument("token_id", type=int)
+def users_revoke_token(token_id: int) -> None:
+    """Revoke a token at once (open boards on it close within seconds)."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            tokens.revoke(session, token_id, now=wiring.clock.now(), actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        session.commit()
+    click.echo(f"token {token_id} revoked")
 
 
 def _no_password_argument(value: str | None) -> None:

@@ -130,7 +130,7 @@ def seed_base(engine: Engine) -> Seed:
     with Session(engine) as session:
         pv = stored_plan_version(session, plan, now)
         user = User(name="bench-seed", login=f"bench-seed-{secrets.token_hex(3)}", role="office", unit="office",
-                    token_hash=secrets.token_hex(32), active=True, created_at=now)
+                    active=True, created_at=now)
         session.add(user)
         session.commit()
         return Seed(plan=plan, user_id=user.id, plan_version_id=pv.id, clock_name=plan.clock("initial_report").name)

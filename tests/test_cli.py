@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.migrate import upgrade
-from incidents.models import AuditEntry, User
-from incidents.people.users import hash_token
+from incidents.models import ApiToken, AuditEntry, User
+from incidents.people.tokens import hash_token
 from tests.conftest import repo_root
 
 
@@ -47,10 +47,11 @@ def test_users_create_prints_a_working_token(app, wiring, args, role, unit, phon
     assert r.get_json()["version"] == wiring.plan.version
 
     with wiring.sessions() as session:
-        user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
-        assert user is not None
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        assert row is not None and row.token_hash != token
+        assert (row.name, row.scope, row.expires_at) == ("default", "write", None)
+        user = session.get(User, row.user_id)
         assert (user.role, user.unit, user.phone) == (role, unit, phone)
-        assert user.token_hash != token
         created = session.scalar(select(AuditEntry).where(AuditEntry.action == "user.created",
                                                           AuditEntry.entity_id == str(user.id)))
         assert created is not None and created.actor == "system:cli"

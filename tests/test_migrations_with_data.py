@@ -51,3 +51,21 @@ def test_upgrade_and_downgrade_keep_existing_rows(empty_url):  # noqa: F811
     assert [_count(empty_url, t) for t in ("users", "incidents", "reports", "deadlines")] == [1, 1, 1, 1]
     upgrade(empty_url, "head")
     assert _count(empty_url, "incidents") == 1
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text(sql))]
+    engine.dispose()
+    return rows
+
+
+def test_0015_moves_each_users_token_into_api_tokens_and_back(empty_url):  # noqa: F811
+    upgrade(empty_url, "0013")
+    _seed_first_revision(empty_url)  # user 1 with token hash 'h'
+    upgrade(empty_url, "0015")
+    assert _rows(empty_url, "SELECT user_id, name, token_hash, scope, expires_at, revoked_at FROM api_tokens") == [
+        (1, "default", "h", "write", None, None)]
+    downgrade(empty_url, "0013")
+    assert _rows(empty_url, "SELECT id, token_hash FROM users") == [(1, "h")]

@@ -15,8 +15,8 @@ from incidents.people.users import (
     hash_password,
     hash_token,
     user_by_password,
-    user_by_token,
 )
+from incidents.people.tokens import authenticate
 from tests.helpers import incident_payload, iso
 
 PASSWORD = "正确的马电池钉-42"
@@ -59,7 +59,11 @@ def test_password_and_token_are_not_stored_in_clear(app, wiring, make_user):
     stored = " ".join(str(v) for v in row.values())
     assert PASSWORD not in stored
     assert user.token not in stored
-    assert row["token_hash"] == hashlib.sha256(user.token.encode()).hexdigest() == hash_token(user.token)
+    with wiring.engine.connect() as conn:
+        stored_tokens = [r[0] for r in conn.execute(text("SELECT token_hash FROM api_tokens WHERE user_id = :i"),
+                                                    {"i": user.id})]
+    assert user.token not in " ".join(stored_tokens)
+    assert stored_tokens == [hashlib.sha256(user.token.encode()).hexdigest()] == [hash_token(user.token)]
     assert row["password_hash"] and check_password(row["password_hash"], PASSWORD)
 
 
@@ -76,9 +80,10 @@ def test_lookup_by_token_and_password(app, wiring, make_user):
     user = make_user("leader", password=PASSWORD)
     login_name = raw_user_row(wiring, user.id)["login"]
     with wiring.sessions() as session:
-        assert user_by_token(session, user.token).id == user.id
-        assert user_by_token(session, user.token + "x") is None
-        assert user_by_token(session, "") is None
+        now = wiring.clock.now()
+        assert authenticate(session, user.token, now=now).user.id == user.id
+        assert authenticate(session, user.token + "x", now=now).user is None
+        assert authenticate(session, "", now=now).user is None
         assert user_by_password(session, login_name, PASSWORD).id == user.id
         assert user_by_password(session, login_name, "wrong") is None
         assert user_by_password(session, "nobody", PASSWORD) is None

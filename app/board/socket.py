@@ -36,8 +36,7 @@ from incidents.records import board_events
 from incidents.records.board_events import OVERVIEW, department_room, station_room
 from incidents.models import User
 from incidents.kernel.roles import ADMIN, COMMANDER, DEPARTMENT_ROLES, LEADER, OFFICE, STATION, VIEWER
-from incidents.people import login_sessions
-from incidents.people.users import user_by_token
+from incidents.people import login_sessions, tokens
 
 log = logging.getLogger("yingji.board")
 
@@ -79,7 +78,8 @@ def connection_user(sessions, auth=None) -> User | None:
         token = value.strip() if scheme.lower() == "bearer" else None
     with sessions() as db:
         if token:
-            return user_by_token(db, str(token))
+            now = current_app.extensions["yingji"].clock.now()
+            return tokens.authenticate(db, str(token), now=now, touch=False).user
         user_id = session_user_id(session, db)
         user = db.get(User, user_id) if user_id is not None else None
         return user if user is not None and user.active else None
@@ -215,8 +215,8 @@ class Door:
         keys = {value[0]: value[1] for kind, value in held.values() if kind == "session"}
         with self.app.app_context(), wiring.sessions() as db:
             live = login_sessions.live_keys(db, keys, session_rules(), now=wiring.clock.now())
-            tokens = {value for kind, value in held.values() if kind == "token"}
-            valid_tokens = {t for t in tokens if (u := user_by_token(db, t)) is not None and u.active}
+            held_tokens = {value for kind, value in held.values() if kind == "token"}
+            valid_tokens = tokens.live_users(db, held_tokens, now=wiring.clock.now())
         return [sid for sid, (kind, value) in held.items()
                 if (kind == "session" and value[0] not in live) or (kind == "token" and value not in valid_tokens)]
 

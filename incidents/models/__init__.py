@@ -38,6 +38,7 @@ from incidents.models.people import (
     LoginAttempt,
     LoginLock,
     LoginSession,
+    ApiToken,
 )
 from incidents.models.two_factor import (
     TOTP,
@@ -160,6 +161,7 @@ __all__ = [
     "CODE_KINDS",
     "SecondFactor",
     "OneTimeCode",
+    "ApiToken",
     "AuditEntry",
     "AuditHead",
     "PUSHED",

@@ -15,7 +15,6 @@ from incidents.kernel.masking import mask_phone
 from incidents.models import ACTIVE, Assignment, HolidayWatch, Incident, Shift, User
 from incidents.plan import Plan
 from incidents.kernel.roles import (
-    ADMIN,
     COMMANDER,
     DEPARTMENT_HEAD,
     DEPARTMENT_ROLES,
@@ -28,7 +27,8 @@ from incidents.records.snapshots import iso
 from incidents.kernel.actors import actor_id
 from incidents.people.users import PHONE
 
-ROSTER_ROLES = frozenset({ADMIN, OFFICE, COMMANDER, LEADER})
+# Not the system administrator: pointing a unit's on-duty phone elsewhere is business, not administration.
+ROSTER_ROLES = frozenset({OFFICE, COMMANDER, LEADER})
 MAX_SHIFT = timedelta(days=7)
 
 

@@ -8,6 +8,8 @@ from incidents.models import Incident
 from incidents.plan import Level, Plan
 from incidents.kernel.roles import (
     ADMIN,
+    ADMINISTRATOR_ROLES,
+    AUDITOR,
     COMMANDER,
     DEPARTMENT_HEAD,
     DEPARTMENT_ROLES,
@@ -15,7 +17,9 @@ from incidents.kernel.roles import (
     LEADER,
     OFFICE,
     ROLES,
+    SECADMIN,
     STATION,
+    SYSADMIN,
     SYSTEM,
     VIEWER,
 )
@@ -59,7 +63,15 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # Plan §三(三): the leadership group sets up the command HQ (专项应急指挥部) and names its 总指挥.
     "command_hq": frozenset({LEADER}),
     "accountability": frozenset({ADMIN, LEADER, COMMANDER, OFFICE, VIEWER, DUTY_OFFICER, DEPARTMENT_HEAD, STATION}),
-    "manage_users": frozenset({ADMIN}),
+    # 三权分立: the system administrator keeps the accounts, the security administrator their keys and
+    # sessions, the audit administrator reads the trail; `admin` is kept as a system administrator.
+    "manage_users": frozenset({ADMIN, SYSADMIN}),
+    "list_users": frozenset({ADMIN, SYSADMIN, SECADMIN}),
+    "manage_tokens": frozenset({SECADMIN}),
+    "manage_sessions": frozenset({SECADMIN}),
+    "read_audit": frozenset({AUDITOR}),
+    # A user's alert phone: the office, or the head of the user's own unit (checked in users.change_phone).
+    "change_phone": frozenset({OFFICE, DEPARTMENT_HEAD}),
 }
 
 ACTION_NAMES = {
@@ -83,6 +95,11 @@ ACTION_NAMES = {
     "command_hq": ("指定专项应急指挥部", "name the command HQ"),
     "accountability": ("查看迟报漏报情况", "view accountability"),
     "manage_users": ("管理用户", "manage users"),
+    "list_users": ("查看用户列表", "list users"),
+    "manage_tokens": ("管理API令牌", "manage API tokens"),
+    "manage_sessions": ("管理登录会话", "manage login sessions"),
+    "read_audit": ("查阅审计记录", "read the audit trail"),
+    "change_phone": ("修改告警电话", "change an alert phone"),
 }
 
 
@@ -171,4 +188,4 @@ def can_view(user: Principal, incident: Incident, plan: Plan) -> bool:
             return True
         return any(d.department == user.unit for d in incident.deadlines) or any(
             a.department == user.unit for a in incident.assignments)
-    return user.role in ROLES
+    return user.role in ROLES and user.role not in ADMINISTRATOR_ROLES

@@ -10,19 +10,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.people import tokens
+from incidents.people.login_sessions import deactivate as end_sessions_and_deactivate
+from incidents.people.tokens import hash_token  # noqa: F401 - kept where callers found it
 from incidents.records import audit
-from incidents.kernel.errors import InvalidInput
+from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
+from incidents.kernel.masking import mask_phone
 from incidents.models import PasswordHistory, User
 from incidents.plan import Plan
-from incidents.kernel.roles import DEPARTMENT_ROLES, ROLES, STATION
+from incidents.kernel.roles import DEPARTMENT_HEAD, DEPARTMENT_ROLES, OFFICE, ROLES, STATION
 
 PHONE = re.compile(r"^\+\d{8,15}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_token(token: str) -> str:
-    """Return the stored form of an API token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -60,8 +59,10 @@ def check_password_or_dummy(stored: str | None, password: str) -> bool:
 def create_user(session: Session, plan: Plan, *, name: str, role: str, now: datetime, actor,
                 login: str | None = None, unit: str | None = None, phone: str | None = None,
                 password: str | None = None, password_check=None,
-                must_change_password: bool = False) -> tuple[User, str]:
-    """Create a user and return it with its API token (shown once, stored hashed).
+                must_change_password: bool = False, token: bool = True) -> tuple[User, str | None]:
+    """Create a user and return it with its API token (shown once, stored hashed), or None with `token=False`.
+
+    The first token is named "default", write-scoped and without expiry; browser-only users need none.
 
     `password_check(password, login=, name=)` refuses a weak password (the policy of
     incidents.people.passwords); the demo loader and test fixtures create users without it.
@@ -91,27 +92,24 @@ def create_user(session: Session, plan: Plan, *, name: str, role: str, now: date
     if session.scalar(select(User.id).where(User.login == login)) is not None:
         raise InvalidInput("duplicate_login", f"登录名“{login}”已存在", f"login '{login}' already exists",
                            field="login")
-    token = "yj_" + secrets.token_urlsafe(32)
     user = User(name=name, login=login, role=role, unit=unit, phone=phone,
                 password_hash=hash_password(password) if password else None,
-                token_hash=hash_token(token), active=True, created_at=now,
+                active=True, created_at=now,
                 password_changed_at=now if password else None,
                 must_change_password=bool(password) and must_change_password)
     session.add(user)
     session.flush()
     if user.password_hash:
         session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=now))
+    secret, token_id = None, None
+    if token:
+        row, secret = tokens.issue(session, user, name="default", scope=tokens.WRITE, now=now, actor=actor,
+                                   audited=False)
+        token_id = row.id
     audit.record(session, actor=actor, action="user.created", entity="user", entity_id=user.id, at=now,
                  data={"login": login, "role": role, "unit": unit, "phone": bool(phone),
-                       "must_change_password": user.must_change_password})
-    return user, token
-
-
-def user_by_token(session: Session, token: str) -> User | None:
-    """Return the active user holding this API token."""
-    if not token:
-        return None
-    return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active.is_(True)))
+                       "must_change_password": user.must_change_password, "token_id": token_id})
+    return user, secret
 
 
 def user_by_password(session: Session, login: str, password: str) -> User | None:
@@ -119,3 +117,42 @@ def user_by_password(session: Session, login: str, password: str) -> User | None
     user = session.scalar(select(User).where(User.login == login, User.active.is_(True)))
     ok = check_password_or_dummy(user.password_hash if user is not None else None, password)
     return user if ok else None
+
+
+def by_login(session: Session, login: str) -> User:
+    """Return the user of a login name, or raise NotFound."""
+    user = session.scalar(select(User).where(User.login == (login or "").strip()))
+    if user is None:
+        raise NotFound("not_found", f"没有登录名为“{login}”的用户", f"no user with login '{login}'")
+    return user
+
+
+def deactivate(session: Session, user: User, *, now: datetime, actor) -> None:
+    """Deactivate a user: every login session ends and every API token is revoked (open boards then close)."""
+    if not user.active:
+        return
+    tokens.revoke_all(session, user.id, now=now, actor=actor)
+    end_sessions_and_deactivate(session, user, now=now, actor=actor)
+
+
+def change_phone(session: Session, user: User, phone: str | None, *, now: datetime, actor) -> str | None:
+    """Set a user's alert phone and return the old one, which the caller tells by SMS.
+
+    Only the office, or the head (科室负责人) of the user's own unit, may: alerts go to this number,
+    and pointing it elsewhere would silence the person. The change is audited with both numbers masked.
+    """
+    role, unit = getattr(actor, "role", None), getattr(actor, "unit", None)
+    if not (role == OFFICE or (role == DEPARTMENT_HEAD and unit and unit == user.unit)):
+        raise Forbidden("forbidden", "只有应急办公室或本单位科室负责人可以修改告警电话",
+                        "only the office or the head of the user's own unit may change an alert phone")
+    phone = (phone or "").strip() or None
+    if phone and not PHONE.match(phone):
+        raise InvalidInput("bad_phone", "电话号码须为国际格式，如 +8613800000000",
+                           "phone must be in international format, e.g. +8613800000000", field="phone")
+    old = user.phone
+    if old == phone:
+        return None
+    user.phone = phone
+    audit.record(session, actor=actor, action="user.phone_changed", entity="user", entity_id=user.id, at=now,
+                 data={"old": mask_phone(old) if old else None, "new": mask_phone(phone) if phone else None})
+    return old

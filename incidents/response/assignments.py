@@ -18,7 +18,6 @@ from incidents.kernel.states import DeclineStatus
 from incidents.models import (
     ACKNOWLEDGED,
     ASSIGNMENT_CANCELLED,
-    OPEN_ASSIGNMENT,
     ACTIVE,
     CANCELLED,
     DECLINE_REQUESTED,

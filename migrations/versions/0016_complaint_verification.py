@@ -5,7 +5,7 @@ verified phones only.
 Complaints stored before this revision stay unverified: they no longer count toward surges.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 17:40:00
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import incidents.kernel.db
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -144,7 +144,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # The second factor (app/two_factor.py): these roles must enrol one (TOTP or SMS) before their
         # first session opens; any user who enrolled one is asked for it at every login. Empty: nobody
         # is forced (the local demo's users are never forced outside production, see app/auth.py).
-        "TWO_FACTOR_ROLES": env("TWO_FACTOR_ROLES", "leader,commander,office,admin"),
+        "TWO_FACTOR_ROLES": env("TWO_FACTOR_ROLES", "leader,commander,office,admin,sysadmin,secadmin,auditor"),
         "TWO_FACTOR_ISSUER": env("TWO_FACTOR_ISSUER") or "应急指挥",
         # The key TOTP secrets are sealed with (AES-256-GCM). Empty: derived from SECRET_KEY, so changing
         # SECRET_KEY then needs `flask users reset-2fa` for every TOTP user; set it to rotate them apart.

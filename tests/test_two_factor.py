@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from app import config
 from incidents.kernel.actors import SystemActor
-from incidents.models import AuditEntry, LoginSession, OneTimeCode, SecondFactor
+from incidents.models import AuditEntry, LoginSession, OneTimeCode, SecondFactor, User
 from incidents.people import two_factor
 from incidents.people.users import create_user
 from notifiers.base import SENT, SendResult
+from tests.helpers import signed_in_client
 from tests.test_login_security import GOOD, csrf_of, post_login
 
 PHONE = "+8613900000009"
@@ -366,3 +367,40 @@ def test_the_totp_secret_is_sealed_with_a_key_outside_the_database(app, wiring, 
     thief = app.test_client()
     assert post_login(thief, "li", GOOD).headers["Location"] == "/login/verify"
     assert post(thief, "/login/verify", code=totp.at(clock.now())).status_code == 401
+
+
+def test_the_system_administrator_resets_a_password_and_a_second_factor_on_the_admin_page(app, wiring, clock):
+    app.config["TWO_FACTOR_ROLES"] = "leader"  # the administrators' own factors are not what this test is about
+    leader_id = person(wiring, clock)
+    client, _totp, _codes = enrol_totp(app, clock)
+    assert signed_in(client)
+    with wiring.sessions() as s:
+        sysadmin, _ = create_user(s, wiring.plan, name="系统管理员甲", role="sysadmin", now=clock.now(),
+                                  actor=SystemActor(name="tests"))
+        secadmin, _ = create_user(s, wiring.plan, name="安全管理员乙", role="secadmin", now=clock.now(),
+                                  actor=SystemActor(name="tests"))
+        s.commit()
+        sysadmin_id, secadmin_id = sysadmin.id, secadmin.id
+    # The security administrator issues tokens; resetting an account is the system administrator's.
+    security = signed_in_client(app, secadmin_id)
+    assert security.post(f"/admin/users/{leader_id}/reset-2fa", data={"csrf_token": "t"}).status_code == 403
+    admin = signed_in_client(app, sysadmin_id)
+    html = admin.get("/admin/users").get_data(as_text=True)
+    assert "重置密码</button>" in html and "重置双因素认证</button>" in html
+    r = admin.post(f"/admin/users/{leader_id}/reset-password", data={"csrf_token": "t"})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    temporary = html.split('<code id="token-secret">')[1].split("</code>")[0]
+    assert "临时密码" in html and temporary not in admin.get("/admin/users").get_data(as_text=True)
+    assert not signed_in(client)  # every session of the leader ended
+    r = admin.post(f"/admin/users/{leader_id}/reset-2fa", data={"csrf_token": "t"})
+    assert r.status_code == 302
+    with wiring.sessions() as s:
+        assert s.scalar(select(SecondFactor).where(SecondFactor.user_id == leader_id)) is None
+        leader = s.get(User, leader_id)
+        assert leader.must_change_password
+    assert actions(wiring, leader_id)[-1] == "user.2fa_reset"
+    # The temporary password works once, to choose a new one; the factor is enrolled again.
+    again = app.test_client()
+    r = post_login(again, "shen", temporary)
+    assert r.status_code == 302 and r.headers["Location"] in ("/password", "/account/two-factor"), r.headers

@@ -1,21 +1,25 @@
-"""The administrators' page (用户与令牌): users and their API tokens; deactivate, issue, rotate, revoke.
+"""The administrators' page (用户与令牌): users and their API tokens; deactivate, reset, issue, rotate, revoke.
 
-The system administrator deactivates users; the security administrator issues, rotates and revokes
-tokens (三权分立). A new secret is shown once, on the page that answers the POST, never in a URL.
+The system administrator deactivates users and resets their password or second factor; the security
+administrator issues, rotates and revokes tokens (三权分立). A new secret (a token, a temporary
+password) is shown once, on the page that answers the POST, never in a URL.
 """
 from __future__ import annotations
+
+import secrets
 
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.api.users import get_user, user_dict
-from app.auth import current_user, page_login_required
+from app.auth import current_user, page_login_required, password_rules
 from app.board import bp
 from app.extensions import db, now
 from incidents.kernel import labels
 from incidents.kernel.errors import InvalidInput
 from incidents.models import User
-from incidents.people import permissions, tokens
+from incidents.people import login_sessions, permissions, tokens, two_factor
+from incidents.people.passwords import set_password
 from incidents.people.users import deactivate
 
 
@@ -91,5 +95,37 @@ def admin_revoke_token(token_id: int):
     me = current_user()
     permissions.require(me, "manage_tokens")
     tokens.revoke(db(), token_id, now=now(), actor=me)
+    db().commit()
+    return redirect(url_for("board.admin_users"))
+
+
+def temporary_password() -> str:
+    """Return a random one-time password that meets the policy (it must be changed at the next login)."""
+    return f"Yj-{secrets.token_urlsafe(12)}-{secrets.randbelow(900) + 100}a"
+
+
+@bp.post("/admin/users/<int:user_id>/reset-password")
+@page_login_required
+def admin_reset_password(user_id: int):
+    """Give a user a temporary password, shown once; every session ends; it is changed at the next login."""
+    me = current_user()
+    permissions.require(me, "manage_users")
+    user = get_user(user_id)
+    password = temporary_password()
+    set_password(db(), user, password, rules=password_rules(), now=now(), actor=me, must_change=True)
+    db().commit()
+    return _page({"user": user.name, "name": user.login, "secret": password, "what": "password"})
+
+
+@bp.post("/admin/users/<int:user_id>/reset-2fa")
+@page_login_required
+def admin_reset_second_factor(user_id: int):
+    """Remove a user's second factor and recovery codes (a lost phone); every session ends."""
+    me = current_user()
+    permissions.require(me, "manage_users")
+    user = get_user(user_id)
+    moment = now()
+    two_factor.reset(db(), user, now=moment, actor=me)
+    login_sessions.end_all(db(), user.id, now=moment, why=login_sessions.TWO_FACTOR_RESET, actor=me)
     db().commit()
     return redirect(url_for("board.admin_users"))

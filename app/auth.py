@@ -212,14 +212,15 @@ def record_denial(code: str) -> None:
         log.exception("could not audit a permission denial")
 
 
-def _address() -> str:
+def client_address() -> str:
+    """Return the caller's address (as ProxyFix derived it), cut to what the login tables keep."""
     return (request.remote_addr or "unknown")[:64]
 
 
 def _open_session(user: User, target: str):
     """Start the browser's login session (a new cookie: no fixation) and go on."""
     now = yingji().clock.now()
-    key = login_sessions.start(db(), user, now=now, address=_address())
+    key = login_sessions.start(db(), user, now=now, address=client_address())
     db().commit()
     session.clear()
     session["user_id"] = user.id
@@ -289,7 +290,7 @@ def login():
         check_csrf()
         now = yingji().clock.now()
         result = logins.attempt(db(), lockout_rules(), login=request.form.get("login", "").strip(),
-                                password=request.form.get("password", ""), address=_address(), now=now)
+                                password=request.form.get("password", ""), address=client_address(), now=now)
         db().commit()  # failures are kept whatever happens next: they are what is counted
         if result.user is not None:
             return _password_accepted(result.user, safe_next(request.args.get("next")))

@@ -21,7 +21,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from app.auth import (
     WRONG,
-    _address,
+    client_address,
     check_csrf,
     current_user,
     finish_login,
@@ -123,7 +123,7 @@ def verify():
     if request.method == "POST":
         check_csrf()
         now = yingji().clock.now()
-        retry = logins.locked_until(db(), user, _address(), now)
+        retry = logins.locked_until(db(), user, client_address(), now)
         if retry is not None:
             return _locked_answer(user, retry)
         if request.form.get("action") == "sms":
@@ -140,7 +140,7 @@ def verify():
                 error, status = exc.message_zh, 429 if exc.code.startswith("sms_too") else 400
         else:
             used = two_factor.verify(db(), user, request.form.get("code", ""), secret_box(), now=now)
-            result = logins.second_step(db(), lockout_rules(), user, ok=used is not None, address=_address(),
+            result = logins.second_step(db(), lockout_rules(), user, ok=used is not None, address=client_address(),
                                         now=now)
             db().commit()  # a failure is kept whatever happens next: it is counted
             if used is not None:
@@ -188,7 +188,7 @@ def enrol():
                 factor, code = two_factor.start_sms(s, user, sms_rules(), now=now)
                 _send_code(user, factor.phone, code)
             elif action == "confirm":
-                retry = logins.locked_until(s, user, _address(), now)
+                retry = logins.locked_until(s, user, client_address(), now)
                 if retry is not None and pending:
                     return _locked_answer(user, retry)
                 if retry is not None:
@@ -199,7 +199,7 @@ def enrol():
                     if exc.code != "wrong_code":
                         raise
                     s.rollback()
-                    result = logins.second_step(s, lockout_rules(), user, ok=False, address=_address(), now=now,
+                    result = logins.second_step(s, lockout_rules(), user, ok=False, address=client_address(), now=now,
                                                 why="wrong_enrolment_code")
                     s.commit()
                     if result.locked and pending:
@@ -208,7 +208,7 @@ def enrol():
             elif action == "recovery" and not pending:
                 if two_factor.verify(s, user, request.form.get("code", ""), secret_box(), now=now) is None:
                     s.rollback()
-                    logins.second_step(s, lockout_rules(), user, ok=False, address=_address(), now=now)
+                    logins.second_step(s, lockout_rules(), user, ok=False, address=client_address(), now=now)
                     s.commit()
                     raise DomainError("wrong_code", WRONG_CODE, "wrong or expired code")
                 codes = two_factor.new_recovery_codes(s, user, now=now)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from gmssl import sm3
+from app.key_text import checked_key
 
 ALGORITHMS = ("sha256", "sm3")
-MIN_KEY_LENGTH = 32
 _BLOCK = 64  # SHA-256 and SM3 both hash 64-byte blocks
 
 
@@ -101,15 +101,6 @@ class AuditKeyring:
         return self.keys.get(version)
 
 
-def _secret(value: str, what: str) -> bytes:
-    if "change-me" in value:
-        raise AuditKeyError(f"{what} 仍是 deploy/yingji.env.example 中的占位值，请换成随机密钥（openssl rand -hex 32）",
-                            f"{what} is still the placeholder of deploy/yingji.env.example: "
-                            "set a random key (openssl rand -hex 32)")
-    if len(value) < MIN_KEY_LENGTH:
-        raise AuditKeyError(f"{what} 至少需要 {MIN_KEY_LENGTH} 个字符（建议 64 位随机十六进制）",
-                            f"{what} must be at least {MIN_KEY_LENGTH} characters (64 random hex digits advised)")
-    return value.encode("utf-8")
 
 
 def keyring_from(config: Mapping) -> AuditKeyring:
@@ -118,10 +109,10 @@ def keyring_from(config: Mapping) -> AuditKeyring:
     if algorithm not in ALGORITHMS:
         raise AuditKeyError(f"AUDIT_HMAC 只能是 {' 或 '.join(ALGORITHMS)}",
                             f"AUDIT_HMAC must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
-    current = HmacKey(algorithm, _secret(config.get("AUDIT_KEY") or "", "AUDIT_KEY"))
+    current = HmacKey(algorithm, checked_key(config.get("AUDIT_KEY") or "", "AUDIT_KEY", AuditKeyError))
     retired = [s.strip() for s in (config.get("AUDIT_RETIRED_KEYS") or "").split(",") if s.strip()]
     keys: dict[str, HmacKey] = {}
-    for secret in [current.secret] + [_secret(s, "AUDIT_RETIRED_KEYS") for s in retired]:
+    for secret in [current.secret] + [checked_key(s, "AUDIT_RETIRED_KEYS", AuditKeyError) for s in retired]:
         for name in ALGORITHMS:
             key = HmacKey(name, secret)
             keys[key.version] = key

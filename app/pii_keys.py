@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from app.audit_keys import HmacKey
 from incidents.kernel.sealed import PiiCipherError
+from app.key_text import checked_key
 
 CIPHERS = ("aes", "sm4")
 PREFIX = "pii1"
-MIN_KEY_LENGTH = 32
 _NONCE = 12
 _TAG = 16
 
@@ -141,15 +141,6 @@ class PiiKeyring:
         return not stored or self.key_id_of(stored) == self.current.key_id
 
 
-def _secret(value: str, what: str) -> bytes:
-    if "change-me" in value:
-        raise PiiKeyError(f"{what} 仍是 deploy/yingji.env.example 中的占位值，请换成随机密钥（openssl rand -hex 32）",
-                          f"{what} is still the placeholder of deploy/yingji.env.example: "
-                          "set a random key (openssl rand -hex 32)")
-    if len(value) < MIN_KEY_LENGTH:
-        raise PiiKeyError(f"{what} 至少需要 {MIN_KEY_LENGTH} 个字符（建议 64 位随机十六进制）",
-                          f"{what} must be at least {MIN_KEY_LENGTH} characters (64 random hex digits advised)")
-    return value.encode("utf-8")
 
 
 def sm4_available() -> bool:
@@ -170,10 +161,10 @@ def keyring_from(config: Mapping) -> PiiKeyring:
     if cipher == "sm4" and not sm4_available():
         raise PiiKeyError("本机 OpenSSL 不支持 SM4-GCM，请改用 PII_CIPHER=aes 或升级 OpenSSL",
                           "this OpenSSL has no SM4-GCM: use PII_CIPHER=aes or a newer OpenSSL")
-    current = PiiKey(cipher, _secret(config.get("PII_KEY") or "", "PII_KEY"))
+    current = PiiKey(cipher, checked_key(config.get("PII_KEY") or "", "PII_KEY", PiiKeyError))
     retired = [s.strip() for s in (config.get("PII_RETIRED_KEYS") or "").split(",") if s.strip()]
     keys: dict[str, PiiKey] = {}
-    for secret in [current.secret] + [_secret(s, "PII_RETIRED_KEYS") for s in retired]:
+    for secret in [current.secret] + [checked_key(s, "PII_RETIRED_KEYS", PiiKeyError) for s in retired]:
         for name in CIPHERS:
             if name == "sm4" and cipher != "sm4" and not sm4_available():
                 continue

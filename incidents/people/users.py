@@ -129,6 +129,8 @@ def by_login(session: Session, login: str) -> User:
 
 def deactivate(session: Session, user: User, *, now: datetime, actor) -> None:
     """Deactivate a user: every login session ends and every API token is revoked (open boards then close)."""
+    if getattr(actor, "id", None) == user.id and isinstance(actor, User):
+        raise InvalidInput("self", "不能停用自己的账号", "you may not deactivate yourself")
     if not user.active:
         return
     tokens.revoke_all(session, user.id, now=now, actor=actor)

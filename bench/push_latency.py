@@ -232,7 +232,10 @@ def board_process(index: int, pipe, done, urls: dict, token: str, light: bool) -
                 continue
             client = socketio.Client(reconnection=False)
             client.on("board", handler(kind, server), namespace=NS)
-            client.connect(urls[kind][server], namespaces=[NS], transports=["websocket"], auth=auth, wait_timeout=30)
+            # The door admits a board whose handshake request carries its token (issue 15), not the auth payload.
+            headers = {"Authorization": f"Bearer {token}"} if kind == "yingji" else {}
+            client.connect(urls[kind][server], namespaces=[NS], transports=["websocket"], auth=auth, headers=headers,
+                           wait_timeout=30)
             with lock:
                 boards[kind].append(client)
 

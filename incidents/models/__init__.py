@@ -31,6 +31,20 @@ from incidents.models.incident import (
     DeadlineEvent,
 )
 from incidents.models.idempotency import IdempotencyKey
+from incidents.models.bureaus import (
+    DISPATCH_REPORT,
+    DISPATCH_RECEIPT,
+    QUEUED,
+    SENT,
+    FAILED,
+    DocumentCounter,
+    ReportDocument,
+    Peer,
+    Dispatch,
+    InboundReport,
+    IncidentLink,
+    PeerNonce,
+)
 from incidents.models.people import (
     User,
     Shift,
@@ -118,6 +132,8 @@ from incidents.models.calendar import (
 )
 
 __all__ = [
+    "DISPATCH_REPORT", "DISPATCH_RECEIPT", "QUEUED", "SENT", "FAILED", "DocumentCounter", "ReportDocument",
+    "Peer", "Dispatch", "InboundReport", "IncidentLink", "PeerNonce",
     "REGISTERED",
     "ACTIVE",
     "ENDED",

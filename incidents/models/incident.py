@@ -157,6 +157,11 @@ class Report(Base):
     # Claimed earlier than entered by more than the plan's tolerance (补录): judged by the entry
     # time until the office head or the leadership confirms the claim (ClaimReview).
     backdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 越级上报: why this report skips a level (it then goes to the skipped level's superior as well).
+    skip_level_reason: Mapped[str | None] = mapped_column(Text)
+    # The sign-off (签发) the plan asks of this kind: until then nothing goes out (documents.py).
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     incident: Mapped[Incident] = relationship(back_populates="reports")
     recipients: Mapped[list[ReportRecipient]] = relationship(
@@ -188,6 +193,12 @@ class ReportRecipient(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_reason: Mapped[str | None] = mapped_column(Text)
     returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Added because the report skips a level (越级上报).
+    skip_level: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The recipient's own 签收 (sent back by its Yingji, or recorded), and its id of what it received.
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt_by: Mapped[str | None] = mapped_column(String(80))
+    remote_ref: Mapped[str | None] = mapped_column(String(200))
 
     report: Mapped[Report] = relationship(back_populates="recipients")
     review: Mapped[ClaimReview | None] = relationship(

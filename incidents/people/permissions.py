@@ -48,6 +48,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # The bureau's written report to the government and the city bureau after the end, and its deliveries.
     "report:closing": frozenset({OFFICE, LEADER}),
     "deliver": frozenset({OFFICE, LEADER}),
+    # A report from another bureau's Yingji is signed for (签收) by the office or the leadership.
+    "receive": frozenset({OFFICE, LEADER}),
     # A backdated claim (补录) is judged by the leadership or the office's head (checked against the plan).
     "review_claim": frozenset({LEADER, DEPARTMENT_HEAD}),
     "report:measure": frozenset({OFFICE, COMMANDER, DUTY_OFFICER, DEPARTMENT_HEAD}),
@@ -84,6 +86,7 @@ ACTION_NAMES = {
     "report:summary": ("报送应急处置工作总结", "file the handling summary"),
     "report:closing": ("上报书面报告", "file the written report to the government and the city bureau"),
     "deliver": ("登记报告送达", "record a report's delivery"),
+    "receive": ("签收来文", "sign for a report from another bureau"),
     "review_claim": ("确认补录时间", "review a backdated claim"),
     "report:measure": ("报告措施完成", "report a measure done"),
     "archive": ("归档", "archive an incident"),

@@ -12,14 +12,11 @@ from incidents.kernel.calendar import HOLIDAYS
 from incidents.kernel.roles import ROLES
 from incidents.plan.model import (
     CHANNELS,
-    CLAIM_CONFIRMERS,
     CODE,
-    DELIVERY_CHANNELS,
     COLOURS,
     COMPLAINT_CHAIN,
     LEVEL_CODES,
     RECIPIENTS,
-    REPORT_KINDS,
     RESPONSIBLE,
     SATISFIERS,
     START_EVENTS,
@@ -36,13 +33,14 @@ from incidents.plan.model import (
     HolidayWarnings,
     Level,
     Plan,
-    Recipient,
-    ReportRules,
     StandardAssignment,
     Station,
 )
 from incidents.plan.checker import Checker, codes
 from incidents.plan.complaint_sections import complaints_section, surge_section
+from incidents.plan.report_sections import reports_section
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def validate(data: Any, c: Checker, text: str) -> Plan | None:
@@ -59,6 +57,9 @@ def validate(data: Any, c: Checker, text: str) -> Plan | None:
         c.fail((), "missing `plan`")
     meta = {k: c.text(head, k, ("plan",)) for k in ("id", "version", "title", "bureau")}
     issued = c.text(head, "issued", ("plan",), required=False)
+    bureau_code = c.text(head, "bureau_code", ("plan",), required=False)
+    if bureau_code and not re.match(r"^[a-z][a-z0-9_-]{0,39}$", bureau_code):
+        c.fail(("plan", "bureau_code"), f"`{bureau_code}` is not a code (lower-case letters, digits, - and _)")
     tz = c.text(head, "timezone", ("plan",))
     if tz:
         try:
@@ -88,7 +89,7 @@ def validate(data: Any, c: Checker, text: str) -> Plan | None:
     standard = _standard_assignments(top, c, dept_codes, clock_kinds, category_codes)
     holidays = _holiday_warnings(top, c, dept_codes, category_codes)
     delivery = _delivery(top, c)
-    reports = _reports(top, c)
+    reports = reports_section(top, c)
     complaints = complaints_section(top, c, dept_codes, category_codes)
     surge = surge_section(top, c, category_codes)
     return Plan(
@@ -96,7 +97,7 @@ def validate(data: Any, c: Checker, text: str) -> Plan | None:
         issued=issued, timezone=tz, levels=levels, office_department=office, clocks=clocks,
         departments=departments, support_departments=tuple(support), stations=stations,
         categories=categories, escalation=escalation, source_text=text,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), bureau_code=bureau_code,
         duty=duty, standard_assignments=standard, holiday_warnings=holidays, delivery=delivery,
         reports=reports, complaints=complaints, surge=surge,
     )
@@ -123,12 +124,12 @@ def _stations(top: dict, c: Checker, dept_codes: set[str]) -> tuple[Station, ...
     for i, raw in enumerate(c.sequence(top.get("stations"), ("stations",))):
         path = ("stations", i)
         item = c.mapping(raw, path)
-        c.unknown_keys(item, ("code", "name"), path)
+        c.unknown_keys(item, ("code", "name", "government"), path)
         code = c.code(item, "code", path)
         if code in seen or code in dept_codes:
             c.fail(path + ("code",), f"code `{code}` is already used by another unit")
         seen.add(code)
-        out.append(Station(code, c.text(item, "name", path)))
+        out.append(Station(code, c.text(item, "name", path), c.text(item, "government", path, required=False) or None))
     return tuple(out)
 
 
@@ -402,59 +403,3 @@ def _holiday_warnings(top: dict, c: Checker, dept_codes: set[str], category_code
         c.fail(path + ("category",), f"unknown category `{category}`")
     level = c.choice(item.get("level"), LEVEL_CODES, path + ("level",))
     return HolidayWarnings(holidays, lead, open_at, tuple(tasks), category, level)
-
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-# Approving a closing report archives the incident, so only roles that may archive can approve.
-CLOSING_APPROVERS = ("leader", "office")
-
-
-def _reports(top: dict, c: Checker) -> ReportRules:
-    if "reports" not in top:
-        return ReportRules()
-    path = ("reports",)
-    item = c.mapping(top["reports"], path)
-    c.unknown_keys(item, ("classification", "daily_at", "closing_approved_by", "backdate_tolerance",
-                          "claims_confirmed_by", "recipients"), path)
-    default = ReportRules()
-    classification = c.text(item, "classification", path, required=False) or default.classification
-    daily_at = str(item.get("daily_at", default.daily_at))
-    if not _HHMM.match(daily_at):
-        c.fail(path + ("daily_at",), f"`{daily_at}` is not a time of day such as \"08:00\" (in quotes)")
-        daily_at = default.daily_at
-    approvers = tuple(c.choice(r, CLOSING_APPROVERS, path + ("closing_approved_by", i))
-                      for i, r in enumerate(c.sequence(item.get("closing_approved_by", list(default.closing_approved_by)),
-                                                       path + ("closing_approved_by",))))
-    tolerance = default.backdate_tolerance
-    if "backdate_tolerance" in item:
-        tolerance = c.duration(item["backdate_tolerance"], path + ("backdate_tolerance",)) or tolerance
-    confirmers = tuple(c.choice(r, CLAIM_CONFIRMERS, path + ("claims_confirmed_by", i))
-                       for i, r in enumerate(c.sequence(item.get("claims_confirmed_by", list(CLAIM_CONFIRMERS)),
-                                                        path + ("claims_confirmed_by",))))
-    return ReportRules(classification, daily_at, approvers or default.closing_approved_by, tolerance,
-                       confirmers or CLAIM_CONFIRMERS, _recipients(item.get("recipients", {}), c, path + ("recipients",)))
-
-
-def _recipients(raw: Any, c: Checker, path: tuple) -> tuple[tuple[str, tuple[Recipient, ...]], ...]:
-    out = []
-    for kind, items in c.mapping(raw, path).items():
-        if kind not in REPORT_KINDS:
-            c.fail(path + (kind,), f"`{kind}` is not a report kind ({', '.join(REPORT_KINDS)})")
-            continue
-        rows, seen = [], set()
-        for i, entry in enumerate(c.sequence(items, path + (kind,))):
-            at = path + (kind, i)
-            entry = c.mapping(entry, at)
-            c.unknown_keys(entry, ("code", "name", "channel", "required"), at)
-            code = c.code(entry, "code", at)
-            if code in seen:
-                c.fail(at + ("code",), f"duplicate recipient `{code}`")
-            seen.add(code)
-            channel = c.choice(entry.get("channel"), tuple(DELIVERY_CHANNELS), at + ("channel",))
-            required = entry.get("required", True)
-            if not isinstance(required, bool):
-                c.fail(at + ("required",), "must be true or false")
-                required = True
-            rows.append(Recipient(code, c.text(entry, "name", at), channel, required))
-        out.append((kind, tuple(rows)))
-    return tuple(out)

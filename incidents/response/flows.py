@@ -42,10 +42,11 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime, hq: di
 
 
 def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
-                  submitted_at: datetime | None = None, measure: str | None = None) -> Report:
+                  submitted_at: datetime | None = None, measure: str | None = None,
+                  skip_level_reason: str | None = None) -> Report:
     """File a report; a measure report closes the open assignments of that measure."""
     report = service.submit_report(session, incident_id=incident_id, kind=kind, body=body, actor=actor, now=now,
-                                   submitted_at=submitted_at, measure=measure)
+                                   submitted_at=submitted_at, measure=measure, skip_level_reason=skip_level_reason)
     incident = report.incident
     if kind == "measure":
         assignments.close_for_measure(session, incident, measure=report.measure, note=report.body, actor=actor,

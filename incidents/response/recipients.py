@@ -18,9 +18,9 @@ from incidents.kernel.errors import Conflict, InvalidInput, NotFound
 from incidents.kernel.text import checked_text
 from incidents.models import ARCHIVED, ENDED, LATE, MET, Report, ReportRecipient
 from incidents.people import permissions
-from incidents.plan.model import DELIVERY_CHANNELS
+from incidents.plan.model import RECORDED_CHANNELS
 from incidents.records import announce, audit
-from incidents.response import clock_rows, service
+from incidents.response import clock_rows, documents, sending, service
 from incidents.response.claimed_times import is_backdated
 
 
@@ -46,16 +46,19 @@ def record_delivery(session: Session, *, report_id: int, code: str, delivered_at
     report = get_report(session, report_id, actor=actor)
     incident = report.incident
     plan = service.plan_of(incident)
-    permissions.require(actor, "deliver", incident, plan)
+    if report.submitted_by_id is None or report.submitted_by_id != actor_id(actor):
+        permissions.require(actor, "deliver", incident, plan)  # whoever filed it says whom they told, and how
+    if documents.awaits_sign_off(report, plan):
+        raise Conflict("not_signed_off", "该报告尚未签发，不能登记送达", "the report is not signed off yet")
     row = recipient_of(report, code)
     if row.returned_at is not None:
         raise Conflict("returned", f"{row.name}已退回该报告，请重新上报", f"recipient {row.code} returned this report; file a new one")
     if row.delivered_at is not None:
         raise Conflict("already_delivered", f"已登记{row.name}收到该报告，不能修改（如有误请登记退回并重新上报）",
                        f"the delivery to {row.code} is already recorded")
-    if channel not in DELIVERY_CHANNELS:
-        raise InvalidInput("unknown_channel", "报送方式须为：" + "、".join(DELIVERY_CHANNELS.values()),
-                           "channel: " + ", ".join(DELIVERY_CHANNELS), field="channel")
+    if channel not in RECORDED_CHANNELS:
+        raise InvalidInput("unknown_channel", "报送方式须为：" + "、".join(RECORDED_CHANNELS.values()),
+                           "channel: " + ", ".join(RECORDED_CHANNELS), field="channel")
     reference = checked_text(reference, field="reference", label="送达凭证（传真号、政务内网回执、文号等）", limit=200)
     delivered_at = service.not_future(delivered_at, now, "delivered_at", plan) if delivered_at else now
     if delivered_at < report.submitted_at:
@@ -64,6 +67,7 @@ def record_delivery(session: Session, *, report_id: int, code: str, delivered_at
     row.channel, row.reference, row.delivered_at = channel, reference, delivered_at
     row.recorded_at, row.recorded_by_id = now, actor_id(actor)
     row.backdated = is_backdated(delivered_at, now, plan)
+    sending.cancel_for(session, row, now=now)
     session.flush()
     audit.record(session, actor=actor, action="report.delivered", entity="report_recipient", entity_id=row.id,
                  incident_id=incident.id, at=now,

@@ -46,6 +46,7 @@ from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.plan.versions import plan_of
 from incidents.kernel.actors import actor_id
 from incidents.response.claimed_times import is_backdated
+from incidents.response import documents
 from incidents.response.clock_rows import reconcile, satisfy_with
 
 TEXT_FIELDS = ("location", "source", "nature", "scope", "trend", "measures_taken", "casualties")
@@ -258,7 +259,8 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
 
 
 def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
-                  submitted_at: datetime | None = None, measure: str | None = None) -> Report:
+                  submitted_at: datetime | None = None, measure: str | None = None,
+                  skip_level_reason: str | None = None) -> Report:
     """File a report and satisfy the clock waiting for it, on time or late (flows.submit_report tells the boards)."""
     if kind not in REPORT_KINDS + ("measure", "summary"):
         raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”，应为 initial、bureau、progress、closing 之一",
@@ -307,18 +309,41 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
     report = Report(incident=incident, kind=kind, measure=measure if kind == "measure" else None, body=body,
                     submitted_at=submitted_at, entered_at=now, submitted_by_id=actor_id(actor), backdated=backdated)
     session.add(report)
-    for recipient in plan.reports.recipients_of(kind):
-        report.recipients.append(ReportRecipient(code=recipient.code, name=recipient.name,
-                                                 required=recipient.required))
+    _add_recipients(report, incident, plan, skip_level_reason)
     session.flush()
     audit.record(session, actor=actor, action="report.submitted", entity="report", entity_id=report.id,
                  incident_id=incident.id, at=now,
                  data={"kind": kind, "measure": report.measure, "submitted_at": submitted_at.isoformat(),
                        "entered_at": now.isoformat(), "backdated": backdated, "body_sha256": _sha(body),
-                       "recipients": [r.code for r in report.recipients]})
+                       "recipients": [r.code for r in report.recipients],
+                       "skip_level_reason": report.skip_level_reason})
+    if report.recipients:
+        if not documents.signers_of(plan, kind):
+            documents.release(session, report, plan, actor=actor, now=now)
+        elif documents.may_sign(actor, plan, kind):
+            documents.sign(session, report, plan, actor=actor, now=now)  # filed by whoever signs it: signed
     satisfy_with(session, incident, plan, report, actor=actor, now=now)
     reconcile(session, incident, actor=actor, now=now)
     return report
+
+
+def _add_recipients(report: Report, incident: Incident, plan: Plan, skip_level_reason: str | None) -> None:
+    """Give a report the recipients the plan names; 越级上报 adds the level above, the others get it too."""
+    for recipient in plan.reports.recipients_of(report.kind):
+        report.recipients.append(ReportRecipient(
+            code=recipient.code, name=documents.recipient_name(plan, incident, recipient.code, recipient.name),
+            required=recipient.required))
+    if skip_level_reason is None:
+        return
+    extra = plan.reports.skip_level_of(report.kind)
+    if not extra:
+        raise InvalidInput("no_skip_level", "预案未规定该类报告的越级上报对象", "the plan names no level to skip to for this kind",
+                           field="skip_level_reason")
+    report.skip_level_reason = checked_text(skip_level_reason, field="skip_level_reason", label="越级上报理由",
+                                            limit=2000)
+    for recipient in extra:
+        report.recipients.append(ReportRecipient(code=recipient.code, name=recipient.name,
+                                                 required=recipient.required, skip_level=True))
 
 
 def end_emergency(session: Session, *, incident_id: int, reason: str, actor, now: datetime,

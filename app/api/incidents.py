@@ -179,6 +179,7 @@ def _file(incident_id: int, data: dict, *, kind: str, measure: str | None):
         session, incident_id=incident_id, kind=kind, measure=measure,
         body=parse.text(data, "body", LABELS["body"], required_=True),
         submitted_at=parse.timestamp(data, "submitted_at", LABELS["submitted_at"]),
+        skip_level_reason=parse.text(data, "skip_level_reason", "越级上报理由"),
         actor=actor, now=moment)
     # Deliveries known at filing (faxed and confirmed at once) are recorded with it, in one transaction.
     for d in deliveries:

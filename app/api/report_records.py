@@ -6,7 +6,7 @@ from flask import jsonify
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
-from incidents.response import claims, recipients, service
+from incidents.response import claims, recipients, service, sign_off
 
 
 def _answer(report_id: int, status: int = 200):
@@ -27,6 +27,17 @@ def record_delivery(report_id: int, code: str):
                                channel=parse.text(data, "channel", "报送方式", required_=True),
                                reference=parse.text(data, "reference", "送达凭证", required_=True),
                                actor=current_user(), now=now())
+    session.commit()
+    return _answer(report_id)
+
+
+@bp.post("/reports/<int:report_id>/sign-off")
+@api_login_required
+def sign_off_report(report_id: int):
+    """Sign a report off (签发): it gets its document number and goes to every recipient at once."""
+    parse.body()
+    session = db()
+    sign_off.sign_off(session, report_id=report_id, actor=current_user(), now=now())
     session.commit()
     return _answer(report_id)
 

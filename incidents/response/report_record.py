@@ -7,6 +7,9 @@ from incidents.kernel import labels
 from incidents.kernel.moments import iso
 from incidents.models import ClaimReview, Report, ReportRecipient, User
 from incidents.plan.model import DELIVERY_CHANNELS
+from incidents.plan import Plan
+from incidents.plan.versions import plan_of
+from incidents.response import documents, sending
 from incidents.response.claimed_times import delivery_time, report_time
 
 
@@ -28,24 +31,37 @@ def claim(session: Session, backdated: bool, review: ClaimReview | None) -> dict
             "evidence_ref": review.evidence_ref, "note": review.note}
 
 
-def recipient(session: Session, row: ReportRecipient) -> dict:
-    """Return one recipient of a report: who, whether required, when and how it got it, a return."""
+def recipient(session: Session, row: ReportRecipient, plan: Plan | None = None) -> dict:
+    """Return one recipient of a report: who, how it goes, when it got it, its 签收, a return."""
     judged = delivery_time(row)
+    rule = sending.plan_recipient(plan, row.report.kind, row.code) if plan is not None else None
     return {"code": row.code, "name": row.name, "required": row.required, "channel": row.channel,
             "channel_name": DELIVERY_CHANNELS.get(row.channel or ""), "reference": row.reference,
             "delivered_at": iso(row.delivered_at), "recorded_at": iso(row.recorded_at),
             "recorded_by": _name(session, row.recorded_by_id), "backdated": row.backdated,
             "claim": claim(session, row.backdated, row.review), "judged_at": iso(judged),
-            "returned_at": iso(row.returned_at), "return_reason": row.return_reason}
+            "returned_at": iso(row.returned_at), "return_reason": row.return_reason,
+            "skip_level": row.skip_level, "planned_channel": rule.channel if rule else None,
+            "planned_channel_name": DELIVERY_CHANNELS.get(rule.channel) if rule else None,
+            "receipt_at": iso(row.receipt_at), "receipt_by": row.receipt_by, "remote_ref": row.remote_ref,
+            "dispatch": sending.as_dict(sending.of_recipient(session, row.id)) if row.id else None}
 
 
 def record(session: Session, report: Report) -> dict:
-    """Return the record of a report: claimed and entered time, who entered it, 补录 and its judgement, recipients."""
+    """Return the record of a report: claimed and entered time, who entered it, 补录 and its judgement, recipients,
+    its sign-off and the document it went out as."""
     judged_at, judged_by = report_time(report)
+    plan = plan_of(report.incident)
+    signers = documents.signers_of(plan, report.kind) if report.recipients else ()
     return {"claimed_at": iso(report.submitted_at), "entered_at": iso(report.entered_at),
             "entered_by": _name(session, report.submitted_by_id), "backdated": report.backdated,
             "claim": claim(session, report.backdated, report.review), "judged_at": iso(judged_at),
-            "judged_by": judged_by, "recipients": [recipient(session, r) for r in report.recipients]}
+            "judged_by": judged_by, "recipients": [recipient(session, r, plan) for r in report.recipients],
+            "skip_level_reason": report.skip_level_reason,
+            "sign_off": {"roles": list(signers), "signed_at": iso(report.signed_at),
+                         "signed_by": _name(session, report.signed_by_id),
+                         "waiting": bool(signers) and report.signed_at is None} if signers else None,
+            "document": documents.as_dict(documents.document_of(session, report.id)) if report.id else None}
 
 
 def backdated_label(entry: dict) -> str | None:

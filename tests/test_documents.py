@@ -1,0 +1,123 @@
+"""Every report has its recipients, goes out as a numbered official document, and counts when all have it.
+
+On SQLite and PostgreSQL. The plan (§三(二)2) names who receives each report: the station's 1-hour
+report goes to its township government and the bureau; the bureau's 30 minutes, progress and the
+written report go to the county government and the city bureau. The bureau's reports are signed off
+by the leadership first (签发), then numbered 中市监〔年〕n号 without gaps and frozen.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import by_kind, incident_payload, iso
+from tests.test_api_errors import assert_error
+from tests.test_reports_api import ok
+
+
+def registered(users, clock, **over) -> int:
+    r = ok(users["office"].post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()), **over)),
+           201)
+    return r.get_json()["id"]
+
+
+def file(user, iid: int, kind: str, body: str = "情况属实，正在处置", **extra) -> dict:
+    r = ok(user.post(f"/api/v1/incidents/{iid}/reports", json={"kind": kind, "body": body, **extra}), 201)
+    return r.get_json()["report"]
+
+
+def deliver(user, report_id: int, code: str, reference: str = "政务内网回执 ZM-1", **extra):
+    return user.post(f"/api/v1/reports/{report_id}/recipients/{code}/delivery",
+                     json={"channel": "gov_intranet", "reference": reference, **extra})
+
+
+def clocks(users, iid: int) -> dict:
+    return by_kind(ok(users["leader"].get(f"/api/v1/incidents/{iid}")).get_json()["deadlines"])
+
+
+def recipients(report: dict) -> dict:
+    return {r["code"]: r for r in report["recipients"]}
+
+
+def test_the_station_report_reaches_the_bureau_at_once_and_counts_when_the_township_has_it(users, clock):
+    iid = registered(users, clock)
+    clock.advance(minutes=20)
+    report = file(users["station"], iid, "initial")
+    got = recipients(report)
+    assert set(got) == {"local_government", "bureau"}
+    # The township government of the station, by name; the bureau has it the moment it is filed here.
+    assert got["local_government"]["name"] == "城关镇人民政府"
+    assert got["bureau"]["channel"] == "internal" and got["bureau"]["delivered_at"] == iso(clock.now())
+    assert got["local_government"]["delivered_at"] is None and got["local_government"]["planned_channel"] == "phone"
+    assert report["document"]["number"].startswith("中市监〔2026〕")
+    assert clocks(users, iid)["initial_report"]["status"] == "pending"
+    # The station phoned the township: it records that itself, and the 1-hour report is met at that time.
+    clock.advance(minutes=5)
+    r = users["station"].post(f"/api/v1/reports/{report['id']}/recipients/local_government/delivery",
+                              json={"channel": "phone", "reference": "电话报告镇党政办 王某"})
+    ok(r)
+    row = clocks(users, iid)["initial_report"]
+    assert row["status"] == "met" and row["satisfied_at"] == iso(clock.now()) and row["judged_by"] == "delivery"
+
+
+def test_the_bureau_report_waits_for_the_leaderships_sign_off_then_is_numbered_and_goes(users, clock):
+    iid = registered(users, clock)
+    report = file(users["office"], iid, "bureau")
+    assert report["sign_off"] == {"roles": ["leader"], "signed_at": None, "signed_by": None, "waiting": True}
+    assert report["document"] is None
+    # Nothing goes before the sign-off: no delivery can be recorded.
+    assert_error(deliver(users["office"], report["id"], "county_government"), 409, "not_signed_off")
+    # Only the leadership signs it off.
+    assert_error(users["office"].post(f"/api/v1/reports/{report['id']}/sign-off", json={}), 403, "forbidden")
+    clock.advance(minutes=3)
+    signed = ok(users["leader"].post(f"/api/v1/reports/{report['id']}/sign-off", json={})).get_json()["report"]
+    assert signed["sign_off"]["waiting"] is False and signed["sign_off"]["signed_at"] == iso(clock.now())
+    number = signed["document"]["number"]
+    assert number.startswith("中市监〔2026〕") and number.endswith("号")
+    assert signed["document"]["main_recipients"] == ["中牟县人民政府", "郑州市市场监督管理局"]
+    assert "关于某学校食堂疑似食物中毒的报告" == signed["document"]["title"]
+    assert_error(users["leader"].post(f"/api/v1/reports/{report['id']}/sign-off", json={}), 409, "already_signed")
+    # The city bureau runs no Yingji known here: the office records both deliveries; the clock waits for both.
+    clock.advance(minutes=4)
+    ok(deliver(users["office"], report["id"], "county_government"))
+    assert clocks(users, iid)["bureau_report"]["status"] == "pending"
+    clock.advance(minutes=2)
+    ok(deliver(users["office"], report["id"], "city_bureau", reference="传真 0371-6788"))
+    row = clocks(users, iid)["bureau_report"]
+    assert row["status"] == "met" and row["satisfied_at"] == iso(clock.now())
+
+
+def test_document_numbers_run_per_year_without_gaps(users, clock):
+    iid = registered(users, clock)
+    numbers = []
+    for _ in range(3):
+        numbers.append(file(users["leader"], iid, "bureau")["document"]["number"])
+    seqs = [int(n.split("〕")[1].rstrip("号")) for n in numbers]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    # A refused filing gives no number away.
+    assert_error(users["leader"].post(f"/api/v1/incidents/{iid}/reports",
+                                      json={"kind": "bureau", "body": "x", "skip_level_reason": ""}), 400)
+    nxt = file(users["leader"], iid, "bureau")["document"]["number"]
+    assert int(nxt.split("〕")[1].rstrip("号")) == seqs[-1] + 1
+
+
+def test_skipping_a_level_adds_the_level_above_and_keeps_everyone_else(users, clock):
+    iid = registered(users, clock)
+    report = file(users["leader"], iid, "bureau", skip_level_reason="事态紧急，市局电话无人接听")
+    got = recipients(report)
+    assert set(got) == {"county_government", "city_bureau", "province_bureau"}
+    assert got["province_bureau"]["skip_level"] is True and got["province_bureau"]["name"] == "河南省市场监督管理局"
+    assert not got["city_bureau"]["skip_level"]
+    assert report["skip_level_reason"] == "事态紧急，市局电话无人接听"
+    # The clock waits for all three.
+    for code in ("county_government", "city_bureau"):
+        ok(deliver(users["office"], report["id"], code))
+    assert clocks(users, iid)["bureau_report"]["status"] == "pending"
+    ok(deliver(users["office"], report["id"], "province_bureau"))
+    assert clocks(users, iid)["bureau_report"]["status"] == "met"
+
+
+@pytest.mark.parametrize("channel", ["internal", "yingji", "teleport"])
+def test_a_person_records_only_the_channels_people_use(users, clock, channel):
+    iid = registered(users, clock)
+    report = file(users["leader"], iid, "bureau")
+    assert_error(deliver(users["office"], report["id"], "county_government", channel=channel), 400, "unknown_channel")

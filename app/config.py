@@ -157,6 +157,20 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # server process that render briefings (app/api/reports.py). Empty means the default.
         "REPORTS_WAIT": float(env("REPORTS_WAIT") or 10.0),
         "REPORTS_WORKERS": int(env("REPORTS_WORKERS") or 2),
+        # E-mail of documents (notifiers/mail.py): empty SMTP_HOST means no e-mail. SMTP_SECURITY is
+        # starttls (default, port 587), ssl (implicit TLS, 465) or none (25, a trusted relay only);
+        # SMTP_PORT overrides the port. MAIL_FROM is an address or "显示名 <address>"; MAIL_FROM_NAME,
+        # if set, is the Chinese display name. SMTP_CA_FILE: a private CA (PEM) the server's
+        # certificate is checked against instead of the system's. SMTP_TIMEOUT: seconds per step.
+        "SMTP_HOST": env("SMTP_HOST") or None,
+        "SMTP_PORT": int(env("SMTP_PORT")) if env("SMTP_PORT") else None,
+        "SMTP_USER": env("SMTP_USER") or None,
+        "SMTP_PASSWORD": env("SMTP_PASSWORD") or None,
+        "SMTP_SECURITY": (env("SMTP_SECURITY") or "starttls").strip().lower(),
+        "SMTP_TIMEOUT": float(env("SMTP_TIMEOUT") or 30.0),
+        "SMTP_CA_FILE": env("SMTP_CA_FILE") or None,
+        "MAIL_FROM": env("MAIL_FROM") or None,
+        "MAIL_FROM_NAME": env("MAIL_FROM_NAME") or None,
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         # How many trusted proxies (nginx) stand in front: ProxyFix then takes the client address

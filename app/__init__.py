@@ -9,8 +9,8 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import (audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, pii_cli, pii_keys, push, scheduler,
-                 security, two_factor)
+from app import (audit_keys, auth, calendar_cli, cli, input_guards, notify_cli, peers_cli, pii_cli, pii_keys, push,
+                 scheduler, security, two_factor)
 from app import config as config_module
 from app.api import bp as api_bp
 from app.board import bp as board_bp
@@ -68,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notify_cli.init_app(app)
     calendar_cli.init_app(app)
     pii_cli.init_app(app)
+    peers_cli.init_app(app)
     scheduler.init_app(app)
     board_socket.register(push.init_app(app), app)  # the boards' Socket.IO server, which sets wiring.emit
     _trust_proxies(app)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from incidents.kernel.clock import SystemClock
 from incidents.plan import DEFAULT_PLAN_FILE
@@ -57,7 +57,7 @@ def _pii_key() -> str:
     return _instance_key("pii_key")
 
 
-def _instance_key(name: str) -> str:
+def _instance_key(name: str, make: Callable[[], str] = lambda: secrets.token_hex(32)) -> str:
     """Return the local demo's key kept in the instance folder under name, generated (0600) the first time."""
     path = INSTANCE / name
     if not path.exists():
@@ -67,7 +67,7 @@ def _instance_key(name: str) -> str:
         temporary = INSTANCE / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+            f.write(make())
         try:
             os.link(temporary, path)
         except FileExistsError:
@@ -171,6 +171,14 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "SMTP_CA_FILE": env("SMTP_CA_FILE") or None,
         "MAIL_FROM": env("MAIL_FROM") or None,
         "MAIL_FROM_NAME": env("MAIL_FROM_NAME") or None,
+        # Bureau to bureau (app/peering.py): this instance's Ed25519 signing key, as PEM or base64 in
+        # PEER_PRIVATE_KEY or in the file PEER_PRIVATE_KEY_FILE (the local demo generates one in the
+        # instance folder); PEER_KEY_ID names it (default from its fingerprint). DISPATCH_EVERY: seconds
+        # between the sender's looks at what is due for other bureaus and e-mail.
+        "PEER_PRIVATE_KEY": env("PEER_PRIVATE_KEY") or None,
+        "PEER_PRIVATE_KEY_FILE": env("PEER_PRIVATE_KEY_FILE") or None,
+        "PEER_KEY_ID": env("PEER_KEY_ID") or None,
+        "DISPATCH_EVERY": float(env("DISPATCH_EVERY") or 1.0),
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         # How many trusted proxies (nginx) stand in front: ProxyFix then takes the client address
@@ -221,3 +229,8 @@ def audit_key() -> str:
 def pii_key() -> str:
     """Return the key that seals complainants' personal data."""
     return _pii_key()
+
+
+def instance_secret(name: str, make: Callable[[], str]) -> str:
+    """Return a secret the local demo keeps in the instance folder (0600), made by `make` the first time."""
+    return _instance_key(name, make)

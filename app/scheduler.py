@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, weekly_complaints
+from app.jobs import audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, sending, weekly_complaints
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
 from notifiers.registry import settings_from
@@ -105,6 +105,8 @@ def build(app: Flask, *, blocking: bool):
     _every(sched, "idempotency key purge", partial(idempotency.purge_keys, app.extensions["yingji"]),
            IDEMPOTENCY_PURGE_EVERY, "yingji-idempotency-purge")
     add_audit_jobs(sched, app)
+    _every(sched, "sending to other bureaus and e-mail", partial(sending.send_due, app),
+           timedelta(seconds=app.config["DISPATCH_EVERY"]), "yingji-sending", logger=sending.log)
     return sched
 
 

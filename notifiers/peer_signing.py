@@ -43,7 +43,7 @@ DIGEST = "Content-Digest"
 SIGNED_HEADERS = (SENDER, RECIPIENT, KEY_ID, TIMESTAMP, NONCE, SIGNATURE, DIGEST)
 
 MAX_SKEW = 300  # seconds either side of the receiver's clock
-MAX_BODY = 1024 * 1024  # bytes
+MAX_BODY = 16 * 1024 * 1024  # bytes: a report with its PDF (base64) fits
 # Bureau codes and key ids: ASCII, no spaces, so they cannot smuggle a line into the signed string.
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22,64}")  # 128 bits or more, base64url without padding

@@ -213,6 +213,12 @@ def as_dict(row: InboundReport) -> dict:
             "receipt_at": iso(row.receipt_at), "signed_for": row.receipt_at is not None}
 
 
+def recent(session: Session, *, limit: int = 200) -> list[InboundReport]:
+    """Return the latest inbound reports, newest first."""
+    return list(session.scalars(select(InboundReport).order_by(InboundReport.received_at.desc(),
+                                                               InboundReport.id.desc()).limit(limit)))
+
+
 def pending(session: Session, *, limit: int = 200) -> list[InboundReport]:
     """Return the inbound reports not yet signed for, oldest first."""
     return list(session.scalars(select(InboundReport).where(InboundReport.receipt_at.is_(None))

@@ -1,0 +1,77 @@
+"""The inbox of reports from other bureaus' Yingji (signed requests), and the office's 签收."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import current_app, jsonify, request
+
+from app import peering
+from app.api import bp, parse
+from app.auth import api_login_required, current_user
+from app.extensions import db, now, yingji
+from incidents.kernel.errors import InvalidInput
+from incidents.people import permissions
+from incidents.response import inbox
+
+
+def _signed_body() -> tuple:
+    """Verify the request's signature before reading anything it says; return (session, sender, body)."""
+    request.max_content_length = peering.INBOX_MAX_BODY
+    session = db()
+    sender = peering.verify_request(session, current_app, now())
+    session.commit()  # the nonce stays used even if the payload is refused below
+    return session, sender, parse.body()
+
+
+def _pdf(data: dict) -> bytes | None:
+    raw = data.get("pdf")
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw if isinstance(raw, str) else "", validate=True) or None
+    except (binascii.Error, ValueError):
+        raise InvalidInput("bad_pdf", "公文 PDF 须为 base64", "pdf must be base64", field="pdf") from None
+
+
+@bp.post("/inbox/reports")
+def inbox_report():
+    """Receive a report another bureau's Yingji sends (signed); a repeat of the same report changes nothing."""
+    session, sender, data = _signed_body()
+    payload = data.get("payload")
+    row, created = inbox.accept(session, yingji().plan, sender=sender, payload=payload, pdf=_pdf(data), now=now())
+    session.commit()
+    incident_number = row.incident_id and session.get(inbox.Incident, row.incident_id).number
+    return jsonify({"inbound_id": row.id, "received_at": row.received_at.isoformat(),
+                    "incident_number": incident_number, "duplicate": not created}), 201 if created else 200
+
+
+@bp.post("/inbox/receipts")
+def inbox_receipt():
+    """Receive a recipient bureau's 签收 of a report sent from here (signed)."""
+    session, sender, data = _signed_body()
+    row = inbox.record_receipt(session, yingji().plan, sender=sender, payload=data.get("payload"), now=now())
+    session.commit()
+    return jsonify({"report_id": row.report_id, "recipient": row.code,
+                    "receipt_at": row.receipt_at.isoformat() if row.receipt_at else None})
+
+
+@bp.get("/inbox")
+@api_login_required
+def inbox_list():
+    """List the reports other bureaus sent here; `pending=1` only those not yet signed for."""
+    permissions.require(current_user(), "receive")
+    session = db()
+    rows = inbox.pending(session) if request.args.get("pending") in ("1", "true") else inbox.recent(session)
+    return jsonify({"inbound": [inbox.as_dict(r) for r in rows]})
+
+
+@bp.post("/inbox/<int:inbound_id>/sign-for")
+@api_login_required
+def inbox_sign_for(inbound_id: int):
+    """Sign for a report from another bureau (签收): the receipt travels back to its sender."""
+    parse.body()
+    session = db()
+    row = inbox.sign_for(session, inbound_id=inbound_id, actor=current_user(), now=now())
+    session.commit()
+    return jsonify({"inbound": inbox.as_dict(row)})

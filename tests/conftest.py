@@ -86,6 +86,14 @@ def pg_database():
 
 
 @pytest.fixture(scope="session")
+def pg_city_database():
+    """A second PostgreSQL database for this run, for a second bureau's Yingji (tests/bureaus.py)."""
+    with scratch_pg_database("yingji_city") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     """Migrate one SQLite file to head; each test gets a copy."""
     path = tmp_path_factory.mktemp("sqlite") / "template.db"

@@ -81,7 +81,8 @@ def _send(app: Flask, wiring: Yingji, out: sending.Outgoing) -> dict:
         body["pdf"] = base64.b64encode(pdf).decode("ascii") if pdf else None
     try:
         status, answer = peer_client.post(url, PATHS[out.kind], body, sender=me.code, recipient=out.target,
-                                          key_id=me.key_id, private_key=me.private_key)
+                                          key_id=me.key_id, private_key=me.private_key, now=wiring.clock.now(),
+                                          timeout=app.config.get("PEER_TIMEOUT", 10.0))
     except peer_client.PeerDeliveryError as error:
         raise Failure(f"{error.message_zh}（{error.code}）", not error.transient) from None
     answer = answer if isinstance(answer, dict) else {}

@@ -147,9 +147,17 @@ def _internal(plan: Plan, kind: str, code: str) -> bool:
     return any(r.code == code and r.channel == INTERNAL for r in rules)
 
 
-def release(session: Session, report: Report, plan: Plan, *, actor, now: datetime) -> ReportDocument | None:
-    """Send a report out: number and freeze its document, deliver it here, queue it for other bureaus and e-mail."""
+def release(session: Session, report: Report, plan: Plan, *, actor, now: datetime,
+            received_as: str | None = None) -> ReportDocument | None:
+    """Send a report out: number and freeze its document, deliver it here, queue it for other bureaus and e-mail.
+
+    `received_as`: the report is another bureau's document that arrived here (its number): it is not
+    numbered again, only delivered to this bureau.
+    """
     if not report.recipients or document_of(session, report.id) is not None:
+        return None
+    if received_as is not None:
+        sending.deliver_and_queue(session, report, None, plan, actor=actor, now=now, reference=received_as)
         return None
     incident = report.incident
     docs = plan.reports.documents

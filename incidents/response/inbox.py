@@ -129,16 +129,27 @@ def _open_incident(session: Session, plan: Plan, sender: Peer, payload: dict, da
     number = str(data.get("number"))[:40]
     document = payload.get("document") or {}
     discovered = _moment(data, "discovered_at") or now
+    # A bureau that reports here is one of this plan's reporting units (a county to its city): its report
+    # is the event's first report here, as a station's is to a county.
+    station = sender.code if sender.code in plan.station_codes() else None
     facts = service.NewIncident(
         title=_text(data, "title", 200), category=category, discovered_at=min(discovered, now),
-        location=_text(data, "location", 300), station=None,
+        location=_text(data, "location", 300), station=station,
         source=f"{sender.name}报告（{document.get('number') or '无文号'}，该局事件编号 {number}）："
                f"{str(data.get('source') or '')[:2000]}",
         nature=_text(data, "nature", 20000), scope=str(data.get("scope") or "")[:20000],
         trend=str(data.get("trend") or "")[:20000], measures_taken=str(data.get("measures_taken") or "")[:20000],
         casualties=str(data.get("casualties") or "")[:20000], level=level,
         level_reason=f"依据{sender.name}报告定级" if level else None)
-    return service.register_incident(session, plan, facts=facts, actor=INBOX, now=now)
+    incident = service.register_incident(session, plan, facts=facts, actor=INBOX, now=now)
+    body = "\n".join(p for section in (document.get("content") or {}).get("body") or []
+                     for p in ([section.get("heading")] if section.get("heading") else []) + list(section.get("paragraphs") or []))
+    if station is not None and plan.reports.recipients_of("initial"):
+        service.submit_report(session, incident_id=incident.id, kind="initial", actor=INBOX, now=now,
+                              received_as=str(document.get("number") or f"{sender.code}:{payload.get('report_uid')}")[:40],
+                              body=f"{sender.name}报告《{document.get('title') or ''}》（{document.get('number') or '无文号'}）"
+                                   f"\n{body}"[:20000])
+    return incident
 
 
 def tell(session: Session, row: InboundReport, plan: Plan, *, what: str, at: datetime) -> None:

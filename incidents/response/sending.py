@@ -55,23 +55,29 @@ def report_uid(plan: Plan, report: Report) -> str:
     return f"{plan.bureau_code or plan.id}:{report.id}"
 
 
-def deliver_and_queue(session: Session, report: Report, doc: ReportDocument, plan: Plan, *, actor,
-                      now: datetime) -> None:
-    """Deliver a released report to this bureau itself, and queue it for every yingji and e-mail recipient."""
+def deliver_and_queue(session: Session, report: Report, doc: ReportDocument | None, plan: Plan, *, actor,
+                      now: datetime, reference: str | None = None) -> None:
+    """Deliver a released report to this bureau itself, and queue it for every yingji and e-mail recipient.
+
+    Without a document (another bureau's report filed here on arrival) it is only delivered here.
+    """
     from incidents.response import clock_rows
 
     incident = report.incident
+    reference = doc.number if doc is not None else (reference or "")
     for row in report.recipients:
         rule = plan_recipient(plan, report.kind, row.code)
         channel = rule.channel if rule else None
         if channel == INTERNAL:
-            row.channel, row.reference, row.delivered_at = INTERNAL, doc.number, now
+            row.channel, row.reference, row.delivered_at = INTERNAL, reference, now
             row.recorded_at, row.recorded_by_id, row.receipt_at = now, actor_id(actor), now
             audit.record(session, actor=actor, action="report.delivered", entity="report_recipient", entity_id=row.id,
                          incident_id=incident.id, at=now,
                          data={"report_id": report.id, "recipient": row.code, "channel": INTERNAL,
-                               "reference": doc.number, "delivered_at": now.isoformat(), "recorded_at": now.isoformat(),
+                               "reference": reference, "delivered_at": now.isoformat(), "recorded_at": now.isoformat(),
                                "backdated": False})
+        elif doc is None:
+            continue
         elif channel == YINGJI and rule.peer:
             session.add(Dispatch(kind=DISPATCH_REPORT, channel=YINGJI, target=rule.peer, recipient_id=row.id,
                                  payload=_report_payload(report, doc, plan, row), status=QUEUED, attempts=0,

@@ -260,8 +260,11 @@ def activate(session: Session, *, incident_id: int, actor, now: datetime) -> Inc
 
 def submit_report(session: Session, *, incident_id: int, kind: str, body: str, actor, now: datetime,
                   submitted_at: datetime | None = None, measure: str | None = None,
-                  skip_level_reason: str | None = None) -> Report:
-    """File a report and satisfy the clock waiting for it, on time or late (flows.submit_report tells the boards)."""
+                  skip_level_reason: str | None = None, received_as: str | None = None) -> Report:
+    """File a report and satisfy the clock waiting for it, on time or late (flows.submit_report tells the boards).
+
+    `received_as`: another bureau's document (its number) that arrived here, filed as this bureau's report.
+    """
     if kind not in REPORT_KINDS + ("measure", "summary"):
         raise InvalidInput("unknown_kind", f"未知报告类别“{kind}”，应为 initial、bureau、progress、closing 之一",
                            f"unknown report kind '{kind}'; one of initial, bureau, progress, closing", field="kind")
@@ -318,7 +321,9 @@ def submit_report(session: Session, *, incident_id: int, kind: str, body: str, a
                        "recipients": [r.code for r in report.recipients],
                        "skip_level_reason": report.skip_level_reason})
     if report.recipients:
-        if not documents.signers_of(plan, kind):
+        if received_as is not None:
+            documents.release(session, report, plan, actor=actor, now=now, received_as=received_as)
+        elif not documents.signers_of(plan, kind):
             documents.release(session, report, plan, actor=actor, now=now)
         elif documents.may_sign(actor, plan, kind):
             documents.sign(session, report, plan, actor=actor, now=now)  # filed by whoever signs it: signed

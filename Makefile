@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 
 VENDOR := app/board/static/vendor
 
-.PHONY: run test install install-test migrate demo bench clean chromium poppler
+.PHONY: run test install install-test migrate demo bench clean chromium poppler fonts
 
 run: install migrate demo  ## Install, migrate, load demo data and serve on http://127.0.0.1:5000
 	$(FLASK) serve --host 127.0.0.1 --port 5000
@@ -26,9 +26,9 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed $(VENDOR)/socket.io.min.js
+install: $(VENV)/.installed $(VENDOR)/socket.io.min.js fonts
 
-install-test: $(VENV)/.installed-test $(VENDOR)/socket.io.min.js chromium poppler
+install-test: $(VENV)/.installed-test $(VENDOR)/socket.io.min.js chromium poppler fonts
 
 # The boards' Socket.IO client comes from its npm package, pinned by package-lock.json:
 # never from a CDN, never committed (app/board/static/vendor/ is ignored by git).
@@ -46,6 +46,19 @@ chromium:
 # The briefing tests read the PDFs as a reader's tools would: pdftotext, pdffonts, pdftoppm.
 poppler:
 	@command -v pdftotext >/dev/null || (apt-get update -qq && apt-get install -y -qq poppler-utils)
+
+# Official documents (公文) set 宋/仿宋, 楷 and 黑 in Debian's free CJK TrueType fonts, found at their
+# Debian paths (reports/official_document/fonts.py). Without apt-get (not Debian) they fall back, with a
+# warning, to the shipped WenQuanYi Micro Hei: the PDF is still made.
+FONT_FILES := /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/arphic/ukai.ttc \
+	/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+fonts:
+	@for f in $(FONT_FILES); do test -f $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei; \
+	  else echo "make fonts: no apt-get; official documents use the shipped WenQuanYi Micro Hei" >&2; fi; \
+	fi
 
 migrate: install
 	$(FLASK) db upgrade

@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from incidents.kernel.durations import chinese_duration
+from reports.official_document import Heading, OfficialDocument, render_with_pages
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 Beijing time
 HEADER = {"bureau": "中牟县市场监督管理局", "classification": "内部资料　注意保管", "timezone": "Asia/Shanghai",
@@ -233,6 +234,36 @@ def complaints_weekly_doc(businesses: int = 10, departments: int = 8) -> dict:
     }
 
 
+def official_document(sections: int = 3, paragraphs: int = 3, *, upward: bool = True) -> OfficialDocument:
+    """Return an official document (公文): a report with headings of every level, attachments and 抄送.
+
+    `sections` first-level headings of `paragraphs` paragraphs each make the body as long as wanted.
+    """
+    words = ("接报后，我局立即启动食品安全事故应急预案，主要负责同志带队赶赴现场，会同县卫生健康委员会、县教育局"
+             "开展调查处置，封存留样食品和可疑原料，暂停该食堂供餐，对患病师生逐一登记并协助医院救治。")
+    titles = ("事件基本情况", "应急处置情况", "原因调查和抽样检验", "善后处置和风险防控", "下一步工作打算")
+    body: list = []
+    for n in range(sections):
+        body.append(Heading(titles[n % len(titles)] + ("" if n < len(titles) else f"（续{n // len(titles)}）")))
+        body.append(f"2026年11月20日9时，第{n + 1}部分：" + words * 2)
+        body.append(Heading("加强组织领导。", 2, "成立由局长任组长的应急处置工作领导小组，下设综合协调、调查取证、"
+                                                  "抽样检验和宣传报道四个工作组，明确责任分工。"))
+        body.append(Heading("开展现场调查", 2))
+        body.append(Heading("封存可疑食品。", 3, "对食堂库存的米、面、食用油及调味品全部封存，共计12批次。"))
+        body.append(Heading("流行病学调查。", 4, "配合疾病预防控制机构对20名就诊人员逐一询问。"))
+        for k in range(max(0, paragraphs - 1)):
+            body.append(words * (k % 3 + 1))
+    return OfficialDocument(
+        issuer="中牟县市场监督管理局", issuer_mark="中牟县市场监督管理局文件", doc_number="中市监〔2026〕12号",
+        signer="张三" if upward else None, urgency="特急",
+        title="中牟县市场监督管理局关于某学校食堂疑似食物中毒事件应急处置情况的报告",
+        main_recipients=["郑州市市场监督管理局", "中牟县人民政府"] if upward else ["各市场监督管理所", "局机关各科室"],
+        body=body, attachments=["某学校食堂疑似食物中毒事件处置时间线", "抽样检验结果汇总表"],
+        date=date(2026, 12, 7), note="联系人：王五，电话：0371-62171234",
+        copy_to=["县卫生健康委员会", "县教育局", "城关镇人民政府"], printer="中牟县市场监督管理局办公室",
+        printed_on=date(2026, 12, 7))
+
+
 def all_docs() -> dict[str, dict]:
     """Return one sample document of each kind."""
     return {"incident": incident_doc(), "daily": daily_doc(), "closing": closing_doc(),
@@ -248,3 +279,6 @@ if __name__ == "__main__":
         data, pages = render(doc, "简报编号 B000000")
         (out / f"{kind}.pdf").write_bytes(data)
         print(f"{kind}: {pages} pages, {len(data)} bytes")
+    data, pages = render_with_pages(official_document())
+    (out / "official_document.pdf").write_bytes(data)
+    print(f"official_document: {pages} pages, {len(data)} bytes")

@@ -97,7 +97,7 @@ def test_the_city_gets_the_report_opens_its_own_incident_and_its_receipt_comes_b
 
 
 def test_a_report_sent_twice_is_kept_once(bureaus, users, clock):
-    county, city, _server = bureaus
+    county, city, server = bureaus
     bureau_report(users, clock)
     with county.extensions["yingji"].sessions() as session:
         row = session.scalar(select(Dispatch))
@@ -105,17 +105,11 @@ def test_a_report_sent_twice_is_kept_once(bureaus, users, clock):
     assert send(county) == 1
     # The same report again (a retry after a lost answer): accepted, not stored twice.
     me = peering.identity(county)
-    status, answer = peer_client.post(_server_url(city), "/api/v1/inbox/reports", {"payload": payload, "pdf": None},
+    status, answer = peer_client.post(server.url, "/api/v1/inbox/reports", {"payload": payload, "pdf": None},
                                       sender=me.code, recipient="zhengzhou", key_id=me.key_id,
                                       private_key=me.private_key, now=county.extensions["yingji"].clock.now())
     assert status == 200 and answer["duplicate"] is True
     assert count(city, InboundReport) == 1 and count(city, Incident) == 1
-
-
-def _server_url(city_app) -> str:
-    with city_app.extensions["yingji"].sessions():
-        pass
-    return city_app.config["TEST_SERVER_URL"]
 
 
 def signed_post(city_app, body: dict, *, key=None, key_id=None, sender="zhongmou", recipient="zhengzhou",

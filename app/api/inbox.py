@@ -10,7 +10,8 @@ from app import peering
 from app.api import bp, parse
 from app.auth import api_login_required, current_user
 from app.extensions import db, now, yingji
-from incidents.kernel.errors import InvalidInput
+from app.api.files import pdf_response
+from incidents.kernel.errors import InvalidInput, NotFound
 from incidents.people import permissions
 from incidents.response import inbox
 
@@ -64,6 +65,17 @@ def inbox_list():
     session = db()
     rows = inbox.pending(session) if request.args.get("pending") in ("1", "true") else inbox.recent(session)
     return jsonify({"inbound": [inbox.as_dict(r) for r in rows]})
+
+
+@bp.get("/inbox/<int:inbound_id>/document.pdf")
+@api_login_required
+def inbox_document_pdf(inbound_id: int):
+    """The PDF of a report another bureau sent, exactly as it arrived."""
+    permissions.require(current_user(), "receive")
+    row = inbox.get(db(), inbound_id)
+    if not row.pdf:
+        raise NotFound("no_document", "该来文没有附带公文 PDF", "this report came without a PDF")
+    return pdf_response(row.pdf, f"{row.document_number or row.report_uid}.pdf")
 
 
 @bp.post("/inbox/<int:inbound_id>/sign-for")

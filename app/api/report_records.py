@@ -6,7 +6,10 @@ from flask import jsonify
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user
 from app.extensions import db, now
-from incidents.response import claims, recipients, service, sign_off
+from app import documents as document_pdf
+from app.api.files import pdf_response
+from incidents.kernel.errors import NotFound
+from incidents.response import claims, documents, recipients, service, sign_off
 
 
 def _answer(report_id: int, status: int = 200):
@@ -40,6 +43,20 @@ def sign_off_report(report_id: int):
     sign_off.sign_off(session, report_id=report_id, actor=current_user(), now=now())
     session.commit()
     return _answer(report_id)
+
+
+@bp.get("/reports/<int:report_id>/document.pdf")
+@api_login_required
+def report_document_pdf(report_id: int):
+    """The official document (公文) a report went out as: the very PDF that was sent."""
+    session = db()
+    report = recipients.get_report(session, report_id, actor=current_user(), for_update=False)
+    doc = documents.document_of(session, report.id)
+    if doc is None:
+        raise NotFound("no_document", "该报告尚未发出，没有公文", "the report has not gone out: it has no document")
+    data = documents.pdf_of(session, doc, document_pdf.render, now=now())
+    session.commit()
+    return pdf_response(data, f"{doc.number}.pdf")
 
 
 @bp.post("/reports/<int:report_id>/recipients/<code>/return")

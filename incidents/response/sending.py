@@ -29,12 +29,14 @@ from incidents.models import (
     Report,
     ReportDocument,
     ReportRecipient,
+    User,
 )
 from incidents.plan import Plan
 from incidents.plan.model import EMAIL, INTERNAL, YINGJI, Recipient
 from incidents.plan.versions import plan_of
 from incidents.records import announce, audit, board_events
 from incidents.records.board_events import department_room
+from incidents.response import clock_rows
 
 SENDER = SystemActor("局际报送")
 # Back-off between attempts: doubling from the first, never longer than the last.
@@ -61,8 +63,6 @@ def deliver_and_queue(session: Session, report: Report, doc: ReportDocument | No
 
     Without a document (another bureau's report filed here on arrival) it is only delivered here.
     """
-    from incidents.response import clock_rows
-
     incident = report.incident
     reference = doc.number if doc is not None else (reference or "")
     for row in report.recipients:
@@ -124,8 +124,6 @@ def queue_receipt(session: Session, inbound: InboundReport, *, now: datetime) ->
 
 
 def _receipt_by(session: Session, inbound: InboundReport) -> str | None:
-    from incidents.models import User
-
     user = session.get(User, inbound.receipt_by_id) if inbound.receipt_by_id else None
     return user.name if user else None
 
@@ -168,8 +166,6 @@ def backoff(attempt: int) -> timedelta:
 
 def record_sent(session: Session, dispatch_id: int, *, result: dict, now: datetime) -> None:
     """Keep what the receiver answered; a report's recipient has it now (its clock may be met)."""
-    from incidents.response import clock_rows
-
     row = session.get(Dispatch, dispatch_id, with_for_update=True)
     if row is None or row.status != QUEUED:
         return  # already recorded by another process

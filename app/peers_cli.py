@@ -24,6 +24,12 @@ def peers_key() -> None:
                f"fingerprint\t{me.fingerprint()}")
 
 
+@peers_cli.command("new-key")
+def peers_new_key() -> None:
+    """Print a new Ed25519 private key (PEM) for PEER_PRIVATE_KEY_FILE; keep it 0600 and never in the repo."""
+    click.echo(peer_keys.private_key_to_pem(peer_keys.generate_private_key()), nl=False)
+
+
 @peers_cli.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="the bureau's name, e.g. 郑州市市场监督管理局")

@@ -6,6 +6,8 @@ local demo of `make run`: bound to 127.0.0.1, a generated key, and a banner on e
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +17,7 @@ from app import config as config_module
 from app.demo import DEMO_PASSWORD, DEMO_USERS
 from incidents.kernel.labels import DEMO_BANNER
 from incidents.models import User
+from notifiers import peer_keys
 from incidents.people.users import check_password
 
 log = logging.getLogger("yingji.security")
@@ -76,12 +79,38 @@ def setting_problems(config: dict, *, debug: bool) -> list[tuple[str, str]]:
                          "session cookies are not Secure (set SESSION_COOKIE_SECURE=1)"))
     if debug:
         problems.append(("调试模式已开启（FLASK_DEBUG），生产环境须关闭", "debug mode is on (FLASK_DEBUG)"))
+    problem = peer_key_problem(config)
+    if problem:
+        problems.append(problem)
+    elif not (config.get("PEER_PRIVATE_KEY") or config.get("PEER_PRIVATE_KEY_FILE")):
+        problems.append(("未设置 PEER_PRIVATE_KEY 或 PEER_PRIVATE_KEY_FILE（本局向其他局报送时签名用的密钥），"
+                         "请用 flask peers new-key 生成并妥善保存",
+                         "PEER_PRIVATE_KEY or PEER_PRIVATE_KEY_FILE (the key this bureau signs its reports to other "
+                         "bureaus with) is not set; make one with `flask peers new-key`"))
+    if config.get("SMTP_HOST") and config.get("SMTP_SECURITY") == "none":
+        problems.append(("邮件服务器未加密（SMTP_SECURITY=none），公文须经 STARTTLS 或 SSL 发送",
+                         "SMTP_SECURITY=none sends documents in clear; use starttls or ssl"))
     twilio = [name for name in ("SMS_BACKEND", "VOICE_BACKEND") if config.get(name) == "twilio"]
     token = (config.get("TWILIO_AUTH_TOKEN") or "").strip()
     if twilio and (not token or set(token) <= {"."}):
         problems.append((f"已选用 Twilio（{'、'.join(twilio)}）但未设置 TWILIO_AUTH_TOKEN",
                          f"Twilio is selected ({', '.join(twilio)}) without TWILIO_AUTH_TOKEN"))
     return problems
+
+
+def peer_key_problem(config: dict) -> tuple[str, str] | None:
+    """Return why the bureau's signing key cannot be used, or None (absent is judged by the caller)."""
+    text = config.get("PEER_PRIVATE_KEY")
+    path = config.get("PEER_PRIVATE_KEY_FILE")
+    try:
+        if path and not text:
+            text = Path(path).read_text()
+        if text:
+            peer_keys.load_private_key(text)
+    except (OSError, ValueError) as error:
+        return (f"PEER_PRIVATE_KEY(_FILE) 不是可用的 Ed25519 私钥：{error}",
+                f"PEER_PRIVATE_KEY(_FILE) is not a usable Ed25519 private key: {error}")
+    return None
 
 
 def demo_users(session: Session) -> list[str]:

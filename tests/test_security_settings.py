@@ -7,6 +7,8 @@ import stat
 
 import pytest
 
+from notifiers import peer_keys
+
 from app import config as config_module
 from app import create_app
 from app.demo import DEMO_PASSWORD
@@ -17,6 +19,7 @@ from incidents.people.users import create_user
 from tests.conftest import repo_root
 
 GOOD_KEY = "9f" * 32
+PEER_KEY = peer_keys.private_key_to_base64(peer_keys.generate_private_key())
 
 
 @pytest.fixture
@@ -27,7 +30,8 @@ def production(db_url, clock):
     def build(**changes):
         settings = {"YINGJI_ENV": "production", "DATABASE_URL": db_url, "CLOCK": clock, "SCHEDULER": "off",
                     "SECRET_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True, "SMS_BACKEND": "console",
-                    "VOICE_BACKEND": "console", "AUDIT_KEY": GOOD_KEY[::-1], "PII_KEY": GOOD_KEY}
+                    "VOICE_BACKEND": "console", "AUDIT_KEY": GOOD_KEY[::-1], "PII_KEY": GOOD_KEY,
+                    "PEER_PRIVATE_KEY": PEER_KEY}
         settings.update(changes)
         app = create_app(settings)
         made.append(app)
@@ -170,3 +174,20 @@ def test_nginx_limits_the_public_doors_and_sends_hsts():
     assert "limit_req" not in blocks["/"]  # staff pages and the boards are not slowed
     assert re.search(r"limit_conn_zone \$binary_remote_addr", conf) and re.search(r"\n    limit_conn \w+ \d+;", conf)
     assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in conf
+
+
+def test_production_needs_the_bureaus_signing_key_from_the_environment(production, tmp_path):
+    message = refusal(production, PEER_PRIVATE_KEY=None)
+    assert "PEER_PRIVATE_KEY" in message and "flask peers new-key" in message
+    message = refusal(production, PEER_PRIVATE_KEY="not a key")
+    assert "不是可用的 Ed25519 私钥" in message
+    missing = tmp_path / "absent.pem"
+    assert "不是可用的" in refusal(production, PEER_PRIVATE_KEY=None, PEER_PRIVATE_KEY_FILE=str(missing))
+    pem = tmp_path / "peer.pem"
+    pem.write_text(peer_keys.private_key_to_pem(peer_keys.generate_private_key()))
+    assert production(PEER_PRIVATE_KEY=None, PEER_PRIVATE_KEY_FILE=str(pem)).test_client().get("/login").status_code == 200
+
+
+def test_production_refuses_documents_mailed_in_clear(production):
+    message = refusal(production, SMTP_HOST="mail.example.gov.cn", SMTP_SECURITY="none")
+    assert "SMTP_SECURITY=none" in message

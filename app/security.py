@@ -17,8 +17,8 @@ from app import config as config_module
 from app.demo import DEMO_PASSWORD, DEMO_USERS
 from incidents.kernel.labels import DEMO_BANNER
 from incidents.models import User
-from notifiers import peer_keys
 from incidents.people.users import check_password
+from notifiers import peer_keys
 
 log = logging.getLogger("yingji.security")
 

@@ -107,6 +107,8 @@ def build(app: Flask, *, blocking: bool):
     add_audit_jobs(sched, app)
     _every(sched, "sending to other bureaus and e-mail", partial(sending.send_due, app),
            timedelta(seconds=app.config["DISPATCH_EVERY"]), "yingji-sending", logger=sending.log)
+    _every(sched, "signed requests' nonces purge", partial(sending.forget_nonces, app), HOUSEKEEPING_EVERY,
+           "yingji-peer-nonces", logger=sending.log)
     return sched
 
 

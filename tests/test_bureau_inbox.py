@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import peering
-from incidents.models import Dispatch, InboundReport, Incident
+from app.jobs.sending import forget_nonces
+from incidents.models import Dispatch, InboundReport, Incident, PeerNonce
 from notifiers import peer_client, peer_keys, peer_signing
 from tests.bureaus import CITY_PLAN, Server, introduce, make_app, second_database, send, user
 from tests.helpers import by_kind, incident_payload, iso
@@ -81,6 +82,8 @@ def test_the_city_gets_the_report_opens_its_own_incident_and_its_receipt_comes_b
     # first report met on arrival and the city's own 30 minutes running from then.
     theirs = ok(office.get(f"/api/v1/incidents/{inbound[0]['incident_id']}")).get_json()
     assert theirs["station"] == "zhongmou" and theirs["level"] == "II"
+    assert theirs["linked_from"] == {"peer": "zhongmou", "peer_name": "中牟县市场监督管理局", "remote_number": mine["number"]}
+    assert [r["document_number"] for r in theirs["inbound"]] == [report["document"]["number"]]
     clocks = by_kind(theirs["deadlines"])
     assert clocks["initial_report"]["status"] == "met"
     assert clocks["bureau_report"]["starts_at"] == iso(clock.now())
@@ -199,3 +202,14 @@ def test_the_pdf_that_arrives_is_the_one_that_was_sent(bureaus, users, clock):
     got = office.get(f"/api/v1/inbox/{inbound['id']}/document.pdf")
     assert got.status_code == 200 and got.data == pdf.data
     assert base64.b16encode(__import__("hashlib").sha256(got.data).digest()).decode().lower() == inbound["sha256"]
+
+
+def test_nonces_are_forgotten_once_their_requests_would_be_refused_anyway(bureaus, users, clock):
+    county, city, _server = bureaus
+    bureau_report(users, clock)
+    assert send(county) == 1
+    assert count(city, PeerNonce) == 1
+    clock.advance(minutes=9)
+    assert forget_nonces(city) == 0 and count(city, PeerNonce) == 1
+    clock.advance(minutes=2)
+    assert forget_nonces(city) == 1 and count(city, PeerNonce) == 0

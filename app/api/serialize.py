@@ -8,7 +8,7 @@ from sqlalchemy.orm import object_session
 from incidents.kernel import labels
 from incidents.kernel.moments import iso
 from app.extensions import db
-from incidents.response import dispositions, report_record
+from incidents.response import dispositions, inbox, report_record
 from incidents.response import command_hq
 from incidents.response.accountability import outcome
 from incidents.models import Deadline, Incident, Report
@@ -80,6 +80,8 @@ def incident(incident: Incident, now: datetime) -> dict:
         "assignments": [snapshots.assignment(a, plan) for a in incident.assignments],
         "duplicates": dispositions.duplicates(object_session(incident), incident),
         **command_hq_fields(incident, plan),
+        "linked_from": inbox.link_of(object_session(incident), incident.id),
+        "inbound": [inbox.as_dict(r) for r in inbox.of_incident(object_session(incident), incident.id)],
     }
 
 

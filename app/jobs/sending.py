@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import timedelta
 from flask import Flask
 
 from app import documents as document_pdf
@@ -15,9 +16,10 @@ from app import peering
 from app.extensions import Yingji
 from incidents.models import ReportDocument
 from incidents.response import documents, peers, sending
-from notifiers import mail, peer_client
+from notifiers import mail, peer_client, peer_signing
 
 log = logging.getLogger("yingji.sending")
+NONCE_KEEP = timedelta(seconds=2 * peer_signing.MAX_SKEW)
 PATHS = {"report": "/api/v1/inbox/reports", "receipt": "/api/v1/inbox/receipts"}
 
 
@@ -102,3 +104,12 @@ def _mail(app: Flask, wiring: Yingji, out: sending.Outgoing) -> dict:
         raise Failure(f"{error.message_zh}（{error.code}）", not error.transient) from None
     return {"message_id": receipt.message_id, "accepted_at": receipt.accepted_at.isoformat(),
             "reference": receipt.message_id}
+
+
+def forget_nonces(app: Flask) -> int:
+    """Forget the nonces of signed requests older than twice the allowed clock skew (they are refused anyway)."""
+    wiring: Yingji = app.extensions["yingji"]
+    with wiring.sessions() as session:
+        dropped = peers.purge_nonces(session, now=wiring.clock.now(), keep=NONCE_KEEP)
+        session.commit()
+    return dropped

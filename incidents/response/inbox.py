@@ -234,3 +234,19 @@ def pending(session: Session, *, limit: int = 200) -> list[InboundReport]:
     """Return the inbound reports not yet signed for, oldest first."""
     return list(session.scalars(select(InboundReport).where(InboundReport.receipt_at.is_(None))
                                 .order_by(InboundReport.received_at, InboundReport.id).limit(limit)))
+
+
+def link_of(session: Session, incident_id: int) -> dict | None:
+    """Return the other bureau whose report opened this incident here, and its number there (None: our own)."""
+    link = session.scalar(select(IncidentLink).where(IncidentLink.incident_id == incident_id)
+                          .order_by(IncidentLink.id).limit(1))
+    if link is None:
+        return None
+    peer = session.scalar(select(Peer).where(Peer.code == link.peer))
+    return {"peer": link.peer, "peer_name": peer.name if peer else None, "remote_number": link.remote_number}
+
+
+def of_incident(session: Session, incident_id: int) -> list[InboundReport]:
+    """Return the reports other bureaus sent about an incident here, oldest first."""
+    return list(session.scalars(select(InboundReport).where(InboundReport.incident_id == incident_id)
+                                .order_by(InboundReport.received_at, InboundReport.id)))

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from app import audit_heads, db_roles, migrate
+from app import audit_heads, db_roles, demo_bureaus, migrate
 from app.auth import password_rules
 from app.demo import load
 from app.extensions import yingji
@@ -363,13 +363,39 @@ def demo_load() -> None:
         click.echo(line)
 
 
+@demo_cli.command("city-users")
+def demo_city_users() -> None:
+    """Create the city bureau's demo users (run in the city's instance by `demo serve-bureaus`)."""
+    for line in demo_bureaus.load_city_users(current_app._get_current_object()):
+        click.echo(line)
+
+
+@demo_cli.command("serve-bureaus")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--city-port", default=5001, type=int)
+def demo_serve_bureaus(host: str, port: int, city_port: int) -> None:
+    """Serve the county here and its city bureau beside it, each bureau registered with the other."""
+    _logging()
+    app = current_app._get_current_object()
+    env = demo_bureaus.prepare(app, host=host, port=port, city_port=city_port)
+    demo_bureaus.start_city(env, host=host, city_port=city_port)
+    # Stopped by a signal, exit normally so that the city's process is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo(f"城市局（郑州市市场监督管理局）: {demo_bureaus.city_url(host, city_port)}")
+    _serve(app, host, port)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int) -> None:
     """Serve the boards (HTTP and WebSocket) and API with the in-process scheduler (the embedded set-up)."""
     _logging()
-    app = current_app._get_current_object()
+    _serve(current_app._get_current_object(), host, port)
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
     ensure_started(app)
     queue = app.config.get("SOCKETIO_MESSAGE_QUEUE")
     click.echo(f"Yingji on http://{host}:{port}/ (board push: "

@@ -125,6 +125,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
+        # Two instances on one host (the county and city demo) need two cookie names: cookies ignore ports.
+        "SESSION_COOKIE_NAME": env("SESSION_COOKIE_NAME") or "session",
         # Login lockout (counted in the database, so every process sees it): this many failures of
         # one login name within the window lock it for LOGIN_LOCKOUT_MINUTES, doubled for each
         # lockout of the last 24 hours (at most 24 hours); the same for a client address.

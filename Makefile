@@ -8,8 +8,8 @@ VENDOR := app/board/static/vendor
 
 .PHONY: run test install install-test migrate demo bench clean chromium poppler fonts
 
-run: install migrate demo  ## Install, migrate, load demo data and serve on http://127.0.0.1:5000
-	$(FLASK) serve --host 127.0.0.1 --port 5000
+run: install migrate demo  ## Install, migrate, load demo data and serve the county on :5000, its city bureau on :5001
+	$(FLASK) demo serve-bureaus --host 127.0.0.1 --port 5000 --city-port 5001
 
 test: install-test  ## Install test dependencies and run the whole suite (SQLite and PostgreSQL)
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.kernel.actors import SystemActor, actor_id
@@ -49,10 +50,15 @@ def document_of(session: Session, report_id: int) -> ReportDocument | None:
 
 
 def _next_number(session: Session, issuer: str, year: int) -> int:
+    """Take the year's next number; the counter row stays locked until the transaction ends (no gaps)."""
     row = session.get(DocumentCounter, (issuer, year), with_for_update=True)
     if row is None:
-        row = DocumentCounter(issuer=issuer, year=year, last=0)
-        session.add(row)
+        try:
+            with session.begin_nested():  # the year's first number, perhaps taken by two at once
+                session.add(DocumentCounter(issuer=issuer, year=year, last=0))
+        except IntegrityError:
+            pass
+        row = session.get(DocumentCounter, (issuer, year), with_for_update=True, populate_existing=True)
     row.last += 1
     session.flush()
     return row.last

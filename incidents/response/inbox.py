@@ -144,7 +144,9 @@ def _open_incident(session: Session, plan: Plan, sender: Peer, payload: dict, da
     incident = service.register_incident(session, plan, facts=facts, actor=INBOX, now=now)
     body = "\n".join(p for section in (document.get("content") or {}).get("body") or []
                      for p in ([section.get("heading")] if section.get("heading") else []) + list(section.get("paragraphs") or []))
-    if station is not None and plan.reports.recipients_of("initial"):
+    # The arrival is this bureau's first report of the event, whether a bureau below sent it or one further
+    # down skipped a level to send it here.
+    if plan.reports.recipients_of("initial"):
         service.submit_report(session, incident_id=incident.id, kind="initial", actor=INBOX, now=now,
                               received_as=str(document.get("number") or f"{sender.code}:{payload.get('report_uid')}")[:40],
                               body=f"{sender.name}报告《{document.get('title') or ''}》（{document.get('number') or '无文号'}）"

@@ -7,10 +7,13 @@ by the leadership first (签发), then numbered 中市监〔年〕n号 without g
 """
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from tests.helpers import by_kind, incident_payload, iso
 from tests.test_api_errors import assert_error
+from tests.test_official_document import ink, need_fonts, page_image, reddish, run
 from tests.test_reports_api import ok
 
 
@@ -121,3 +124,46 @@ def test_a_person_records_only_the_channels_people_use(users, clock, channel):
     iid = registered(users, clock)
     report = file(users["leader"], iid, "bureau")
     assert_error(deliver(users["office"], report["id"], "county_government", channel=channel), 400, "unknown_channel")
+
+
+def test_the_signed_off_report_reads_as_an_official_document(users, clock):
+    # The PDF as a reader's tools see it: fonts embedded, 文号, 签发人, 主送机关 and the body's facts, the red mark.
+    need_fonts()
+    iid = registered(users, clock, level="II")
+    clock.advance(minutes=8)
+    report = file(users["leader"], iid, "bureau", body="已组织人员赶赴现场核查\n患者均已送医")
+    r = users["office"].get(f"/api/v1/reports/{report['id']}/document.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    data = r.data
+    assert r.headers["X-Document-SHA256"] == hashlib.sha256(data).hexdigest()
+    # The same bytes every time: rendered once, then kept.
+    again = users["leader"].get(f"/api/v1/reports/{report['id']}/document.pdf").data
+    assert again == data
+    fonts_listed = run(["pdffonts"], data).splitlines()[2:]
+    # name, type, encoding, then emb, sub, uni: every font embedded, as a subset, with a Unicode map.
+    assert fonts_listed and all(line.split("Identity-H")[1].split()[:3] == ["yes", "yes", "yes"]
+                                for line in fonts_listed)
+    text = "".join(run(["pdftotext", "-layout"], data).split())
+    number = report["document"]["number"]
+    for phrase in (number, "签发人", "中牟县人民政府、郑州市市场监督管理局：", "关于某学校食堂疑似食物中毒的报告",
+                   "城关镇某中学食堂", "县医院急诊科电话报告", "集体性食物中毒", "Ⅱ级（重大）", "在校师生约20人出现腹痛、呕吐",
+                   "封存留样食品，暂停食堂供餐", "已组织人员赶赴现场核查", "患者均已送医", "中牟县市场监督管理局",
+                   "2026年11月20日", "—1—"):
+        assert phrase in text, phrase
+    assert text.index(number) < text.index("关于某学校") < text.index("中牟县人民政府、") < text.index("已组织人员")
+    page = page_image(data, 1)
+    mark = ink(page, (28, 37 + 33, 184, 37 + 52))
+    assert mark and sum(1 for p in mark if reddish(p)) / len(mark) > 0.95
+
+
+def test_a_progress_report_says_what_changed_since_the_last_document(users, clock):
+    iid = registered(users, clock, level="II")
+    first = file(users["leader"], iid, "bureau")
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate", json={"commander": users["commander"].id}))
+    clock.advance(hours=5)
+    progress = file(users["commander"], iid, "progress", body="新增病例为零，全部患者病情平稳")
+    assert progress["document"]["title"] == "关于某学校食堂疑似食物中毒的续报（第1期）"
+    text = "".join(run(["pdftotext", "-layout"],
+                       users["office"].get(f"/api/v1/reports/{progress['id']}/document.pdf").data).split())
+    assert f"自上次报告（{first['document']['number']}）以来的变化" in text
+    assert "新增病例为零，全部患者病情平稳" in text

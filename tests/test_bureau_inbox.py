@@ -213,3 +213,26 @@ def test_nonces_are_forgotten_once_their_requests_would_be_refused_anyway(bureau
     assert forget_nonces(city) == 0 and count(city, PeerNonce) == 1
     clock.advance(minutes=2)
     assert forget_nonces(city) == 1 and count(city, PeerNonce) == 0
+
+
+def test_the_citys_incident_follows_the_countys_regrade_until_the_city_grades_it_itself(bureaus, users, clock):
+    county, city, _server = bureaus
+    iid, _report = bureau_report(users, clock)
+    assert send(county) == 1
+    office = user(city, "office", "office")
+    theirs = ok(office.get("/api/v1/inbox")).get_json()["inbound"][0]["incident_id"]
+    # The county re-grades Ⅱ → Ⅰ and reports again: the city's incident follows, saying why.
+    ok(users["office"].post(f"/api/v1/incidents/{iid}/level", json={"level": "I", "reason": "死亡1人"}))
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "升级为Ⅰ级"}), 201)
+    assert send(county) == 1
+    got = ok(office.get(f"/api/v1/incidents/{theirs}")).get_json()
+    assert got["level"] == "I" and "续报" in got["level_changes"][-1]["reason"] and got["level_changes"][-1]["by"] is None
+    # The city grades it itself: from then on the county's level is shown, not followed.
+    ok(office.post(f"/api/v1/incidents/{theirs}/level", json={"level": "II", "reason": "市局研判为Ⅱ级"}))
+    ok(users["office"].post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "核实"}))
+    ok(users["office"].post(f"/api/v1/incidents/{iid}/level", json={"level": "I", "reason": "再次核实"}))
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "仍为Ⅰ级"}), 201)
+    assert send(county) == 1
+    got = ok(office.get(f"/api/v1/incidents/{theirs}")).get_json()
+    assert got["level"] == "II" and len(got["inbound"]) == 3
+    assert count(city, Incident) == 1

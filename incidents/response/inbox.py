@@ -19,13 +19,13 @@ from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.durations import as_utc
 from incidents.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from incidents.kernel.moments import iso
-from incidents.models import InboundReport, Incident, IncidentLink, Peer, Report, ReportRecipient
+from incidents.models import ACTIVE, REGISTERED, InboundReport, Incident, IncidentLink, Peer, Report, ReportRecipient
 from incidents.people import permissions
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.plan.versions import plan_of
 from incidents.records import announce, audit, board_events
 from incidents.records.board_events import department_room
-from incidents.response import sending, service
+from incidents.response import flows, sending, service
 
 INBOX = SystemActor("局际收文")
 MAX_PDF = 20 * 1024 * 1024
@@ -104,6 +104,7 @@ def accept(session: Session, plan: Plan, *, sender: Peer, payload: dict, pdf: by
         session.add(link)
     else:
         incident = session.get(Incident, link.incident_id)
+        _follow_level(session, incident, sender, incident_data, document, now=now)
     row = InboundReport(sender=sender.code, report_uid=uid, recipient_code=_text(payload, "recipient_code", 40),
                         sender_incident_id=remote_id, sender_incident_number=remote_number, kind=kind,
                         title=_text(document, "title", 2000), document_number=_text(document, "number", 40,
@@ -152,6 +153,19 @@ def _open_incident(session: Session, plan: Plan, sender: Peer, payload: dict, da
                               body=f"{sender.name}报告《{document.get('title') or ''}》（{document.get('number') or '无文号'}）"
                                    f"\n{body}"[:20000])
     return incident
+
+
+def _follow_level(session: Session, incident: Incident, sender: Peer, data: dict, document: dict, *,
+                  now: datetime) -> None:
+    """Follow the sender's re-grade while the level here is still the one its report gave (nobody here changed it)."""
+    level = data.get("level")
+    if level not in LEVEL_CODES or level == incident.level or incident.status not in (REGISTERED, ACTIVE):
+        return
+    last = max(incident.level_changes, key=lambda c: (c.changed_at, c.id), default=None)
+    if last is not None and last.changed_by_id is not None:
+        return  # this bureau graded it itself: the office decides; the board shows the report
+    flows.grade(session, incident_id=incident.id, level=level, actor=INBOX, now=now,
+                reason=f"依据{sender.name}续报（{document.get('number') or '无文号'}）调整等级")
 
 
 def tell(session: Session, row: InboundReport, plan: Plan, *, what: str, at: datetime) -> None:

@@ -345,9 +345,10 @@ def users_unlock(login: str | None, address: str | None, reason: str) -> None:
 def security_purge() -> None:
     """Run the retention purge now: delete expired login attempts, sessions, codes, webhook ids, idempotency
     keys, challenges and rate counters in bounded batches; print what was removed (audited as one entry)."""
-    counts = retention.purge(yingji(), current_app.config)
-    for name, count in counts.items():
-        click.echo(f"{name}\t{count} removed")
+    wiring, config = yingji(), current_app.config
+    counts = retention.purge(wiring, config)
+    for kind in retention.kinds(wiring, config):
+        click.echo(f"{kind.name}\t{counts[kind.name]} removed\t{kind.label}")
     click.echo(f"total\t{sum(counts.values())} removed")
 
 

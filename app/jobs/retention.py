@@ -47,21 +47,26 @@ class Kind:
     step: Callable[..., int]  # step(session, now=, batch=) -> rows deleted, at most `batch`
 
 
+def _days(config: Mapping, name: str) -> timedelta:
+    return timedelta(days=max(1, int(config[name])))
+
+
 def kinds(wiring: Yingji, config: Mapping) -> list[Kind]:
     """Return every kind the purge deletes, with the settings of `config` (the app's)."""
-    days = lambda name: timedelta(days=max(1, int(config[name])))  # noqa: E731 - a one-line reader
+    attempts = _days(config, "RETENTION_LOGIN_ATTEMPTS_DAYS")
+    sessions = _days(config, "RETENTION_LOGIN_SESSIONS_DAYS")
+    receipts = _days(config, "RETENTION_WEBHOOK_RECEIPTS_DAYS")
     return [
         Kind("login_attempts", "登录尝试记录",
-             partial(logins.purge_attempts, lockout_rules(config), keep=days("RETENTION_LOGIN_ATTEMPTS_DAYS"))),
+             partial(logins.purge_attempts, rules=lockout_rules(config), keep=attempts)),
         Kind("login_sessions", "已结束的登录会话",
-             partial(login_sessions.purge, session_rules(config), keep=days("RETENTION_LOGIN_SESSIONS_DAYS"))),
+             partial(login_sessions.purge, rules=session_rules(config), keep=sessions)),
         Kind("one_time_codes", "过期或已用的一次性验证码", two_factor.purge_codes),
-        Kind("provider_receipts", "短信电话平台回执编号",
-             partial(reply_codes.purge_receipts, keep=days("RETENTION_WEBHOOK_RECEIPTS_DAYS"))),
+        Kind("provider_receipts", "短信电话平台回执编号", partial(reply_codes.purge_receipts, keep=receipts)),
         Kind("idempotency_keys", "过期的幂等键", idempotency.purge),
         Kind("intake_challenges", "过期的12315验证码", verification.purge_challenges),
-        Kind("rate_buckets", "过期的访问频率计数", partial(complaints.purge_rate_buckets,
-                                                     longest=longest_rate_window(wiring))),
+        Kind("rate_buckets", "过期的访问频率计数",
+             partial(complaints.purge_rate_buckets, longest=longest_rate_window(wiring))),
     ]
 
 

@@ -178,7 +178,8 @@ def live(session: Session, rules: SessionRules, *, now: datetime, user_id: int |
     query = _live_query(rules, now)
     if user_id is not None:
         query = query.where(LoginSession.user_id == user_id)
-    return list(session.execute(query.order_by(LoginSession.created_at.desc(), LoginSession.id.desc())).tuples())
+    return [(row, user) for row, user in session.execute(query.order_by(LoginSession.created_at.desc(),
+                                                                         LoginSession.id.desc()))]
 
 
 def as_dict(row: LoginSession, user: User, rules: SessionRules) -> dict:

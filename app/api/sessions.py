@@ -8,10 +8,10 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.api import bp, parse
-from app.api.users import get_user
 from app.auth import api_login_required, current_user, session_rules
 from app.extensions import db, now
 from incidents.people import login_sessions, logins, permissions
+from incidents.people.users import by_id
 
 
 def _reason() -> str | None:
@@ -48,7 +48,7 @@ def end_user_sessions(user_id: int):
     me = current_user()
     permissions.require(me, "manage_sessions")
     reason = _reason()
-    user = get_user(user_id)
+    user = by_id(db(), user_id)
     ended = login_sessions.end_of_user(db(), user, session_rules(), reason=reason, now=now(), actor=me)
     db().commit()
     return jsonify({"user_id": user.id, "ended": len(ended), "session_ids": ended})

@@ -11,13 +11,13 @@ from flask import render_template, request, session
 from sqlalchemy import select
 
 from app.api import parse
-from app.api.users import get_user
 from app.auth import current_user, page_login_required, session_rules
 from app.board import bp
 from app.extensions import db, now
 from incidents.kernel.errors import Conflict, InvalidInput
 from incidents.models import User
 from incidents.people import login_sessions, logins, permissions
+from incidents.people.users import by_id
 
 
 def _page(done: str | None = None, error: str | None = None, status: int = 200):
@@ -71,7 +71,7 @@ def admin_end_session(session_id: int):
 def admin_end_user_sessions(user_id: int):
     """End every login session of a user now, with a reason (security administrator)."""
     def end(me, reason):
-        user = get_user(user_id)
+        user = by_id(db(), user_id)
         ended = login_sessions.end_of_user(db(), user, session_rules(), reason=reason, now=now(), actor=me)
         return f"已结束{user.name}（{user.login}）的全部登录会话，共{len(ended)}个"
     return _act(end)

@@ -39,18 +39,18 @@ class Unauthorised(DomainError):
     status = 401
 
 
-def lockout_rules() -> logins.LockoutRules:
-    """Return the lockout settings of the app (app/config.py)."""
-    c = current_app.config
+def lockout_rules(config: Mapping | None = None) -> logins.LockoutRules:
+    """Return the lockout settings of the app (app/config.py), or of the settings given."""
+    c = current_app.config if config is None else config
     window = timedelta(minutes=c["LOGIN_FAILURE_WINDOW_MINUTES"])
     return logins.LockoutRules(max_failures=c["LOGIN_MAX_FAILURES"], window=window,
                                lockout=timedelta(minutes=c["LOGIN_LOCKOUT_MINUTES"]),
                                address_max_failures=c["LOGIN_MAX_FAILURES_PER_ADDRESS"])
 
 
-def session_rules() -> login_sessions.SessionRules:
-    """Return the login session settings of the app."""
-    c = current_app.config
+def session_rules(config: Mapping | None = None) -> login_sessions.SessionRules:
+    """Return the login session settings of the app, or of the settings given."""
+    c = current_app.config if config is None else config
     return login_sessions.SessionRules(idle=timedelta(minutes=c["SESSION_IDLE_MINUTES"]),
                                        lifetime=timedelta(hours=c["SESSION_LIFETIME_HOURS"]))
 

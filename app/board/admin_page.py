@@ -28,7 +28,8 @@ def _page(shown: dict | None = None, status: int = 200):
     permissions.require(user, "list_users")
     moment = now()
     rows = [user_dict(u, moment) for u in db().scalars(select(User).order_by(User.id))]
-    may = {action: user.role in permissions.ACTION_ROLES[action] for action in ("manage_users", "manage_tokens")}
+    may = {action: user.role in permissions.ACTION_ROLES[action]
+           for action in ("manage_users", "manage_tokens", "manage_sessions")}
     return render_template("admin_users.html", users=rows, shown=shown, may=may, scopes=labels.TOKEN_SCOPE,
                            me_id=user.id, active="admin"), status
 

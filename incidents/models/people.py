@@ -78,7 +78,7 @@ class LoginAttempt(Base):
                       Index("ix_login_attempts_address_at", "address", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # indexed for the retention purge
     login_key: Mapped[str] = mapped_column(String(64))  # sha256 of the login name as typed
     address: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -86,7 +86,10 @@ class LoginAttempt(Base):
 
 
 class LoginLock(Base):
-    """A lockout of a login name (kind `account`) or of a client address (kind `address`) until a time."""
+    """A lockout of a login name (kind `account`) or of a client address (kind `address`) until a time.
+
+    A security administrator may lift it early: the row stays, with who cleared it, when and why.
+    """
 
     __tablename__ = "login_locks"
     __table_args__ = (Index("ix_login_locks_kind_key", "kind", "key", "until"),)
@@ -97,6 +100,10 @@ class LoginLock(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cleared_by: Mapped[str | None] = mapped_column(String(120))  # the actor as the audit trail names it
+    cleared_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginSession(Base):
@@ -110,7 +117,7 @@ class LoginSession(Base):
     address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # live ones, and the purge
     ended_why: Mapped[str | None] = mapped_column(String(20))
 
 

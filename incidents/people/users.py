@@ -119,6 +119,14 @@ def user_by_password(session: Session, login: str, password: str) -> User | None
     return user if ok else None
 
 
+def by_id(session: Session, user_id: int) -> User:
+    """Return the user of an id, or raise NotFound."""
+    user = session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**31 else None
+    if user is None:
+        raise NotFound("not_found", f"用户 {user_id} 不存在", f"user {user_id} not found")
+    return user
+
+
 def by_login(session: Session, login: str) -> User:
     """Return the user of a login name, or raise NotFound."""
     user = session.scalar(select(User).where(User.login == (login or "").strip()))

@@ -54,6 +54,9 @@ class Shift(Base):
     # 同岗替代: a shift handed over mid-way ends, and the substitute's shift points back to it.
     substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
     handover_reason: Mapped[str | None] = mapped_column(Text)
+    # A substitute's shift: whether its phone is the substitute's alert phone on record (False: typed by
+    # hand, or the substitute is no registered user); None for a shift not made by a hand-over, or no phone.
+    phone_on_record: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

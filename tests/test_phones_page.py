@@ -75,6 +75,7 @@ def test_a_department_head_sees_and_changes_their_own_unit_only(app, wiring, mak
     assert [m.to for m in recording_sms] == ["+8613800000001"]
     # Another unit's officer: refused, unchanged, nobody texted.
     assert change(page, users["prices"].id, "+8613800000555").status_code == 403
+    assert change(page, users["prices"].id, "bad", confirm=False).status_code == 403  # refused before the form
     assert phone_of(wiring, users["prices"].id) == "+8613800000002"
     assert len(recording_sms) == 1
 

@@ -8,11 +8,11 @@ from app.api.users import get_user, set_phone
 from app.auth import current_user, page_login_required
 from app.board import bp
 from app.extensions import db, yingji
-from incidents.kernel.errors import InvalidInput, NotFound
+from incidents.kernel.errors import Forbidden, InvalidInput, NotFound
 from incidents.kernel.masking import mask_phone
 from incidents.kernel.roles import ROLES
 from incidents.people import permissions
-from incidents.people.users import PHONE, phone_people
+from incidents.people.users import PHONE, may_change_phone, phone_people
 
 NO_UNIT = "无所属单位"
 
@@ -49,10 +49,14 @@ def phones_page():
 @page_login_required
 def phones_change(user_id: int):
     """Change one person's alert phone after the confirmation that the old number will be told by SMS."""
-    permissions.require(current_user(), "change_phone")
+    me = current_user()
+    permissions.require(me, "change_phone")
     user = get_user(user_id)
     if not user.active:
         raise NotFound("not_found", f"用户 {user_id} 不存在", f"user {user_id} not found")
+    if not may_change_phone(me, user):  # refused before the form is even read (set_phone checks it again)
+        raise Forbidden("forbidden", "只有应急办公室或本单位科室负责人可以修改告警电话",
+                        "only the office or the head of the user's own unit may change an alert phone")
     phone = (request.form.get("phone") or "").strip()
     try:
         if not phone:
@@ -65,5 +69,5 @@ def phones_change(user_id: int):
                                "confirm that the old number will be told by SMS", field="confirm")
     except InvalidInput as exc:
         return _page(error=exc.message_zh, failed_id=user.id, status=400)
-    result = set_phone(user, phone)  # the permission for this person (office, or their unit's head) is checked here
+    result = set_phone(user, phone)
     return _page(done={**result, "name": user.name})

@@ -272,7 +272,7 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
         elif row.phone_on_record is False:
             out.append(DutyAlert("phone_off_record", row.department, row.starts_at, row.ends_at, row.id,
                                  f"{name}替岗人员{row.officer_name or ''}的电话{mask_phone(row.phone)}"
-                                 f"非登记号码，请核实"))
+                                 "非登记号码，请核实"))
     for department in sorted(departments_needing_cover(session, plan)):
         cursor = now
         for row in (s for s in shifts if s.department == department):

@@ -1,7 +1,7 @@
 """Who may do what: roles per action, units for duty officers and stations, and the actions a limited token names."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from incidents.kernel.errors import Forbidden
 from incidents.models import Incident
@@ -116,7 +116,7 @@ def role_actions(role: str) -> tuple[str, ...]:
     return tuple(a for a, roles in ACTION_ROLES.items() if role in roles)
 
 
-def limit_to(user: Principal, actions) -> None:
+def limit_to(user: Principal, actions: Iterable[str]) -> None:
     """Limit this principal object to these actions (a write through an `actions` API token).
 
     Set on the one object the caller acts with (a request's own user row), never stored.

@@ -178,8 +178,10 @@ def users_list(show_all: bool) -> None:
             for row in tokens.of_user(session, user.id):
                 t = tokens.as_dict(row, now)
                 if t["status"] == "live" or show_all:
+                    limited = f"\tactions {','.join(t['actions'])}" if t["actions"] is not None else ""
                     click.echo(f"\ttoken {t['id']}\t{t['name']}\t{t['scope']}\t{t['status']}\t"
-                               f"expires {t['expires_at'] or 'never'}\tlast used {t['last_used_at'] or 'never'}")
+                               f"expires {t['expires_at'] or 'never'}\tlast used {t['last_used_at'] or 'never'}"
+                               f"{limited}")
 
 
 @users_cli.command("deactivate")
@@ -200,20 +202,26 @@ def users_deactivate(login: str) -> None:
 @users_cli.command("create-token")
 @click.argument("login")
 @click.option("--name", required=True, help="What the token is for, e.g. 'weekly report script'.")
-@click.option("--scope", type=click.Choice(tokens.SCOPES), default=tokens.READ, show_default=True)
+@click.option("--scope", type=click.Choice(tokens.SCOPES), default=None,
+              help="read (GET only), write, or actions (GET and only the --action writes). "
+                   "Default: actions with --action, else read.")
+@click.option("--action", "actions", multiple=True, metavar="CODE",
+              help="An action the token is limited to (repeat it), e.g. report:initial; one the user's role has.")
 @click.option("--days", type=int, default=None, help="Days until it expires (default: never).")
-def users_create_token(login: str, name: str, scope: str, days: int | None) -> None:
+def users_create_token(login: str, name: str, scope: str | None, actions: tuple[str, ...], days: int | None) -> None:
     """Give a user another API token; it is printed as the last line, once."""
     wiring = yingji()
+    scope = scope or (tokens.ACTIONS if actions else tokens.READ)
     with wiring.sessions() as session:
         try:
             user = by_login(session, login)
-            row, secret = tokens.issue(session, user, name=name, scope=scope, days=days, now=wiring.clock.now(),
-                                       actor=CLI_ACTOR)
+            row, secret = tokens.issue(session, user, name=name, scope=scope, days=days, actions=list(actions),
+                                       now=wiring.clock.now(), actor=CLI_ACTOR)
         except DomainError as exc:
             raise _fail(exc) from None
         session.commit()
-        click.echo(f"token {row.id} '{row.name}' ({row.scope}) for {login}, expires "
+        limited = f" limited to {', '.join(row.actions)}" if row.actions else ""
+        click.echo(f"token {row.id} '{row.name}' ({row.scope}{limited}) for {login}, expires "
                    f"{row.expires_at.isoformat() if row.expires_at else 'never'}")
     click.echo(secret)
 
@@ -221,7 +229,7 @@ def users_create_token(login: str, name: str, scope: str, days: int | None) -> N
 @users_cli.command("rotate-token")
 @click.argument("token_id", type=int)
 def users_rotate_token(token_id: int) -> None:
-    """Revoke a token and print its successor (same user, name, scope and lifetime) as the last line, once."""
+    """Revoke a token and print its successor (same user, name, scope, actions and lifetime) as the last line, once."""
     wiring = yingji()
     with wiring.sessions() as session:
         try:

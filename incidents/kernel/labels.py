@@ -164,7 +164,7 @@ SECOND_FACTOR = {"totp": "身份验证器应用（TOTP 动态口令）", "sms": 
 SMS_CODE_TEXT = "【应急指挥】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略并联系系统管理员。"
 
 # API tokens (incidents/people/tokens.py) and the admin page.
-TOKEN_SCOPE = {"read": "只读", "write": "读写"}
+TOKEN_SCOPE = {"read": "只读", "write": "读写", "actions": "限定操作"}
 TOKEN_STATUS = {"live": "有效", "expired": "已过期", "revoked": "已吊销"}
 # Login sessions and lockouts (incidents/people/login_sessions.py, logins.py) on the security page.
 SESSION_END = {"logout": "退出登录", "idle": "空闲超时", "expired": "超过最长登录时长", "password_changed": "修改密码",

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import config as config_module
 from incidents.kernel.actors import SystemActor
 from incidents.models import AuditEntry, LoginLock, LoginSession, User
-from incidents.people import login_sessions, logins
+from incidents.people import logins
 from incidents.people.users import create_user
 from tests.conftest import TIME_TRAVEL
 from tests.helpers import signed_in_client

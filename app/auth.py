@@ -23,7 +23,7 @@ from app.extensions import db, yingji
 from incidents.kernel.actors import SystemActor
 from incidents.kernel.errors import DomainError, Forbidden, InvalidInput
 from incidents.models import User
-from incidents.people import login_sessions, logins, passwords, tokens, two_factor
+from incidents.people import login_sessions, logins, passwords, permissions, tokens, two_factor
 from incidents.records import audit
 
 bp = Blueprint("auth", __name__)
@@ -39,18 +39,18 @@ class Unauthorised(DomainError):
     status = 401
 
 
-def lockout_rules() -> logins.LockoutRules:
-    """Return the lockout settings of the app (app/config.py)."""
-    c = current_app.config
+def lockout_rules(config: Mapping | None = None) -> logins.LockoutRules:
+    """Return the lockout settings of the app (app/config.py), or of the settings given."""
+    c = current_app.config if config is None else config
     window = timedelta(minutes=c["LOGIN_FAILURE_WINDOW_MINUTES"])
     return logins.LockoutRules(max_failures=c["LOGIN_MAX_FAILURES"], window=window,
                                lockout=timedelta(minutes=c["LOGIN_LOCKOUT_MINUTES"]),
                                address_max_failures=c["LOGIN_MAX_FAILURES_PER_ADDRESS"])
 
 
-def session_rules() -> login_sessions.SessionRules:
-    """Return the login session settings of the app."""
-    c = current_app.config
+def session_rules(config: Mapping | None = None) -> login_sessions.SessionRules:
+    """Return the login session settings of the app, or of the settings given."""
+    c = current_app.config if config is None else config
     return login_sessions.SessionRules(idle=timedelta(minutes=c["SESSION_IDLE_MINUTES"]),
                                        lifetime=timedelta(hours=c["SESSION_LIFETIME_HOURS"]))
 
@@ -98,6 +98,7 @@ def current_user() -> User | None:
         user = presented.user
         g.auth_via = "token"
         g.token = presented.token if user is not None else None
+        g.token_id = g.token.id if g.token is not None else None  # for the denial's entry, after a rollback
         g.token_refused = presented.refused
         if user is not None and db().dirty:
             db().commit()  # last use, at most once a minute; before the view, whatever it then does
@@ -143,8 +144,53 @@ TOKEN_REFUSALS = {
 }
 
 
+def token_actions(*actions: str) -> Callable[[Callable], Callable]:
+    """Declare the permission actions a write route checks; an `actions` API token may call it if it names one.
+
+    A write route without this mark refuses every `actions` token before it runs: one that never
+    reaches permissions.require (an alert phone, a roster, a password) cannot be a way round the
+    token's limit. Mark only a route whose every write passes permissions.require; the limit itself
+    (which of the named actions) is then enforced there.
+    """
+    unknown = sorted(set(actions) - set(permissions.ACTION_ROLES))
+    if not actions or unknown:
+        raise ValueError(f"token_actions needs action codes of permissions.ACTION_ROLES, not {unknown or 'none'}")
+
+    def mark(view: Callable) -> Callable:
+        view.token_actions = frozenset(actions)
+        return view
+
+    return mark
+
+
+def check_token_scope(user: User) -> None:
+    """Refuse a write through a read token, or through an `actions` token on a route that checks none of its actions.
+
+    An `actions` token's write that may go on carries its actions on the request's user
+    (permissions.limit_to), so that permissions.require refuses any other action on the way.
+    Reads (GET) are the role's, for every scope.
+    """
+    if g.get("auth_via") != "token" or request.method in SAFE_METHODS:
+        return
+    token = g.token
+    if token.scope == tokens.WRITE:
+        return
+    if token.scope == tokens.ACTIONS:
+        named = frozenset(token.actions or ())
+        view = current_app.view_functions.get(request.endpoint or "")
+        if named & getattr(view, "token_actions", frozenset()):
+            permissions.limit_to(user, named)
+            return
+        shown = "、".join(permissions.ACTION_NAMES[a][0] for a in permissions.ACTION_ROLES if a in named) or "—"
+        raise Forbidden("token_action", f"该API令牌只限于以下操作：{shown}，不能用于此请求",
+                        f"this API token is limited to {', '.join(sorted(named)) or 'nothing'}: "
+                        "this request is none of them")
+    raise Forbidden("token_read_only", "该API令牌为只读令牌，不能修改数据，请使用读写令牌",
+                    "this API token is read-only: use a write-scoped token to change anything")
+
+
 def api_login_required(view: Callable) -> Callable:
-    """Answer 401 to an API call without a valid token or session; check CSRF for sessions."""
+    """Answer 401 to an API call without a valid token or session; check CSRF for sessions and the token's scope."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -154,9 +200,7 @@ def api_login_required(view: Callable) -> Callable:
             if refused in TOKEN_REFUSALS:
                 raise Unauthorised(f"token_{refused}", *TOKEN_REFUSALS[refused])
             raise Unauthorised("unauthorised", "未登录或令牌无效", "missing or invalid bearer token")
-        if g.auth_via == "token" and g.token.scope != tokens.WRITE and request.method not in SAFE_METHODS:
-            raise Forbidden("token_read_only", "该API令牌为只读令牌，不能修改数据，请使用读写令牌",
-                            "this API token is read-only: use a write-scoped token to change anything")
+        check_token_scope(user)
         if password_change_due(user):
             raise Unauthorised("password_change_required", "请先修改密码", "the password must be changed first")
         if g.auth_via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -167,13 +211,17 @@ def api_login_required(view: Callable) -> Callable:
 
 
 def page_login_required(view: Callable) -> Callable:
-    """Send a browser without a login session to the login page, and one whose password is due to its change."""
+    """Send a browser without a login session to the login page, and one whose password is due to its change.
+
+    A page's POST made with a bearer token is held to the token's scope as on the API.
+    """
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         user = current_user()
         if user is None:
             return redirect(url_for("auth.login", next=request.full_path))
+        check_token_scope(user)
         if password_change_due(user):
             return redirect(url_for("auth.change_password", next=request.full_path))
         if g.auth_via == "session" and must_enrol(user):
@@ -204,9 +252,11 @@ def record_denial(code: str) -> None:
         actor = g.get("actor")
         wiring = yingji()
         with wiring.sessions() as s:
+            data = {"method": request.method, "path": request.path[:200], "code": code}
+            if g.get("token_id") is not None and g.get("auth_via") == "token":
+                data["token_id"] = g.token_id  # which of the user's tokens was refused
             audit.record(s, actor=actor or ANONYMOUS, action="user.forbidden", entity="user",
-                         entity_id=actor.id if actor is not None else "-", at=wiring.clock.now(),
-                         data={"method": request.method, "path": request.path[:200], "code": code})
+                         entity_id=actor.id if actor is not None else "-", at=wiring.clock.now(), data=data)
             s.commit()
     except Exception:  # noqa: BLE001 - the refusal itself must still be answered
         log.exception("could not audit a permission denial")

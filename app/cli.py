@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -12,11 +13,12 @@ from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from app import audit_heads, db_roles, demo_bureaus, migrate
-from app.auth import password_rules
+from app.auth import password_rules, session_rules
 from app.demo import load
 from app.extensions import yingji
 from app.jobs.audit_head import export_head
 from app.jobs.holiday_watch import holiday_watch
+from app.jobs import retention
 from app.push import BoardRequestHandler, safe_url, use_external_emitter
 from app.scheduler import build, ensure_started
 from incidents.records import audit
@@ -25,7 +27,8 @@ from incidents.plan import DEFAULT_PLAN_FILE, PlanError, load_plan_file
 from incidents.kernel.roles import ROLES
 from incidents.kernel.actors import SystemActor
 from incidents.models import User
-from incidents.people import login_sessions, two_factor
+from incidents.kernel.moments import zone
+from incidents.people import login_sessions, logins, two_factor
 from incidents.people.passwords import set_password, strength_check
 from incidents.people import tokens
 from incidents.people.users import by_login, create_user, deactivate
@@ -35,6 +38,7 @@ users_cli = AppGroup("users", help="Manage users.")
 plan_cli = AppGroup("plan", help="The emergency plan file.")
 audit_cli = AppGroup("audit", help="The hash-chained audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for a first look.")
+security_cli = AppGroup("security", help="Security housekeeping: the retention purge.")
 CLI_ACTOR = SystemActor(name="cli")
 
 
@@ -174,8 +178,10 @@ def users_list(show_all: bool) -> None:
             for row in tokens.of_user(session, user.id):
                 t = tokens.as_dict(row, now)
                 if t["status"] == "live" or show_all:
+                    limited = f"\tactions {','.join(t['actions'])}" if t["actions"] is not None else ""
                     click.echo(f"\ttoken {t['id']}\t{t['name']}\t{t['scope']}\t{t['status']}\t"
-                               f"expires {t['expires_at'] or 'never'}\tlast used {t['last_used_at'] or 'never'}")
+                               f"expires {t['expires_at'] or 'never'}\tlast used {t['last_used_at'] or 'never'}"
+                               f"{limited}")
 
 
 @users_cli.command("deactivate")
@@ -196,20 +202,26 @@ def users_deactivate(login: str) -> None:
 @users_cli.command("create-token")
 @click.argument("login")
 @click.option("--name", required=True, help="What the token is for, e.g. 'weekly report script'.")
-@click.option("--scope", type=click.Choice(tokens.SCOPES), default=tokens.READ, show_default=True)
+@click.option("--scope", type=click.Choice(tokens.SCOPES), default=None,
+              help="read (GET only), write, or actions (GET and only the --action writes). "
+                   "Default: actions with --action, else read.")
+@click.option("--action", "actions", multiple=True, metavar="CODE",
+              help="An action the token is limited to (repeat it), e.g. report:initial; one the user's role has.")
 @click.option("--days", type=int, default=None, help="Days until it expires (default: never).")
-def users_create_token(login: str, name: str, scope: str, days: int | None) -> None:
+def users_create_token(login: str, name: str, scope: str | None, actions: tuple[str, ...], days: int | None) -> None:
     """Give a user another API token; it is printed as the last line, once."""
     wiring = yingji()
+    scope = scope or (tokens.ACTIONS if actions else tokens.READ)
     with wiring.sessions() as session:
         try:
             user = by_login(session, login)
-            row, secret = tokens.issue(session, user, name=name, scope=scope, days=days, now=wiring.clock.now(),
-                                       actor=CLI_ACTOR)
+            row, secret = tokens.issue(session, user, name=name, scope=scope, days=days, actions=list(actions),
+                                       now=wiring.clock.now(), actor=CLI_ACTOR)
         except DomainError as exc:
             raise _fail(exc) from None
         session.commit()
-        click.echo(f"token {row.id} '{row.name}' ({row.scope}) for {login}, expires "
+        limited = f" limited to {', '.join(row.actions)}" if row.actions else ""
+        click.echo(f"token {row.id} '{row.name}' ({row.scope}{limited}) for {login}, expires "
                    f"{row.expires_at.isoformat() if row.expires_at else 'never'}")
     click.echo(secret)
 
@@ -217,7 +229,7 @@ def users_create_token(login: str, name: str, scope: str, days: int | None) -> N
 @users_cli.command("rotate-token")
 @click.argument("token_id", type=int)
 def users_rotate_token(token_id: int) -> None:
-    """Revoke a token and print its successor (same user, name, scope and lifetime) as the last line, once."""
+    """Revoke a token and print its successor (same user, name, scope, actions and lifetime) as the last line, once."""
     wiring = yingji()
     with wiring.sessions() as session:
         try:
@@ -241,6 +253,111 @@ def users_revoke_token(token_id: int) -> None:
             raise _fail(exc) from None
         session.commit()
     click.echo(f"token {token_id} revoked")
+
+
+def _local(moment: str | None) -> str:
+    """Show an ISO time from the domain in the plan's zone (Beijing time), to the second."""
+    if not moment:
+        return "-"
+    return datetime.fromisoformat(moment).astimezone(zone(yingji().plan.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@users_cli.command("sessions")
+@click.argument("login", required=False)
+def users_sessions(login: str | None) -> None:
+    """List the live login sessions (of one user with LOGIN): id, login, role, address, started, last seen,
+    idle and absolute expiry, in the plan's time zone. Never a session's key."""
+    wiring = yingji()
+    rules = session_rules()
+    with wiring.sessions() as session:
+        try:
+            user_id = by_login(session, login).id if login else None
+        except DomainError as exc:
+            raise _fail(exc) from None
+        rows = login_sessions.live(session, rules, now=wiring.clock.now(), user_id=user_id)
+        click.echo(f"{len(rows)} live session(s); times in {wiring.plan.timezone}")
+        for row, user in rows:
+            s = login_sessions.as_dict(row, user, rules)
+            click.echo(f"{s['id']}\t{s['login']}\t{s['role']}\t{s['address'] or '-'}\tstarted {_local(s['started_at'])}"
+                       f"\tlast seen {_local(s['last_seen_at'])}\tidle until {_local(s['idle_expires_at'])}"
+                       f"\tends {_local(s['expires_at'])}")
+
+
+@users_cli.command("end-sessions")
+@click.argument("login")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+@click.option("--session", "session_id", type=int, default=None,
+              help="End only this session (an id from `flask users sessions`) instead of all of the user's.")
+def users_end_sessions(login: str, reason: str, session_id: int | None) -> None:
+    """End every live login session of a user now (or one with --session); open boards close within seconds."""
+    wiring = yingji()
+    rules = session_rules()
+    with wiring.sessions() as session:
+        try:
+            user = by_login(session, login)
+            if session_id is not None:
+                if session_id not in {row.id for row, _ in login_sessions.live(session, rules, now=wiring.clock.now(),
+                                                                               user_id=user.id)}:
+                    raise click.ClickException(f"“{login}”没有在线的会话 {session_id} / {login} has no live session "
+                                               f"{session_id}")
+                row, _ = login_sessions.end_one(session, session_id, rules, reason=reason, now=wiring.clock.now(),
+                                                actor=CLI_ACTOR)
+                ended = [row.id]
+            else:
+                ended = login_sessions.end_of_user(session, user, rules, reason=reason, now=wiring.clock.now(),
+                                                   actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        session.commit()
+    click.echo(f"ended {len(ended)} session(s) of {login}: {', '.join(map(str, ended)) or 'none was live'}")
+
+
+@users_cli.command("lockouts")
+def users_lockouts() -> None:
+    """List the login lockouts in force: the login (or `unknown name`) or the address, until when, failures."""
+    wiring = yingji()
+    with wiring.sessions() as session:
+        rows = logins.current(session, now=wiring.clock.now())
+    click.echo(f"{len(rows)} lockout(s) in force; times in {wiring.plan.timezone}")
+    for lock in rows:
+        what = lock["address"] if lock["kind"] == logins.ADDRESS else (lock["login"] or "(unknown name)")
+        click.echo(f"{lock['id']}\t{lock['kind']}\t{what}\tuntil {_local(lock['until'])}\t"
+                   f"failures {lock['failures']}")
+
+
+@users_cli.command("unlock")
+@click.argument("login", required=False)
+@click.option("--address", default=None, help="Lift the lockout of this client address instead of a login name.")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+def users_unlock(login: str | None, address: str | None, reason: str) -> None:
+    """Lift the lockout of a login name (LOGIN) or of a client address (--address); the record stays, marked
+    cleared, and the failure count restarts."""
+    if bool(login) == bool(address):
+        raise click.UsageError("请给出登录名或 --address 之一 / give either LOGIN or --address")
+    wiring = yingji()
+    with wiring.sessions() as session:
+        try:
+            if address:
+                cleared = logins.clear_address(session, address, reason=reason, now=wiring.clock.now(),
+                                               actor=CLI_ACTOR)
+            else:
+                cleared = logins.clear_login(session, login, reason=reason, now=wiring.clock.now(), actor=CLI_ACTOR)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        session.commit()
+    click.echo(f"lockout of {address or login} lifted (was until {_local(cleared['until'])}, "
+               f"{cleared['failures']} failures)")
+
+
+@security_cli.command("purge")
+def security_purge() -> None:
+    """Run the retention purge now: delete expired login attempts, sessions, codes, webhook ids, idempotency
+    keys, challenges and rate counters in bounded batches; print what was removed (audited as one entry)."""
+    wiring, config = yingji(), current_app.config
+    counts = retention.purge(wiring, config)
+    for kind in retention.kinds(wiring, config):
+        click.echo(f"{kind.name}\t{counts[kind.name]} removed\t{kind.label}")
+    click.echo(f"total\t{sum(counts.values())} removed")
 
 
 def _no_password_argument(value: str | None) -> None:
@@ -416,7 +533,7 @@ def _logging() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for group in (db_cli, users_cli, plan_cli, audit_cli, demo_cli):
+    for group in (db_cli, users_cli, plan_cli, audit_cli, demo_cli, security_cli):
         app.cli.add_command(group)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(holidays_command)

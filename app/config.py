@@ -137,6 +137,15 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # Login sessions (server-side): ended after this long without a request, and this long after login.
         "SESSION_IDLE_MINUTES": int(env("SESSION_IDLE_MINUTES") or 30),
         "SESSION_LIFETIME_HOURS": float(env("SESSION_LIFETIME_HOURS") or 12),
+        # The daily retention purge (app/jobs/retention.py, `flask security purge`): days kept of login
+        # attempts (never less than the lockout still reads: its window and its 24-hour memory), of login
+        # sessions after they ended or timed out, and of the ids of provider webhooks acted on (a replayed
+        # signed webhook is refused by its id alone: keep them far longer than any alert stays open; never
+        # less than 90). Rows deleted per statement: a backlog goes in short transactions.
+        "RETENTION_LOGIN_ATTEMPTS_DAYS": int(env("RETENTION_LOGIN_ATTEMPTS_DAYS") or 30),
+        "RETENTION_LOGIN_SESSIONS_DAYS": int(env("RETENTION_LOGIN_SESSIONS_DAYS") or 30),
+        "RETENTION_WEBHOOK_RECEIPTS_DAYS": int(env("RETENTION_WEBHOOK_RECEIPTS_DAYS") or 400),
+        "RETENTION_BATCH": int(env("RETENTION_BATCH") or 1000),
         # Password policy: length, character classes (of 4), no reuse of the last N, days until a change
         # is due (0: never).
         "PASSWORD_MIN_LENGTH": int(env("PASSWORD_MIN_LENGTH") or 12),

@@ -17,7 +17,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, sending, weekly_complaints
+from app.jobs import (audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, retention, sending,
+                      weekly_complaints)
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
 from notifiers.registry import settings_from
@@ -32,6 +33,9 @@ SURGE_EVERY = timedelta(minutes=1)
 LIMITS_EVERY = timedelta(minutes=1)  # limits end at midnight: a minute late is on time
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 IDEMPOTENCY_PURGE_EVERY = timedelta(hours=1)  # keys live 24 hours: an hour more is harmless
+RETENTION_EVERY = timedelta(days=1)
+# The daily purge also runs this long after each start: a process restarted more often than daily runs it still.
+RETENTION_FIRST_AFTER = timedelta(minutes=10)
 ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 
@@ -96,6 +100,14 @@ def add_audit_jobs(sched, app: Flask) -> None:
            next_run_time=datetime.now(timezone.utc))
 
 
+def add_retention_jobs(sched, app: Flask) -> None:
+    """Add the daily retention purge (app/jobs/retention.py); it first runs a few minutes after start."""
+    wiring: Yingji = app.extensions["yingji"]
+    _every(sched, "retention purge", partial(retention.purge, wiring, app.config), RETENTION_EVERY,
+           "yingji-retention", logger=retention.log,
+           next_run_time=datetime.now(timezone.utc) + RETENTION_FIRST_AFTER)
+
+
 def build(app: Flask, *, blocking: bool):
     """Return an APScheduler with every job of app/jobs."""
     sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
@@ -109,6 +121,7 @@ def build(app: Flask, *, blocking: bool):
            timedelta(seconds=app.config["DISPATCH_EVERY"]), "yingji-sending", logger=sending.log)
     _every(sched, "signed requests' nonces purge", partial(sending.forget_nonces, app), HOUSEKEEPING_EVERY,
            "yingji-peer-nonces", logger=sending.log)
+    add_retention_jobs(sched, app)
     return sched
 
 

@@ -124,3 +124,101 @@ def test_who_hears_of_a_task_when_nobody_is_on_duty(users, clock, make_user, wir
     covered = office.post(f"/api/v1/incidents/{iid}/assignments",
                           json={"department": "food_coord", "task": "排查"}).get_json()
     assert covered["uncovered_note"] is None
+
+
+# --- 同岗替代 with a phone that is not the substitute's on record --------------------------------
+
+
+def _handover_entries(wiring) -> list[dict]:
+    import json
+
+    from sqlalchemy import select
+
+    from incidents.models import AuditEntry
+
+    with wiring.sessions() as s:
+        return [json.loads(e.data) for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "shift.handed_over")
+                                                     .order_by(AuditEntry.seq))]
+
+
+def _alerts_pushed(wiring) -> list[tuple[str, dict]]:
+    from sqlalchemy import select
+
+    from incidents.models import BoardEvent
+
+    with wiring.sessions() as s:
+        return [(e.room, e.payload) for e in s.scalars(select(BoardEvent).where(BoardEvent.event == "alert")
+                                                        .order_by(BoardEvent.id))]
+
+
+def test_a_hand_over_phone_not_on_record_is_kept_marked_audited_and_told(users, clock, make_user, wiring):
+    office, officer = users["office"], users["food"]
+    substitute = make_user("duty_officer", "food_coord", "+8613800000777")
+    shift = _shift(office, "food_coord", clock.now() - timedelta(hours=1), 8, officer_id=officer.id).get_json()
+    clock.advance(hours=1)
+    # At night the substitute's number on record is wrong: the officer types the one that answers.
+    r = officer.post(f"/api/v1/shifts/{shift['id']}/handover",
+                     json={"substitute_id": substitute.id, "phone": "+8613900000888", "reason": "发烧"})
+    assert r.status_code == 201, r.get_json()
+    sub = r.get_json()
+    assert sub["phone_on_record"] is False and sub["phone_warning"] == "替岗电话非登记号码"
+    on = office.get("/api/v1/departments/food_coord/on-duty").get_json()["on_duty"]
+    assert [(s["phone"], s["phone_on_record"]) for s in on] == [("+8613900000888", False)]  # it is the one used
+
+    entry = _handover_entries(wiring)[-1]
+    assert entry["phone_on_record"] is False and entry["substitute_registered"] is True
+    assert (entry["phone"], entry["phone_recorded"]) == ("+86139****0888", "+86138****0777")
+    assert "+8613900000888" not in str(entry) and "+8613800000777" not in str(entry)
+
+    pushed = _alerts_pushed(wiring)
+    assert {room for room, _ in pushed} == {"overview", "dept:food_coord"}
+    payload = pushed[0][1]
+    assert payload["what"] == "handover_phone_off_record" and payload["title"] == "替岗电话非登记号码"
+    assert "+86139****0888" in payload["message"] and "+8613900000888" not in str(payload)
+    assert payload["shift"]["phone_masked"] is True
+
+    alerts = office.get("/api/v1/duty/alerts").get_json()["alerts"]
+    marked = [a for a in alerts if a["kind"] == "phone_off_record"]
+    assert [a["shift_id"] for a in marked] == [sub["id"]] and "非登记号码" in marked[0]["message"]
+
+
+def test_a_hand_over_on_the_substitutes_phone_raises_nothing(users, clock, make_user, wiring):
+    office, officer = users["office"], users["food"]
+    substitute = make_user("duty_officer", "food_coord", "+8613800000777")
+    first = _shift(office, "food_coord", clock.now() - timedelta(hours=1), 4, officer_id=officer.id).get_json()
+    second = _shift(office, "food_coord", clock.now() + timedelta(hours=3), 4, officer_id=officer.id).get_json()
+    # No phone typed: the substitute's own; the same number typed: on record too.
+    r = officer.post(f"/api/v1/shifts/{first['id']}/handover", json={"substitute_id": substitute.id, "reason": "病假"})
+    assert r.status_code == 201 and r.get_json()["phone_on_record"] is True and r.get_json()["phone_warning"] is None
+    r = office.post(f"/api/v1/shifts/{second['id']}/handover",
+                    json={"substitute_id": substitute.id, "phone": "+8613800000777", "reason": "病假"})
+    assert r.status_code == 201 and r.get_json()["phone_on_record"] is True
+    assert [e["phone_on_record"] for e in _handover_entries(wiring)] == [True, True]
+    assert "phone" not in _handover_entries(wiring)[0]
+    assert _alerts_pushed(wiring) == []
+    assert not [a for a in office.get("/api/v1/duty/alerts").get_json()["alerts"] if a["kind"] == "phone_off_record"]
+    # A shift that was no hand-over says nothing either way.
+    assert first["phone_on_record"] is None and first["phone_warning"] is None
+
+
+def test_an_unregistered_substitute_is_off_record_and_a_station_hears_it_on_its_board(users, clock, make_user,
+                                                                                      wiring):
+    office, station = users["office"], users["station"]
+    shift = _shift(office, "chengguan", clock.now() - timedelta(hours=1), 8, officer_name="所值班",
+                   phone="+8613800000300").get_json()
+    r = station.post(f"/api/v1/shifts/{shift['id']}/handover",
+                     json={"substitute_name": "临时替岗", "phone": "+8613900000301", "reason": "外出执法"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["phone_on_record"] is False
+    entry = _handover_entries(wiring)[-1]
+    assert entry["phone_on_record"] is False and entry["substitute_registered"] is False
+    assert entry["phone_recorded"] is None
+    assert {room for room, _ in _alerts_pushed(wiring)} == {"overview", "station:chengguan"}
+    assert "未登记的人员" in _alerts_pushed(wiring)[0][1]["message"]
+    # Swapped, the mark goes with the phone it is about.
+    other = _shift(office, "chengguan", clock.now() + timedelta(hours=8), 8, officer_name="下一班",
+                   phone="+8613800000302").get_json()
+    assert office.post("/api/v1/shifts/swap", json={"first": r.get_json()["id"], "second": other["id"],
+                                                    "reason": "调班"}).status_code == 200
+    shifts = {s["id"]: s for s in office.get("/api/v1/departments/chengguan/shifts").get_json()["shifts"]}
+    assert shifts[other["id"]]["phone_on_record"] is False and shifts[r.get_json()["id"]]["phone_on_record"] is None

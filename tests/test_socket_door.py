@@ -11,9 +11,10 @@ import engineio
 import pytest
 import requests
 import socketio
+from sqlalchemy import select
 
 from incidents.kernel.actors import SystemActor
-from incidents.models import User
+from incidents.models import LoginSession, User
 from incidents.people import login_sessions
 from tests.helpers import signed_in_client
 from tests.test_push import NS, WAIT, board, server  # noqa: F401 - fixtures
@@ -163,3 +164,21 @@ def test_an_idle_login_session_closes_its_board(app, board, make_user, clock):  
     # An open board is not activity: 30 minutes without a request end the session, and the board with it.
     clock.advance(minutes=31)
     assert closed.wait(WAIT), "an idle session kept its board open"
+
+
+def test_the_security_administrator_ending_a_session_closes_its_board(app, board, make_user, wiring):  # noqa: F811
+    door(app).recheck_every = 0.2
+    user = make_user("duty_officer", "food_coord")
+    client = signed_in_client(app, user.id)
+    client.get("/login")
+    b = board(cookie=client.get_cookie("session").value)
+    closed = _closed_event(b)
+    assert b.connect()["user"]["id"] == user.id
+    with wiring.sessions() as s:
+        [session_id] = s.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id))
+    r = make_user("secadmin").post(f"/api/v1/sessions/{session_id}/end", json={"reason": "值班电脑遗失"})
+    assert r.status_code == 200, r.get_json()
+    assert closed.wait(WAIT), "the board kept its socket after its session was ended"
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        b.reconnect()
+    assert client.get("/api/v1/plan").status_code == 401

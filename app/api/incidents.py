@@ -7,7 +7,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from app.api import bp, parse, serialize
-from app.auth import api_login_required, current_user
+from app.auth import api_login_required, current_user, token_actions
 from app.extensions import db, now, yingji
 from incidents.kernel.moments import iso
 from incidents.response import accountability, command_hq, corrections, dispositions, flows, holiday_watch, recipients, service
@@ -29,6 +29,7 @@ def _respond(incident: Incident, status: int = 200):
 
 @bp.post("/incidents")
 @api_login_required
+@token_actions("register")
 def create_incident():
     """Register an event with the plan's report contents; optionally grade it."""
     data = parse.body()
@@ -79,6 +80,7 @@ def get_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/level")
 @api_login_required
+@token_actions("grade")
 def grade_incident(incident_id: int):
     """Grade or re-grade an incident with a reason."""
     data = parse.body()
@@ -93,6 +95,7 @@ def grade_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/activate")
 @api_login_required
+@token_actions("activate")
 def activate_incident(incident_id: int):
     """Activate the emergency response at the incident's level; optionally name the command HQ with it."""
     # No body at all is an activation without an HQ; a body must be a JSON object.
@@ -106,6 +109,7 @@ def activate_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/command-hq")
 @api_login_required
+@token_actions("command_hq")
 def name_command_hq(incident_id: int):
     """Name or re-name the command HQ (专项应急指挥部): its 总指挥 and members; the leadership only."""
     hq = _hq_body(parse.body())
@@ -141,6 +145,7 @@ def _hq_body(data: dict) -> dict:
 
 @bp.post("/incidents/<int:incident_id>/reports")
 @api_login_required
+@token_actions("report:initial", "report:bureau", "report:progress", "report:closing", "report:summary")
 def file_report(incident_id: int):
     """File an initial, bureau, progress or closing report; it satisfies its clock."""
     data = parse.body()
@@ -153,6 +158,7 @@ def file_report(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/measures")
 @api_login_required
+@token_actions("report:measure")
 def file_measure(incident_id: int):
     """Report a response measure done (e.g. the command meeting held); it satisfies its clock."""
     data = parse.body()
@@ -205,6 +211,7 @@ def end_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/archive")
 @api_login_required
+@token_actions("archive")
 def archive_incident(incident_id: int):
     """Archive an ended incident whose closing report is filed."""
     session = db()
@@ -215,6 +222,7 @@ def archive_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/corrections")
 @api_login_required
+@token_actions("correct")
 def correct_incident(incident_id: int):
     """Correct registration fields with a reason (the office; the station until grading); the old values are kept."""
     data = parse.body()
@@ -241,6 +249,7 @@ def correct_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/close")
 @api_login_required
+@token_actions("close:not_activated", "close:false_report", "close:duplicate")
 def close_incident(incident_id: int):
     """Close an event never activated: not activated (the leadership), false or a duplicate; missed clocks stay."""
     data = parse.body()
@@ -256,6 +265,7 @@ def close_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/withdraw")
 @api_login_required
+@token_actions("withdraw", "close:false_report", "close:duplicate")
 def withdraw_incident(incident_id: int):
     """Withdraw (作废) a test registration with a reason; a duplicate or false report is closed (as /close)."""
     data = parse.body()

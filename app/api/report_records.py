@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.api import bp, parse, serialize
-from app.auth import api_login_required, current_user
+from app.auth import api_login_required, current_user, token_actions
 from app.extensions import db, now
 from app import documents as document_pdf
 from app.api.files import pdf_response
@@ -21,6 +21,7 @@ def _answer(report_id: int, status: int = 200):
 
 @bp.post("/reports/<int:report_id>/recipients/<code>/delivery")
 @api_login_required
+@token_actions("deliver")
 def record_delivery(report_id: int, code: str):
     """Record that a recipient has the report: when (claimed), through what, with which reference."""
     data = parse.body()
@@ -61,6 +62,7 @@ def report_document_pdf(report_id: int):
 
 @bp.post("/reports/<int:report_id>/recipients/<code>/return")
 @api_login_required
+@token_actions("deliver")
 def record_return(report_id: int, code: str):
     """Record that a recipient returned the report for revision: its clock is owed again."""
     data = parse.body()
@@ -86,6 +88,7 @@ def _review(report_id: int, recipient: str | None):
 
 @bp.post("/reports/<int:report_id>/claim-review")
 @api_login_required
+@token_actions("review_claim")
 def review_report_claim(report_id: int):
     """Confirm or reject a backdated report time (补录) with the evidence named."""
     return _review(report_id, None)
@@ -93,6 +96,7 @@ def review_report_claim(report_id: int):
 
 @bp.post("/reports/<int:report_id>/recipients/<code>/claim-review")
 @api_login_required
+@token_actions("review_claim")
 def review_delivery_claim(report_id: int, code: str):
     """Confirm or reject a backdated delivery time with the evidence named."""
     return _review(report_id, code)

@@ -19,7 +19,7 @@ from flask import current_app, jsonify, request, send_file
 from sqlalchemy import select
 
 from app.api import bp, parse, serialize
-from app.auth import api_login_required, current_user
+from app.auth import api_login_required, current_user, token_actions
 from app.extensions import Yingji, db, now, yingji
 from incidents.response import closing, service
 from incidents.people import permissions
@@ -315,6 +315,7 @@ def get_closing_report(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/closing-report")
 @api_login_required
+@token_actions("report:summary")
 def submit_closing_report(incident_id: int):
     """Submit the handling summary (cause required) before the end; it files a `summary` report."""
     data = parse.body()

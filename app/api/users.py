@@ -7,7 +7,7 @@ from flask import current_app, jsonify
 from sqlalchemy import select
 
 from app.api import bp, parse
-from app.auth import api_login_required, current_user
+from app.auth import api_login_required, current_user, token_actions
 from app.extensions import db, now
 from incidents.kernel.errors import InvalidInput, NotFound
 from incidents.kernel.masking import mask_phone
@@ -82,6 +82,7 @@ def list_users():
 
 @bp.post("/users/<int:user_id>/deactivate")
 @api_login_required
+@token_actions("manage_users")
 def deactivate_user(user_id: int):
     """Deactivate a user: sessions end, tokens are revoked, open boards close (system administrator)."""
     me = current_user()
@@ -94,23 +95,30 @@ def deactivate_user(user_id: int):
 
 @bp.post("/users/<int:user_id>/tokens")
 @api_login_required
+@token_actions("manage_tokens")
 def create_token(user_id: int):
-    """Give a user a new API token; the secret is in this answer only (security administrator)."""
+    """Give a user a new API token (read, write, or limited to actions); the secret is in this answer only."""
     permissions.require(current_user(), "manage_tokens")
     data = parse.body()
     user = get_user(user_id)
     days = data.get("days")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int)):
         raise InvalidInput("bad_days", "有效天数须为整数", "days must be an integer", field="days")
+    actions = data.get("actions")
+    if actions is not None and not isinstance(actions, list):
+        raise InvalidInput("bad_actions", "操作须为操作代码的列表", "actions must be a list of action codes",
+                           field="actions")
+    # Actions given without a scope make an `actions` token; nothing given, a read token.
+    scope = parse.text(data, "scope", "令牌权限") or (tokens.ACTIONS if actions else tokens.READ)
     row, secret = tokens.issue(db(), user, name=parse.text(data, "name", "令牌名称", required_=True) or "",
-                               scope=parse.text(data, "scope", "令牌权限") or tokens.READ, days=days, now=now(),
-                               actor=current_user())
+                               scope=scope, days=days, actions=actions, now=now(), actor=current_user())
     db().commit()
     return jsonify({"token": tokens.as_dict(row, now()), "secret": secret}), 201
 
 
 @bp.post("/tokens/<int:token_id>/rotate")
 @api_login_required
+@token_actions("manage_tokens")
 def rotate_token(token_id: int):
     """Revoke a token and issue its successor; the new secret is in this answer only (security administrator)."""
     permissions.require(current_user(), "manage_tokens")
@@ -121,6 +129,7 @@ def rotate_token(token_id: int):
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @api_login_required
+@token_actions("manage_tokens")
 def revoke_token(token_id: int):
     """Revoke a token at once (security administrator)."""
     permissions.require(current_user(), "manage_tokens")
@@ -131,6 +140,7 @@ def revoke_token(token_id: int):
 
 @bp.post("/users/<int:user_id>/phone")
 @api_login_required
+@token_actions("change_phone")
 def change_user_phone(user_id: int):
     """Change a user's alert phone (the office, or the head of the user's unit); the old number is texted."""
     me = current_user()

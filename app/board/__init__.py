@@ -93,4 +93,4 @@ def inject_plan() -> dict:
 
 
 # The page routes register on this blueprint from their own modules.
-from app.board import admin_page, calendar_page, complaint_pages, pages  # noqa: E402,F401
+from app.board import admin_page, calendar_page, complaint_pages, pages, phones_page, sessions_page  # noqa: E402,F401

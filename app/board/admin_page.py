@@ -1,5 +1,7 @@
 """The administrators' page (用户与令牌): users and their API tokens; deactivate, reset, issue, rotate, revoke.
 
+A token limited to actions (限定操作) is issued with the actions ticked among those of the user's role.
+
 The system administrator deactivates users and resets their password or second factor; the security
 administrator issues, rotates and revokes tokens (三权分立). A new secret (a token, a temporary
 password) is shown once, on the page that answers the POST, never in a URL.
@@ -28,9 +30,13 @@ def _page(shown: dict | None = None, status: int = 200):
     permissions.require(user, "list_users")
     moment = now()
     rows = [user_dict(u, moment) for u in db().scalars(select(User).order_by(User.id))]
-    may = {action: user.role in permissions.ACTION_ROLES[action] for action in ("manage_users", "manage_tokens")}
+    may = {action: user.role in permissions.ACTION_ROLES[action]
+           for action in ("manage_users", "manage_tokens", "manage_sessions")}
+    # The actions each listed user's role has: the checkboxes of a token limited to actions (限定操作).
+    role_actions = {u["role"]: [(a, permissions.ACTION_NAMES[a][0]) for a in permissions.role_actions(u["role"])]
+                    for u in rows}
     return render_template("admin_users.html", users=rows, shown=shown, may=may, scopes=labels.TOKEN_SCOPE,
-                           me_id=user.id, active="admin"), status
+                           role_actions=role_actions, me_id=user.id, active="admin"), status
 
 
 @bp.get("/admin/users")
@@ -65,12 +71,13 @@ def _days(raw: str) -> int | None:
 @bp.post("/admin/users/<int:user_id>/tokens")
 @page_login_required
 def admin_create_token(user_id: int):
-    """Issue a token to a user and show its secret once (security administrator)."""
+    """Issue a token to a user (read, write, or limited to the actions ticked) and show its secret once."""
     me = current_user()
     permissions.require(me, "manage_tokens")
     user = get_user(user_id)
     row, secret = tokens.issue(db(), user, name=request.form.get("name", ""), scope=request.form.get("scope", ""),
-                               days=_days(request.form.get("days", "")), now=now(), actor=me)
+                               days=_days(request.form.get("days", "")), actions=request.form.getlist("actions"),
+                               now=now(), actor=me)
     db().commit()
     return _page({"user": user.name, "name": row.name, "secret": secret, "what": "issued"}, 201)
 

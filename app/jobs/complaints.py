@@ -7,11 +7,13 @@ app/scheduler.py `add_complaint_jobs` says how often each runs; `flask complaint
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from app.extensions import Yingji
 from app.calendar import calendar_for
 from incidents import complaints
 from incidents.complaints import calendar_notices, surge, verification
+from incidents.kernel.batches import drain_deletes
 
 log = logging.getLogger("yingji.complaints")
 
@@ -47,18 +49,33 @@ def limit_notices(wiring: Yingji) -> int:
     return len(fired)
 
 
+def longest_rate_window(wiring: Yingji):
+    """Return the longest window of the plan's 12315 rate limits (counters twice that old are dropped)."""
+    rules = wiring.plan.complaints
+    return max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window,
+               rules.refused_per_ip.window)
+
+
+def purge_rate_buckets(wiring: Yingji, *, batch: int = 1000) -> int:
+    """Drop the rate counters twice the longest window old, a bounded batch per transaction; return how many."""
+    return drain_deletes(wiring.sessions, partial(complaints.purge_rate_buckets, longest=longest_rate_window(wiring)),
+                         now=wiring.clock.now(), batch=batch)
+
+
+def purge_challenges(wiring: Yingji, *, batch: int = 1000) -> int:
+    """Drop verification codes and used captchas a day past expiry, a bounded batch per transaction."""
+    return drain_deletes(wiring.sessions, verification.purge_challenges, now=wiring.clock.now(), batch=batch)
+
+
 def housekeeping(wiring: Yingji) -> dict:
     """Recount estimated limits, erase expired personal data, drop old rate counters and verification codes."""
     plan, now = wiring.plan, wiring.clock.now()
-    rules = plan.complaints
     with wiring.sessions() as session:
         recounted = calendar_notices.refresh_estimates(session, plan, calendar_for(session, plan), now=now)
         erased = complaints.erase_expired(session, plan, now=now)
-        longest = max(rules.submit_per_ip.window, rules.submit_per_phone.window, rules.status_per_ip.window,
-                      rules.refused_per_ip.window)
-        dropped = complaints.purge_rate_buckets(session, longest=longest, now=now)
-        challenges = verification.purge_challenges(session, now=now)
         session.commit()
+    dropped = purge_rate_buckets(wiring)
+    challenges = purge_challenges(wiring)
     if erased:
         log.info("erased the personal data of %d finished complaints past retention", erased)
     return {"recounted": recounted, "erased": erased, "rate_buckets_dropped": dropped,

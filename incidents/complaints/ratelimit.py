@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from incidents.kernel.batches import delete_batch
 from incidents.kernel.db import UTCDateTime
 from incidents.models import (
     RateBucket,
@@ -74,7 +75,7 @@ def rate_hit(session: Session, key: str, rule: RateLimit, *, now: datetime) -> i
     return rate_hits(session, [(key, rule)], now=now)[0]
 
 
-def purge_rate_buckets(session: Session, *, longest: timedelta, now: datetime) -> int:
-    """Delete counters older than two of the longest window; return how many."""
-    result = session.execute(delete(RateBucket).where(RateBucket.window_start < now - 2 * longest))
-    return result.rowcount or 0
+def purge_rate_buckets(session: Session, *, longest: timedelta, now: datetime, batch: int = 1000) -> int:
+    """Delete at most `batch` counters older than two of the longest window; return how many."""
+    return delete_batch(session, RateBucket, RateBucket.window_start < now - 2 * longest, batch=batch,
+                        key=(RateBucket.key, RateBucket.window_start))

@@ -15,11 +15,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.complaints.errors import InvalidComplaint
+from incidents.kernel.batches import delete_batch
 from incidents.models import IntakeChallenge
 
 SMS, CAPTCHA = "sms", "captcha"
@@ -118,7 +119,6 @@ def redeem_captcha(session: Session, *, secret: bytes, token: str, issued_at: da
     return Verified(CAPTCHA, phone_key(secret, phone))
 
 
-def purge_challenges(session: Session, *, now: datetime) -> int:
-    """Delete codes and used captchas that expired more than a day ago; return how many."""
-    result = session.execute(delete(IntakeChallenge).where(IntakeChallenge.expires_at < now - timedelta(days=1)))
-    return result.rowcount or 0
+def purge_challenges(session: Session, *, now: datetime, batch: int = 1000) -> int:
+    """Delete at most `batch` codes and used captchas that expired more than a day ago; return how many."""
+    return delete_batch(session, IntakeChallenge, IntakeChallenge.expires_at < now - timedelta(days=1), batch=batch)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.kernel.actors import SystemActor
+from incidents.kernel.batches import delete_batch
 from incidents.kernel.masking import mask_phone
 from incidents.records import audit
 from incidents.models import ESC_EXHAUSTED, ESC_RUNNING, Escalation, ProviderReceipt
@@ -67,3 +68,18 @@ def first_receipt(session: Session, sid: str, *, kind: str, now: datetime, phone
         audit.record(session, actor=PROVIDER, action="webhook.replayed", entity=kind, entity_id=sid[:40], at=now,
                      data={"phone": mask_phone(phone) if phone else None})
     return fresh
+
+
+# However short a setting asks for, a receipt is kept this long: a captured signed webhook carries no
+# time, so the receipt is the only thing that stops its replay.
+MIN_RECEIPT_KEEP = timedelta(days=90)
+
+
+def purge_receipts(session: Session, *, keep: timedelta, now: datetime, batch: int) -> int:
+    """Delete at most `batch` provider receipts older than `keep` (at least MIN_RECEIPT_KEEP); return how many.
+
+    A replayed webhook only acts on an item still open whose code it names and that was sent to that
+    phone; `keep` must be longer than any item stays open. The caller commits.
+    """
+    cutoff = now - max(keep, MIN_RECEIPT_KEEP)
+    return delete_batch(session, ProviderReceipt, ProviderReceipt.received_at < cutoff, batch=batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import Select
+from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 # A batch step takes a session, the moment and the batch size; it returns (rows seen, rows acted on).
@@ -39,3 +39,29 @@ def claim(session: Session, stmt: Select, *, of=None) -> list:
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=of)
     return list(session.scalars(stmt))
+
+
+def delete_batch(session: Session, model, *criteria, batch: int, key=None) -> int:
+    """Delete at most `batch` rows of `model` that meet `criteria`, in one statement; return how many.
+
+    A bounded DELETE holds its locks briefly, however large the backlog: `drain_deletes` repeats it,
+    one transaction per batch. `key` is the primary key's column (or columns), `model.id` by default.
+    """
+    columns = key if isinstance(key, tuple) else ((key if key is not None else model.id),)
+    chosen = select(*columns).where(*criteria).limit(batch)
+    target = tuple_(*columns) if len(columns) > 1 else columns[0]
+    result = session.execute(delete(model).where(target.in_(chosen)),
+                             execution_options={"synchronize_session": False})
+    return result.rowcount or 0
+
+
+def drain_deletes(session_factory: sessionmaker, step: Callable[..., int], *, now: datetime, batch: int) -> int:
+    """Run a bounded delete `step(session, now=, batch=)` until a batch comes back short; return the total.
+
+    Each batch commits on a fresh session, so a purge of years of rows never holds one long lock.
+    """
+    def counted(session: Session, *, now: datetime, batch: int) -> tuple[int, int]:
+        done = step(session, now=now, batch=batch)
+        return done, done
+
+    return drain(session_factory, counted, now=now, batch=batch)

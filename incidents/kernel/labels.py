@@ -140,7 +140,8 @@ ACTIONS = {
 }
 SYSTEM_ACTORS = {"scheduler": "系统定时任务", "cli": "命令行", "tests": "测试", "reports": "简报生成",
                  "escalation": "升级通知", "demo": "演示数据", "holiday-watch": "节日市场预警", "calendar": "节假日日历",
-                 "provider": "短信电话平台回执"}
+                 "provider": "短信电话平台回执", "retention": "过期数据清理", "sessions": "登录会话",
+                 "login": "登录"}
 
 
 class _Clocks(Protocol):
@@ -163,5 +164,9 @@ SECOND_FACTOR = {"totp": "身份验证器应用（TOTP 动态口令）", "sms": 
 SMS_CODE_TEXT = "【应急指挥】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略并联系系统管理员。"
 
 # API tokens (incidents/people/tokens.py) and the admin page.
-TOKEN_SCOPE = {"read": "只读", "write": "读写"}
+TOKEN_SCOPE = {"read": "只读", "write": "读写", "actions": "限定操作"}
 TOKEN_STATUS = {"live": "有效", "expired": "已过期", "revoked": "已吊销"}
+# Login sessions and lockouts (incidents/people/login_sessions.py, logins.py) on the security page.
+SESSION_END = {"logout": "退出登录", "idle": "空闲超时", "expired": "超过最长登录时长", "password_changed": "修改密码",
+               "deactivated": "用户已停用", "2fa_reset": "重置双因素认证", "admin_ended": "安全管理员结束"}
+LOCK_KIND = {"account": "登录名", "address": "客户端地址"}

@@ -164,7 +164,8 @@ class RateBucket(Base):
     __tablename__ = "rate_buckets"
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)  # scope:HMAC of the address or phone
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # Indexed on its own too: the purge of old windows reads it without a key.
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

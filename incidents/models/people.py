@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    JSON,
     Index,
     Integer,
     String,
@@ -53,6 +54,9 @@ class Shift(Base):
     # 同岗替代: a shift handed over mid-way ends, and the substitute's shift points back to it.
     substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
     handover_reason: Mapped[str | None] = mapped_column(Text)
+    # A substitute's shift: whether its phone is the substitute's alert phone on record (False: typed by
+    # hand, or the substitute is no registered user); None for a shift not made by a hand-over, or no phone.
+    phone_on_record: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -78,7 +82,7 @@ class LoginAttempt(Base):
                       Index("ix_login_attempts_address_at", "address", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # indexed for the retention purge
     login_key: Mapped[str] = mapped_column(String(64))  # sha256 of the login name as typed
     address: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -86,7 +90,10 @@ class LoginAttempt(Base):
 
 
 class LoginLock(Base):
-    """A lockout of a login name (kind `account`) or of a client address (kind `address`) until a time."""
+    """A lockout of a login name (kind `account`) or of a client address (kind `address`) until a time.
+
+    A security administrator may lift it early: the row stays, with who cleared it, when and why.
+    """
 
     __tablename__ = "login_locks"
     __table_args__ = (Index("ix_login_locks_kind_key", "kind", "key", "until"),)
@@ -97,6 +104,10 @@ class LoginLock(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cleared_by: Mapped[str | None] = mapped_column(String(120))  # the actor as the audit trail names it
+    cleared_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginSession(Base):
@@ -110,12 +121,12 @@ class LoginSession(Base):
     address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # live ones, and the purge
     ended_why: Mapped[str | None] = mapped_column(String(20))
 
 
 class ApiToken(Base):
-    """An API bearer token of a user: stored hashed, scoped read or write, expiring, revocable.
+    """An API bearer token of a user: stored hashed, scoped read, write or to named actions, expiring, revocable.
 
     A user has none, one or several. `last_used_at` is written at most once a minute.
     """
@@ -126,7 +137,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[str] = mapped_column(String(10))  # read | write
+    scope: Mapped[str] = mapped_column(String(10))  # read | write | actions
+    # An `actions` token: the action codes (permissions.ACTION_ROLES) its writes are limited to; else None.
+    actions: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -50,5 +50,5 @@ class OneTimeCode(Base):
     kind: Mapped[str] = mapped_column(String(10))  # recovery | sms_login | sms_enrol
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # for the retention purge
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

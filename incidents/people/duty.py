@@ -43,13 +43,19 @@ def sees_duty_phones(actor, unit: str) -> bool:
     return actor.role in PHONE_ROLES or (actor.role in UNIT_HEADS and actor.unit == unit)
 
 
+# The mark on a substitute's shift whose phone is not the substitute's alert phone on record.
+OFF_RECORD = "替岗电话非登记号码"
+
+
 def shift_dict(row: Shift, *, full_phone: bool = False) -> dict:
     """Return a shift as the API and the boards show it; the phone masked unless `full_phone`."""
     phone = row.phone if full_phone else (mask_phone(row.phone) or None)
     return {"id": row.id, "department": row.department, "starts_at": iso(row.starts_at), "ends_at": iso(row.ends_at),
             "officer_id": row.officer_id, "officer_name": row.officer_name, "phone": phone,
             "phone_masked": bool(row.phone) and not full_phone,
-            "substitute_for": row.substitute_for_id, "handover_reason": row.handover_reason, "note": row.note}
+            "substitute_for": row.substitute_for_id, "handover_reason": row.handover_reason, "note": row.note,
+            "phone_on_record": row.phone_on_record,
+            "phone_warning": OFF_RECORD if row.phone_on_record is False else None}
 
 
 def shift_view(row: Shift, actor) -> dict:
@@ -146,7 +152,13 @@ def _live_shift(session: Session, shift_id: int) -> Shift:
 def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor, now: datetime,
               substitute_id: int | None = None, substitute_name: str | None = None, phone: str | None = None,
               at: datetime | None = None) -> Shift:
-    """Hand the rest of a shift to a named substitute (同岗替代); the substitute's shift is returned."""
+    """Hand the rest of a shift to a named substitute (同岗替代); the substitute's shift is returned.
+
+    Any phone may be typed for the substitute (at night the number on record may be the wrong one),
+    but a phone that is not the substitute's alert phone on record (or a substitute who is no
+    registered user) is marked on the shift, audited as `phone_on_record: false` (numbers masked)
+    and told to the office and the unit's board.
+    """
     row = _live_shift(session, shift_id)
     _may_edit(actor, row.department)
     reason = (reason or "").strip()
@@ -159,9 +171,12 @@ def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor
     name = _name(substitute_name, "substitute_name") or (substitute.name if substitute else "")
     if not name:
         raise InvalidInput("missing_field", "须指定替岗人员", "name the substitute", field="substitute_name")
+    recorded = substitute.phone if substitute else None
+    used = _phone(phone) or recorded
+    on_record = None if used is None else used == recorded
     new = Shift(department=row.department, starts_at=at, ends_at=row.ends_at,
                 officer_id=substitute.id if substitute else None, officer_name=name,
-                phone=_phone(phone) or (substitute.phone if substitute else None), substitute_for_id=row.id,
+                phone=used, phone_on_record=on_record, substitute_for_id=row.id,
                 handover_reason=reason, created_by_id=actor_id(actor), created_at=now)
     if at <= row.starts_at:
         row.cancelled_at = now  # handed over before it began: the substitute holds all of it
@@ -169,9 +184,20 @@ def hand_over(session: Session, plan: Plan, *, shift_id: int, reason: str, actor
         row.ends_at = at
     session.add(new)
     session.flush()
+    data = {"to_shift": new.id, "substitute": name, "from": at.isoformat(), "reason": reason,
+            "phone_on_record": on_record}
+    if on_record is False:
+        data.update(phone=mask_phone(used), phone_recorded=mask_phone(recorded) if recorded else None,
+                    substitute_registered=substitute is not None)
     audit.record(session, actor=actor, action="shift.handed_over", entity="shift", entity_id=row.id, at=now,
-                 data={"to_shift": new.id, "substitute": name, "from": at.isoformat(), "reason": reason})
+                 data=data)
     announce.duty_changed(session, row.department, what="handed_over", shift=shift_dict(new), at=now)
+    if on_record is False:
+        unit = plan.unit_name(row.department)
+        why = "未登记的人员" if substitute is None else "其登记告警电话以外的号码"
+        announce.duty_notice(session, plan, row.department, what="handover_phone_off_record", title=OFF_RECORD,
+                             message=f"{unit}同岗替代：替岗人员{name}（{why}）使用电话{mask_phone(used)}，"
+                                     "非系统登记号码，请核实能否接通", shift=shift_dict(new), at=now)
     return new
 
 
@@ -183,7 +209,7 @@ def swap(session: Session, plan: Plan, *, first_id: int, second_id: int, reason:
     _may_edit(actor, first.department)
     if min(first.ends_at, second.ends_at) <= now:
         raise Conflict("shift_over", "已结束的班次不能换班", "a shift that is over cannot be swapped")
-    for attr in ("officer_id", "officer_name", "phone"):
+    for attr in ("officer_id", "officer_name", "phone", "phone_on_record"):
         a, b = getattr(first, attr), getattr(second, attr)
         setattr(first, attr, b)
         setattr(second, attr, a)
@@ -204,7 +230,7 @@ def on_duty(session: Session, department: str, at: datetime) -> list[Shift]:
 class DutyAlert:
     """Something wrong with a roster that the office must see."""
 
-    kind: str  # gap | no_officer | no_phone
+    kind: str  # gap | no_officer | no_phone | phone_off_record
     department: str
     starts_at: datetime
     ends_at: datetime
@@ -243,6 +269,10 @@ def alerts(session: Session, plan: Plan, *, now: datetime) -> list[DutyAlert]:
         elif not row.phone:
             out.append(DutyAlert("no_phone", row.department, row.starts_at, row.ends_at, row.id,
                                  f"{name}值班人员{row.officer_name or ''}未登记电话"))
+        elif row.phone_on_record is False:
+            out.append(DutyAlert("phone_off_record", row.department, row.starts_at, row.ends_at, row.id,
+                                 f"{name}替岗人员{row.officer_name or ''}的电话{mask_phone(row.phone)}"
+                                 "非登记号码，请核实"))
     for department in sorted(departments_needing_cover(session, plan)):
         cursor = now
         for row in (s for s in shifts if s.department == department):

@@ -1,7 +1,7 @@
-"""Who may do what: roles per action, units for duty officers and stations."""
+"""Who may do what: roles per action, units for duty officers and stations, and the actions a limited token names."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from incidents.kernel.errors import Forbidden
 from incidents.models import Incident
@@ -26,12 +26,20 @@ from incidents.kernel.roles import (
 
 
 class Principal(Protocol):
-    """The acting user as permissions see it."""
+    """The acting user as permissions see it.
+
+    A principal acting through a limited credential (an API token of scope `actions`) also carries
+    the actions it is limited to, as the attribute TOKEN_ACTIONS (see `limit_to` and `action_limit`).
+    """
 
     id: int
     name: str
     role: str
     unit: str | None
+
+
+# The attribute a limited principal carries: the frozenset of action codes its credential names.
+TOKEN_ACTIONS = "token_actions"
 
 
 # Roles per action. The end of an emergency is not here: the plan says who, per level.
@@ -106,6 +114,31 @@ ACTION_NAMES = {
 }
 
 
+def role_actions(role: str) -> tuple[str, ...]:
+    """Return the action codes a role may do, in the order of ACTION_ROLES."""
+    return tuple(a for a, roles in ACTION_ROLES.items() if role in roles)
+
+
+def limit_to(user: Principal, actions: Iterable[str]) -> None:
+    """Limit this principal object to these actions (a write through an `actions` API token).
+
+    Set on the one object the caller acts with (a request's own user row), never stored.
+    """
+    setattr(user, TOKEN_ACTIONS, frozenset(actions))
+
+
+def action_limit(user: Principal) -> frozenset[str] | None:
+    """Return the actions a limited principal may do, or None when its role alone decides."""
+    limit = getattr(user, TOKEN_ACTIONS, None)
+    return None if limit is None else frozenset(limit)
+
+
+def _limited(limit: frozenset[str], action_zh: str, action_en: str) -> Forbidden:
+    names = "、".join(ACTION_NAMES[a][0] for a in ACTION_ROLES if a in limit) or "—"
+    return Forbidden("token_action", f"该API令牌只限于以下操作：{names}，不能{action_zh}",
+                     f"this API token is limited to {', '.join(sorted(limit)) or 'nothing'}: it may not {action_en}")
+
+
 def _deny(action_zh: str, action_en: str, role: str, why_zh: str = "", why_en: str = "") -> Forbidden:
     return Forbidden(
         "forbidden",
@@ -119,6 +152,9 @@ def require(user: Principal, action: str, incident: Incident | None = None, plan
     zh, en = ACTION_NAMES[action]
     if user.role == SYSTEM:
         return  # the plan itself acting (a holiday watch); never a person
+    limit = action_limit(user)
+    if limit is not None and action not in limit:
+        raise _limited(limit, zh, en)
     if user.role not in ACTION_ROLES[action]:
         raise _deny(zh, en, user.role)
     if incident is not None and plan is not None:
@@ -148,8 +184,12 @@ def end_refusal(user: Principal, level: Level | None, hq_commander_id: int | Non
 
     The role must be one the plan names for the level (§五(一)). Where an HQ is named, a commander ends
     the emergency only as its 总指挥; where the level calls for one (Ⅰ–Ⅲ, §三(三)) and none is named,
-    no commander does (the leadership still may); at Ⅳ any commander may, HQ or not.
+    no commander does (the leadership still may); at Ⅳ any commander may, HQ or not. A principal
+    limited to named actions never may: the end is no action a token can name.
     """
+    limit = action_limit(user)
+    if limit is not None:
+        return _limited(limit, "宣布应急状态结束", "declare the end of the emergency")
     allowed = level.end_declared_by if level else ()
     if user.role not in allowed:
         names = "、".join(ROLES[r] for r in allowed) or "—"

@@ -1,6 +1,9 @@
-"""API tokens: several per user, stored hashed, scoped read or write, expiring, revocable, last use kept.
+"""API tokens: several per user, stored hashed, scoped, expiring, revocable, last use kept.
 
-The secret is shown once, when a token is issued or rotated; only its SHA-256 is stored.
+Three scopes: `read` (GET only), `write` (everything the user's role may do), and `actions`
+(限定操作: GET, and writes only through the permission checks of the action codes named on the
+token, each one the user's role has; permissions.require enforces them). The secret is shown
+once, when a token is issued or rotated; only its SHA-256 is stored.
 """
 from __future__ import annotations
 
@@ -15,12 +18,14 @@ from sqlalchemy.orm import Session
 from incidents.kernel import labels
 from incidents.kernel.errors import InvalidInput, NotFound
 from incidents.models import ApiToken, User
+from incidents.people.permissions import ACTION_NAMES, ACTION_ROLES, role_actions
 from incidents.records import audit
 from incidents.records.snapshots import iso
 
 READ = "read"
 WRITE = "write"
-SCOPES = (READ, WRITE)
+ACTIONS = "actions"
+SCOPES = (READ, WRITE, ACTIONS)
 PREFIX = "yj_"
 MAX_NAME = 80
 MAX_DAYS = 3660
@@ -47,6 +52,33 @@ def _scope(scope: str) -> str:
     return scope
 
 
+def _actions(user: User, scope: str, actions) -> list[str] | None:
+    """Check the actions of a token: a non-empty list of codes the user's role has, for `actions` only."""
+    if scope != ACTIONS:
+        if actions:
+            raise InvalidInput("actions_need_scope", "只有“限定操作”令牌可以指定操作",
+                               "actions are given only with scope actions", field="actions")
+        return None
+    if not isinstance(actions, (list, tuple)) or not actions:
+        raise InvalidInput("missing_actions", "限定操作令牌须至少指定一项操作",
+                           "an actions-scoped token needs a non-empty list of action codes", field="actions")
+    if len(actions) > len(ACTION_ROLES) or not all(isinstance(a, str) for a in actions):
+        raise InvalidInput("bad_actions", "操作须为操作代码的列表", "actions must be a list of action codes",
+                           field="actions")
+    unknown = [a for a in actions if a not in ACTION_ROLES]
+    if unknown:
+        shown = "、".join(a[:40] for a in unknown[:5])
+        raise InvalidInput("unknown_action", f"未知操作：{shown}", f"unknown action codes: {', '.join(a[:40] for a in unknown[:5])}",
+                           field="actions")
+    mine = role_actions(user.role)
+    foreign = [a for a in actions if a not in mine]
+    if foreign:
+        raise InvalidInput("action_not_in_role",
+                           f"{user.name}的角色不能执行：{'、'.join(ACTION_NAMES[a][0] for a in foreign)}",
+                           f"{user.name}'s role ({user.role}) may not: {', '.join(foreign)}", field="actions")
+    return [a for a in mine if a in actions]  # once each, in the order of ACTION_ROLES
+
+
 def _name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
@@ -67,13 +99,15 @@ def _expiry(now: datetime, days: int | None) -> datetime | None:
 
 
 def issue(session: Session, user: User, *, name: str, scope: str, now: datetime, actor,
-          days: int | None = None, audited: bool = True) -> tuple[ApiToken, str]:
+          days: int | None = None, actions: list[str] | None = None, audited: bool = True) -> tuple[ApiToken, str]:
     """Give a user a new token and return it with its secret (shown once); `days` None: it never expires.
 
+    Scope `actions` needs `actions`: action codes of permissions.ACTION_ROLES that the user's role has.
     `audited=False`: the caller's own entry names the token (a user's first token, in `user.created`).
     """
-    row = ApiToken(user_id=user.id, name=_name(name), scope=_scope(scope), token_hash="", created_at=now,
-                   expires_at=_expiry(now, days))
+    name, scope = _name(name), _scope(scope)
+    row = ApiToken(user_id=user.id, name=name, scope=scope, actions=_actions(user, scope, actions), token_hash="",
+                   created_at=now, expires_at=_expiry(now, days))
     secret = new_secret()
     row.token_hash = hash_token(secret)
     session.add(row)
@@ -81,7 +115,8 @@ def issue(session: Session, user: User, *, name: str, scope: str, now: datetime,
     if audited:
         audit.record(session, actor=actor, action="token.issued", entity="user", entity_id=user.id, at=now,
                      data={"token_id": row.id, "name": row.name, "scope": row.scope,
-                           "expires_at": iso(row.expires_at)})
+                           "expires_at": iso(row.expires_at),
+                           **({"actions": list(row.actions)} if row.actions is not None else {})})
     return row, secret
 
 
@@ -104,7 +139,7 @@ def revoke(session: Session, token_id: int, *, now: datetime, actor) -> ApiToken
 
 
 def rotate(session: Session, token_id: int, *, now: datetime, actor) -> tuple[ApiToken, str]:
-    """Revoke a token and issue its successor: same user, name and scope, and as long a lifetime."""
+    """Revoke a token and issue its successor: same user, name, scope and actions, and as long a lifetime."""
     old = get(session, token_id)
     user = session.get(User, old.user_id)
     if old.revoked_at is None:
@@ -112,7 +147,8 @@ def rotate(session: Session, token_id: int, *, now: datetime, actor) -> tuple[Ap
     days = None
     if old.expires_at is not None:
         days = max(1, min(MAX_DAYS, round((old.expires_at - old.created_at) / timedelta(days=1))))
-    row, secret = issue(session, user, name=old.name, scope=old.scope, now=now, actor=actor, days=days)
+    row, secret = issue(session, user, name=old.name, scope=old.scope, now=now, actor=actor, days=days,
+                        actions=list(old.actions) if old.actions is not None else None)
     audit.record(session, actor=actor, action="token.rotated", entity="user", entity_id=user.id, at=now,
                  data={"token_id": old.id, "new_token_id": row.id})
     return row, secret
@@ -147,8 +183,11 @@ def state(row: ApiToken, now: datetime) -> str:
 def as_dict(row: ApiToken, now: datetime) -> dict:
     """Return a token as the API and the admin page list it (never its secret or hash)."""
     status = state(row, now)
+    actions = list(row.actions) if row.actions is not None else None
     return {"id": row.id, "user_id": row.user_id, "name": row.name, "scope": row.scope,
-            "scope_name": labels.TOKEN_SCOPE[row.scope], "created_at": iso(row.created_at),
+            "scope_name": labels.TOKEN_SCOPE[row.scope], "actions": actions,
+            "action_names": [ACTION_NAMES[a][0] if a in ACTION_NAMES else a for a in actions]
+            if actions is not None else None, "created_at": iso(row.created_at),
             "expires_at": iso(row.expires_at), "last_used_at": iso(row.last_used_at),
             "revoked_at": iso(row.revoked_at), "status": status, "status_name": labels.TOKEN_STATUS[status]}
 

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from incidents.kernel.batches import delete_batch
 from incidents.kernel.errors import Conflict, InvalidInput
 from incidents.models import (
     RECOVERY,
@@ -248,3 +249,18 @@ def reset(session: Session, user: User, *, now: datetime, actor) -> bool:
     audit.record(session, actor=actor, action="user.2fa_reset", entity="user", entity_id=user.id, at=now,
                  data={"login": user.login, "had_factor": had})
     return had
+
+
+# SMS codes are counted for an hour (`SmsRules.max_per_hour`): a day past expiry or use, nothing reads them.
+CODES_KEEP = timedelta(days=1)
+
+
+def purge_codes(session: Session, *, now: datetime, batch: int) -> int:
+    """Delete at most `batch` one-time codes expired or used more than a day ago; return how many.
+
+    A deleted code matches nothing, so a used one still cannot be used again; unused recovery
+    codes (which never expire) stay. The caller commits.
+    """
+    cutoff = now - CODES_KEEP
+    return delete_batch(session, OneTimeCode, or_(OneTimeCode.expires_at < cutoff, OneTimeCode.used_at < cutoff),
+                        batch=batch)

@@ -119,6 +119,14 @@ def user_by_password(session: Session, login: str, password: str) -> User | None
     return user if ok else None
 
 
+def by_id(session: Session, user_id: int) -> User:
+    """Return the user of an id, or raise NotFound."""
+    user = session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**31 else None
+    if user is None:
+        raise NotFound("not_found", f"用户 {user_id} 不存在", f"user {user_id} not found")
+    return user
+
+
 def by_login(session: Session, login: str) -> User:
     """Return the user of a login name, or raise NotFound."""
     user = session.scalar(select(User).where(User.login == (login or "").strip()))
@@ -137,14 +145,30 @@ def deactivate(session: Session, user: User, *, now: datetime, actor) -> None:
     end_sessions_and_deactivate(session, user, now=now, actor=actor)
 
 
+def may_change_phone(actor, user: User) -> bool:
+    """Tell whether someone may change this user's alert phone: the office, or the head of the user's own unit."""
+    role, unit = getattr(actor, "role", None), getattr(actor, "unit", None)
+    return role == OFFICE or (role == DEPARTMENT_HEAD and bool(unit) and unit == user.unit)
+
+
+def phone_people(session: Session, actor) -> list[User]:
+    """Return the active users whose alert phone someone may change: everyone for the office, the unit's for its head."""
+    role, unit = getattr(actor, "role", None), getattr(actor, "unit", None)
+    stmt = select(User).where(User.active.is_(True)).order_by(User.id)
+    if role == DEPARTMENT_HEAD and unit:
+        stmt = stmt.where(User.unit == unit)
+    elif role != OFFICE:
+        return []
+    return list(session.scalars(stmt))
+
+
 def change_phone(session: Session, user: User, phone: str | None, *, now: datetime, actor) -> str | None:
     """Set a user's alert phone and return the old one, which the caller tells by SMS.
 
     Only the office, or the head (科室负责人) of the user's own unit, may: alerts go to this number,
     and pointing it elsewhere would silence the person. The change is audited with both numbers masked.
     """
-    role, unit = getattr(actor, "role", None), getattr(actor, "unit", None)
-    if not (role == OFFICE or (role == DEPARTMENT_HEAD and unit and unit == user.unit)):
+    if not may_change_phone(actor, user):
         raise Forbidden("forbidden", "只有应急办公室或本单位科室负责人可以修改告警电话",
                         "only the office or the head of the user's own unit may change an alert phone")
     phone = (phone or "").strip() or None

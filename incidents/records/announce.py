@@ -46,6 +46,19 @@ def clock_fired(session: Session, deadline: Deadline, incident: Incident, plan: 
                          payload={"what": kind, "firing": payload, "deadline": snapshots.deadline(deadline)}, at=at)
 
 
+def unit_room(plan: Plan, code: str) -> str:
+    """Return the board room of a unit that keeps a roster: a department's, or a station's."""
+    return department_room(code) if code in {d.code for d in plan.departments} else station_room(code)
+
+
+def duty_notice(session: Session, plan: Plan, unit: str, *, what: str, title: str, message: str, shift: dict,
+                at: datetime) -> None:
+    """Tell the office (the overview) and the unit's own board about something on its roster to check."""
+    board_events.publish(session, rooms={OVERVIEW, unit_room(plan, unit)}, event_name="alert",
+                         payload={"what": what, "title": title, "message": message, "department": unit,
+                                  "shift": shift}, at=at)
+
+
 def duty_changed(session: Session, department: str, *, what: str, shift: dict, at: datetime) -> None:
     """Tell the department's board and the overview that its roster changed."""
     board_events.publish(session, rooms={OVERVIEW, department_room(department)}, event_name="duty",

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from incidents.kernel.batches import delete_batch
 from incidents.kernel.errors import Conflict, DomainError, InvalidInput
 from incidents.models import IdempotencyKey
 
@@ -97,6 +98,6 @@ def release(session: Session, row_id: int) -> None:
     session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
 
 
-def purge(session: Session, *, now: datetime) -> int:
-    """Delete the keys older than 24 hours; return how many (the caller commits)."""
-    return session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEEP)).rowcount or 0
+def purge(session: Session, *, now: datetime, batch: int = 1000) -> int:
+    """Delete at most `batch` keys older than 24 hours; return how many (the caller commits)."""
+    return delete_batch(session, IdempotencyKey, IdempotencyKey.created_at <= now - KEEP, batch=batch)

@@ -330,3 +330,31 @@ def test_clock_warnings_and_overdue_reach_the_board_as_banners(sqlite_server, op
     expect(warn).to_be_visible()
     assert_not_reloaded(officer)
     no_page_errors(officer)
+
+
+def test_a_hand_over_phone_not_on_record_is_marked_and_told_on_both_boards(sqlite_server, open_as):
+    """同岗替代 on a typed phone: the unit's board shows the mark on the roster and a banner; the office's too."""
+    server = sqlite_server
+    officer, office = open_as(server, "food"), open_as(server, "office")
+    officer.goto(server.url + "/duty")
+    for page in (officer, office):
+        connected(page)
+        mark(page)
+    now = datetime.now(timezone.utc)
+    status, shift = server.api("office", "POST", "/api/v1/departments/food_coord/shifts",
+                               {"starts_at": (now - timedelta(hours=1)).isoformat(),
+                                "ends_at": (now + timedelta(hours=7)).isoformat(),
+                                "officer_name": "食品科值班赵六", "phone": "+8613800000001"})
+    assert status == 201, shift
+    status, sub = server.api("food", "POST", f"/api/v1/shifts/{shift['id']}/handover",
+                             {"substitute_name": "夜班替岗", "phone": "+8613900000888", "reason": "突发疾病"})
+    assert status == 201, sub
+    for page in (officer, office):
+        banner = page.locator(".banner-warn", has_text="替岗电话非登记号码")
+        expect(banner).to_be_visible(timeout=CONNECTED)
+        expect(banner).to_contain_text("夜班替岗")
+        expect(banner).not_to_contain_text("+8613900000888")
+    expect(officer.locator("#on-duty .shift-warn")).to_have_text("⚠ 替岗电话非登记号码", timeout=LIVE)
+    assert_not_reloaded(officer)
+    assert_not_reloaded(office)
+    no_page_errors(officer, office)

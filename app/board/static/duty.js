@@ -408,7 +408,9 @@
       s.phone && s.phone_masked ? YJ.el("span", { class: "shift-phone", title: "完整号码仅对调度岗位显示", text: s.phone })
         : s.phone ? YJ.el("a", { class: "shift-phone", href: "tel:" + s.phone, text: s.phone })
               : YJ.el("span", { class: "shift-phone missing", text: "未登记电话" }),
-      s.substitute_for ? YJ.el("span", { class: "shift-note", text: "替岗" + (s.handover_reason ? "：" + s.handover_reason : "") }) : null
+      s.substitute_for ? YJ.el("span", { class: "shift-note", text: "替岗" + (s.handover_reason ? "：" + s.handover_reason : "") }) : null,
+      s.phone_warning ? YJ.el("span", { class: "shift-warn", role: "note", title: "替岗人员的电话不是其在系统中登记的告警电话，请核实能否接通",
+                                        text: "⚠ " + s.phone_warning }) : null
     ]);
   }
 
@@ -476,6 +478,9 @@
       }
       refreshClocks();
     } else if (msg.event === "duty" && d.shift && d.shift.department === dept) {
+      loadRoster();
+    } else if (msg.event === "alert" && d.what === "handover_phone_off_record" && d.department === dept) {
+      YJ.banner({ id: "alert-" + msg.key, kind: "warn", title: d.title || "值班提醒", text: d.message || "" });
       loadRoster();
     } else if (msg.event === "escalation" && d.escalation) {
       onEscalation(msg);

@@ -248,7 +248,7 @@
     } else if (msg.event === "alert") {
       if (d.what === "holiday_duty_gap") loadAlerts();
       else YJ.banner({id: "alert-" + msg.key, kind: /^complaint_surge/.test(d.what || "") ? "overdue" : "warn",
-                      title: /^complaint_surge/.test(d.what || "") ? "投诉高峰" : "提醒", text: d.message || "",
+                      title: /^complaint_surge/.test(d.what || "") ? "投诉高峰" : (d.title || "提醒"), text: d.message || "",
                       href: d.surge && d.surge.incident_id ? "/incidents/" + d.surge.incident_id : null,
                       linkText: "查看事件"});
     } else if (msg.event === "notice") {

@@ -5,8 +5,8 @@ keys), the dispatch queue (what goes to a peer or by e-mail, retried until deliv
 reports with their 签收, the links from a local incident to another bureau's, and the nonces of signed
 requests; a report's sign-off and 越级上报 reason; a recipient's skip mark, receipt and remote reference.
 
-Revision ID: 0020
-Revises: 0017
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07 19:34:30
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import incidents.kernel.db
 
 
-revision = '0020'
-down_revision = '0017'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

@@ -247,10 +247,11 @@ def test_a_page_post_with_a_limited_or_read_token_is_refused_even_with_a_session
     assert r.status_code == 201, r.get_json()
 
 
-# Routes that take no credential of a user (public forms, provider webhooks, the login itself) or only a
-# browser session (password, second factor, logout): a token has nothing to do there.
+# Routes that take no credential of a user (public forms, provider webhooks, another bureau's signed
+# requests, the login itself) or only a browser session (password, second factor, logout): a token has
+# nothing to do there.
 NOT_TOKEN_ROUTES = {"api.create_complaint", "api.send_verification_code", "auth.login", "auth.logout",
-                    "auth.change_password"}
+                    "auth.change_password", "api.inbox_report", "api.inbox_receipt"}
 NOT_TOKEN_PREFIXES = ("intake.", "hooks.", "two_factor.")
 
 

@@ -62,7 +62,8 @@ def _clock_mark(row: Deadline) -> str | None:
 
 
 def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:
-    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients."""
+    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients,
+    its sign-off (签发), the document it went out as and its 越级上报 reason."""
     out = []
     for r in incident.reports:
         record = report_record.record(object_session(r), r)
@@ -72,7 +73,9 @@ def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> li
             "submitted_at": r.submitted_at, "entered_at": r.entered_at,
             "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
             "backdated": r.backdated, "claim": record["claim"], "mark": report_record.backdated_label(record),
-            "recipients": record["recipients"],
+            "recipients": record["recipients"], "submitted_by_id": r.submitted_by_id,
+            "sign_off": record["sign_off"], "document": record["document"],
+            "skip_level_reason": record["skip_level_reason"],
         })
     return out
 

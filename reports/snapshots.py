@@ -401,8 +401,8 @@ def _written_reports(acc: dict, plan: Plan) -> list[dict]:
                         "due_at": item["due_at"], "outcome": item["outcome"],
                         "state": wording_outcome(item), "recipients": recipients_text(report["recipients"], fmt),
                         "document": document,
-                        "signed": (f"签发 {sign['signed_by'] or '—'} {fmt(sign['signed_at'])}" if sign and sign["signed_at"]
-                                   else "待签发" if sign else None)})
+                        "signed": (f"签发 {sign['signed_by'] or '—'} {fmt(sign['signed_at'])}"
+                                   if sign and sign["signed_at"] else "待签发" if sign else None)})
     return out
 
 

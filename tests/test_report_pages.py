@@ -16,6 +16,8 @@ from datetime import timedelta
 
 import pytest
 
+from incidents.kernel.actors import SystemActor
+from incidents.response import peers
 from tests.bureaus import CITY_PLAN, Server, introduce, make_app, second_database, send, user
 from tests.helpers import by_kind, incident_payload, iso, signed_in_client
 from tests.test_board_pages import browser, page  # noqa: F401 - browser is a fixture
@@ -214,6 +216,44 @@ def test_the_office_board_alerts_a_sending_that_failed_until_it_is_recorded_anot
     ok(users["office"].post(f"/api/v1/reports/{report['id']}/recipients/city_bureau/delivery",
                             json={"channel": "fax", "reference": "传真 0371-67180000"}))
     assert "dispatch-failed" not in page(office, "/duty")
+
+
+def test_a_sending_that_will_be_retried_says_when_and_a_station_records_its_own_phone_call(
+        app, browser, users, clock, wiring):
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as s:  # a port nothing listens on: the city's Yingji is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with wiring.sessions() as session:
+        peers.add(session, code="zhengzhou", name="郑州市市场监督管理局", url=f"http://127.0.0.1:{port}", key_id=None,
+                  public_key=None, actor=SystemActor(name="tests"), now=clock.now())
+        session.commit()
+    iid = county_incident(users, clock)
+    report = file_report(users["leader"], iid)
+    send(app)
+    item = report_item(page(browser("leader"), f"/incidents/{iid}"), report["id"])
+    city = recipient_row(item, "city_bureau")
+    retry = (clock.now() + timedelta(seconds=5)).astimezone(wiring.plan.tz)
+    assert "排队中（已尝试 1 次：无法连接对方服务器（peer_unreachable））" in city, city
+    assert f"下次重试 {retry:%Y-%m-%d %H:%M:%S}" in city and "尚未送达" in city
+
+    # The station's initial report goes to its township government by phone: the station records the call.
+    station_iid = ok(users["station"].post("/api/v1/incidents", json=incident_payload(
+        discovered_at=iso(clock.now()))), 201).get_json()["id"]
+    initial = file_report(users["station"], station_iid, kind="initial", body="20人就医，已核实")
+    station = signed_in_client(app, users["station"].id)
+    item = report_item(page(station, f"/incidents/{station_iid}"), initial["id"])
+    assert "城关镇人民政府" in recipient_row(item, "local_government")
+    assert "本系统" in recipient_row(item, "bureau") and "本系统即时送达" in recipient_row(item, "bureau")
+    form = re.search(r'<details class="action recipient-action" data-recipient="local_government">.*?</details>', item,
+                     re.S).group(0)
+    assert "登记送达：城关镇人民政府" in form and '<option value="phone" selected>' in form
+    assert 'data-recipient="bureau"' not in item.split("</table>", 1)[1]  # nothing to record for this bureau itself
+    r = station.post(f"/api/v1/reports/{initial['id']}/recipients/local_government/delivery",
+                     json={"channel": "phone", "reference": "电话告知镇政府值班室"}, headers={"X-CSRF-Token": "t"})
+    assert r.status_code == 200, r.get_json()
+    assert by_kind(r.get_json()["incident"]["deadlines"])["initial_report"]["status"] == "met"
 
 
 # --- two bureaus: the county's report reaches the city's Yingji -----------------------------------------

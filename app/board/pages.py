@@ -123,8 +123,8 @@ def _office_desk(user, department: str, plan) -> dict:
     if user.role in permissions.ACTION_ROLES["receive"]:
         rows = inbox.pending(session)
         out["inbound"] = [presenters.inbound_view(session, row) for row in rows]
-        out["inbound_js"] = [{**inbox.as_dict(row), "sender_name": inbox.as_dict(row)["sender_name"] or row.sender}
-                             for row in rows]
+        out["inbound_js"] = [{k: v for k, v in view.items() if k not in ("received", "sent", "receipt")}
+                             for view in out["inbound"]]
         out["report_kinds"] = dict(labels.REPORT_KIND)
     return out
 

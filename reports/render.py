@@ -277,13 +277,15 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
                           "不予确认的，始终按录入时间计算。", s.small))
     else:
         story.append(empty("期间没有补录的报告。"))
-    story.append(heading("五、书面报告报送情况（上报政府和市局）"))
+    story.append(heading("五、报告送达与签收情况（初报、局报告、续报和书面报告报送情况）"))
     if doc.get("written"):
-        story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象及收到时间"],
-                                [[f"{w['number']}\n{w['title']}", w["name"], t(w["due_at"]), w["state"], w["recipients"]]
-                                 for w in doc["written"]], [0.22, 0.16, 0.13, 0.13, 0.36]))
+        story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象：方式、收到时间、凭证、签收"],
+                                [[f"{w['number']}\n{w['title']}",
+                                  "\n".join(x for x in (w["name"], w.get("document"), w.get("signed")) if x),
+                                  t(w["due_at"]), w["state"], w["recipients"]]
+                                 for w in doc["written"]], [0.2, 0.18, 0.12, 0.12, 0.38]))
     else:
-        story.append(empty("期间没有应上报的书面报告。"))
+        story.append(empty("期间没有应报送的报告。"))
     story += _closed_without_response(doc.get("closed_without_response") or [])
     return pdf.render(story, meta_of(doc, reference))
 

@@ -134,7 +134,24 @@ def accountability_doc(rows: int = 2000, units: int = 10) -> dict:
                 {"kind": "not_activated", "name": "决定不启动响应", "count": 1, "numbers": ["YJ2026-00007"]},
                 {"kind": "false_report", "name": "不属实", "count": 2, "numbers": ["YJ2026-00009", "YJ2026-00012"]},
                 {"kind": "duplicate", "name": "重复登记", "count": 0, "numbers": []}],
+            "written": written_sample(),
             **inaction_sample(units)}
+
+
+def written_sample() -> list[dict]:
+    """Return the sheet's reports and their recipients: sent to another bureau's Yingji and signed for, recorded by
+    fax (a 补录), one whose sending failed, one waiting for its sign-off."""
+    return [
+        {"number": "YJ2026-00001", "title": "某学校食堂疑似食物中毒", "name": "局报告", "due_at": _iso(30),
+         "outcome": "late", "state": "迟报 12分钟", "document": "中市监〔2026〕1号", "signed": "签发 王五 2026-11-20 09:40",
+         "recipients": "中牟县人民政府：2026-11-20 09:42 政务内网（政务内网回执 ZM-2026-001）\n"
+                       "郑州市市场监督管理局：2026-11-20 09:41 应急指挥系统（局际）（17），2026-11-20 09:45 签收（郑州市局值班员）\n"
+                       "河南省市场监督管理局（越级）：2026-11-20 10:05 应急指挥系统（局际）/实际：传真（传真 0371-65000000），补录·待确认"},
+        {"number": "YJ2026-00001", "title": "某学校食堂疑似食物中毒", "name": "续报（第1次）", "due_at": _iso(1440),
+         "outcome": "running", "state": "进行中", "document": None, "signed": "待签发",
+         "recipients": "中牟县人民政府：尚未送达（政务内网）\n"
+                       "郑州市市场监督管理局：尚未送达（应急指挥系统（局际），发送失败：单位“zhengzhou”未登记地址或已停用）"},
+    ]
 
 
 def inaction_sample(units: int) -> dict:

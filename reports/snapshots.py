@@ -71,19 +71,36 @@ def _fmt(plan: Plan):
 
 
 def recipients_text(recipients: list[dict], fmt) -> str:
-    """Say who has a report and when, how and with what reference: one line per recipient the plan names."""
+    """Say who has a report and when, how and with what reference, and who signed for it: one line per recipient."""
     lines = []
     for r in recipients:
+        how = r.get("planned_channel_name") or r.get("channel_name") or ""
+        if r.get("channel") and r.get("planned_channel") and r["channel"] != r["planned_channel"]:
+            how += f"/实际：{r['channel_name']}"
         if r["returned_at"]:
             state = f"{fmt(r['delivered_at'])} 收到，{fmt(r['returned_at'])} 退回：{r['return_reason']}"
         elif r["delivered_at"]:
-            state = f"{fmt(r['delivered_at'])} {r['channel_name']}（{r['reference']}）"
+            state = f"{fmt(r['delivered_at'])} {how or r['channel_name']}（{r['reference']}）"
             if r["claim"]:
                 state += f"，补录·{r['claim']['status_name']}"
         else:
-            state = "尚未送达"
-        lines.append(f"{r['name']}：{state}")
+            state = f"尚未送达（{how}" + _sending_text(r.get("dispatch")) + "）" if how else "尚未送达"
+        if r.get("receipt_at"):
+            state += f"，{fmt(r['receipt_at'])} 签收" + (f"（{r['receipt_by']}）" if r.get("receipt_by") else "")
+        name = r["name"] + ("（越级）" if r.get("skip_level") else "")
+        lines.append(f"{name}：{state}")
     return "\n".join(lines)
+
+
+def _sending_text(dispatch: dict | None) -> str:
+    """Say where a recipient's automatic sending stands: ，排队发送中 / ，发送失败：reason (nothing: a person records it)."""
+    if not dispatch:
+        return ""
+    if dispatch["status"] == "queued":
+        return "，排队发送中" + (f"，已尝试 {dispatch['attempts']} 次" if dispatch["attempts"] else "")
+    if dispatch["status"] == "failed":
+        return f"，发送失败：{dispatch['last_error'] or '原因不明'}"
+    return ""
 
 
 def clock_item(row, plan: Plan, now: datetime) -> dict:
@@ -369,16 +386,23 @@ def _backdated_row(item: dict, plan: Plan) -> dict:
 
 
 def _written_reports(acc: dict, plan: Plan) -> list[dict]:
-    """The written reports after the end (each clock owed to named recipients) with who got them when."""
+    """The reports each clock was owed to named recipients (initial, bureau, progress, written) with who got them,
+    how, when, and who signed for them; its document number and sign-off."""
     fmt = _fmt(plan)
     out = []
     for row in acc["by_incident"]:
         for item in row["deadlines"]:
             if not (item["report"] and item["report"]["recipients"]):
                 continue
+            report = item["report"]
+            sign = report.get("sign_off")
+            document = (report.get("document") or {}).get("number")
             out.append({"number": item["incident_number"], "title": row["title"], "name": item["name"],
                         "due_at": item["due_at"], "outcome": item["outcome"],
-                        "state": wording_outcome(item), "recipients": recipients_text(item["report"]["recipients"], fmt)})
+                        "state": wording_outcome(item), "recipients": recipients_text(report["recipients"], fmt),
+                        "document": document,
+                        "signed": (f"签发 {sign['signed_by'] or '—'} {fmt(sign['signed_at'])}"
+                                   if sign and sign["signed_at"] else "待签发" if sign else None)})
     return out
 
 

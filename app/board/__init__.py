@@ -78,6 +78,12 @@ def may_decide_decline(user) -> bool:
     return presenters.may_decide_decline(user)
 
 
+@bp.app_template_global("dispatch_alert_text")
+def dispatch_alert_text(d: dict) -> str:
+    """Say a report's sending refused for good, as the office's board alerts it."""
+    return presenters.dispatch_alert_text(d)
+
+
 @bp.app_template_global("may_register")
 def may_register(user) -> bool:
     """Tell whether the user's role may register an incident (the header's link)."""

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
-from incidents.response import claims, command_hq, dispositions
+from incidents.response import claims, command_hq, dispositions, documents
 from incidents.people import duty, permissions
 from incidents.response.assignments import ASSIGNING_ROLES
 from incidents.kernel.errors import Forbidden
@@ -24,7 +24,7 @@ from incidents.models import (
 )
 from incidents.people.permissions import ACTION_ROLES
 from incidents.plan import REPORT_KINDS, Plan
-from incidents.plan.model import DELIVERY_CHANNELS
+from incidents.plan.model import RECORDED_CHANNELS
 from incidents.kernel.roles import ROLES, STATION
 from incidents.response.service import TEXT_FIELDS
 from app.board.presenters import level_view
@@ -90,7 +90,17 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         # The written report's deliveries and returns, and the judgement of a 补录.
         "deliver": not watch and _may(user, "deliver", incident, plan),
         "review_claims": not watch and claims.may_judge(user, plan),
-        "channels": [{"code": k, "name": v} for k, v in DELIVERY_CHANNELS.items()],
+        # Only the channels a person records: what Yingji sends itself is recorded by Yingji.
+        "channels": [{"code": k, "name": v} for k, v in RECORDED_CHANNELS.items()],
+        "user_id": user.id,
+        # 签发: the kinds of report this role signs off (a closed or withdrawn incident's reports stay unsigned).
+        "sign_kinds": [k for k in REPORT_KINDS if not watch and incident.status not in (CLOSED, WITHDRAWN)
+                       and documents.may_sign(user, plan, k)],
+        # 越级上报: whom the reports this role files then reach as well (the generic form's, the written one's).
+        "skip_level": _skip_level(plan, [k["kind"] for k in kinds if k["kind"] != "closing"]),
+        "skip_level_closing": _skip_level(plan, [k["kind"] for k in kinds if k["kind"] == "closing"]),
+        # 签收 of the reports other bureaus sent about this incident.
+        "receive": _may(user, "receive", incident, plan),
         "evidence_kinds": [{"code": k, "name": v} for k, v in labels.EVIDENCE_KIND.items()],
         # Closing without a response (未启动响应即关闭): the kinds this role may record; the form shows while registered.
         "close_kinds": [{"kind": k, "name": labels.WITHDRAW_KIND[k]} for k in dispositions.CLOSE_KINDS
@@ -108,6 +118,18 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "hq_named": hq is not None,
         "hq_people": _hq_people(session) if name_hq else None,
     }
+
+
+def _skip_level(plan: Plan, kinds: list[str]) -> str:
+    """Say whom a 越级上报 reaches as well, kinds with the same recipients together: 局报告、续报：河南省市场监督管理局."""
+    groups: dict[str, list[str]] = {}
+    for kind in kinds:
+        names = "、".join(r.name for r in plan.reports.skip_level_of(kind))
+        if names:
+            groups.setdefault(names, []).append(labels.REPORT_KIND.get(kind, kind))
+    if len(groups) == 1 and len(kinds) == 1:
+        return next(iter(groups))
+    return "；".join(f"{'、'.join(k)}：{names}" for names, k in groups.items())
 
 
 def _originals(session: Session, incident: Incident) -> list[dict]:

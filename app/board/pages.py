@@ -18,7 +18,8 @@ from app.auth import current_user, page_login_required
 from app.board import bp, common, escalation_presenters, incident_forms, localtime, plan_zone, presenters
 from app.calendar import calendar_for
 from app.extensions import db, now, yingji
-from incidents.response import accountability, holiday_watch, service
+from incidents.kernel import labels
+from incidents.response import accountability, holiday_watch, inbox, sending, service
 from incidents.records import snapshots
 from incidents.people import permissions
 from incidents.response.assignments import for_department
@@ -100,9 +101,32 @@ def duty_board():
                                                   keep_done=CLOSED_KEPT)
     data["may_ack"] = _may_ack_escalations(user, department)
     cards = presenters.duty_clock_cards(open_incidents, department, moment)
+    office = _office_desk(user, department, plan)
+    # The script reads the 来文 and the refused sendings as the push gives them (ISO times).
+    data.update({k: office[k] for k in ("inbound_js", "failed_dispatches_js", "report_kinds") if k in office})
     return render_template("duty.html", department=department, department_name=plan.department(department).name,
                            cards=cards, page_data=data, now=moment, now_js=presenters.js_time(moment), active="duty",
-                           pending=sum(1 for a in rows if a.status == "pushed"))
+                           pending=sum(1 for a in rows if a.status == "pushed"), office=office)
+
+
+def _office_desk(user, department: str, plan) -> dict:
+    """Return what the office's own board adds: reports from other bureaus to sign for (来文) and sendings refused.
+
+    Empty on every other department's board; the 来文 only for a role that signs for them (签收).
+    """
+    if department != plan.office_department:
+        return {}
+    session = db()
+    failed = sending.failed_undelivered(session)
+    out: dict = {"failed_dispatches": [{**d, "failed": presenters.parse_time(d["failed_at"])} for d in failed],
+                 "failed_dispatches_js": failed}
+    if user.role in permissions.ACTION_ROLES["receive"]:
+        rows = inbox.pending(session)
+        out["inbound"] = [presenters.inbound_view(session, row) for row in rows]
+        out["inbound_js"] = [{k: v for k, v in view.items() if k not in ("received", "sent", "receipt")}
+                             for view in out["inbound"]]
+        out["report_kinds"] = dict(labels.REPORT_KIND)
+    return out
 
 
 def _may_ack_escalations(user, department: str) -> bool:

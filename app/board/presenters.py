@@ -5,6 +5,7 @@ time); they never look codes up in the plan themselves.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.records import wording
-from incidents.response import accountability, command_hq, dispositions, incident_view
+from incidents.response import accountability, command_hq, dispositions, inbox, incident_view
 from incidents.people import permissions
 from incidents.response.assignments import DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
@@ -21,8 +22,9 @@ from incidents.models import (
     ARCHIVED,
     ASSIGNMENT_STATUSES,
     CANCELLED,
-    DECLINE_REQUESTED,
     DECLINED,
+    DECLINE_REQUESTED,
+    FAILED,
     FINISHED,
     HOLIDAY_WATCH,
     LATE,
@@ -31,12 +33,17 @@ from incidents.models import (
     OVERDUE,
     PENDING,
     PUSHED,
+    QUEUED,
+    SENT,
     Assignment,
     Deadline,
+    InboundReport,
     Incident,
+    User,
 )
 from incidents.plan import LEVEL_CODES, Plan
-from incidents.kernel.roles import DUTY_OFFICER
+from incidents.kernel.roles import COMMANDER, DUTY_OFFICER, LEADER, ROLES
+from incidents.plan.model import INTERNAL
 from incidents.response.service import plan_of
 
 
@@ -234,7 +241,7 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
     """Return everything the incident page shows: facts, levels, reports, clocks, audit, accountability."""
     plan = plan_of(incident)
     names = incident_view.people_of(session, incident)
-    reports = [{**r, "entered_later": (r["entered_at"] - r["submitted_at"]).total_seconds() >= 60}
+    reports = [report_view({**r, "entered_later": (r["entered_at"] - r["submitted_at"]).total_seconds() >= 60})
                for r in incident_view.report_entries(incident, plan, names)]
     report_kinds = {r["id"]: r["kind_name"] for r in reports}
     levels = incident_view.level_entries(incident, plan, names)
@@ -272,7 +279,90 @@ def incident_detail(session: Session, incident: Incident, now: datetime, fmt) ->
         "audit": incident_view.timeline(session, incident, plan, lambda value: fmt(parse_time(value), zone=False)),
         "accountability": accountability_view(acc, plan),
         "command_hq": hq_panel(session, incident, plan),
+        # Opened for another bureau's incident (局际报送): where it came from, and the reports that came.
+        "origins": inbox.origins(session, incident.id),
+        "inbound": [inbound_view(session, row) for row in inbox.of_incident(session, incident.id)],
     }
+
+
+# --- reports as documents (签发, 文号), their recipients, and reports from other bureaus ------------
+
+# Who signs off, as the plan's text says it (须由领导小组签发).
+SIGNER_NAMES = {LEADER: "领导小组", COMMANDER: "专项应急指挥部"}
+DISPATCH_STATE = {QUEUED: "排队中", SENT: "已送达", FAILED: "发送失败"}
+
+
+def signers_text(roles) -> str:
+    """Say who may sign a report off: 领导小组, 领导小组或专项应急指挥部."""
+    return "或".join(SIGNER_NAMES.get(r, ROLES.get(r, r)) for r in roles)
+
+
+def dispatch_view(d: dict | None, delivered: bool) -> dict | None:
+    """Say where a recipient's automatic sending stands: 排队中 (and the next retry), 已送达, 发送失败：reason."""
+    if d is None:
+        return None
+    status = d["status"]
+    retry = None
+    if status == QUEUED:
+        text = "排队中"
+        if d["attempts"] and d["last_error"]:
+            text += f"（已尝试 {d['attempts']} 次：{d['last_error']}）"
+            retry = parse_time(d["next_attempt_at"])
+    elif status == SENT:
+        text = "已送达"
+    elif delivered:
+        text = "已停止自动发送（已以其他方式送达）"
+    else:
+        text = f"发送失败：{d['last_error'] or '原因不明'}"
+    return {"status": status, "state": DISPATCH_STATE.get(status, status), "text": text, "retry_at": retry,
+            "attempts": d["attempts"], "target": d["target"]}
+
+
+def recipient_view(rc: dict) -> dict:
+    """Return one recipient of a report for the page: how it goes, when it got it, its 签收, its sending."""
+    delivered = parse_time(rc["delivered_at"])
+    actual = rc["channel"]
+    claim = rc.get("claim")
+    return {
+        **rc, "delivered": delivered, "recorded": parse_time(rc["recorded_at"]),
+        "returned": parse_time(rc["returned_at"]), "receipt": parse_time(rc["receipt_at"]),
+        "how_planned": rc["planned_channel_name"] or rc["channel_name"] or "—",
+        # The channel it actually went by, when it is not the plan's.
+        "how_actual": rc["channel_name"] if actual and actual != rc["planned_channel"] else None,
+        "backdated_mark": f"补录·{claim['status_name']}" if claim else None,
+        "sending": dispatch_view(rc.get("dispatch"), delivered is not None),
+        # A person may record it (另以传真、政务内网…送达) unless it is in this system or already has it.
+        "recordable": delivered is None and rc["returned_at"] is None and rc["planned_channel"] != INTERNAL,
+    }
+
+
+def report_view(entry: dict) -> dict:
+    """Return a report for the page: its recipients as a table, its sign-off and its document."""
+    sign = entry.get("sign_off")
+    sign_view = None
+    if sign:
+        sign_view = {"waiting": sign["waiting"], "roles": sign["roles"], "who": signers_text(sign["roles"]),
+                     "signed_at": parse_time(sign["signed_at"]), "signed_by": sign["signed_by"]}
+    return {**entry, "recipients": [recipient_view(rc) for rc in entry["recipients"]], "sign": sign_view,
+            "skip_level": any(rc["skip_level"] for rc in entry["recipients"])}
+
+
+DISPATCH_TAIL = "请以其他方式报送并登记"
+
+
+def dispatch_alert_text(d: dict) -> str:
+    """Say a sending refused for good: 报送郑州市市场监督管理局失败：…，请以其他方式报送并登记 (inbox.js says the same)."""
+    error = re.sub(r"[，,]?\s*请以其他方式报送并登记。?$", "", str(d.get("error") or "原因不明"))
+    return f"报送{d.get('recipient_name') or d.get('target')}失败：{error}，{DISPATCH_TAIL}"
+
+
+def inbound_view(session: Session, row: InboundReport) -> dict:
+    """Return a report from another bureau for the pages: sender, kind, title, number, when, its 签收."""
+    data = inbox.as_dict(row)
+    by = session.get(User, row.receipt_by_id) if row.receipt_by_id else None
+    return {**data, "kind_name": labels.REPORT_KIND.get(row.kind, row.kind), "received": row.received_at,
+            "sent": row.sent_at, "receipt": row.receipt_at, "receipt_by": by.name if by else None,
+            "has_pdf": row.sha256 is not None, "sender_name": data["sender_name"] or row.sender}
 
 
 def hq_panel(session: Session, incident: Incident, plan: Plan) -> dict | None:
@@ -337,8 +427,10 @@ def accountability_view(data: dict, plan: Plan) -> dict:
                 "outcome_name": labels.OUTCOME[item["outcome"]] + (
                     f" {item['late_by']}" if item["outcome"] == "late" else
                     f"（已超 {item['overdue_by']}）" if item["outcome"] == "missed" else ""),
-                "recipients": [{**r, "delivered": parse_time(r["delivered_at"]), "returned": parse_time(r["returned_at"])}
-                               for r in item["report"]["recipients"]]}
+                "kind_name": labels.REPORT_KIND.get(item["report"]["kind"], item["report"]["kind"]),
+                "document": item["report"]["document"], "skip_level_reason": item["report"]["skip_level_reason"],
+                "sign": report_view({**item["report"], "recipients": []})["sign"],
+                "recipients": [recipient_view(r) for r in item["report"]["recipients"]]}
                for row in data["by_incident"] for item in row["deadlines"]
                if item["report"] and item["report"]["recipients"]]
     backdated = [{**b, "claimed": parse_time(b["claimed_at"]), "entered": parse_time(b["entered_at"]),

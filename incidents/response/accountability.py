@@ -24,6 +24,7 @@ from incidents.models import (
     Report,
     ReportRecipient,
 )
+from incidents.plan import REPORT_KINDS
 from incidents.response import dispositions, inaction, report_record
 from incidents.response.service import plan_of
 
@@ -123,26 +124,42 @@ def _backdated(items: list[dict]) -> dict:
 
 
 def _reports(session: Session, rows: list[Deadline]) -> dict:
-    """Load, in two queries, the reports that satisfied the clocks and the written reports still on their way."""
+    """Load, in a few queries, the reports that satisfied the clocks and the reports still on their way to
+    their recipients (every report the plan sends to named recipients, not only the written one)."""
     ids = {r.satisfied_by_report_id for r in rows if r.satisfied_by_report_id}
     by_id = {r.id: r for r in session.scalars(
         select(Report).where(Report.id.in_(ids or {-1}))
         .options(selectinload(Report.review), selectinload(Report.recipients).selectinload(ReportRecipient.review)))}
     # A clock owed to named recipients shows the latest report sent for it even before everyone has it.
-    waiting = {r.incident_id for r in rows if r.satisfied_by_report_id is None and r.kind == "closing_report"}
+    waiting = {(r.incident_id, kind) for r in rows if r.satisfied_by_report_id is None
+               for kind in (_report_kind(r),) if kind}
+    incidents = {i for i, _ in waiting}
+    used = set(session.scalars(select(Deadline.satisfied_by_report_id).where(
+        Deadline.incident_id.in_(incidents or {-1}), Deadline.satisfied_by_report_id.is_not(None))))
     latest = {}
     for report in session.scalars(
-            select(Report).where(Report.incident_id.in_(waiting or {-1}), Report.kind == "closing")
+            select(Report).where(Report.incident_id.in_(incidents or {-1}),
+                                 Report.kind.in_({k for _, k in waiting} or {""}))
             .order_by(Report.id).options(selectinload(Report.review),
                                          selectinload(Report.recipients).selectinload(ReportRecipient.review))):
-        latest[report.incident_id] = report
-    return {"by_id": by_id, "latest_closing": latest}
+        if (report.incident_id, report.kind) in waiting and report.recipients and report.id not in used:
+            latest[(report.incident_id, report.kind)] = report
+    return {"by_id": by_id, "latest": latest}
+
+
+def _report_kind(row: Deadline) -> str | None:
+    """Return the kind of report that satisfies a clock (None: a measure)."""
+    try:
+        kind = plan_of(row.incident).clock(row.kind).satisfied_by
+    except KeyError:
+        return None
+    return kind if kind in REPORT_KINDS else None
 
 
 def _report_of(session: Session, row: Deadline, reports: dict) -> dict | None:
     report = reports["by_id"].get(row.satisfied_by_report_id) if row.satisfied_by_report_id else None
-    if report is None and row.kind == "closing_report":
-        report = reports["latest_closing"].get(row.incident_id)
+    if report is None and row.satisfied_by_report_id is None:
+        report = reports["latest"].get((row.incident_id, _report_kind(row)))
     if report is None:
         return None
     out = {"id": report.id, "kind": report.kind, **report_record.record(session, report)}

@@ -252,17 +252,32 @@ def pending(session: Session, *, limit: int = 200) -> list[InboundReport]:
                                 .order_by(InboundReport.received_at, InboundReport.id).limit(limit)))
 
 
+def origins(session: Session, incident_id: int) -> list[dict]:
+    """Return the other bureaus' incidents a local incident was opened for: who, and its number there."""
+    links = session.scalars(select(IncidentLink).where(IncidentLink.incident_id == incident_id)
+                            .order_by(IncidentLink.id))
+    out = []
+    for link in links:
+        peer = session.scalar(select(Peer).where(Peer.code == link.peer))
+        name = peer.name if peer is not None else None
+        if name is None:  # a bureau no longer registered: the name its own reports gave
+            first = session.scalar(select(InboundReport).where(InboundReport.sender == link.peer,
+                                                               InboundReport.incident_id == incident_id).limit(1))
+            name = (first.payload or {}).get("sender_name") if first is not None else None
+        out.append({"peer": link.peer, "name": name or link.peer, "remote_number": link.remote_number,
+                    "remote_incident_id": link.remote_incident_id, "linked_at": iso(link.created_at)})
+    return out
+
+
 def link_of(session: Session, incident_id: int) -> dict | None:
     """Return the other bureau whose report opened this incident here, and its number there (None: our own)."""
-    link = session.scalar(select(IncidentLink).where(IncidentLink.incident_id == incident_id)
-                          .order_by(IncidentLink.id).limit(1))
-    if link is None:
+    found = origins(session, incident_id)
+    if not found:
         return None
-    peer = session.scalar(select(Peer).where(Peer.code == link.peer))
-    return {"peer": link.peer, "peer_name": peer.name if peer else None, "remote_number": link.remote_number}
+    return {"peer": found[0]["peer"], "peer_name": found[0]["name"], "remote_number": found[0]["remote_number"]}
 
 
 def of_incident(session: Session, incident_id: int) -> list[InboundReport]:
-    """Return the reports other bureaus sent about an incident here, oldest first."""
+    """Return the reports from other bureaus that joined a local incident, oldest first."""
     return list(session.scalars(select(InboundReport).where(InboundReport.incident_id == incident_id)
                                 .order_by(InboundReport.received_at, InboundReport.id)))

@@ -62,7 +62,8 @@ def _clock_mark(row: Deadline) -> str | None:
 
 
 def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:
-    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients."""
+    """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients,
+    its sign-off (签发), the document it went out as and its 越级上报 reason."""
     out = []
     for r in incident.reports:
         record = report_record.record(object_session(r), r)
@@ -70,9 +71,12 @@ def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> li
             "id": r.id, "kind": r.kind, "kind_name": labels.REPORT_KIND.get(r.kind, r.kind),
             "measure": labels.clock_name(plan, r.measure) if r.measure else None, "body": r.body,
             "submitted_at": r.submitted_at, "entered_at": r.entered_at,
-            "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
+            # No person: the system filed it (another bureau's report, filed here as it arrived).
+            "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}") if r.submitted_by_id else "系统自动登记",
             "backdated": r.backdated, "claim": record["claim"], "mark": report_record.backdated_label(record),
-            "recipients": record["recipients"],
+            "recipients": record["recipients"], "submitted_by_id": r.submitted_by_id,
+            "sign_off": record["sign_off"], "document": record["document"],
+            "skip_level_reason": record["skip_level_reason"],
         })
     return out
 

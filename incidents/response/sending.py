@@ -19,6 +19,7 @@ from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.batches import claim
 from incidents.kernel.moments import iso
 from incidents.models import (
+    CLOSED,
     DISPATCH_RECEIPT,
     DISPATCH_REPORT,
     FAILED,
@@ -30,6 +31,7 @@ from incidents.models import (
     ReportDocument,
     ReportRecipient,
     User,
+    WITHDRAWN,
 )
 from incidents.plan import Plan
 from incidents.plan.model import EMAIL, INTERNAL, YINGJI, Recipient
@@ -210,7 +212,8 @@ def record_failure(session: Session, dispatch_id: int, *, error: str, permanent:
     if row.recipient_id is not None:
         recipient = session.get(ReportRecipient, row.recipient_id)
         incident_id = recipient.report.incident_id
-        what.update(report_id=recipient.report_id, recipient=recipient.code, recipient_name=recipient.name)
+        what.update(report_id=recipient.report_id, recipient=recipient.code, recipient_name=recipient.name,
+                    incident_id=incident_id)
         plan = plan_of(recipient.report.incident)
         board_events.publish(session, rooms={department_room(plan.office_department)}, event_name="dispatch",
                              payload={"what": "failed", **what}, at=now)
@@ -239,3 +242,26 @@ def as_dict(row: Dispatch | None) -> dict | None:
     return {"id": row.id, "channel": row.channel, "target": row.target, "status": row.status,
             "attempts": row.attempts, "next_attempt_at": iso(row.next_attempt_at), "last_error": row.last_error,
             "done_at": iso(row.done_at)}
+
+
+def failed_undelivered(session: Session, *, limit: int = 50) -> list[dict]:
+    """Return the reports' dispatches refused for good whose recipient still lacks the report, newest first.
+
+    What the office must still send another way and record (the board's alerts after a reload).
+    """
+    rows = session.execute(
+        select(Dispatch, ReportRecipient).join(ReportRecipient, ReportRecipient.id == Dispatch.recipient_id)
+        .where(Dispatch.kind == DISPATCH_REPORT, Dispatch.status == FAILED, ReportRecipient.delivered_at.is_(None),
+               ReportRecipient.returned_at.is_(None))
+        .order_by(Dispatch.done_at.desc(), Dispatch.id.desc()).limit(limit))
+    out = []
+    for dispatch, recipient in rows:
+        if of_recipient(session, recipient.id).id != dispatch.id:
+            continue  # a later dispatch to the same recipient speaks for it
+        if recipient.report.incident.status in (WITHDRAWN, CLOSED):
+            continue  # nothing is owed for an incident withdrawn or closed
+        out.append({"dispatch_id": dispatch.id, "channel": dispatch.channel, "target": dispatch.target,
+                    "error": dispatch.last_error, "failed_at": iso(dispatch.done_at), "report_id": recipient.report_id,
+                    "recipient": recipient.code, "recipient_name": recipient.name,
+                    "incident_id": recipient.report.incident_id})
+    return out

@@ -91,13 +91,14 @@ def _flask(env: dict, *args: str, timeout: float = 60) -> str:
     return done.stdout
 
 
-def _create_users(database_url: str, users=USERS) -> dict[str, str]:
+def _create_users(database_url: str, users=USERS, plan_file: str | None = None) -> dict[str, str]:
     """Create the users as the test fixtures do (fixed password, no forced change); return their tokens.
 
     `flask users create` takes no password on the command line, and a password it sets must be
     changed at the first login.
     """
-    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "browser-tests", "SCHEDULER": "off"})
+    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "browser-tests", "SCHEDULER": "off",
+                              **({"PLAN_FILE": plan_file} if plan_file else {})})
     tokens = {}
     try:
         wiring = application.extensions["yingji"]
@@ -112,16 +113,21 @@ def _create_users(database_url: str, users=USERS) -> dict[str, str]:
     return tokens
 
 
-def start_server(database_url: str, folder: Path) -> Server:
-    """Migrate the database, create the users, start `flask serve` and wait until it answers."""
+def start_server(database_url: str, folder: Path, extra_env: dict | None = None) -> Server:
+    """Migrate the database, create the users, start `flask serve` and wait until it answers.
+
+    `extra_env` adds to the server's environment (a message queue, a plan file: PLAN_FILE is used for
+    the users too).
+    """
     if not SOCKET_IO_CLIENT.exists():
         raise RuntimeError(f"{SOCKET_IO_CLIENT} is missing: `make install` copies it from node_modules (npm ci)")
     env = {**os.environ, "DATABASE_URL": database_url, "YINGJI_INSTANCE": str(folder), "SECRET_KEY": "browser-tests",
            "SCHEDULER": "inprocess", "PYTHONUNBUFFERED": "1",
            "TWO_FACTOR_ROLES": ""}  # the fixture users are not forced to enrol a second factor
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
+    env.update(extra_env or {})
     _flask(env, "db", "upgrade")
-    tokens = _create_users(database_url)
+    tokens = _create_users(database_url, plan_file=(extra_env or {}).get("PLAN_FILE"))
     port = _free_port()
     log = folder / "server.log"
     with open(log, "wb") as out:

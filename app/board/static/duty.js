@@ -1,7 +1,7 @@
 /* Yingji duty board (值班看板) of one department: live, never reloaded.
  *
- * - Assignments arrive by push; a new one beeps (Web Audio, once the officer has enabled
- *   sound: browsers need a click first) and stays in the banner until it is acknowledged.
+ * - Assignments arrive by push; a new one beeps (sound.js: Web Audio, once the officer has
+ *   enabled sound: browsers need a click first) and stays in the banner until it is acknowledged.
  *   Each card calls the API: 签收 (ack), 办理中 (progress, with a note), 完成 (done, with a
  *   note), 否定报备 (decline, with a reason).
  * - The clocks of the department's incidents count down (amber at their first warning, red
@@ -11,6 +11,7 @@
  * - Escalations (escalation.js): each assignment card says where its escalation stands
  *   (已短信通知 王值班 · 02:14, 已签收 …); the department's clocks about to run out or run out
  *   have their own list with 签收提醒, which stops the SMS and calls still to come.
+ * - Every event is handed to the functions in YJ.boardHooks as well (the office's 来文 panel).
  */
 (function () {
   "use strict";
@@ -29,49 +30,11 @@
     decline: { label: "否定报备", field: "reason", prompt: "否定报备理由", ok: "已否定报备" }
   };
 
-  var data, plan, dept, items = {}, list, closed, audio = null, esc = null;
+  var data, plan, dept, items = {}, list, closed, esc = null;
 
-  // --- sound ------------------------------------------------------------------------------
+  // --- sound (sound.js) --------------------------------------------------------------------
 
-  function soundReady() { return !!audio && audio.state === "running"; }
-
-  function showSoundState() {
-    var button = document.getElementById("sound-on"), label = document.getElementById("sound-state");
-    button.hidden = soundReady();
-    label.hidden = !soundReady();
-  }
-
-  function beep() {
-    var count = (parseInt(document.body.getAttribute("data-beeps"), 10) || 0) + 1;
-    document.body.setAttribute("data-beeps", String(count)); // what a test (or a person) can check
-    if (!soundReady()) return;
-    var t0 = audio.currentTime;
-    [0, 0.28].forEach(function (at) {
-      var osc = audio.createOscillator(), gain = audio.createGain();
-      osc.type = "sine";
-      osc.frequency.value = 880;
-      gain.gain.setValueAtTime(0.0001, t0 + at);
-      gain.gain.exponentialRampToValueAtTime(0.35, t0 + at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.2);
-      osc.connect(gain);
-      gain.connect(audio.destination);
-      osc.start(t0 + at);
-      osc.stop(t0 + at + 0.22);
-    });
-  }
-
-  function setUpSound() {
-    var Ctx = window.AudioContext || window.webkitAudioContext;
-    var button = document.getElementById("sound-on");
-    if (!Ctx) { button.hidden = true; return; }
-    try { audio = new Ctx(); } catch (e) { audio = null; }
-    if (audio) audio.addEventListener("statechange", showSoundState);
-    button.addEventListener("click", function () {
-      if (!audio) { try { audio = new Ctx(); } catch (e) { return; } }
-      audio.resume().then(function () { showSoundState(); beep(); });
-    });
-    showSoundState();
-  }
+  function beep() { YJ.sound.beep(); }
 
   // --- assignment cards ---------------------------------------------------------------------
 
@@ -441,6 +404,10 @@
 
   function onMessage(msg) {
     var d = msg.data || {};
+    // Other panels of the board (the office's 来文, inbox.js) hear every event too, in order and once.
+    (YJ.boardHooks || []).forEach(function (hook) {
+      try { hook(msg); } catch (e) { if (window.console) console.error(e); }
+    });
     if (msg.event === "assignment" && d.assignment) {
       upsert(d.assignment, d.what);
       if (d.assignment.department === dept) refreshClocks();
@@ -499,7 +466,7 @@
     (data.assignments || []).forEach(function (a) { items[a.id] = a; place(a); });
     counts();
     renderReminders();
-    setUpSound();
+    YJ.sound.setUp();
     loadRoster();
     setInterval(loadRoster, ROSTER_EVERY);
     setInterval(function () {

@@ -126,13 +126,14 @@
     });
   }
 
-  function start() {
-    document.querySelectorAll("form.api-form").forEach(function (form) {
-      form.addEventListener("submit", function (event) { submit(form, event); });
-      form.addEventListener("input", function () { say(form, ".form-ok", ""); });
-    });
-  }
-
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // Listened for on the document, not on each form: a section the incident page reads again and swaps in
+  // (its reports, with their 签发 and delivery forms) brings new forms that work at once.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.matches && form.matches("form.api-form")) submit(form, event);
+  });
+  document.addEventListener("input", function (event) {
+    var form = event.target && event.target.closest ? event.target.closest("form.api-form") : null;
+    if (form) say(form, ".form-ok", "");
+  });
 })();

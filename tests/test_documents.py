@@ -149,3 +149,23 @@ def test_a_backdated_station_report_reached_the_bureau_when_it_was_phoned_in_onc
     assert row["status"] == "met" and row["satisfied_at"] == iso(phoned) and row["judged_by"] == "delivery"
     bureau = recipients(ok(users["leader"].get(f"/api/v1/incidents/{iid}")).get_json()["reports"][0])["bureau"]
     assert bureau["judged_at"] == iso(phoned) and bureau["claim"]["status"] == "confirmed"
+
+
+def test_a_progress_report_that_counts_at_its_last_delivery_starts_the_next_round(users, clock):
+    iid = registered(users, clock, level="II", level_reason="重大")
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate"))
+    clock.advance(hours=5)
+    report = file(users["commander"], iid, "progress")
+    assert [d["cycle"] for d in clocks_of(users, iid, "progress_report")] == [0]
+    clock.advance(minutes=20)
+    for code in ("county_government", "city_bureau"):
+        ok(deliver(users["office"], report["id"], code))
+    first, second = clocks_of(users, iid, "progress_report")
+    assert first["status"] == "met" and first["satisfied_at"] == iso(clock.now())
+    # Ⅱ: every 3 days, the next one counted from the report that met this one.
+    assert second["status"] == "pending" and second["starts_at"] == iso(clock.now())
+
+
+def clocks_of(users, iid: int, kind: str) -> list[dict]:
+    rows = ok(users["leader"].get(f"/api/v1/incidents/{iid}")).get_json()["deadlines"]
+    return sorted((d for d in rows if d["kind"] == kind and d["status"] != "cancelled"), key=lambda d: d["cycle"])

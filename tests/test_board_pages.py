@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import User
-from tests.helpers import approve_summary, incident_payload, report_up
+from tests.helpers import approve_summary, file_report, incident_payload, report_up
 
 PASSWORD = "correct horse 9"
 
@@ -125,7 +125,7 @@ def test_index_groups_by_level_then_ungraded_and_colours_the_clocks(browser, use
     assert "state-overdue" in html and "已超时 00:05:00" in html and "超时未报" in html
 
     # Met and late clocks show their outcome.
-    users["station"].post(f"/api/v1/incidents/{ungraded['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(users["station"], ungraded["id"], "initial", "初报")
     html = page(client, "/")
     assert "迟报 5分钟" in html
 
@@ -135,8 +135,7 @@ def test_incident_page_shows_facts_clocks_reports_and_audit_in_chinese(browser, 
     inc = register(station, discovered_at="2026-11-20T01:00:00Z")
     iid = inc["id"]
     clock.advance(minutes=70)
-    r = station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报:食堂疑似食物中毒"})
-    assert r.status_code == 201
+    file_report(station, iid, "initial", "初报:食堂疑似食物中毒")
     office.post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "20人就医,属重大食物中毒"})
 
     html = page(browser("office", "office"), f"/incidents/{iid}")
@@ -193,7 +192,7 @@ def test_accountability_lists_a_late_report_with_its_lateness(browser, users, cl
     station = users["station"]
     inc = register(station)
     clock.advance(minutes=70)
-    station.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(station, inc["id"], "initial", "初报")
     clock.advance(minutes=45)  # the bureau's 30-minute clock is now missed
 
     html = page(browser("leader"), "/accountability")
@@ -212,7 +211,7 @@ def test_accountability_of_a_unit_bound_user_is_their_own_unit(browser, users, c
     station = users["station"]
     inc = register(station)
     clock.advance(minutes=70)
-    station.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(station, inc["id"], "initial", "初报")
 
     client = browser("station", "chengguan")
     html = page(client, "/accountability")
@@ -262,7 +261,7 @@ def test_archived_incidents_leave_the_board(browser, users):
     assert leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "已查处"}).status_code == 200
     client = browser("leader")
     assert "应急状态已结束" in page(client, "/")
-    report_up(office, iid)
+    report_up(office, iid, signer=leader)
     assert "已归档的事件" not in page(client, "/")
     html = page(client, f"/incidents/{iid}")
     assert "已归档" in html and "已查处" in html and "宣布应急状态结束" in html

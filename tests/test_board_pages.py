@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import User
-from tests.helpers import approve_summary, file_report, incident_payload, report_up
+from tests.helpers import approve_summary, file_report, incident_payload, report_up, signed_in_client
+from tests.test_reports_api import ok
 
 PASSWORD = "correct horse 9"
 
@@ -505,3 +506,29 @@ def test_the_board_scripts_are_served(app):
         body = r.get_data(as_text=True)
         assert ".innerHTML" not in body, name  # user text goes in with textContent only
         r.close()
+
+
+def test_the_incident_page_signs_a_report_off_and_records_its_deliveries(app, browser, users, clock):
+    office, leader, station = users["office"], users["leader"], users["station"]
+    iid = register(station)["id"]
+    # The station's report reached the bureau at once; the station that filed it records that it phoned the
+    # township; another user of the same station may not.
+    initial = file_report(station, iid, "initial", "初报", deliver=False)["report"]
+    township = f"/api/v1/reports/{initial['id']}/recipients/local_government/delivery"
+    html = page(signed_in_client(app, station.id), f"/incidents/{iid}")
+    assert township in html and f"/api/v1/reports/{initial['id']}/recipients/bureau/delivery" not in html
+    assert initial["document"]["number"] in html
+    assert township not in page(browser("station", "chengguan"), f"/incidents/{iid}")
+    # The office's bureau report waits for the leadership: the page says so, only a signer gets the form, and
+    # nothing can be recorded as delivered before it.
+    bureau = file_report(office, iid, "bureau", "局报告", deliver=False)["report"]
+    sign_url = f"/api/v1/reports/{bureau['id']}/sign-off"
+    delivery_url = f"/api/v1/reports/{bureau['id']}/recipients/county_government/delivery"
+    html = page(browser("office", "office"), f"/incidents/{iid}")
+    assert "待应急领导小组签发" in html and sign_url not in html and delivery_url not in html
+    html = page(browser("leader"), f"/incidents/{iid}")
+    assert sign_url in html
+    signed = ok(leader.post(sign_url, json={})).get_json()["report"]
+    html = page(browser("office", "office"), f"/incidents/{iid}")
+    assert "待应急领导小组签发" not in html and signed["document"]["number"] in html and "签发" in html
+    assert delivery_url in html and sign_url not in html

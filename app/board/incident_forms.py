@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
-from incidents.response import claims, command_hq, dispositions
+from incidents.response import claims, command_hq, dispositions, documents
 from incidents.people import duty, permissions
 from incidents.response.assignments import ASSIGNING_ROLES
 from incidents.kernel.errors import Forbidden
@@ -87,8 +87,11 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "correct": editable and _may(user, "correct", incident, plan)
         and (user.role != STATION or (incident.level is None and incident.status == REGISTERED)),
         "withdraw": editable and _may(user, "withdraw", incident, plan),
-        # The written report's deliveries and returns, and the judgement of a 补录.
+        # Reports' deliveries (the office and the leadership, or whoever filed the report), the written report's
+        # returns, the sign-off (签发) of the kinds this role signs, and the judgement of a 补录.
         "deliver": not watch and _may(user, "deliver", incident, plan),
+        "user_id": user.id,
+        "sign_kinds": [] if watch else [k for k in REPORT_KINDS if documents.may_sign(user, plan, k)],
         "review_claims": not watch and claims.may_judge(user, plan),
         "channels": [{"code": k, "name": v} for k, v in DELIVERY_CHANNELS.items()],
         "evidence_kinds": [{"code": k, "name": v} for k, v in labels.EVIDENCE_KIND.items()],

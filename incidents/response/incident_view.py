@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from incidents.kernel import labels
+from incidents.kernel.roles import ROLES
 from incidents.models import CANCELLED, LATE, AuditEntry, Deadline, Incident, User
 from incidents.plan import Plan
 from incidents.records import wording
@@ -72,9 +73,18 @@ def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> li
             "submitted_at": r.submitted_at, "entered_at": r.entered_at,
             "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}"),
             "backdated": r.backdated, "claim": record["claim"], "mark": report_record.backdated_label(record),
-            "recipients": record["recipients"],
+            "recipients": record["recipients"], "submitted_by_id": r.submitted_by_id, "document": record["document"],
+            # 签发: who signs it off (their roles' names) and whether it still waits for them.
+            "sign_off": _sign_off(record["sign_off"]),
         })
     return out
+
+
+def _sign_off(entry: dict | None) -> dict | None:
+    """Return a report's sign-off with the names of the roles that give it (None: the report goes as filed)."""
+    if entry is None:
+        return None
+    return {**entry, "role_names": "、".join(ROLES.get(r, r) for r in entry["roles"])}
 
 
 def level_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:

@@ -532,3 +532,9 @@ def test_the_incident_page_signs_a_report_off_and_records_its_deliveries(app, br
     html = page(browser("office", "office"), f"/incidents/{iid}")
     assert "待应急领导小组签发" not in html and signed["document"]["number"] in html and "签发" in html
     assert delivery_url in html and sign_url not in html
+    # The record says it in words: the sign-off, the number it went out as, whom it reached and how.
+    ok(office.post(delivery_url, json={"channel": "fax", "reference": "传真 0371-62100000"}))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page(browser("viewer"), f"/incidents/{iid}")))
+    assert "签发报告" in text and f"报告编号发出 {signed['document']['number']}" in text
+    assert "登记送达 中牟县人民政府，传真（传真 0371-62100000）" in text
+    assert "report.signed_off" not in text and "report.delivered" not in text

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.calendar import calendar_for
-from incidents.response import assignments, claims, closing, dispositions, flows, recipients, service
+from incidents.response import assignments, claims, closing, dispositions, flows, recipients, service, sign_off
 from incidents.response.closing import ClosingForm
 from incidents import complaints, escalation
 from incidents.people import duty
@@ -100,17 +100,33 @@ def load(app: Flask) -> Iterator[str]:
             measures_taken="封存留样食品和原料，暂停食堂供餐，配合卫健部门流调", casualties="23人就医，无危重，无死亡"))
         flows.grade(session, incident_id=inc.id, level="II", reason="集体性食物中毒，就医人数超过20人",
                       actor=people["office"], now=at(hours=5, minutes=10))
-        # The station phoned its initial report in at 5:20 ago and typed it in 20 minutes later (补录): the
-        # leadership confirms the claimed time on the bureau's duty phone log, so the claim judges the clock.
+        # The station phoned its initial report in to the bureau and to the township government at 5:20 ago and
+        # typed both in 20 minutes later (补录): the leadership confirms the claimed times on the duty phone logs,
+        # so the phoned time judges the clock.
         initial = flows.submit_report(session, incident_id=inc.id, kind="initial",
-                                      body="城关所初报：学校食堂疑似食物中毒，23人就医。（已于电话报告县局值班室，现补录）",
+                                      body="城关所初报：学校食堂疑似食物中毒，23人就医。（已于电话报告县局值班室和城关镇政府，现补录）",
                                       submitted_at=at(hours=5, minutes=20), actor=people["chengguan"],
                                       now=at(hours=5))
+        recipients.record_delivery(session, report_id=initial.id, code="local_government",
+                                   delivered_at=at(hours=5, minutes=20), channel="phone",
+                                   reference="电话报告城关镇党政办", actor=people["chengguan"], now=at(hours=5))
         claims.review(session, report_id=initial.id, decision="confirmed", evidence_kind="phone_log",
                       evidence_ref="县局值班电话记录：城关所来电报告", note=None, actor=people["leader"],
                       now=at(hours=4, minutes=50))
-        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话并书面报告县政府和市市场监管局。",
-                              submitted_at=at(hours=4, minutes=40), actor=people["office"], now=at(hours=4, minutes=40))
+        claims.review(session, report_id=initial.id, recipient="local_government", decision="confirmed",
+                      evidence_kind="phone_log", evidence_ref="城关镇党政办值班电话记录：城关所来电报告", note=None,
+                      actor=people["leader"], now=at(hours=4, minutes=50))
+        # The office drafts the bureau's report, the leadership signs it off (签发) and the office sends it to the
+        # county government and the city bureau through 政务内网, 10 minutes past the 30.
+        bureau = flows.submit_report(session, incident_id=inc.id, kind="bureau",
+                                     body="学校食堂疑似集体食物中毒，23人就医，已封存留样食品、暂停供餐。",
+                                     actor=people["office"], now=at(hours=4, minutes=42))
+        sign_off.sign_off(session, report_id=bureau.id, actor=people["leader"], now=at(hours=4, minutes=41))
+        for code, receipt in (("county_government", "政务内网回执 ZMX-2026-0398"),
+                              ("city_bureau", "政务内网回执 ZZS-2026-1127")):
+            recipients.record_delivery(session, report_id=bureau.id, code=code, delivered_at=None,
+                                       channel="gov_intranet", reference=receipt, actor=people["office"],
+                                       now=at(hours=4, minutes=40))
         # Plan §三(三): the leadership names the command HQ with the activation.
         flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(hours=4, minutes=30),
                        hq={"commander": people["commander"].id, "members": [people["office"].id, people["food"].id],
@@ -134,16 +150,21 @@ def load(app: Flask) -> Iterator[str]:
         food_poisoning = inc.id
         yield f"{inc.number} Ⅱ级 食物中毒：应急响应中（局报告迟报10分钟）"
 
-        # 2. Ⅲ price anomaly, graded but not yet activated: the station's 1-hour report is running.
-        inc = service.register_incident(session, plan, actor=people["office"], now=at(minutes=35), facts=_facts(
+        # 2. Ⅲ price anomaly, registered by the station and graded, not yet activated: the station's 1-hour report
+        #    is running (the bureau's 30 minutes start with it). The office has drafted the bureau's report ahead;
+        #    it waits for the leadership's sign-off (签发) before it goes to the county government and the city.
+        inc = service.register_incident(session, plan, actor=people["guandu"], now=at(minutes=35), facts=_facts(
             title="官渡镇农贸市场蔬菜价格异常上涨", category="price_anomaly", discovered_at=at(minutes=40),
             location="官渡镇农贸市场", station="guandu", source="价格监测点报告",
-            nature="价格异常波动", scope="叶菜类价格单日上涨超过50%", trend="仍在上涨", level="III",
-            level_reason="县域范围内影响较大", measures_taken="派员赴市场核查价格"))
-        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已电话报告县政府值班室和市局。",
+            nature="价格异常波动", scope="叶菜类价格单日上涨超过50%", trend="仍在上涨",
+            measures_taken="派员赴市场核查价格"))
+        flows.grade(session, incident_id=inc.id, level="III", reason="县域范围内影响较大", actor=people["office"],
+                    now=at(minutes=30))
+        flows.submit_report(session, incident_id=inc.id, kind="bureau",
+                            body="官渡镇农贸市场叶菜类价格单日上涨超过50%，官渡所已派员核查，拟报县政府和市局。",
                             actor=people["office"], now=at(minutes=15))
         session.commit()
-        yield f"{inc.number} Ⅲ级 价格异常：已登记，事发地初报计时中"
+        yield f"{inc.number} Ⅲ级 价格异常：已登记，事发地初报计时中，局报告待领导签发"
 
         # 3. Ungraded: a station's fresh report of counterfeit goods; the 1-hour clock runs anyway.
         inc = service.register_incident(session, plan, actor=people["chengguan"], now=at(minutes=8), facts=_facts(
@@ -187,10 +208,18 @@ def load(app: Flask) -> Iterator[str]:
             title="某市场商户集体罢市", category="mass_incident", discovered_at=at(days=3, minutes=20),
             location="东风路某综合市场", station="dongfenglu", source="市场主办方报告", nature="群体性事件",
             scope="约60户商户", trend="已平息", level="III", level_reason="涉及市场监管职能的罢市"))
-        flows.submit_report(session, incident_id=inc.id, kind="initial", body="东风路所初报。", actor=people["office"],
-                              submitted_at=at(days=2, hours=23, minutes=30), now=at(days=2, hours=23, minutes=30))
-        flows.submit_report(session, incident_id=inc.id, kind="bureau", body="已报县政府、市局。",
-                              actor=people["office"], now=at(days=2, hours=23, minutes=10))
+        initial = flows.submit_report(session, incident_id=inc.id, kind="initial", body="东风路所初报。",
+                                      actor=people["office"], now=at(days=2, hours=23, minutes=30))
+        recipients.record_delivery(session, report_id=initial.id, code="local_government", delivered_at=None,
+                                   channel="phone", reference="电话报告东风路街道办事处", actor=people["office"],
+                                   now=at(days=2, hours=23, minutes=30))
+        bureau = flows.submit_report(session, incident_id=inc.id, kind="bureau", body="东风路某综合市场约60户商户罢市。",
+                                     actor=people["office"], now=at(days=2, hours=23, minutes=12))
+        sign_off.sign_off(session, report_id=bureau.id, actor=people["leader"], now=at(days=2, hours=23, minutes=11))
+        for code in ("county_government", "city_bureau"):
+            recipients.record_delivery(session, report_id=bureau.id, code=code, delivered_at=None,
+                                       channel="gov_intranet", reference=f"政务内网回执 {code}",
+                                       actor=people["office"], now=at(days=2, hours=23, minutes=10))
         # The command's 总指挥 ends a Ⅲ (plan §五(一)), so the leadership names the HQ on activation.
         flows.activate(session, incident_id=inc.id, actor=people["leader"], now=at(days=2, hours=23),
                        hq={"commander": people["commander"].id})
@@ -208,9 +237,11 @@ def load(app: Flask) -> Iterator[str]:
                         now=at(days=1, hours=1))
         service.end_emergency(session, incident_id=inc.id, reason="商户恢复营业，诉求已协调解决",
                               actor=people["commander"], now=at(days=1))
-        # The written report went up this morning; the county government signed for it, the city bureau not yet.
+        # The written report went up this morning, signed off by the leadership; the county government signed for
+        # it, the city bureau not yet.
         written = flows.submit_report(session, incident_id=inc.id, kind="closing", body=MASS_INCIDENT_REPORT,
                                       actor=people["office"], now=at(hours=3))
+        sign_off.sign_off(session, report_id=written.id, actor=people["leader"], now=at(hours=2, minutes=50))
         recipients.record_delivery(session, report_id=written.id, code="county_government", delivered_at=None,
                                    channel="gov_intranet", reference="政务内网回执 ZMX-2026-0412",
                                    actor=people["office"], now=at(hours=2, minutes=30))

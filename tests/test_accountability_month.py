@@ -8,10 +8,15 @@ E1  价格异常 at 官渡: registered Ⅳ, raised to Ⅱ, activated, lowered to
 E2  罢市 at 东风路: Ⅲ, the station never reports; activated with a command HQ, raised to Ⅰ a day later
     (meeting and assembly owed from the re-grade, the daily report too, which nobody files), lowered back;
     ended; the written report reaches the county government only. The publicity desk never signs its task.
-E3  假冒白酒 at 城关: the station phones at 08:50 and types it in at 10:00 (补录); the office head confirms it
-    on the fax log; the leadership decides not to activate.
-E4  过期食品 at 韩寺: the station claims 14:20 and types it in at 16:00; the leadership rejects the claim (no
-    such call in the duty phone log); the office closes it as a false report.
+E3  假冒白酒 at 城关: the station phones the bureau and its township at 08:50 and types it in at 10:00 (补录);
+    the office head confirms it on the fax log, and the township's delivery on the township's phone record;
+    the leadership decides not to activate.
+E4  过期食品 at 韩寺: the station claims 14:20 (to the bureau and its township) and types it in at 16:00; the
+    leadership rejects the claim (no such call in the duty phone log); the office closes it as a false report.
+
+Every report goes as the plan has it (§三(二)2): the station's to its township government (by phone, recorded
+with the filing) and to the bureau (here, at once); the bureau's, progress and written reports are signed off
+(签发) by the leadership, then recorded as delivered to the county government and the city bureau.
 E5  the same event as E4 registered again by the office from 12315: closed as a duplicate of E4.
 
 The expectation below is written by hand from the plan's rules (§三(二), §三(三), §五(一)), not read
@@ -22,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tests.helpers import CLOSING_FORM, deliveries, incident_payload, iso
+from tests.helpers import CLOSING_FORM, deliveries, file_report, incident_payload, iso
 from tests.test_reports_api import ok
 from tests.test_reports_pdf import flat, pdf_text
 
@@ -89,7 +94,9 @@ class Month:
         return ok(who.post(f"/api/v1{url}", json=body), status).get_json()
 
     def report(self, who, tag: str, kind: str, body: str = "报告", **extra) -> dict:
-        return self.post(who, f"/incidents/{self.ids[tag]}/reports", {"kind": kind, "body": body, **extra}, 201)
+        """File a report, signed off by the leadership where the plan asks for it, and delivered at once."""
+        signer = self.leader if kind in ("bureau", "progress", "closing") and who is not self.leader else None
+        return file_report(who, self.ids[tag], kind, body, signer=signer, **extra)
 
     def measure(self, who, tag: str, measure: str, body: str) -> dict:
         return self.post(who, f"/incidents/{self.ids[tag]}/measures", {"measure": measure, "body": body}, 201)
@@ -141,10 +148,12 @@ def test_a_month_of_mixed_events_reads_on_the_sheet_line_by_line(users, make_use
     e3 = m.register("E3", m.stations["chengguan"], at(5, 8), category="counterfeit", station="chengguan",
                     title="城关镇商超发现疑似假冒品牌白酒")
     m.go(5, 10)
-    claimed = m.report(m.stations["chengguan"], "E3", "initial", "8:50已电话报告", submitted_at=iso(at(5, 8, 50)))
+    claimed = m.report(m.stations["chengguan"], "E3", "initial", "8:50已电话报告", at=iso(at(5, 8, 50)))
     m.go(5, 10, 20)
     m.post(m.office_head, f"/reports/{claimed['report']['id']}/claim-review",
            {"decision": "confirmed", "evidence_kind": "fax", "evidence_ref": "传真记录 0371-62100001 08:50"})
+    m.post(m.office_head, f"/reports/{claimed['report']['id']}/recipients/local_government/claim-review",
+           {"decision": "confirmed", "evidence_kind": "phone_log", "evidence_ref": "城关镇党政办电话记录 08:50"})
     m.go(5, 10, 40)
     m.report(office, "E3", "bureau")
     m.go(5, 16)
@@ -162,7 +171,7 @@ def test_a_month_of_mixed_events_reads_on_the_sheet_line_by_line(users, make_use
     m.post(office, f"/incidents/{e5}/close",
            {"kind": "duplicate", "reason": "与韩寺所登记的为同一事件", "duplicate_of": e4})
     m.go(8, 16)
-    rejected = m.report(m.stations["hansi"], "E4", "initial", "14:20已电话报告", submitted_at=iso(at(8, 14, 20)))
+    rejected = m.report(m.stations["hansi"], "E4", "initial", "14:20已电话报告", at=iso(at(8, 14, 20)))
     m.go(8, 16, 25)
     m.report(office, "E4", "bureau")
     m.go(8, 16, 40)
@@ -209,14 +218,14 @@ def test_a_month_of_mixed_events_reads_on_the_sheet_line_by_line(users, make_use
 
     # 18–21 Dec, E1: the written report goes up, the city bureau returns it, it goes up again a day late.
     m.go(18, 10)
-    first = m.report(office, "E1", "closing", "书面报告（第一次）", recipients=deliveries())["report"]
+    first = m.report(office, "E1", "closing", "书面报告（第一次）")["report"]
     m.go(19, 9)
     m.post(office, f"/reports/{first['id']}/recipients/city_bureau/return", {"reason": "缺少整改措施，请补充后重报"})
     assert ok(office.get(f"/api/v1/incidents/{e1}")).get_json()["status"] == "ended"  # taken out of the archive
     m.go(20, 10)
     m.report(office, "E2", "progress", "商户已全部复市")
     m.go(21, 9)
-    m.report(office, "E1", "closing", "书面报告（补充整改措施）", recipients=deliveries())
+    m.report(office, "E1", "closing", "书面报告（补充整改措施）")
 
     # 24–29 Dec, E2: summary approved, the end, the written report reaches the county government only.
     m.go(24, 9)
@@ -226,7 +235,9 @@ def test_a_month_of_mixed_events_reads_on_the_sheet_line_by_line(users, make_use
     m.go(24, 11)
     m.post(commander, f"/incidents/{e2}/end", {"reason": "事态平息"})
     m.go(29, 15)
-    m.report(office, "E2", "closing", "书面报告", recipients=deliveries()[:1])
+    written = m.report(office, "E2", "closing", "书面报告", deliver=False)["report"]
+    county = {k: v for k, v in deliveries()[0].items() if k != "code"}
+    m.post(office, f"/reports/{written['id']}/recipients/county_government/delivery", county)
 
     # --- the review, on New Year's Day -------------------------------------------------------------------
     clock.set(datetime(2027, 1, 1, 0, 0, tzinfo=BEIJING))

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from app.jobs.clocks import tick
 from incidents.models import AuditEntry
-from tests.helpers import Recorder, approve_summary, by_kind, deliveries, incident_payload, iso, report_up
+from tests.helpers import (Recorder, approve_summary, by_kind, deliveries, file_report, incident_payload, iso,
+                           report_up)
 from tests.test_api_errors import assert_error
 from tests.test_reports_api import ok
 
@@ -39,12 +40,13 @@ def test_a_regrade_creates_no_clock_already_overdue_and_keeps_what_is_recorded(w
     body = incident_payload(discovered_at=iso(t0), category="food_poisoning")
     if before:
         body.update(level=before, level_reason="登记时定级")
-    # The station registers (grading at registration is the office's), reports at 20 min, the bureau at 25.
+    # The station registers (grading at registration is the office's), reports at 20 min, the bureau at 25 (signed
+    # off and delivered at once).
     iid = ok((office if before else station).post("/api/v1/incidents", json=body), 201).get_json()["id"]
     clock.advance(minutes=20)
-    ok(station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报"}), 201)
+    file_report(station, iid, "initial", "初报")
     clock.advance(minutes=5)
-    ok(office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "局报告"}), 201)
+    file_report(office, iid, "bureau", "局报告", signer=leader)
     if activated:
         clock.advance(minutes=35)
         ok(leader.post(f"/api/v1/incidents/{iid}/activate"))
@@ -78,7 +80,7 @@ def test_upgrade_four_to_three_five_hours_in_owes_the_bureau_report_from_the_reg
                                                                      category="counterfeit")), 201).get_json()["id"]
     clock.advance(minutes=10)
     ok(office.post(f"/api/v1/incidents/{iid}/level", json={"level": "IV", "reason": "个别商超"}))
-    ok(station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报"}), 201)
+    file_report(station, iid, "initial", "初报")
     clock.advance(hours=5)
     t_regrade = clock.now()
     r = ok(office.post(f"/api/v1/incidents/{iid}/level", json={"level": "III", "reason": "全县范围流通"})).get_json()
@@ -109,8 +111,8 @@ def test_a_downgrade_cancels_void_clocks_and_tasks_keeps_the_missed_and_rechains
     make_user("department_head", "office", "+8613800000031")
     iid = ok(office.post("/api/v1/incidents", json=incident_payload(
         discovered_at=iso(clock.now()), category="epidemic", level="I", level_reason="疫情")), 201).get_json()["id"]
-    ok(office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报"}), 201)
-    ok(office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "局报告"}), 201)
+    file_report(office, iid, "initial", "初报")
+    file_report(office, iid, "bureau", "局报告", signer=leader)
     ok(leader.post(f"/api/v1/incidents/{iid}/activate"))
     t_act = clock.now()
     tasks = ok(office.get(f"/api/v1/incidents/{iid}")).get_json()["assignments"]
@@ -174,14 +176,14 @@ def test_every_clock_has_an_owner_and_the_bureau_clock_starts_when_the_bureau_le
 
 @pytest.fixture
 def late_initial(users, clock):
-    """A station report filed three hours after discovery, claiming it went out at 50 minutes."""
+    """A station report filed three hours after discovery, claiming it was phoned to the township government and
+    the bureau at 50 minutes: the report's time and the township's delivery are both claimed (补录)."""
     station = users["station"]
     t0 = clock.now()
     iid = ok(station.post("/api/v1/incidents", json=incident_payload(discovered_at=iso(t0))), 201).get_json()["id"]
     clock.advance(hours=3)
-    r = ok(station.post(f"/api/v1/incidents/{iid}/reports", json={
-        "kind": "initial", "body": "已电话报告县政府和局", "submitted_at": iso(t0 + timedelta(minutes=50))}), 201)
-    return iid, r.get_json()["report"]["id"], t0
+    r = file_report(station, iid, "initial", "已电话报告镇政府和局", at=iso(t0 + timedelta(minutes=50)))
+    return iid, r["report"]["id"], t0
 
 
 def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock, wiring, late_initial, make_user):
@@ -191,8 +193,13 @@ def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock,
     report = next(x for x in r["reports"] if x["id"] == rid)
     assert report["backdated"] is True and report["claim"]["status"] == "pending"
     assert report["claimed_at"] == iso(t0 + timedelta(minutes=50)) and report["entered_at"] == iso(t0 + timedelta(hours=3))
+    # Its recipients' claimed deliveries too: the township's and the bureau's own copy (judged with the report).
+    assert [(x["code"], x["delivered_at"], x["claim"]["status"]) for x in report["recipients"]] == [
+        ("local_government", iso(t0 + timedelta(minutes=50)), "pending"),
+        ("bureau", iso(t0 + timedelta(minutes=50)), "pending")]
     hour = by_kind(r["deadlines"])["initial_report"]
-    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600 and hour["judged_by"] == "entry"
+    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600 and hour["judged_by"] == "delivery"
+    assert hour["satisfied_at"] == iso(t0 + timedelta(hours=3))  # the entry judges every claimed time
     # The bureau learned of it with the station's report, as entered.
     assert by_kind(r["deadlines"])["bureau_report"]["starts_at"] == iso(t0 + timedelta(hours=3))
     # The sheet says 补录, waiting for confirmation.
@@ -213,8 +220,17 @@ def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock,
     clock.advance(minutes=10)
     r = ok(head.post(f"/api/v1/reports/{rid}/claim-review", json=body)).get_json()
     assert r["report"]["claim"]["status"] == "confirmed" and r["report"]["claim"]["evidence_ref"] == body["evidence_ref"]
+    # The bureau's own copy is confirmed with it; the township's delivery is a claim of its own, still judged by
+    # its entry: the hour stays late until that is confirmed too.
+    claims = {x["code"]: x["claim"]["status"] for x in r["report"]["recipients"]}
+    assert claims == {"local_government": "pending", "bureau": "confirmed"}
     hour = by_kind(r["incident"]["deadlines"])["initial_report"]
-    assert hour["status"] == "met" and hour["late_seconds"] == 0 and hour["judged_by"] == "claim"
+    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600
+    township = {**body, "evidence_kind": "phone_log", "evidence_ref": "镇党政办值班电话记录 09:50"}
+    r = ok(head.post(f"/api/v1/reports/{rid}/recipients/local_government/claim-review", json=township)).get_json()
+    hour = by_kind(r["incident"]["deadlines"])["initial_report"]
+    assert hour["status"] == "met" and hour["late_seconds"] == 0 and hour["judged_by"] == "delivery"
+    assert hour["satisfied_at"] == iso(t0 + timedelta(minutes=50))
     # The bureau knew from the confirmed call: its 30 minutes ran from 50 minutes and were missed.
     bureau = by_kind(r["incident"]["deadlines"])["bureau_report"]
     assert bureau["due_at"] == iso(t0 + timedelta(minutes=80)) and bureau["outcome"] == "missed"
@@ -224,8 +240,9 @@ def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock,
     entries = audit_actions(wiring, iid)
     confirmed = next(d for a, d in entries if a == "report.claim_confirmed")
     assert confirmed["evidence_ref"] == body["evidence_ref"] and confirmed["claimed"] == iso(t0 + timedelta(minutes=50))
-    rejudged = next(d for a, d in entries if a == "deadline.rejudged")
-    assert rejudged["before"]["status"] == "late" and rejudged["status"] == "met" and rejudged["judged_by"] == "claim"
+    rejudged = [d for a, d in entries if a == "deadline.rejudged"]
+    assert [(d["before"]["status"], d["status"]) for d in rejudged] == [("late", "late"), ("late", "met")]
+    assert rejudged[-1]["judged_by"] == "delivery" and rejudged[-1]["satisfied_at"] == iso(t0 + timedelta(minutes=50))
     sheet = ok(office.get(f"/api/v1/accountability?incident={iid}")).get_json()
     item = next(d for u in sheet["by_department"] for d in u["deadlines"] if d["kind"] == "initial_report")
     assert item["outcome"] == "met" and item["report"]["backdated_mark"].startswith("补录·已确认（传真记录：传真 0371")
@@ -241,8 +258,14 @@ def test_a_rejected_claim_stays_judged_by_the_entry_for_good(users, clock, wirin
         "decision": "rejected", "evidence_kind": "phone_log", "evidence_ref": "县局值班电话记录无该时段来电",
         "note": "电话记录中无09:50来电"})).get_json()
     hour = by_kind(r["incident"]["deadlines"])["initial_report"]
-    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600 and hour["judged_by"] == "entry"
+    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600 and hour["judged_by"] == "delivery"
+    assert hour["satisfied_at"] == iso(t0 + timedelta(hours=3))
     assert r["report"]["claim"]["status"] == "rejected"
+    # Whatever the township's delivery claim comes to, the bureau's copy stays judged by the entry: the hour too.
+    r = ok(leader.post(f"/api/v1/reports/{rid}/recipients/local_government/claim-review", json={
+        "decision": "confirmed", "evidence_kind": "phone_log", "evidence_ref": "镇党政办值班电话记录 09:50"})).get_json()
+    hour = by_kind(r["incident"]["deadlines"])["initial_report"]
+    assert hour["status"] == "late" and hour["late_seconds"] == 2 * 3600
     assert_error(leader.post(f"/api/v1/reports/{rid}/claim-review", json={
         "decision": "confirmed", "evidence_kind": "fax", "evidence_ref": "x"}), 409, "already_reviewed")
     sheet = ok(leader.get(f"/api/v1/accountability?incident={iid}")).get_json()
@@ -294,11 +317,12 @@ def test_the_summary_comes_before_the_end_and_the_written_report_goes_up_after_i
     t_end = clock.now()
     closing = by_kind(ok(office.get(f"/api/v1/incidents/{iid}")).get_json()["deadlines"])["closing_report"]
     assert closing["due_at"] == iso(t_end + timedelta(days=4)) and closing["status"] == "pending"
-    # Filed on day 2 with the county government's 政务内网 receipt: the city bureau has not got it: still owed.
+    # Filed on day 2, signed off by the leadership, with the county government's 政务内网 receipt: the city bureau
+    # has not got it: still owed.
     clock.advance(days=2)
-    r = ok(office.post(f"/api/v1/incidents/{iid}/reports", json={
-        "kind": "closing", "body": "书面报告", "recipients": deliveries()[:1]}), 201).get_json()
-    rid = r["report"]["id"]
+    rid = file_report(office, iid, "closing", "书面报告", signer=leader, deliver=False)["report"]["id"]
+    county = {k: v for k, v in deliveries()[0].items() if k != "code"}
+    r = ok(office.post(f"/api/v1/reports/{rid}/recipients/county_government/delivery", json=county)).get_json()
     assert by_kind(r["incident"]["deadlines"])["closing_report"]["status"] == "pending"
     assert [x["delivered_at"] is not None for x in r["report"]["recipients"]] == [True, False]
     # Day 3: the city bureau's receipt; met, judged by the last delivery; the incident is archived.
@@ -319,7 +343,7 @@ def test_the_summary_comes_before_the_end_and_the_written_report_goes_up_after_i
                              json={"channel": "fax", "reference": "x"}), 409, "returned")
     # Day 10: a revised report reaches both: late by six days.
     clock.set(t_end + timedelta(days=10))
-    r = report_up(office, iid).get_json()
+    r = report_up(office, iid, signer=leader)
     closing = by_kind(r["incident"]["deadlines"])["closing_report"]
     assert closing["status"] == "late" and closing["late_seconds"] == 6 * 86400
     assert r["incident"]["status"] == "archived"
@@ -341,10 +365,8 @@ def test_a_backdated_delivery_is_judged_by_its_entry_until_confirmed(users, cloc
     ok(leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "已查处"}))
     t_end = clock.now()
     clock.advance(days=9)
-    # Entered on day 9, claimed sent on day 7.
-    r = ok(office.post(f"/api/v1/incidents/{iid}/reports", json={
-        "kind": "closing", "body": "书面报告", "submitted_at": iso(t_end + timedelta(days=7)),
-        "recipients": deliveries(at=iso(t_end + timedelta(days=7)))}), 201).get_json()
+    # Entered on day 9 (and signed off), claimed sent on day 7.
+    r = file_report(office, iid, "closing", "书面报告", at=iso(t_end + timedelta(days=7)), signer=leader)
     closing = by_kind(r["incident"]["deadlines"])["closing_report"]
     assert closing["status"] == "late" and closing["late_seconds"] == 86400
     assert all(x["claim"]["status"] == "pending" for x in r["report"]["recipients"])
@@ -362,8 +384,7 @@ def test_recipient_input_is_checked_and_nothing_is_lost(users, clock):
     approve_summary(office, leader, iid)
     ok(leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "平息"}))
     clock.advance(hours=2)
-    rid = ok(office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "书面报告"}),
-             201).get_json()["report"]["id"]
+    rid = file_report(office, iid, "closing", "书面报告", signer=leader, deliver=False)["report"]["id"]
     url = f"/api/v1/reports/{rid}/recipients"
     assert_error(office.post(f"{url}/nobody/delivery", json={"channel": "fax", "reference": "x"}), 404)
     assert_error(office.post(f"{url}/city_bureau/delivery", json={"channel": "pigeon", "reference": "x"}), 400)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Deadline, Incident, LevelChange, Report
-from tests.helpers import approve_summary, deliveries, incident_payload, iso, report_up
+from tests.helpers import approve_summary, deliveries, file_report, incident_payload, iso, report_up
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -294,7 +294,7 @@ def test_report_for_an_ended_incident(wiring, users, ended, user, kind):
 
 
 def test_report_for_an_archived_incident(wiring, users, ended):
-    report_up(users["office"], ended)
+    report_up(users["office"], ended, signer=users["leader"])
     guard = Unchanged(wiring, users["office"], ended)
     r = users["office"].post(f"/api/v1/incidents/{ended}/reports", json={"kind": "closing", "body": "再交一份"})
     assert_error(r, 409)
@@ -363,10 +363,13 @@ def test_archive_before_the_written_report(wiring, users, ended):
 
 
 def test_archive_before_the_written_report_reaches_every_recipient(wiring, users, ended):
-    # Filed, and delivered to the county government only: the city bureau has not got it yet.
-    body = {"kind": "closing", "body": "关于事件应急处置情况的书面报告", "recipients": deliveries()[:1]}
-    filed = users["office"].post(f"/api/v1/incidents/{ended}/reports", json=body)
-    assert filed.status_code == 201, filed.get_json()
+    # Filed, signed off, and delivered to the county government only: the city bureau has not got it yet.
+    filed = file_report(users["office"], ended, "closing", "关于事件应急处置情况的书面报告", signer=users["leader"],
+                        deliver=False)
+    county = {k: v for k, v in deliveries()[0].items() if k != "code"}
+    r = users["office"].post(f"/api/v1/reports/{filed['report']['id']}/recipients/county_government/delivery",
+                             json=county)
+    assert r.status_code == 200, r.get_json()
     guard = Unchanged(wiring, users["office"], ended)
     error = assert_error(users["office"].post(f"/api/v1/incidents/{ended}/archive"), 409, "closing_not_delivered")
     assert "送达" in error["message"]

@@ -94,10 +94,10 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
     office, leader, station = users["office"], users["leader"], users["station"]
     iid = None
 
-    def step(user, method, url, expected_action, body=None, status=200):
+    def step(user, method, url, expected_action, body=None, status=200, minutes=7):
         nonlocal iid
         before = last_seq(wiring)
-        clock.advance(minutes=7)
+        clock.advance(minutes=minutes)
         url = url.format(iid=iid)
         r = user.post(url, json=body) if method == "post" else user.get(url)
         assert r.status_code == status, r.get_json()
@@ -119,7 +119,16 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
     iid = r.get_json()["id"]
     step(station, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "initial", "body": "初报"}, 201)
     step(office, "post", "/api/v1/incidents/{iid}/level", "incident.graded", {"level": "II", "reason": "重大"})
-    step(office, "post", "/api/v1/incidents/{iid}/reports", "deadline.met", {"kind": "bureau", "body": "局报告"}, 201)
+    # The bureau's report: filed by the office, signed off by the leadership, then told to each recipient within
+    # the same minutes; the last delivery meets its clock.
+    r = step(office, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "bureau", "body": "局报告"},
+             201)
+    rid = r.get_json()["report"]["id"]
+    step(leader, "post", f"/api/v1/reports/{rid}/sign-off", "report.released", {}, minutes=0)
+    step(office, "post", f"/api/v1/reports/{rid}/recipients/county_government/delivery", "report.delivered",
+         {"channel": "gov_intranet", "reference": "政务内网回执 1"}, minutes=0)
+    step(office, "post", f"/api/v1/reports/{rid}/recipients/city_bureau/delivery", "deadline.met",
+         {"channel": "fax", "reference": "传真 0371-1"}, minutes=0)
     step(leader, "post", "/api/v1/incidents/{iid}/activate", "incident.activated")
     step(office, "post", "/api/v1/incidents/{iid}/measures", "report.submitted",
          {"measure": "measures_issued", "body": "措施已下发"}, 201)
@@ -127,8 +136,12 @@ def test_every_api_state_change_is_recorded_with_actor_time_and_action(app, wiri
     step(office, "post", "/api/v1/incidents/{iid}/closing-report", "closing.submitted", CLOSING_FORM, 201)
     step(leader, "post", "/api/v1/incidents/{iid}/closing-report/approve", "closing.approved", {"note": "同意"})
     step(leader, "post", "/api/v1/incidents/{iid}/end", "incident.ended", {"reason": "处置完毕"})
-    step(office, "post", "/api/v1/incidents/{iid}/reports", "report.delivered",
-         {"kind": "closing", "body": "书面报告", "recipients": deliveries()}, 201)
+    r = step(office, "post", "/api/v1/incidents/{iid}/reports", "report.submitted", {"kind": "closing", "body": "书面报告"},
+             201)
+    rid = r.get_json()["report"]["id"]
+    step(leader, "post", f"/api/v1/reports/{rid}/sign-off", "report.signed_off", {})
+    for row in deliveries():
+        step(office, "post", f"/api/v1/reports/{rid}/recipients/{row.pop('code')}/delivery", "report.delivered", row)
 
     # The incident's trail through the API shows the same, with UTC times.
     trail = office.get(f"/api/v1/incidents/{iid}/audit").get_json()["entries"]

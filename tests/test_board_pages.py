@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import User
-from tests.helpers import approve_summary, incident_payload, report_up
+from tests.helpers import approve_summary, file_report, incident_payload, report_up, signed_in_client
+from tests.test_reports_api import ok
 
 PASSWORD = "correct horse 9"
 
@@ -125,7 +126,7 @@ def test_index_groups_by_level_then_ungraded_and_colours_the_clocks(browser, use
     assert "state-overdue" in html and "已超时 00:05:00" in html and "超时未报" in html
 
     # Met and late clocks show their outcome.
-    users["station"].post(f"/api/v1/incidents/{ungraded['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(users["station"], ungraded["id"], "initial", "初报")
     html = page(client, "/")
     assert "迟报 5分钟" in html
 
@@ -135,8 +136,7 @@ def test_incident_page_shows_facts_clocks_reports_and_audit_in_chinese(browser, 
     inc = register(station, discovered_at="2026-11-20T01:00:00Z")
     iid = inc["id"]
     clock.advance(minutes=70)
-    r = station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报:食堂疑似食物中毒"})
-    assert r.status_code == 201
+    file_report(station, iid, "initial", "初报:食堂疑似食物中毒")
     office.post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "20人就医,属重大食物中毒"})
 
     html = page(browser("office", "office"), f"/incidents/{iid}")
@@ -193,7 +193,7 @@ def test_accountability_lists_a_late_report_with_its_lateness(browser, users, cl
     station = users["station"]
     inc = register(station)
     clock.advance(minutes=70)
-    station.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(station, inc["id"], "initial", "初报")
     clock.advance(minutes=45)  # the bureau's 30-minute clock is now missed
 
     html = page(browser("leader"), "/accountability")
@@ -212,7 +212,7 @@ def test_accountability_of_a_unit_bound_user_is_their_own_unit(browser, users, c
     station = users["station"]
     inc = register(station)
     clock.advance(minutes=70)
-    station.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "initial", "body": "初报"})
+    file_report(station, inc["id"], "initial", "初报")
 
     client = browser("station", "chengguan")
     html = page(client, "/accountability")
@@ -262,7 +262,7 @@ def test_archived_incidents_leave_the_board(browser, users):
     assert leader.post(f"/api/v1/incidents/{iid}/end", json={"reason": "已查处"}).status_code == 200
     client = browser("leader")
     assert "应急状态已结束" in page(client, "/")
-    report_up(office, iid)
+    report_up(office, iid, signer=leader)
     assert "已归档的事件" not in page(client, "/")
     html = page(client, f"/incidents/{iid}")
     assert "已归档" in html and "已查处" in html and "宣布应急状态结束" in html
@@ -506,3 +506,35 @@ def test_the_board_scripts_are_served(app):
         body = r.get_data(as_text=True)
         assert ".innerHTML" not in body, name  # user text goes in with textContent only
         r.close()
+
+
+def test_the_incident_page_signs_a_report_off_and_records_its_deliveries(app, browser, users, clock):
+    office, leader, station = users["office"], users["leader"], users["station"]
+    iid = register(station)["id"]
+    # The station's report reached the bureau at once; the station that filed it records that it phoned the
+    # township; another user of the same station may not.
+    initial = file_report(station, iid, "initial", "初报", deliver=False)["report"]
+    township = f"/api/v1/reports/{initial['id']}/recipients/local_government/delivery"
+    html = page(signed_in_client(app, station.id), f"/incidents/{iid}")
+    assert township in html and f"/api/v1/reports/{initial['id']}/recipients/bureau/delivery" not in html
+    assert initial["document"]["number"] in html
+    assert township not in page(browser("station", "chengguan"), f"/incidents/{iid}")
+    # The office's bureau report waits for the leadership: the page says so, only a signer gets the form, and
+    # nothing can be recorded as delivered before it.
+    bureau = file_report(office, iid, "bureau", "局报告", deliver=False)["report"]
+    sign_url = f"/api/v1/reports/{bureau['id']}/sign-off"
+    delivery_url = f"/api/v1/reports/{bureau['id']}/recipients/county_government/delivery"
+    html = page(browser("office", "office"), f"/incidents/{iid}")
+    assert "待应急领导小组签发" in html and sign_url not in html and delivery_url not in html
+    html = page(browser("leader"), f"/incidents/{iid}")
+    assert sign_url in html
+    signed = ok(leader.post(sign_url, json={})).get_json()["report"]
+    html = page(browser("office", "office"), f"/incidents/{iid}")
+    assert "待应急领导小组签发" not in html and signed["document"]["number"] in html and "签发" in html
+    assert delivery_url in html and sign_url not in html
+    # The record says it in words: the sign-off, the number it went out as, whom it reached and how.
+    ok(office.post(delivery_url, json={"channel": "fax", "reference": "传真 0371-62100000"}))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page(browser("viewer"), f"/incidents/{iid}")))
+    assert "签发报告" in text and f"报告编号发出 {signed['document']['number']}" in text
+    assert "登记送达 中牟县人民政府，传真（传真 0371-62100000）" in text
+    assert "report.signed_off" not in text and "report.delivered" not in text

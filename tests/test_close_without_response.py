@@ -15,7 +15,7 @@ from incidents.kernel.moments import local_day
 from incidents.models import AuditEntry, Deadline, DeadlineEvent, Escalation, Incident, Surge
 from incidents.response.firing import fire_due
 from reports import snapshots
-from tests.helpers import incident_payload, iso
+from tests.helpers import file_report, incident_payload, iso
 from tests.test_api_errors import assert_error
 from tests.test_complaints_pages import sign_in
 from tests.test_reports_pdf import flat, pdf_text
@@ -124,8 +124,7 @@ def test_a_missed_clock_stays_missed_and_one_not_yet_due_is_cancelled_with_the_r
     running = register(users, clock, minutes_ago=20)["id"]
     # D: the station reported on time before the decision: met stays met.
     met = register(users, clock, minutes_ago=30)["id"]
-    assert users["office"].post(f"/api/v1/incidents/{met}/reports",
-                                json={"kind": "initial", "body": "已核实"}).status_code == 201
+    file_report(users["office"], met, "initial", "已核实")
     with wiring.sessions() as s:
         assert s.scalars(select(Escalation).where(Escalation.incident_id == fired,
                                                   Escalation.status == "running")).first() is not None

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from incidents.models import AuditEntry, Briefing
-from tests.helpers import by_kind, deliveries, incident_payload, iso, report_up
+from tests.helpers import by_kind, deliveries, file_report, incident_payload, iso, report_up
 from tests.test_api_errors import assert_error
 from tests.test_reports_pdf import check_pdf
 from tests.test_reports_api import ok
@@ -110,12 +110,13 @@ def test_the_written_report_is_late_by_how_long_the_last_recipient_waited(users,
     iid = summarised(users, clock)
     ok(end(users["commander"], iid))
     ended = clock.now()
-    # Filed and delivered to the county government on day 3; the city bureau got it 3 hours past the 4 days.
-    body = {"kind": "closing", "body": "关于事件应急处置情况的书面报告",
-            "recipients": deliveries(iso(ended + timedelta(days=3)))[:1]}
+    # Filed and delivered to the county government on day 3; the city bureau got it 3 hours past the 4 days. All of
+    # it is entered (and the sign-off given) 5 hours past the 4 days.
     clock.advance(days=4, hours=5)
-    report = ok(users["office"].post(f"/api/v1/incidents/{iid}/reports",
-                                     json={**body, "submitted_at": iso(ended + timedelta(days=3))}), 201).get_json()["report"]
+    report = file_report(users["office"], iid, "closing", "关于事件应急处置情况的书面报告", at=iso(ended + timedelta(days=3)),
+                         signer=users["leader"], deliver=False)["report"]
+    county = {k: v for k, v in deliveries(iso(ended + timedelta(days=3)))[0].items() if k != "code"}
+    ok(users["office"].post(f"/api/v1/reports/{report['id']}/recipients/county_government/delivery", json=county))
     waiting = clocks(users, iid)["closing_report"]  # one recipient still waiting: not met, and past due
     assert waiting["satisfied_at"] is None and waiting["seconds_left"] < 0
     r = users["office"].post(f"/api/v1/reports/{report['id']}/recipients/city_bureau/delivery", json={
@@ -167,7 +168,7 @@ def test_returned_revised_approved_ended_reported_and_archived(users, clock, wir
     ok(end(users["commander"], iid))
     assert_error(users["office"].post(f"/api/v1/incidents/{iid}/archive"), 409, "closing_not_delivered")
     clock.advance(days=1)
-    report_up(users["office"], iid)
+    report_up(users["office"], iid, signer=users["leader"])
     archived = ok(users["office"].get(f"/api/v1/incidents/{iid}")).get_json()
     assert archived["status"] == "archived" and archived["archived_at"] == iso(clock.now())
     assert by_kind(archived["deadlines"])["closing_report"]["status"] == "met"
@@ -196,7 +197,7 @@ def test_the_summary_pdf_has_the_sections_and_the_full_record(users, clock, wiri
     # Approved, ended and reported up: the next PDF says so (a new version: the incident changed).
     ok(users["leader"].post(f"/api/v1/incidents/{iid}/closing-report/approve", json={"note": "同意结束应急状态"}))
     ok(end(users["commander"], iid))
-    report_up(users["office"], iid)
+    report_up(users["office"], iid, signer=users["leader"])
     after = ok(users["leader"].get(f"/api/v1/incidents/{iid}/closing-report.pdf"))
     assert after.headers["X-Briefing-Id"] != r.headers["X-Briefing-Id"]
     with wiring.sessions() as s:

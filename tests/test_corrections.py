@@ -12,7 +12,7 @@ from sqlalchemy import select
 from incidents.response import accountability
 from incidents.response.firing import fire_due
 from incidents.models import AuditEntry, Deadline, Escalation
-from tests.helpers import incident_payload, iso
+from tests.helpers import file_report, incident_payload, iso
 from tests.test_api_errors import assert_error
 from tests.test_complaints_pages import sign_in
 
@@ -60,8 +60,7 @@ def test_a_correction_never_turns_a_missed_or_late_report_into_a_met_one(wiring,
     # Met: a correction to an earlier discovery would make it late, and it stays met; nothing is re-judged.
     met = register(users, clock, minutes_ago=10)
     clock.advance(minutes=30)
-    assert users["station"].post(f"/api/v1/incidents/{met}/reports",
-                                 json={"kind": "initial", "body": "初报"}).status_code == 201
+    file_report(users["station"], met, "initial", "初报")
     assert station_clock(wiring, met).status == "met"
     r = users["office"].post(f"/api/v1/incidents/{met}/corrections", json={
         "changes": {"discovered_at": iso(clock.now() - timedelta(hours=3))}, "reason": "据核实，三小时前已发现"})

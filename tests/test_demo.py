@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.demo import DEMO_PASSWORD, DEMO_USERS, FRESH_TASK, load
 from app.jobs.clocks import tick, walker_for
 from incidents.response import accountability
-from incidents.models import ESC_RUNNING, Assignment, Escalation, Incident, ReportRecipient, User
+from incidents.models import ESC_RUNNING, Assignment, Escalation, Incident, Report, ReportRecipient, User
 from tests.helpers import Recorder
 from tests.test_board_pages import page, page_data
 
@@ -124,10 +124,19 @@ def test_the_demo_shows_a_confirmed_backdating_a_false_report_and_a_written_repo
     with wiring.sessions() as session:
         sheet = accountability.report(session, now=clock.now())
     by_title = {i["title"]: i for i in sheet["by_incident"]}
-    # The station's phoned-in report, typed in 20 minutes later and confirmed on the duty phone log: met.
+    # The station's report phoned in to the bureau and the township, typed in 20 minutes later and confirmed on
+    # the duty phone logs: met at the phoned time, when both had it.
     poisoning = {d["kind"]: d for d in by_title["城关镇某中学食堂疑似集体食物中毒"]["deadlines"]}
-    assert (poisoning["initial_report"]["outcome"], poisoning["initial_report"]["judged_by"]) == ("met", "claim")
+    assert (poisoning["initial_report"]["outcome"], poisoning["initial_report"]["judged_by"]) == ("met", "delivery")
+    assert poisoning["initial_report"]["satisfied_at"] == (clock.now() - timedelta(hours=5, minutes=20)).isoformat()
+    assert {r["code"]: r["claim"]["status"] for r in poisoning["initial_report"]["report"]["recipients"]} == {
+        "local_government": "confirmed", "bureau": "confirmed"}
+    # The bureau's report, signed off by the leadership and sent through 政务内网 to both, 10 minutes late.
     assert poisoning["bureau_report"]["outcome"] == "late" and poisoning["bureau_report"]["late_by"] == "10分钟"
+    bureau = poisoning["bureau_report"]["report"]
+    assert bureau["sign_off"]["signed_by"] == "申局长" and bureau["document"]["number"].startswith("中市监〔")
+    assert {r["code"]: r["channel"] for r in bureau["recipients"]} == {"county_government": "gov_intranet",
+                                                                       "city_bureau": "gov_intranet"}
     (confirmed,) = sheet["backdated"]["items"]
     assert confirmed["claim"]["status"] == "confirmed" and "值班电话记录" in confirmed["claim"]["evidence_ref"]
     assert confirmed["backdated_mark"].startswith("补录·已确认")
@@ -138,10 +147,21 @@ def test_the_demo_shows_a_confirmed_backdating_a_false_report_and_a_written_repo
     false = {d["kind"]: d for d in by_title["官渡镇某批发部疑似销售过期食品"]["deadlines"]}
     assert false["initial_report"]["outcome"] == "missed"
     assert closed["false_report"]["numbers"] == [by_title["官渡镇某批发部疑似销售过期食品"]["number"]]
-    # The strike's written report: the county government has it, the city bureau not yet, the clock runs.
+    # The strike's written report, signed off: the county government has it, the city bureau not yet, the clock runs.
     strike = {d["kind"]: d for d in by_title["某市场商户集体罢市"]["deadlines"]}
     assert strike["closing_report"]["outcome"] == "running"
+    written = strike["closing_report"]["report"]
+    assert written["sign_off"]["waiting"] is False
+    assert [(r["code"], r["delivered_at"] is not None) for r in written["recipients"]] == [
+        ("county_government", True), ("city_bureau", False)]
+    # Every other report went out and reached everyone, but the price anomaly's bureau report: drafted by the
+    # office, it waits for the leadership's sign-off (签发) and has gone nowhere yet.
     with wiring.sessions() as session:
-        rows = session.scalars(select(ReportRecipient).order_by(ReportRecipient.id)).all()
-        assert [(r.code, r.delivered_at is not None) for r in rows] == [
-            ("county_government", True), ("city_bureau", False)]
+        waiting = session.scalars(select(Report).where(Report.kind.in_(("bureau", "progress", "closing")),
+                                                       Report.signed_at.is_(None))).all()
+        assert [(r.kind, r.incident.title) for r in waiting] == [("bureau", "官渡镇农贸市场蔬菜价格异常上涨")]
+        assert all(r.delivered_at is None for r in waiting[0].recipients)
+        undelivered = session.scalars(select(ReportRecipient).where(ReportRecipient.delivered_at.is_(None))).all()
+        assert sorted((r.report.incident.title, r.code) for r in undelivered) == [
+            ("官渡镇农贸市场蔬菜价格异常上涨", "city_bureau"), ("官渡镇农贸市场蔬菜价格异常上涨", "county_government"),
+            ("某市场商户集体罢市", "city_bureau")]

@@ -167,3 +167,51 @@ def test_a_progress_report_says_what_changed_since_the_last_document(users, cloc
                        users["office"].get(f"/api/v1/reports/{progress['id']}/document.pdf").data).split())
     assert f"自上次报告（{first['document']['number']}）以来的变化" in text
     assert "新增病例为零，全部患者病情平稳" in text
+
+
+def test_a_backdated_station_report_reached_the_bureau_when_it_was_phoned_in_once_that_is_confirmed(users, make_user,
+                                                                                                   clock):
+    # The station phoned the bureau's duty room and its township at 09:50 and types the report in at 11:00 (补录).
+    head = make_user("department_head", "office")
+    iid = registered(users, clock)
+    phoned = clock.now().replace(minute=50)
+    clock.advance(hours=2)
+    report = file(users["station"], iid, "initial", submitted_at=iso(phoned), recipients=[
+        {"code": "local_government", "channel": "phone", "reference": "电话报告镇党政办", "delivered_at": iso(phoned)}])
+    got = recipients(report)
+    # The bureau's own copy carries the phoned time, a 补录 like the report itself; until judged, the entry counts.
+    assert got["bureau"]["delivered_at"] == iso(phoned) and got["bureau"]["backdated"] is True
+    assert got["bureau"]["judged_at"] == iso(clock.now()) and got["bureau"]["claim"]["status"] == "pending"
+    row = clocks(users, iid)["initial_report"]
+    assert row["status"] == "late" and row["satisfied_at"] == iso(clock.now())
+    # Confirming the report's claim confirms the bureau's copy with it; the township's delivery is judged by itself.
+    ok(head.post(f"/api/v1/reports/{report['id']}/claim-review",
+                 json={"decision": "confirmed", "evidence_kind": "phone_log", "evidence_ref": "县局值班电话记录 09:50"}))
+    row = clocks(users, iid)["initial_report"]
+    assert row["status"] == "late" and row["satisfied_at"] == iso(clock.now())
+    ok(head.post(f"/api/v1/reports/{report['id']}/recipients/local_government/claim-review",
+                 json={"decision": "confirmed", "evidence_kind": "phone_log", "evidence_ref": "镇党政办来电记录 09:50"}))
+    row = clocks(users, iid)["initial_report"]
+    assert row["status"] == "met" and row["satisfied_at"] == iso(phoned) and row["judged_by"] == "delivery"
+    bureau = recipients(ok(users["leader"].get(f"/api/v1/incidents/{iid}")).get_json()["reports"][0])["bureau"]
+    assert bureau["judged_at"] == iso(phoned) and bureau["claim"]["status"] == "confirmed"
+
+
+def test_a_progress_report_that_counts_at_its_last_delivery_starts_the_next_round(users, clock):
+    iid = registered(users, clock, level="II", level_reason="重大")
+    ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate"))
+    clock.advance(hours=5)
+    report = file(users["commander"], iid, "progress")
+    assert [d["cycle"] for d in clocks_of(users, iid, "progress_report")] == [0]
+    clock.advance(minutes=20)
+    for code in ("county_government", "city_bureau"):
+        ok(deliver(users["office"], report["id"], code))
+    first, second = clocks_of(users, iid, "progress_report")
+    assert first["status"] == "met" and first["satisfied_at"] == iso(clock.now())
+    # Ⅱ: every 3 days, the next one counted from the report that met this one.
+    assert second["status"] == "pending" and second["starts_at"] == iso(clock.now())
+
+
+def clocks_of(users, iid: int, kind: str) -> list[dict]:
+    rows = ok(users["leader"].get(f"/api/v1/incidents/{iid}")).get_json()["deadlines"]
+    return sorted((d for d in rows if d["kind"] == kind and d["status"] != "cancelled"), key=lambda d: d["cycle"])

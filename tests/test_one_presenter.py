@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from tests.helpers import file_report
 from tests.test_board_pages import browser, page  # noqa: F401 - browser is a fixture
 from tests.test_reports_api import ok, scenario
 from tests.test_reports_pdf import flat, pdf_text
@@ -13,7 +14,7 @@ ROUND = re.compile(r"续报[（(]第2次[）)]")  # any spelling of the round, t
 
 def test_the_board_and_the_briefing_name_the_second_progress_report_alike(users, clock, browser):
     iid = scenario(users, clock)
-    ok(users["office"].post(f"/api/v1/incidents/{iid}/reports", json={"kind": "progress", "body": "第一次续报"}), 201)
+    file_report(users["office"], iid, "progress", "第一次续报", signer=users["leader"])
 
     html = page(browser("leader"), f"/incidents/{iid}")
     on_board = set(SECOND_PROGRESS.findall(re.sub(r"<[^>]+>", "", html)))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from incidents.models import AuditEntry, Briefing, User
 from reports import snapshots, store
-from tests.helpers import incident_payload, iso, signed_in_client
+from tests.helpers import file_report, incident_payload, iso, signed_in_client
 from tests.test_api_errors import assert_error
 from tests.test_reports_pdf import check_glyphs, check_pdf, flat, pdf_text
 
@@ -32,10 +32,10 @@ def scenario(users, clock) -> int:
     r = ok(users["station"].post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()))), 201)
     iid = r.get_json()["id"]
     clock.advance(minutes=20)
-    ok(users["station"].post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "20人就医，已核实"}), 201)
+    file_report(users["station"], iid, "initial", "20人就医，已核实")
     ok(users["office"].post(f"/api/v1/incidents/{iid}/level", json={"level": "II", "reason": "集体食物中毒20人"}))
     clock.advance(minutes=40)
-    ok(users["office"].post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "已向县政府和市局报告"}), 201)
+    file_report(users["office"], iid, "bureau", "已向县政府和市局报告", signer=users["leader"])
     ok(users["leader"].post(f"/api/v1/incidents/{iid}/activate"))
     clock.advance(minutes=5)
     ok(users["office"].post(f"/api/v1/incidents/{iid}/assignments",

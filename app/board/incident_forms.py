@@ -87,7 +87,8 @@ def incident_forms(user, incident: Incident, plan: Plan, *, session: Session | N
         "correct": editable and _may(user, "correct", incident, plan)
         and (user.role != STATION or (incident.level is None and incident.status == REGISTERED)),
         "withdraw": editable and _may(user, "withdraw", incident, plan),
-        # The written report's deliveries and returns, and the judgement of a 补录.
+        # Reports' deliveries (the office and the leadership, or whoever filed the report), the written report's
+        # returns, the sign-off (签发) of the kinds this role signs, and the judgement of a 补录.
         "deliver": not watch and _may(user, "deliver", incident, plan),
         "review_claims": not watch and claims.may_judge(user, plan),
         # Only the channels a person records: what Yingji sends itself is recorded by Yingji.

@@ -7,7 +7,8 @@ from incidents.kernel import labels
 from incidents.kernel.durations import chinese_duration
 from incidents.kernel.roles import ROLES
 from incidents.models import AuditEntry
-from incidents.plan import Plan
+from incidents.plan import REPORT_KINDS, Plan
+from incidents.plan.model import DELIVERY_CHANNELS
 
 UNGRADED = {"code": None, "numeral": "", "name": "未定级", "colour": "grey", "label": "未定级"}
 
@@ -69,6 +70,14 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
         if kind == "measure" and data.get("measure"):
             what += f"（{labels.clock_name(plan, data['measure'])}）"
         return f"{what}，报送时间 {fmt(data.get('submitted_at'))}"
+    if action == "report.released":
+        return f"{data.get('number') or ''} {data.get('title') or ''}".strip()
+    if action in ("report.delivered", "report.dispatched", "report.returned"):
+        said = _recipient_name(plan, data.get("recipient"))
+        if action == "report.delivered":
+            channel = DELIVERY_CHANNELS.get(data.get("channel") or "", data.get("channel") or "")
+            said = f"{said}，{channel}（{data.get('reference') or ''}），送达时间 {fmt(data.get('delivered_at'))}"
+        return said
     if action.startswith("assignment."):
         dept = unit(plan, data.get("department")) if data.get("department") else ""
         said = data.get("task") or data.get("reason") or data.get("note") or ""
@@ -95,6 +104,12 @@ def describe(plan: Plan, action: str, data: dict, fmt) -> str:
     if action.startswith("closing."):
         return data.get("reason") or data.get("note") or ""
     return ""
+
+
+def _recipient_name(plan: Plan, code: str | None) -> str:
+    """Return the name the plan gives a report's recipient (the code when the plan lacks it)."""
+    rules = [r for kind in REPORT_KINDS for r in plan.reports.recipients_of(kind) + plan.reports.skip_level_of(kind)]
+    return next((r.name for r in rules if r.code == code), code or "")
 
 
 def audit_entry(row: AuditEntry, plan: Plan, fmt, departments: dict[str, str] | None = None) -> dict:

@@ -14,6 +14,7 @@ from datetime import datetime
 from incidents.kernel.states import ClaimDecision
 from incidents.models import Report, ReportRecipient
 from incidents.plan import Plan
+from incidents.plan.model import INTERNAL
 
 
 def is_backdated(claimed: datetime, entered: datetime, plan: Plan) -> bool:
@@ -32,11 +33,19 @@ def report_time(report: Report) -> tuple[datetime, str]:
     return _judged(report.submitted_at, report.entered_at, report.backdated, report.review)
 
 
+def delivery_review(row: ReportRecipient):
+    """Return the judgement of a delivery's claimed time: this bureau's own copy (internal), which it had when the
+    report was sent, is judged with the report's own claim unless it was judged by itself."""
+    if row.review is None and row.channel == INTERNAL:
+        return row.report.review
+    return row.review
+
+
 def delivery_time(row: ReportRecipient) -> datetime | None:
     """Return the time that judges a recipient's delivery, or None while it is not delivered (or was returned)."""
     if row.delivered_at is None or row.returned_at is not None:
         return None
-    return _judged(row.delivered_at, row.recorded_at, row.backdated, row.review)[0]
+    return _judged(row.delivered_at, row.recorded_at, row.backdated, delivery_review(row))[0]
 
 
 def counts_at(report: Report, plan: Plan) -> tuple[datetime, str] | None:

@@ -209,7 +209,8 @@ def _satisfy(session: Session, incident: Incident, row: Deadline, report: Report
 
 
 def satisfy_with(session: Session, incident: Incident, plan: Plan, report: Report, *, actor, now: datetime) -> None:
-    """Let a report that now counts satisfy the earliest live clock waiting for it that had started."""
+    """Let a report that now counts satisfy the earliest live clock waiting for it that had started; what follows
+    from that (a repeating report's next cycle) starts at once, whether it counts at filing or at its last delivery."""
     counted = counts_at(report, plan)
     if counted is None:
         return  # a report the plan sends up counts once every recipient has it
@@ -220,6 +221,7 @@ def satisfy_with(session: Session, incident: Incident, plan: Plan, report: Repor
     if waiting:
         row = min(waiting, key=lambda d: (d.cycle, d.due_at))
         _satisfy(session, incident, row, report, at, judged_by, actor=actor, now=now)
+        reconcile(session, incident, actor=actor, now=now)
 
 
 def rejudge(session: Session, incident: Incident, plan: Plan, report: Report, *, reason: str, actor,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from incidents.kernel import labels
+from incidents.kernel.roles import ROLES
 from incidents.models import CANCELLED, LATE, AuditEntry, Deadline, Incident, User
 from incidents.plan import Plan
 from incidents.records import wording
@@ -75,10 +76,17 @@ def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> li
             "by": people.get(r.submitted_by_id, f"用户{r.submitted_by_id}") if r.submitted_by_id else "系统自动登记",
             "backdated": r.backdated, "claim": record["claim"], "mark": report_record.backdated_label(record),
             "recipients": record["recipients"], "submitted_by_id": r.submitted_by_id,
-            "sign_off": record["sign_off"], "document": record["document"],
+            "sign_off": _sign_off(record["sign_off"]), "document": record["document"],
             "skip_level_reason": record["skip_level_reason"],
         })
     return out
+
+
+def _sign_off(entry: dict | None) -> dict | None:
+    """Return a report's sign-off with the names of the roles that give it (None: the report goes as filed)."""
+    if entry is None:
+        return None
+    return {**entry, "role_names": "、".join(ROLES.get(r, r) for r in entry["roles"])}
 
 
 def level_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> list[dict]:

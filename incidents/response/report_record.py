@@ -10,7 +10,7 @@ from incidents.plan.model import DELIVERY_CHANNELS
 from incidents.plan import Plan
 from incidents.plan.versions import plan_of
 from incidents.response import documents, sending
-from incidents.response.claimed_times import delivery_time, report_time
+from incidents.response.claimed_times import delivery_review, delivery_time, report_time
 
 
 def _name(session: Session, user_id: int | None) -> str | None:
@@ -39,7 +39,7 @@ def recipient(session: Session, row: ReportRecipient, plan: Plan | None = None) 
             "channel_name": DELIVERY_CHANNELS.get(row.channel or ""), "reference": row.reference,
             "delivered_at": iso(row.delivered_at), "recorded_at": iso(row.recorded_at),
             "recorded_by": _name(session, row.recorded_by_id), "backdated": row.backdated,
-            "claim": claim(session, row.backdated, row.review), "judged_at": iso(judged),
+            "claim": claim(session, row.backdated, delivery_review(row)), "judged_at": iso(judged),
             "returned_at": iso(row.returned_at), "return_reason": row.return_reason,
             "skip_level": row.skip_level, "planned_channel": rule.channel if rule else None,
             "planned_channel_name": DELIVERY_CHANNELS.get(rule.channel) if rule else None,

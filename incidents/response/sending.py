@@ -71,13 +71,18 @@ def deliver_and_queue(session: Session, report: Report, doc: ReportDocument | No
         rule = plan_recipient(plan, report.kind, row.code)
         channel = rule.channel if rule else None
         if channel == INTERNAL:
-            row.channel, row.reference, row.delivered_at = INTERNAL, reference, now
+            # Released as filed, it reached this bureau when its filer sent it: the claimed time, a 补录 judged with
+            # the report's own claim; released at a later sign-off, then.
+            as_filed = now == report.entered_at
+            delivered_at = report.submitted_at if as_filed else now
+            row.channel, row.reference, row.delivered_at = INTERNAL, reference, delivered_at
             row.recorded_at, row.recorded_by_id, row.receipt_at = now, actor_id(actor), now
+            row.backdated = report.backdated and as_filed
             audit.record(session, actor=actor, action="report.delivered", entity="report_recipient", entity_id=row.id,
                          incident_id=incident.id, at=now,
                          data={"report_id": report.id, "recipient": row.code, "channel": INTERNAL,
-                               "reference": reference, "delivered_at": now.isoformat(), "recorded_at": now.isoformat(),
-                               "backdated": False})
+                               "reference": reference, "delivered_at": delivered_at.isoformat(),
+                               "recorded_at": now.isoformat(), "backdated": row.backdated})
         elif doc is None:
             continue
         elif channel == YINGJI and rule.peer:

@@ -112,6 +112,10 @@ def test_a_leader_reads_the_briefing_and_the_closing_workflow_runs_on_the_boards
         time.sleep(0.2)
         status, body = server.api("office", "GET", f"/api/v1/incidents/{iid}")
     (written,) = [r for r in body["reports"] if r["kind"] == "closing"]
+    # It goes once the leadership signs it off (签发).
+    assert written["sign_off"]["waiting"] is True
+    status, got = server.api("leader", "POST", f"/api/v1/reports/{written['id']}/sign-off", {})
+    assert status == 200, got
     for code in ("county_government", "city_bureau"):
         status, got = server.api("office", "POST", f"/api/v1/reports/{written['id']}/recipients/{code}/delivery",
                                  {"channel": "gov_intranet", "reference": f"政务内网回执 {code}"})

@@ -119,6 +119,14 @@ def bureau_reports_filed(server) -> None:
             status, filed = server.api("office", "POST", f"/api/v1/incidents/{incident['id']}/reports",
                                        {"kind": "bureau", "body": "已报县政府和市局。"})
             assert status == 201, filed
+            # Signed off by the leadership, then delivered to the county government and the city bureau: met.
+            rid = filed["report"]["id"]
+            status, signed = server.api("leader", "POST", f"/api/v1/reports/{rid}/sign-off", {})
+            assert status == 200, signed
+            for code in ("county_government", "city_bureau"):
+                status, got = server.api("office", "POST", f"/api/v1/reports/{rid}/recipients/{code}/delivery",
+                                         {"channel": "gov_intranet", "reference": f"政务内网回执 {code}"})
+                assert status == 200, got
 
 
 def test_an_unacknowledged_assignment_escalates_live_and_is_signed_on_the_board(fast_server, open_as):
@@ -194,7 +202,8 @@ def test_a_clock_reminder_is_signed_on_the_duty_board_and_shows_on_the_overview(
 
     iid = register_ii(server, "演练：某超市冷链食品疑似污染")
     status, body = server.api("office", "POST", f"/api/v1/incidents/{iid}/reports",
-                              {"kind": "initial", "body": "城关所初报：演练。"})
+                              {"kind": "initial", "body": "城关所初报：演练。", "recipients": [
+                                  {"code": "local_government", "channel": "phone", "reference": "电话报告镇党政办"}]})
     assert status == 201, body
     # The bureau report's first warning comes 5 s later: its reminder walks the fast Ⅱ chain.
     reminder = board.locator("#esc-rows .esc-row")

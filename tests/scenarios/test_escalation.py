@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.jobs.clocks import tick, walker_for
 from incidents.models import AuditEntry, Escalation, ProviderReceipt
-from tests.helpers import Recorder, approve_summary, incident_payload, iso
+from tests.helpers import Recorder, approve_summary, file_report, incident_payload, iso
 from tests.twilio_stub import twilio_stub  # noqa: F401 - fixture
 
 OFFICER = "+8613800000001"  # users["food"], on duty for food_coord
@@ -49,11 +49,10 @@ class World:
         self.incident = r.get_json()
         if level in ("I", "II", "III"):
             # The office learned of it by registering it (without a station it owns the 1-hour report too) and
-            # reports up at once: its clocks are met, so only what a test does escalates.
+            # reports up at once, signed off and delivered: its clocks are met, so only what a test does escalates.
             for kind in ("bureau",) if station else ("initial", "bureau"):
-                r = office.post(f"/api/v1/incidents/{self.incident['id']}/reports",
-                                json={"kind": kind, "body": "已电话报告县政府和市局"})
-                assert r.status_code == 201, r.get_json()
+                signer = users["leader"] if kind == "bureau" else None  # the leadership signs the bureau's off
+                file_report(office, self.incident["id"], kind, "已电话报告县政府和市局", signer=signer)
         self.t0 = t0
 
     def assign(self, task: str = "立即派员赶赴现场核查") -> int:
@@ -398,9 +397,7 @@ def test_a_clock_about_to_run_out_escalates_and_a_reply_with_its_code_acknowledg
         w.settled()
         # The report comes in late: the overdue escalation is resolved and the station told.
         w.stub.expect_sms(station_phone, "已办结")
-        r = users["station"].post(f"/api/v1/incidents/{w.incident['id']}/reports",
-                                  json={"kind": "initial", "body": "初报"})
-        assert r.status_code == 201, r.get_json()
+        file_report(users["station"], w.incident["id"], "initial", "初报")
         w.at(63)
         w.at(90)
         w.settled()

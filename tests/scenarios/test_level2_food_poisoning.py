@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.jobs.clocks import tick
-from tests.helpers import Recorder, approve_summary, by_kind, incident_payload, iso, report_up
+from tests.helpers import Recorder, approve_summary, by_kind, file_report, incident_payload, iso, report_up
 
 
 def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
@@ -37,10 +37,15 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     assert recorder.kinds()[-1] == ("initial_report", "warning")
     assert recorder.fired[-1].payload["seconds_left"] == 5 * 60
 
-    # 09:58 the station files its initial report: met, and the bureau's 30-minute clock starts.
+    # 09:58 the station files its initial report, which reaches the bureau here at once, and says it phoned the
+    # township government at the same time: met, and the bureau's 30-minute clock starts.
     clock.advance(minutes=3)
-    r = station.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "initial", "body": "初报：食堂疑似食物中毒"})
+    r = station.post(f"/api/v1/incidents/{iid}/reports", json={
+        "kind": "initial", "body": "初报：食堂疑似食物中毒",
+        "recipients": [{"code": "local_government", "channel": "phone", "reference": "电话报告镇党政办"}]})
     assert r.status_code == 201, r.get_json()
+    assert {x["code"]: x["delivered_at"] for x in r.get_json()["report"]["recipients"]} == {
+        "local_government": iso(clock.now()), "bureau": iso(clock.now())}
     clocks = by_kind(r.get_json()["incident"]["deadlines"])
     assert clocks["initial_report"]["status"] == "met"
     assert clocks["initial_report"]["late_seconds"] == 0
@@ -52,11 +57,25 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     assert r.status_code == 200, r.get_json()
     assert [c["from"] for c in r.get_json()["level_changes"]] == [None, None]
 
-    # The bureau report goes out 10 minutes late: the clock is late by 600 seconds.
-    clock.set(t_initial + timedelta(minutes=40))
+    # The bureau report goes out 10 minutes late: drafted by the office, signed off by the leadership, sent to
+    # the county government and the city bureau through 政务内网; the clock is late by 600 seconds.
+    clock.set(t_initial + timedelta(minutes=37))
     tick(wiring, recorder)
     assert recorder.kinds()[-1] == ("bureau_report", "overdue")
     r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "bureau", "body": "已报县政府和市局"})
+    assert r.status_code == 201, r.get_json()
+    rid = r.get_json()["report"]["id"]
+    assert r.get_json()["report"]["sign_off"]["waiting"] is True
+    clock.set(t_initial + timedelta(minutes=39))
+    r = leader.post(f"/api/v1/reports/{rid}/sign-off", json={})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["report"]["document"]["number"].startswith("中市监〔2026〕")
+    assert by_kind(r.get_json()["incident"]["deadlines"])["bureau_report"]["status"] == "overdue"
+    clock.set(t_initial + timedelta(minutes=40))
+    for code in ("county_government", "city_bureau"):
+        r = office.post(f"/api/v1/reports/{rid}/recipients/{code}/delivery",
+                        json={"channel": "gov_intranet", "reference": f"政务内网回执 {code}"})
+        assert r.status_code == 200, r.get_json()
     bureau = by_kind(r.get_json()["incident"]["deadlines"])["bureau_report"]
     assert bureau["status"] == "late" and bureau["late_seconds"] == 600
 
@@ -81,10 +100,10 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     tick(wiring, recorder)
     assert recorder.kinds()[-1] == ("measures_issued", "overdue")
 
-    # Progress report on day 2: the next progress clock starts from it, 3 days on.
+    # Progress report on day 2, signed off and delivered: the next progress clock starts from it, 3 days on.
     clock.set(t_act + timedelta(days=2))
-    r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "progress", "body": "续报一"})
-    deadlines = r.get_json()["incident"]["deadlines"]
+    r = file_report(office, iid, "progress", "续报一", signer=leader)
+    deadlines = r["incident"]["deadlines"]
     progress = [d for d in deadlines if d["kind"] == "progress_report"]
     assert [(p["cycle"], p["status"]) for p in progress] == [(0, "met"), (1, "pending")]
     assert progress[1]["due_at"] == iso(clock.now() + timedelta(days=3))
@@ -111,10 +130,10 @@ def test_level_two_food_poisoning_end_to_end(app, wiring, clock, users):
     # The written report reaches the county government and the city bureau on day 3 after the end: met,
     # judged by the deliveries, and the incident is archived.
     clock.set(t_end + timedelta(days=3))
-    r = report_up(office, iid)
-    closing = by_kind(r.get_json()["incident"]["deadlines"])["closing_report"]
+    r = report_up(office, iid, signer=leader)
+    closing = by_kind(r["incident"]["deadlines"])["closing_report"]
     assert closing["status"] == "met" and closing["judged_by"] == "delivery"
-    assert r.get_json()["incident"]["status"] == "archived"
+    assert r["incident"]["status"] == "archived"
 
     # Accountability: the late bureau report by 10 minutes and the missed measures.
     acc = office.get(f"/api/v1/accountability?incident={iid}").get_json()

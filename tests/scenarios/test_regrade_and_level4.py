@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.jobs.clocks import tick
-from tests.helpers import Recorder, approve_summary, by_kind, deliveries, incident_payload, iso
+from tests.helpers import Recorder, approve_summary, by_kind, deliveries, file_report, incident_payload, iso
 
 
 def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, clock, users):
@@ -47,10 +47,10 @@ def test_regrade_three_to_one_changes_cadence_and_adds_command_meeting(wiring, c
     meeting = [(f.kind, f.payload["seconds_left"]) for f in recorder.fired if f.payload["clock"] == "command_meeting"]
     assert meeting == [("warning", 3600), ("overdue", 0)]
 
-    # The daily progress report is late by 3 hours.
+    # The daily progress report (signed off and delivered at once) is late by 3 hours.
     clock.set(t_regrade + timedelta(days=1, hours=3))
-    r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "progress", "body": "续报"})
-    progress = [d for d in r.get_json()["incident"]["deadlines"] if d["kind"] == "progress_report"]
+    r = file_report(office, iid, "progress", "续报", signer=leader)
+    progress = [d for d in r["incident"]["deadlines"] if d["kind"] == "progress_report"]
     assert progress[0]["status"] == "late" and progress[0]["late_seconds"] == 3 * 3600
     assert progress[1]["due_at"] == iso(clock.now() + timedelta(days=1))
 
@@ -84,10 +84,10 @@ def test_level_four_case_has_no_short_clocks_and_eight_day_closing(wiring, clock
     # judged by the last recipient's delivery.
     t_end = clock.now()
     clock.set(t_end + timedelta(days=7))
-    r = office.post(f"/api/v1/incidents/{iid}/reports", json={"kind": "closing", "body": "书面报告",
-                                                              "recipients": deliveries()[:1]})
-    assert r.status_code == 201, r.get_json()
-    rid = r.get_json()["report"]["id"]
+    rid = file_report(office, iid, "closing", "书面报告", signer=leader, deliver=False)["report"]["id"]
+    county = {k: v for k, v in deliveries()[0].items() if k != "code"}
+    r = office.post(f"/api/v1/reports/{rid}/recipients/county_government/delivery", json=county)
+    assert r.status_code == 200, r.get_json()
     assert by_kind(r.get_json()["incident"]["deadlines"])["closing_report"]["status"] == "pending"
     clock.set(t_end + timedelta(days=9))
     r = office.post(f"/api/v1/reports/{rid}/recipients/city_bureau/delivery",

@@ -525,12 +525,12 @@ def test_the_incident_page_signs_a_report_off_and_records_its_deliveries(app, br
     sign_url = f"/api/v1/reports/{bureau['id']}/sign-off"
     delivery_url = f"/api/v1/reports/{bureau['id']}/recipients/county_government/delivery"
     html = page(browser("office", "office"), f"/incidents/{iid}")
-    assert "待应急领导小组签发" in html and sign_url not in html and delivery_url not in html
+    assert "待签发（须由领导小组签发）" in html and sign_url not in html and delivery_url not in html
     html = page(browser("leader"), f"/incidents/{iid}")
     assert sign_url in html
     signed = ok(leader.post(sign_url, json={})).get_json()["report"]
     html = page(browser("office", "office"), f"/incidents/{iid}")
-    assert "待应急领导小组签发" not in html and signed["document"]["number"] in html and "签发" in html
+    assert "待签发（须由领导小组签发）" not in html and signed["document"]["number"] in html and "签发" in html
     assert delivery_url in html and sign_url not in html
     # The record says it in words: the sign-off, the number it went out as, whom it reached and how.
     ok(office.post(delivery_url, json={"channel": "fax", "reference": "传真 0371-62100000"}))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import timedelta
+
 from flask import Flask
 
 from app import documents as document_pdf
@@ -32,6 +34,8 @@ class Failure(Exception):
 def send_due(app: Flask, *, batch: int = 50) -> int:
     """Send what is due; return how many were delivered."""
     wiring: Yingji = app.extensions["yingji"]
+    retry = {"first_retry": timedelta(seconds=app.config.get("DISPATCH_RETRY_FIRST", 5.0)),
+             "longest_retry": timedelta(seconds=app.config.get("DISPATCH_RETRY_MAX", 600.0))}
     delivered = 0
     while True:
         with wiring.sessions() as session:
@@ -45,7 +49,7 @@ def send_due(app: Flask, *, batch: int = 50) -> int:
                             "permanent" if failure.permanent else "will retry", failure.message)
                 with wiring.sessions() as session:
                     sending.record_failure(session, out.id, error=failure.message, permanent=failure.permanent,
-                                           now=wiring.clock.now())
+                                           now=wiring.clock.now(), **retry)
                     session.commit()
                 continue
             with wiring.sessions() as session:

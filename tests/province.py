@@ -21,6 +21,7 @@ separate processes. Children run in their own sessions and are killed by their i
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -190,11 +191,31 @@ class InProcessCommands:
 # --- a bureau's instance -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """Return a TCP port free on 127.0.0.1 now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def free_port(taken: set[int] = frozenset()) -> int:
+    """Return a TCP port free on 127.0.0.1 now, outside the kernel's ephemeral range and not in `taken`.
+
+    A bureau's port is chosen long before its server binds it, and bound again after a restart: a port
+    of the ephemeral range could meanwhile become the local end of some outgoing connection.
+    """
+    ephemeral = _ephemeral_ports()
+    for port in random.sample(range(20000, 32768), 2000):
+        if port in ephemeral or port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 class Api:
@@ -283,7 +304,8 @@ class Chain:
                 "AUDIT_KEY": TEST_AUDIT_KEY, "PII_KEY": TEST_PII_KEY, "AUDIT_HEAD_FILE": str(home / "audit_heads.log"),
                 "PEER_PRIVATE_KEY_FILE": str(key_file), "SCHEDULER": "inprocess", "SOCKETIO_MESSAGE_QUEUE": "",
                 "TWO_FACTOR_ROLES": "", "PYTHONUNBUFFERED": "1", **settings})
-            self.bureaus[spec.code] = Bureau(spec, home, plan_file, url, free_port(), env)
+            port = free_port({b.port for b in self.bureaus.values()})
+            self.bureaus[spec.code] = Bureau(spec, home, plan_file, url, port, env)
 
     def __getitem__(self, code: str) -> Bureau:
         return self.bureaus[code]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.kernel.actors import SystemActor, actor_id
@@ -51,8 +52,14 @@ def document_of(session: Session, report_id: int) -> ReportDocument | None:
 def _next_number(session: Session, issuer: str, year: int) -> int:
     row = session.get(DocumentCounter, (issuer, year), with_for_update=True)
     if row is None:
-        row = DocumentCounter(issuer=issuer, year=year, last=0)
-        session.add(row)
+        # The year's first document: another transaction may be making the row at this moment. Its insert
+        # then waits for that one and fails once it commits; the row it made is locked and counted on.
+        try:
+            with session.begin_nested():
+                session.add(DocumentCounter(issuer=issuer, year=year, last=0))
+        except IntegrityError:
+            pass
+        row = session.get(DocumentCounter, (issuer, year), with_for_update=True, populate_existing=True)
     row.last += 1
     session.flush()
     return row.last

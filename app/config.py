@@ -185,11 +185,17 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # Bureau to bureau (app/peering.py): this instance's Ed25519 signing key, as PEM or base64 in
         # PEER_PRIVATE_KEY or in the file PEER_PRIVATE_KEY_FILE (the local demo generates one in the
         # instance folder); PEER_KEY_ID names it (default from its fingerprint). DISPATCH_EVERY: seconds
-        # between the sender's looks at what is due for other bureaus and e-mail.
+        # between the sender's looks at what is due for other bureaus and e-mail. A transient failure is
+        # retried DISPATCH_RETRY_FIRST seconds later, the wait doubling up to DISPATCH_RETRY_MAX. DISPATCH_WAKE
+        # (default 1): the in-process scheduler's sender is woken by the commit that queued something
+        # (a report signed off, a 签收) instead of waiting for its next look; 0 turns that off.
         "PEER_PRIVATE_KEY": env("PEER_PRIVATE_KEY") or None,
         "PEER_PRIVATE_KEY_FILE": env("PEER_PRIVATE_KEY_FILE") or None,
         "PEER_KEY_ID": env("PEER_KEY_ID") or None,
         "DISPATCH_EVERY": float(env("DISPATCH_EVERY") or 1.0),
+        "DISPATCH_RETRY_FIRST": float(env("DISPATCH_RETRY_FIRST") or 5.0),
+        "DISPATCH_RETRY_MAX": float(env("DISPATCH_RETRY_MAX") or 600.0),
+        "DISPATCH_WAKE": (env("DISPATCH_WAKE") or "1").strip() != "0",
         # Flask's default is no limit; a request body over this gets 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         # How many trusted proxies (nginx) stand in front: ProxyFix then takes the client address

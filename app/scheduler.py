@@ -134,6 +134,8 @@ def ensure_started(app: Flask) -> None:
         if wiring.scheduler is None:
             wiring.scheduler = build(app, blocking=False)
             wiring.scheduler.start()
+            if app.config.get("DISPATCH_WAKE"):
+                sending.send_at_once(app)
             log.info("in-process scheduler started")
 
 

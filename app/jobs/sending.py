@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from datetime import timedelta
+
 from flask import Flask
+from sqlalchemy import event
 
 from app import documents as document_pdf
 from app import peering
 from app.extensions import Yingji
-from incidents.models import ReportDocument
+from incidents.models import Dispatch, ReportDocument
 from incidents.response import documents, peers, sending
 from notifiers import mail, peer_client, peer_signing
 
@@ -34,6 +37,8 @@ class Failure(Exception):
 def send_due(app: Flask, *, batch: int = 50) -> int:
     """Send what is due; return how many were delivered."""
     wiring: Yingji = app.extensions["yingji"]
+    retry = {"first_retry": timedelta(seconds=app.config.get("DISPATCH_RETRY_FIRST", 5.0)),
+             "longest_retry": timedelta(seconds=app.config.get("DISPATCH_RETRY_MAX", 600.0))}
     delivered = 0
     while True:
         with wiring.sessions() as session:
@@ -47,7 +52,7 @@ def send_due(app: Flask, *, batch: int = 50) -> int:
                             "permanent" if failure.permanent else "will retry", failure.message)
                 with wiring.sessions() as session:
                     sending.record_failure(session, out.id, error=failure.message, permanent=failure.permanent,
-                                           now=wiring.clock.now())
+                                           now=wiring.clock.now(), **retry)
                     session.commit()
                 continue
             with wiring.sessions() as session:
@@ -56,6 +61,66 @@ def send_due(app: Flask, *, batch: int = 50) -> int:
             delivered += 1
         if len(due) < batch:
             return delivered
+
+
+class Wakeup:
+    """Run the sender in a background thread as soon as it is woken, instead of at the scheduler's next look.
+
+    One thread per app, started by the first wake-up. A wake-up while it sends makes it look again after.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="yingji-send-now", daemon=True)
+                    self.thread.start()
+        self.event.set()
+
+    def _run(self) -> None:
+        while True:
+            self.event.wait()
+            self.event.clear()
+            try:
+                send_due(self.app)
+            except Exception:  # noqa: BLE001 - the rows stay due: the scheduler's next run sends them
+                log.exception("sending at once failed")
+
+
+QUEUED_HERE = "yingji_dispatch_queued"
+
+
+def send_at_once(app: Flask) -> Wakeup:
+    """Wake the sender after every commit of this app's sessions that queued a dispatch (a report signed off,
+    a 签收): the report leaves at once instead of up to DISPATCH_EVERY later.
+
+    For the process that runs the sender (the in-process scheduler); a separate `flask scheduler` process
+    is not woken and sends at its next look. Retries still wait for the scheduler's runs.
+    """
+    wake = Wakeup(app)
+    sessions = app.extensions["yingji"].sessions
+
+    @event.listens_for(sessions, "after_flush")
+    def _queued(session, _context) -> None:
+        if any(isinstance(row, Dispatch) for row in session.new):
+            session.info[QUEUED_HERE] = True
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session) -> None:
+        if session.info.pop(QUEUED_HERE, False):
+            wake()
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session) -> None:
+        session.info.pop(QUEUED_HERE, None)
+
+    return wake
 
 
 def _pdf(wiring: Yingji, document_id: int | None) -> bytes | None:

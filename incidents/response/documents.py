@@ -53,8 +53,10 @@ def _next_number(session: Session, issuer: str, year: int) -> int:
     """Take the year's next number; the counter row stays locked until the transaction ends (no gaps)."""
     row = session.get(DocumentCounter, (issuer, year), with_for_update=True)
     if row is None:
+        # The year's first document: another transaction may be making the row at this moment. Its insert
+        # then waits for that one and fails once it commits; the row it made is locked and counted on.
         try:
-            with session.begin_nested():  # the year's first number, perhaps taken by two at once
+            with session.begin_nested():
                 session.add(DocumentCounter(issuer=issuer, year=year, last=0))
         except IntegrityError:
             pass

@@ -166,9 +166,9 @@ def claim_due(session: Session, *, now: datetime, batch: int = 50) -> list[Outgo
     return out
 
 
-def backoff(attempt: int) -> timedelta:
-    """Return the wait before the next attempt after `attempt` failed ones (5 s doubling, at most 10 min)."""
-    return min(LONGEST_RETRY, FIRST_RETRY * (2 ** min(max(attempt - 1, 0), 16)))
+def backoff(attempt: int, *, first: timedelta = FIRST_RETRY, longest: timedelta = LONGEST_RETRY) -> timedelta:
+    """Return the wait before the next attempt after `attempt` failed ones (`first` doubling, at most `longest`)."""
+    return min(longest, first * (2 ** min(max(attempt - 1, 0), 16)))
 
 
 def record_sent(session: Session, dispatch_id: int, *, result: dict, now: datetime) -> None:
@@ -202,14 +202,15 @@ def record_sent(session: Session, dispatch_id: int, *, result: dict, now: dateti
     announce.incident_changed(session, incident, plan, what="report:delivered", at=now)
 
 
-def record_failure(session: Session, dispatch_id: int, *, error: str, permanent: bool, now: datetime) -> None:
+def record_failure(session: Session, dispatch_id: int, *, error: str, permanent: bool, now: datetime,
+                   first_retry: timedelta = FIRST_RETRY, longest_retry: timedelta = LONGEST_RETRY) -> None:
     """Retry a transient failure after the back-off; stop at a permanent refusal and tell the office."""
     row = session.get(Dispatch, dispatch_id, with_for_update=True)
     if row is None or row.status != QUEUED:
         return
     row.last_error = error[:2000]
     if not permanent:
-        row.next_attempt_at = now + backoff(row.attempts)
+        row.next_attempt_at = now + backoff(row.attempts, first=first_retry, longest=longest_retry)
         return
     row.status, row.done_at, row.next_attempt_at = FAILED, now, None
     incident_id = None

@@ -50,7 +50,7 @@ def report_item(html: str, report_id: int) -> str:
 
 
 def recipient_row(item: str, code: str) -> str:
-    start = item.index(f'<tr class="recipient')
+    start = item.index('<tr class="recipient')
     start = item.index(f'data-recipient="{code}"', start)
     return text_of(item[start:item.index("</tr>", start)])
 

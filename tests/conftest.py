@@ -128,6 +128,8 @@ def app(db_url, clock, tmp_path):
     """The app on a test database, with the fake clock and no background scheduler."""
     application = create_app({"DATABASE_URL": db_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
                               "SCHEDULER": "off", "AUDIT_KEY": TEST_AUDIT_KEY, "PII_KEY": TEST_PII_KEY,
+                              # A PDF asked for waits for its briefing: on a loaded CI machine longer than 10 s.
+                              "REPORTS_WAIT": 120,
                               "AUDIT_HEAD_FILE": str(tmp_path / "audit_heads.log"), **TIME_TRAVEL,
                               **NO_FORCED_SECOND_FACTOR})
     yield application

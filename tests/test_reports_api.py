@@ -100,9 +100,10 @@ def test_a_leader_can_prove_which_version_they_read(users, clock, wiring):
     assert ok(users["leader"].get("/api/v1/briefings?sha256=" + "0" * 64)).get_json()["briefings"] == []
 
 
-def test_a_slow_briefing_answers_202_and_the_stored_pdf_follows(users, clock, monkeypatch):
+def test_a_slow_briefing_answers_202_and_the_stored_pdf_follows(app, users, clock, monkeypatch):
     from app.api import reports as api
 
+    app.config["REPORTS_WAIT"] = 1  # a plain GET of a briefing still being made waits this long, then 202
     iid = scenario(users, clock)
     release = threading.Event()
     original = api._work

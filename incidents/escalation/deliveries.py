@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from incidents.kernel.batches import claim
@@ -21,7 +21,8 @@ from incidents.escalation.lifecycle import OPEN
 from incidents.escalation.notices import BAD, OUT, announce, item_code, item_title
 
 
-SEND_LEASE = timedelta(minutes=2)  # a delivery still `sending` after this was cut off mid-send
+SEND_LEASE = timedelta(minutes=2)
+CLAIM_LOCK = 0x59_4A_53_4D  # "YJSM": the advisory lock key of the SMS and call claim  # a delivery still `sending` after this was cut off mid-send
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ def claim_outgoing(session_factory: sessionmaker, *, now: datetime, rules: Deliv
                    batch: int = 500) -> list[Outgoing]:
     """Claim the deliveries due to go out: throttle per phone, bundle what waits together, mark them sending."""
     with session_factory() as session:
+        # One claimer at a time (PostgreSQL: a transaction-scoped advisory lock): with row locks alone, two
+        # schedulers could each claim one of a phone's two due messages and send both instead of one bundle.
+        serialise_claims(session)
         _expire_stale(session, now)
         stmt = (select(Delivery).where(Delivery.status.in_(("pending", "held")), Delivery.next_attempt_at <= now,
                                        Delivery.channel.in_((SMS, VOICE)))
@@ -74,6 +78,12 @@ def claim_outgoing(session_factory: sessionmaker, *, now: datetime, rules: Deliv
             out.append(_claim(session, rows, channel=channel, phone=phone, now=now))
         session.commit()
         return out
+
+
+def serialise_claims(session: Session) -> None:
+    """Hold the claim lock until the transaction ends (PostgreSQL; SQLite serialises writers anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
 
 
 def _claim(session: Session, rows: list[Delivery], *, channel: str, phone: str, now: datetime) -> Outgoing:

@@ -69,8 +69,9 @@ def verify_request(session, app: Flask, now: datetime) -> Peer:
 
     def lookup(sender: str, key_id: str):
         row = peers.get(session, sender)
-        if row is None or row.revoked_at is not None and row.key_id == key_id:
+        if row is None:
             raise peer_signing.UnknownSender(sender)
+        # A revoked bureau, or a key it no longer signs with: an unknown key.
         return row.public_key if row.key_id == key_id and row.revoked_at is None else None
 
     verified = peer_signing.verify(

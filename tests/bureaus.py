@@ -6,6 +6,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -106,3 +107,26 @@ def second_database(kind: str, request, tmp_path):
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield url
+
+
+@pytest.fixture
+def city(request, db_url, clock, tmp_path):
+    """The city bureau's Yingji on its own database (of the test's kind) and plan, served on 127.0.0.1."""
+    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    with second_database(kind, request, tmp_path) as url:
+        application = make_app(url, clock, tmp_path, plan_file=CITY_PLAN)
+        server = Server(application).start()
+        yield application, server
+        server.stop()
+        application.extensions["yingji"].engine.dispose()
+
+
+@pytest.fixture
+def bureaus(app, city, users):
+    """The county (the test's app) and the city, each registered with the other: (county, city, city's server)."""
+    city_app, server = city
+    introduce(app, city_app, b_url=server.url)
+    county_server = Server(app).start()
+    introduce(city_app, app, b_url=county_server.url)
+    yield app, city_app, server
+    county_server.stop()

@@ -10,39 +10,16 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 from sqlalchemy import func, select
 
 from app import peering
 from app.jobs.sending import forget_nonces
 from incidents.models import Dispatch, InboundReport, Incident, PeerNonce
 from notifiers import peer_client, peer_keys, peer_signing
-from tests.bureaus import CITY_PLAN, Server, introduce, make_app, second_database, send, user
+from tests.bureaus import bureaus, city, send, user  # noqa: F401 - bureaus and city are fixtures
 from tests.helpers import by_kind, incident_payload, iso
 from tests.test_api_errors import assert_error
 from tests.test_reports_api import ok
-
-
-@pytest.fixture
-def city(request, db_url, clock, tmp_path):
-    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
-    with second_database(kind, request, tmp_path) as url:
-        application = make_app(url, clock, tmp_path, plan_file=CITY_PLAN)
-        server = Server(application).start()
-        yield application, server
-        server.stop()
-        application.extensions["yingji"].engine.dispose()
-
-
-@pytest.fixture
-def bureaus(app, city, users):
-    """The county (app) and the city, each registered with the other."""
-    city_app, server = city
-    introduce(app, city_app, b_url=server.url)
-    county_server = Server(app).start()
-    introduce(city_app, app, b_url=county_server.url)
-    yield app, city_app, server
-    county_server.stop()
 
 
 def count(application, model) -> int:

@@ -14,11 +14,10 @@ import html as htmllib
 import re
 from datetime import timedelta
 
-import pytest
 
 from incidents.kernel.actors import SystemActor
 from incidents.response import peers
-from tests.bureaus import CITY_PLAN, Server, introduce, make_app, second_database, send, user
+from tests.bureaus import bureaus, city, send, user  # noqa: F401 - bureaus and city are fixtures
 from tests.helpers import by_kind, incident_payload, iso, signed_in_client
 from tests.test_board_pages import browser, page  # noqa: F401 - browser is a fixture
 from tests.test_reports_api import ok
@@ -259,32 +258,9 @@ def test_a_sending_that_will_be_retried_says_when_and_a_station_records_its_own_
 # --- two bureaus: the county's report reaches the city's Yingji -----------------------------------------
 
 
-@pytest.fixture
-def city(request, db_url, clock, tmp_path):
-    """The city bureau's Yingji on its own database and plan, served on 127.0.0.1."""
-    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
-    with second_database(kind, request, tmp_path) as url:
-        application = make_app(url, clock, tmp_path, plan_file=CITY_PLAN)
-        server = Server(application).start()
-        yield application, server
-        server.stop()
-        application.extensions["yingji"].engine.dispose()
-
-
-@pytest.fixture
-def bureaus(app, city, users):
-    """The county (app) and the city, each registered with the other."""
-    city_app, server = city
-    introduce(app, city_app, b_url=server.url)
-    county_server = Server(app).start()
-    introduce(city_app, app, b_url=county_server.url)
-    yield app, city_app
-    county_server.stop()
-
-
 def test_the_city_sees_where_the_event_came_from_signs_for_it_and_the_county_sees_the_receipt(
         bureaus, browser, users, clock):
-    county, city_app = bureaus
+    county, city_app, _server = bureaus
     iid = county_incident(users, clock)
     county_number = ok(users["office"].get(f"/api/v1/incidents/{iid}")).get_json()["number"]
     clock.advance(minutes=10)

@@ -127,6 +127,12 @@ def by_id(session: Session, user_id: int) -> User:
     return user
 
 
+def name_of(session: Session, user_id: int | None) -> str | None:
+    """Return a user's name by id (None for no user, the system)."""
+    user = session.get(User, user_id) if user_id else None
+    return user.name if user else None
+
+
 def by_login(session: Session, login: str) -> User:
     """Return the user of a login name, or raise NotFound."""
     user = session.scalar(select(User).where(User.login == (login or "").strip()))

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from incidents.kernel.actors import SystemActor, actor_id
 from incidents.kernel.errors import InvalidInput
 from incidents.kernel.moments import iso, local_day
-from incidents.models import DocumentCounter, Incident, Report, ReportDocument, User
+from incidents.models import DocumentCounter, Incident, Report, ReportDocument
+from incidents.people.users import name_of
 from incidents.plan import Plan
 from incidents.plan.model import INTERNAL, LOCAL_GOVERNMENT
 from incidents.records import announce, audit
@@ -173,7 +174,7 @@ def release(session: Session, report: Report, plan: Plan, *, actor, now: datetim
     year = local_day(plan.tz, now).year
     seq = _next_number(session, issuer, year)
     number = f"{issuer}〔{year}〕{seq}号"
-    signer = _user_name(session, report.signed_by_id)
+    signer = name_of(session, report.signed_by_id)
     content = _content(session, incident, report, plan, number=number, signer=signer, at=now)
     doc = ReportDocument(report_id=report.id, issuer=issuer, year=year, seq=seq, number=number,
                          title=content["title"], signer_id=report.signed_by_id, signer_name=signer, signed_at=now,
@@ -186,11 +187,6 @@ def release(session: Session, report: Report, plan: Plan, *, actor, now: datetim
                        "recipients": [r.code for r in report.recipients]})
     sending.deliver_and_queue(session, report, doc, plan, actor=actor, now=now)
     return doc
-
-
-def _user_name(session: Session, user_id: int | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.name if user else None
 
 
 def sign(session: Session, report: Report, plan: Plan, *, actor, now: datetime) -> None:

@@ -5,17 +5,13 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.kernel.moments import iso
-from incidents.models import ClaimReview, Report, ReportRecipient, User
+from incidents.models import ClaimReview, Report, ReportRecipient
+from incidents.people.users import name_of
 from incidents.plan.model import DELIVERY_CHANNELS
 from incidents.plan import Plan
 from incidents.plan.versions import plan_of
 from incidents.response import documents, sending
 from incidents.response.claimed_times import delivery_review, delivery_time, report_time
-
-
-def _name(session: Session, user_id: int | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
-    return user.name if user else None
 
 
 def claim(session: Session, backdated: bool, review: ClaimReview | None) -> dict | None:
@@ -26,7 +22,7 @@ def claim(session: Session, backdated: bool, review: ClaimReview | None) -> dict
         return {"status": "pending", "status_name": labels.CLAIM_PENDING, "decided_by": None, "decided_at": None,
                 "evidence_kind": None, "evidence_kind_name": None, "evidence_ref": None, "note": None}
     return {"status": review.decision, "status_name": labels.CLAIM_DECISION[review.decision],
-            "decided_by": _name(session, review.decided_by_id), "decided_at": iso(review.decided_at),
+            "decided_by": name_of(session, review.decided_by_id), "decided_at": iso(review.decided_at),
             "evidence_kind": review.evidence_kind, "evidence_kind_name": labels.EVIDENCE_KIND.get(review.evidence_kind),
             "evidence_ref": review.evidence_ref, "note": review.note}
 
@@ -38,7 +34,7 @@ def recipient(session: Session, row: ReportRecipient, plan: Plan | None = None) 
     return {"code": row.code, "name": row.name, "required": row.required, "channel": row.channel,
             "channel_name": DELIVERY_CHANNELS.get(row.channel or ""), "reference": row.reference,
             "delivered_at": iso(row.delivered_at), "recorded_at": iso(row.recorded_at),
-            "recorded_by": _name(session, row.recorded_by_id), "backdated": row.backdated,
+            "recorded_by": name_of(session, row.recorded_by_id), "backdated": row.backdated,
             "claim": claim(session, row.backdated, delivery_review(row)), "judged_at": iso(judged),
             "returned_at": iso(row.returned_at), "return_reason": row.return_reason,
             "skip_level": row.skip_level, "planned_channel": rule.channel if rule else None,
@@ -54,12 +50,12 @@ def record(session: Session, report: Report) -> dict:
     plan = plan_of(report.incident)
     signers = documents.signers_of(plan, report.kind) if report.recipients else ()
     return {"claimed_at": iso(report.submitted_at), "entered_at": iso(report.entered_at),
-            "entered_by": _name(session, report.submitted_by_id), "backdated": report.backdated,
+            "entered_by": name_of(session, report.submitted_by_id), "backdated": report.backdated,
             "claim": claim(session, report.backdated, report.review), "judged_at": iso(judged_at),
             "judged_by": judged_by, "recipients": [recipient(session, r, plan) for r in report.recipients],
             "skip_level_reason": report.skip_level_reason,
             "sign_off": {"roles": list(signers), "signed_at": iso(report.signed_at),
-                         "signed_by": _name(session, report.signed_by_id),
+                         "signed_by": name_of(session, report.signed_by_id),
                          "waiting": bool(signers) and report.signed_at is None} if signers else None,
             "document": documents.as_dict(documents.document_of(session, report.id)) if report.id else None}
 

@@ -30,9 +30,9 @@ from incidents.models import (
     Report,
     ReportDocument,
     ReportRecipient,
-    User,
     WITHDRAWN,
 )
+from incidents.people.users import name_of
 from incidents.plan import Plan
 from incidents.plan.model import EMAIL, INTERNAL, YINGJI, Recipient
 from incidents.plan.versions import plan_of
@@ -122,17 +122,12 @@ def queue_receipt(session: Session, inbound: InboundReport, *, now: datetime) ->
     """Queue this office's 签收 of an inbound report back to the bureau that sent it."""
     row = Dispatch(kind=DISPATCH_RECEIPT, channel=YINGJI, target=inbound.sender, inbound_id=inbound.id,
                    payload={"report_uid": inbound.report_uid, "recipient_code": inbound.recipient_code,
-                            "receipt_at": iso(inbound.receipt_at), "receipt_by": _receipt_by(session, inbound),
+                            "receipt_at": iso(inbound.receipt_at), "receipt_by": name_of(session, inbound.receipt_by_id),
                             "inbound_id": inbound.id},
                    status=QUEUED, attempts=0, next_attempt_at=now, created_at=now)
     session.add(row)
     session.flush()
     return row
-
-
-def _receipt_by(session: Session, inbound: InboundReport) -> str | None:
-    user = session.get(User, inbound.receipt_by_id) if inbound.receipt_by_id else None
-    return user.name if user else None
 
 
 @dataclass(frozen=True)
@@ -152,17 +147,19 @@ def claim_due(session: Session, *, now: datetime, batch: int = 50) -> list[Outgo
     """Claim the dispatches that are due (leased for LEASE); the caller commits, sends, then records."""
     stmt = (select(Dispatch).where(Dispatch.status == QUEUED, Dispatch.next_attempt_at <= now)
             .order_by(Dispatch.next_attempt_at, Dispatch.id).limit(batch))
+    rows = claim(session, stmt, of=Dispatch)
+    # Each report's document, for every claimed row at once (a receipt has none).
+    recipients = {r.recipient_id for r in rows if r.recipient_id is not None}
+    documents = dict(session.execute(
+        select(ReportRecipient.id, ReportDocument.id)
+        .join(ReportDocument, ReportDocument.report_id == ReportRecipient.report_id)
+        .where(ReportRecipient.id.in_(recipients))).all()) if recipients else {}
     out = []
-    for row in claim(session, stmt, of=Dispatch):
+    for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + LEASE
-        document_id = None
-        if row.recipient_id is not None:
-            doc = session.scalar(select(ReportDocument.id).join(ReportRecipient,
-                                                                ReportRecipient.report_id == ReportDocument.report_id)
-                                 .where(ReportRecipient.id == row.recipient_id))
-            document_id = doc
-        out.append(Outgoing(row.id, row.kind, row.channel, row.target, row.payload, row.attempts, document_id))
+        out.append(Outgoing(row.id, row.kind, row.channel, row.target, row.payload, row.attempts,
+                            documents.get(row.recipient_id)))
     return out
 
 

@@ -14,16 +14,18 @@ filing it, so it is queued at once). Every report that arrives at a city is sign
 office, and the city leader files the city's own bureau report on the incident it opened, which goes to
 the province, whose office signs for it. So each report crosses both hops and each 签收 travels back on
 both; the driver plays the offices and leaders (a thread per receiving bureau polls its inbox every
-0.1 s and hands what arrived to four threads, so that the people are not the bottleneck).
+0.25 s and hands what arrived to four threads, so that the people are not the bottleneck).
 
 Measured from the bureaus' rows after the run (every time is a row the bureaus wrote, on one machine's
 clock): hop latency = the sender's sign-off (the document's signed_at, sent as sent_at) → the
 receiver's received_at; "sender knows" = sign-off → the sender's recipient.delivered_at (the answer is
 back); receipt round trip = the receiver's 签收 (receipt_at) → its receipt dispatch answered by the
 sender (done_at); end to end = county sign-off → province received_at, which includes the driver's
-signing-for and filing at the city. Throughput per hop over the measured run; CPU seconds of each server
-process (and of the PostgreSQL backends of the seven databases, approximate) over the run. One report per
-county goes through first as a warm-up (fonts, connections) and is not counted.
+signing-for and filing at the city. Throughput per hop over the measured run. CPU seconds of each server
+process over the run, gross and net of what it spends idling (its scheduler) and answering the driver's
+inbox polls (measured for 20 s before the reports start), and of the PostgreSQL backends of the seven
+databases (those connected at the end). One report per county goes through first as a warm-up (fonts,
+connections) and is not counted.
 
     python -m bench.province_chain [--reports 1000] [--rate 2] [--dispatch-every 1.0] [--wake on|off] [--sqlite]
 """
@@ -56,8 +58,9 @@ COUNTIES = [s.code for s in TOPOLOGY if s.tier == "county"]
 CITIES = [s.code for s in TOPOLOGY if s.tier == "city"]
 PROVINCE = next(s.code for s in TOPOLOGY if s.tier == "province")
 PARENT = {s.code: s.parent for s in TOPOLOGY}
-POLL = 0.1  # seconds between the driver's looks at an inbox
+POLL = 0.25  # seconds between the driver's looks at an inbox
 HANDLERS = 4  # people at each receiving bureau handling what arrived, at once
+BASELINE = 20.0  # seconds of CPU measured with nothing moving, to net out idling and polling
 
 
 @contextmanager
@@ -86,16 +89,16 @@ def databases(sqlite: bool, folder: Path) -> Iterator[dict[str, str]]:
         print(f"dropped {len(made)} databases", flush=True)
 
 
-def postgres_backends(urls: dict[str, str]) -> list[int]:
-    """Return the PostgreSQL backend pids connected to the bureaus' databases (empty on SQLite)."""
+def postgres_cpu(urls: dict[str, str]) -> dict[int, float]:
+    """Return the CPU seconds so far of each PostgreSQL backend connected to the bureaus' databases (none on SQLite)."""
     names = [u.rsplit("/", 1)[1] for u in urls.values() if u.startswith("postgresql")]
     if not names:
-        return []
+        return {}
     admin = create_engine(ADMIN_URL, poolclass=NullPool)
     try:
         with admin.connect() as conn:
-            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = ANY(:n)"),
-                                     {"n": names}).scalars())
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = ANY(:n)"), {"n": names}).scalars()
+            return {pid: cpu_seconds([pid]) for pid in pids}
     finally:
         admin.dispose()
 
@@ -304,30 +307,37 @@ def run(args) -> dict:
                 th.join(10)
             marks = rows.marks()
             pids = chain.pids()
-            backends = postgres_backends(urls)
-            cpu0 = {c: cpu_seconds([p]) for c, p in pids.items()}
-            pg0, self0 = cpu_seconds(backends), resource.getrusage(resource.RUSAGE_SELF)
-            load0 = open("/proc/loadavg").read().split()[:3]
-            # The measured run.
-            budget = args.reports / args.rate + args.timeout
+
+            def cpu_now() -> dict[str, float]:
+                return {c: cpu_seconds([p]) for c, p in pids.items()}
+
+            # Baseline: the schedulers idling and the driver looking at the inboxes, no report moving.
+            budget = BASELINE + args.reports / args.rate + args.timeout
             driver = Driver(chain, time.monotonic() + budget)
-            started, began = time.monotonic(), utcnow()
             receivers = driver.start_receivers()
+            cpu_b, t_b = cpu_now(), time.monotonic()
+            time.sleep(BASELINE)
+            idle = {c: (v - cpu_b[c]) / (time.monotonic() - t_b) for c, v in cpu_now().items()}
+            # The measured run.
+            cpu0, pg0 = cpu_now(), postgres_cpu(urls)
+            self0 = resource.getrusage(resource.RUSAGE_SELF)
+            load0 = open("/proc/loadavg").read().split()[:3]
+            started, began = time.monotonic(), utcnow()
             counties = driver.start_counties(args.reports, args.rate, "")
             done = wait_done(rows, marks, args.reports, time.monotonic() + budget, driver)
             elapsed = time.monotonic() - started
+            cpu = {c: v - cpu0[c] for c, v in cpu_now().items()}
+            pg1 = postgres_cpu(urls)
+            self1 = resource.getrusage(resource.RUSAGE_SELF)
             driver.stop.set()
             for th in counties + receivers:
                 th.join(15)
-            cpu = {c: cpu_seconds([p]) - cpu0[c] for c, p in pids.items()}
-            pg = cpu_seconds(backends) - pg0
-            self1 = resource.getrusage(resource.RUSAGE_SELF)
             load1 = open("/proc/loadavg").read().split()[:3]
             result = collect(rows, marks, args)
             result.update(done=done, elapsed=elapsed, began=began, filed=driver.filed, errors=driver.errors,
-                          behind=stats(driver.behind), cpu=cpu, pg_cpu=pg, load=(load0, load1),
-                          driver_cpu=(self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime),
-                          pg_backends=len(backends))
+                          behind=stats(driver.behind), cpu=cpu, idle=idle, load=(load0, load1),
+                          pg_cpu=sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()), pg_backends=len(pg1),
+                          driver_cpu=(self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime))
             if not done:
                 print(chain.tail(chars=3000))
             return result
@@ -395,10 +405,23 @@ def report(result: dict, args) -> None:
     print(f"\nend to end, county sign-off → province received_at (with the driver's 签收 and filing at the city):\n"
           f"  {result['end_to_end'].row()} s")
     total = sum(result["cpu"].values())
+    idle = {c: r * result["elapsed"] for c, r in result["idle"].items()}
+    net = {c: result["cpu"][c] - idle[c] for c in result["cpu"]}
     n = max(1, result["hops"]["county → city"]["n"])
-    print(f"\nCPU over the run ({result['elapsed']:.0f} s): " + ", ".join(f"{c} {s:.1f} s" for c, s in result["cpu"].items()))
-    print(f"  servers {total:.1f} s = {1000 * total / n:.0f} ms per report through the chain; PostgreSQL backends "
-          f"({result['pg_backends']}) {result['pg_cpu']:.1f} s; driver (this process) {result['driver_cpu']:.1f} s")
+    print(f"\nCPU seconds of each server over the run ({result['elapsed']:.0f} s): "
+          + ", ".join(f"{c} {v:.1f}" for c, v in result["cpu"].items()))
+    print(f"  of which idling and answering the driver's inbox polls (measured for {BASELINE:.0f} s before, "
+          f"{POLL} s polls): " + ", ".join(f"{c} {v:.1f}" for c, v in idle.items()))
+    print(f"  net per report: " + ", ".join(f"{c} {1000 * v / n * share(c):.0f} ms" for c, v in net.items())
+          + " (each bureau per report it handled)")
+    print(f"  servers {total:.1f} s gross, {sum(net.values()):.1f} s net = {1000 * sum(net.values()) / n:.0f} ms per "
+          f"report through the chain; PostgreSQL backends ({result['pg_backends']}) {result['pg_cpu']:.1f} s; "
+          f"driver (this process) {result['driver_cpu']:.1f} s")
+
+
+def share(code: str) -> float:
+    """Return how many of all the reports a bureau handled, inverted (a county files a quarter, a city half)."""
+    return {"county": len(COUNTIES), "city": len(CITIES), "province": 1}[next(s.tier for s in TOPOLOGY if s.code == code)]
 
 
 def commit() -> str:

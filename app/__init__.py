@@ -48,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sessions = make_session_factory(engine)
     if production:
         security.refuse_insecure(app, sessions, key_problems)  # before anything starts: no scheduler, no sockets
-    audit.install(sessions, keyring)
+    audit.install(sessions, keyring, app.config["AUDIT_SEALING"])  # refuses an unknown AUDIT_SEALING
     wiring = Yingji(engine=engine, sessions=sessions, plan=plan, clock=app.config["CLOCK"], audit_keys=keyring)
     app.extensions["yingji_pii"] = pii
     board_events.install(sessions, lambda messages: wiring.emit(messages))

@@ -97,6 +97,69 @@ def read(path: str | Path, keyring: AuditKeyring) -> HeadFile:
     return HeadFile(tuple(heads), tuple(problems), True)
 
 
+def _stamp(line: bytes) -> datetime | None:
+    parts = line.split()
+    if len(parts) != 5:
+        return None
+    try:
+        return datetime.fromisoformat(parts[2].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _line_start(f, x: int) -> int:
+    """Return the offset of the first line starting at or after x."""
+    if x == 0:
+        return 0
+    f.seek(x - 1)
+    f.readline()
+    return f.tell()
+
+
+def _offset_of(f, size: int, since: datetime) -> int:
+    """Return the offset of the first line stamped at or after `since` (lines are appended in time order)."""
+    lo, hi = 0, size
+    while lo < hi:  # bisect on byte offsets: a probe reads the first whole line at or after `mid`
+        mid = (lo + hi) // 2
+        f.seek(_line_start(f, mid))
+        line = f.readline()
+        stamp = _stamp(line) if line else None
+        if not line or (stamp is not None and stamp >= since):
+            hi = mid
+        else:
+            lo = mid + 1
+    return _line_start(f, lo)
+
+
+def read_since(path: str | Path, keyring: AuditKeyring, since: datetime) -> tuple[audit.Head | None, HeadFile]:
+    """Return the last signed head exported before `since`, and every line from then on (not the older ones).
+
+    Finds the place by bisecting the file, so the cost is that of the lines after it, not the file's.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None, HeadFile((), (), False)
+    with path.open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        offset = _offset_of(f, size, since)
+        f.seek(max(0, offset - _TAIL_BYTES))
+        before = f.read(offset - max(0, offset - _TAIL_BYTES)).decode("ascii", errors="replace")
+        start = next((h for h in map(lambda line: parse_line(keyring, line), reversed(before.splitlines()))
+                      if h is not None), None)
+        f.seek(offset)
+        heads, problems = [], []
+        for line in f.read().decode("ascii", errors="replace").splitlines():
+            if not line.strip():
+                continue
+            head = parse_line(keyring, line)
+            if head is None:
+                problems.append(f"a line of the head file {path} after {since.isoformat()} is not signed with the "
+                                "audit key (forged, damaged, or signed with a key this server does not hold)")
+            else:
+                heads.append(head)
+    return start, HeadFile(tuple(heads), tuple(problems), True)
+
+
 def last(path: str | Path, keyring: AuditKeyring) -> audit.Head | None:
     """Return the last signed head of the file (reading its tail only), or None."""
     path = Path(path)

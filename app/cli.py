@@ -17,6 +17,7 @@ from app.auth import password_rules, session_rules
 from app.demo import load
 from app.extensions import yingji
 from app.jobs.audit_head import export_head
+from app.jobs.audit_seal import seal_pending
 from app.jobs.holiday_watch import holiday_watch
 from app.jobs import retention
 from app.push import BoardRequestHandler, safe_url, use_external_emitter
@@ -396,26 +397,47 @@ def plan_check(file: str | None) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option("--full", "mode", flag_value="full", default=True,
+              help="Check the whole chain against every exported head (the default).")
+@click.option("--from-checkpoint", "mode", flag_value="checkpoint",
+              help="Check only the entries after the last exported head (each export checked the ones before it).")
+@click.option("--since", "since", metavar="YYYY-MM-DD",
+              help="Check the entries after the last head exported before that day (the plan's time zone), "
+                   "against every head exported since: a day costs a day.")
+def audit_verify(mode: str, since: str | None) -> None:
     """Recompute the audit chain with the key and compare it with the exported heads; exit 1 if anything is off.
 
-    Catches an edited, deleted or reordered entry, a chain recomputed without the key, a tail deleted
-    after the last exported head, and a wiped trail.
+    Catches an edited, deleted or reordered entry, an edited entry still waiting to be sealed, a chain
+    recomputed without the key, a tail deleted after the last exported head, and a wiped trail.
     """
     wiring = yingji()
     path = current_app.config["AUDIT_HEAD_FILE"]
-    exported = audit_heads.read(path, wiring.audit_keys)
+    start = None
+    if since is not None:
+        try:
+            day = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=wiring.plan.tz)
+        except ValueError:
+            raise click.BadParameter("日期格式应为 YYYY-MM-DD / the date must be YYYY-MM-DD", param_hint="--since")
+        start, exported = audit_heads.read_since(path, wiring.audit_keys, day)
+    elif mode == "checkpoint":
+        start = audit_heads.last(path, wiring.audit_keys)
+        exported = audit_heads.HeadFile((start,) if start else (), (), start is not None)
+    else:
+        exported = audit_heads.read(path, wiring.audit_keys)
     with wiring.sessions() as session:
-        result = audit.verify(session, wiring.audit_keys, exported.heads)
+        result = audit.verify(session, wiring.audit_keys, exported.heads, start=start)
     problems = exported.problems + result.problems
     if not problems:
-        click.echo(f"audit trail intact: {result.entries} entries "
-                   f"({result.entries - result.unkeyed} keyed with the audit key, {result.unkeyed} unkeyed v0)")
+        where = (f"entries {result.first.seq + 1}–{result.last.seq}, after the head exported at "
+                 f"{result.first.at.isoformat()}" if start is not None else "the whole trail")
+        click.echo(f"audit trail intact: {result.entries} entries ({where}; "
+                   f"{result.entries - result.unkeyed} keyed with the audit key, {result.unkeyed} unkeyed v0)")
+        click.echo(f"{result.pending} entries waiting to be sealed, each matching its HMAC")
         if exported.heads:
             newest = exported.heads[-1]
             click.echo(f"matches {len(exported.heads)} exported heads in {path}; the last: entry {newest.seq} "
                        f"at {newest.at.isoformat()}")
-        else:
+        elif start is None:
             click.echo(f"WARNING: no head exported to {path} yet: a deleted tail or a wiped trail would not show; "
                        "run `flask audit export-head` (the scheduler does it every AUDIT_EXPORT_EVERY seconds)",
                        err=True)
@@ -423,6 +445,16 @@ def audit_verify() -> None:
     for problem in problems:
         click.echo(f"BROKEN: {problem}", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("seal")
+def audit_seal_command() -> None:
+    """Seal the audit entries waiting in the inbox into the chain now (the scheduler does it twice a second)."""
+    wiring = yingji()
+    sealed = seal_pending(wiring)
+    with wiring.sessions() as session:
+        left = audit.waiting(session)
+    click.echo(f"sealed {sealed} waiting entries; {left} still waiting")
 
 
 @audit_cli.command("export-head")

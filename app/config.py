@@ -212,6 +212,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         # (production: a file with `chattr +a`, or a path shipped to another host).
         "AUDIT_HEAD_FILE": env("AUDIT_HEAD_FILE", str(INSTANCE / "audit_heads.log")),
         "AUDIT_EXPORT_EVERY": float(env("AUDIT_EXPORT_EVERY") or 60),
+        # How writers reach the chain: "batched" (a writer that finds the chain's head busy leaves its
+        # entries in the audit inbox, sealed by the next writer or the scheduler within a second) or
+        # "inline" (every audited writer waits its turn on the head's row lock, as before 0022).
+        "AUDIT_SEALING": env("AUDIT_SEALING", "batched").strip().lower(),
+        # How often the scheduler seals what waits in the inbox (seconds).
+        "AUDIT_SEAL_EVERY": float(env("AUDIT_SEAL_EVERY") or 0.5),
         # Complainants' personal data at rest (app/pii_keys.py): the key (PII_KEY; default a generated
         # file in the instance folder, see pii_key(); production refuses to start without one), the
         # cipher (aes: AES-256-GCM, or sm4: SM4-GCM for GB/T 39786), and retired keys (comma-separated)

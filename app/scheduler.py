@@ -17,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import (audit_head, briefings, clocks, daily_report, holiday_watch, idempotency, retention, sending,
+from app.jobs import (audit_head, audit_seal, briefings, clocks, daily_report, holiday_watch, idempotency, retention, sending,
                       weekly_complaints)
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
@@ -93,8 +93,11 @@ def add_complaint_jobs(sched, app: Flask) -> None:
 
 
 def add_audit_jobs(sched, app: Flask) -> None:
-    """Add the export of the audit chain's signed head to the append-only file; it also runs at start."""
+    """Add the sealing of waiting audit entries, and the export of the chain's signed head (also run at start)."""
     wiring: Yingji = app.extensions["yingji"]
+    # Also with AUDIT_SEALING=inline: entries left waiting before a switch get sealed all the same.
+    _every(sched, "audit sealing", partial(audit_seal.seal_pending, wiring),
+           timedelta(seconds=app.config["AUDIT_SEAL_EVERY"]), "yingji-audit-seal", logger=audit_seal.log)
     _every(sched, "audit head export", partial(audit_head.export_head, wiring, app.config["AUDIT_HEAD_FILE"]),
            timedelta(seconds=app.config["AUDIT_EXPORT_EVERY"]), "yingji-audit-head", logger=audit_head.log,
            next_run_time=datetime.now(timezone.utc))

@@ -14,8 +14,9 @@ from incidents.response import accountability, command_hq, corrections, disposit
 from incidents.people import permissions
 from incidents.kernel.roles import UNIT_ROLES
 from incidents.kernel.errors import Collect, Forbidden, InvalidInput
-from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, AuditEntry, Incident
+from incidents.models import HOLIDAY_WATCH, INCIDENT_STATUSES, Incident
 from incidents.plan import LEVEL_CODES
+from incidents.records import audit
 
 LABELS = service.FIELD_NAMES
 
@@ -284,7 +285,7 @@ def withdraw_incident(incident_id: int):
 def incident_audit(incident_id: int):
     """Return the incident's audit trail: who did what, when (UTC)."""
     incident = service.get_incident(db(), incident_id, user=current_user())
-    rows = db().scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
+    rows = audit.history(db(), incident_id=incident.id)  # with the entries still waiting to be sealed
     return jsonify({"entries": [{"seq": r.seq, "at": iso(r.at), "actor": r.actor, "action": r.action,
                                  "entity": r.entity, "entity_id": r.entity_id, "data": json.loads(r.data),
                                  "hash": r.hash} for r in rows]})

@@ -11,7 +11,6 @@ import json
 from datetime import datetime
 
 from flask import abort, render_template, request
-from sqlalchemy import select
 
 from app.auth import current_user, page_login_required
 from app.board import bp, common, presenters
@@ -19,7 +18,7 @@ from app.extensions import db, now, yingji
 from app.calendar import calendar_for
 from incidents import complaints
 from incidents.kernel import labels
-from incidents.records import wording
+from incidents.records import audit, wording
 from incidents.complaints import surge
 from incidents.kernel.errors import Forbidden
 from incidents.models import (
@@ -27,6 +26,7 @@ from incidents.models import (
     WARNING_PUBLISHED,
     WARNING_SUBMITTED,
     AuditEntry,
+    AuditPending,
     Complaint,
 )
 from incidents.plan import Plan
@@ -136,9 +136,7 @@ def complaint_page(tracking_no: str):
     complaint = complaints.get_complaint(session, plan, tracking_no, user=user)
     view = complaints.staff_view(plan, calendar_for(session, plan), complaint, moment)
     view["limits"] = _limit_rows(plan, complaint.limits, moment)
-    history = session.scalars(select(AuditEntry).where(AuditEntry.entity == "complaint",
-                                                       AuditEntry.entity_id == complaint.tracking_no)
-                              .order_by(AuditEntry.seq)).all()
+    history = audit.history(session, entity="complaint", entity_id=complaint.tracking_no)
     may_handle = complaints.can_handle(user, plan, complaint)
     actions = [{"to": to, "name": labels.COMPLAINT_ACTION[to]} for to in view["next"]] if may_handle else []
     return render_template(
@@ -149,7 +147,7 @@ def complaint_page(tracking_no: str):
         now=moment, now_js=presenters.js_time(moment), active="complaints")
 
 
-def _history_line(plan: Plan, entry: AuditEntry) -> dict:
+def _history_line(plan: Plan, entry: AuditEntry | AuditPending) -> dict:
     data = json.loads(entry.data)
     text = labels.ACTIONS.get(entry.action, entry.action)
     if entry.action == "complaint.triaged":

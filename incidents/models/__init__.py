@@ -68,6 +68,7 @@ from incidents.models.two_factor import (
 from incidents.models.audit import (
     AuditEntry,
     AuditHead,
+    AuditPending,
 )
 from incidents.models.assignment import (
     PUSHED,
@@ -180,6 +181,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "AuditPending",
     "PUSHED",
     "ACKNOWLEDGED",
     "IN_PROGRESS",

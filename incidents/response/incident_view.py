@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, object_session
 
 from incidents.kernel import labels
 from incidents.kernel.roles import ROLES
-from incidents.models import CANCELLED, LATE, AuditEntry, Deadline, Incident, User
+from incidents.models import CANCELLED, LATE, Deadline, Incident, User
 from incidents.plan import Plan
-from incidents.records import wording
+from incidents.records import audit, wording
 from incidents.response import accountability, report_record
 
 
@@ -100,5 +100,5 @@ def level_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> lis
 def timeline(session: Session, incident: Incident, plan: Plan, fmt) -> list[dict]:
     """Return the incident's audit trail, oldest first, in Chinese; `fmt` formats an ISO time."""
     departments = {str(a.id): a.department for a in incident.assignments}
-    rows = session.scalars(select(AuditEntry).where(AuditEntry.incident_id == incident.id).order_by(AuditEntry.seq))
+    rows = audit.history(session, incident_id=incident.id)  # with the entries still waiting to be sealed
     return [wording.audit_entry(row, plan, fmt, departments) for row in rows]

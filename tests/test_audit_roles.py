@@ -61,6 +61,8 @@ def app_role(clock, tmp_path):
     "DELETE FROM audit_head",
     "TRUNCATE audit_head",
     "DROP TABLE audit_entries",
+    "UPDATE audit_inbox SET actor = 'x'",
+    "TRUNCATE audit_inbox",
 ])
 def test_the_app_role_cannot_rewrite_the_audit_trail_but_works(app_role, statement):
     application, owner = app_role
@@ -89,3 +91,22 @@ def test_the_app_role_cannot_rewrite_the_audit_trail_but_works(app_role, stateme
     assert runner.invoke(args=["audit", "export-head"]).exit_code == 0
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_app_role_leaves_entries_waiting_and_seals_them(app_role, monkeypatch):
+    application, _owner = app_role
+    wiring = application.extensions["yingji"]
+    runner = application.test_cli_runner()
+    real = audit._lock_head
+    monkeypatch.setattr(audit, "_lock_head", lambda session, *, wait: None)  # the head is busy
+    result = runner.invoke(args=["users", "create", "--name", "办公室", "--role", "office", "--department", "office"])
+    assert result.exit_code == 0, result.output
+    with wiring.sessions() as session:
+        assert audit.waiting(session) > 0
+    monkeypatch.setattr(audit, "_lock_head", real)
+    result = runner.invoke(args=["audit", "seal"])
+    assert result.exit_code == 0 and "0 still waiting" in result.output, result.output
+    with wiring.sessions() as session:
+        assert audit.waiting(session) == 0
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) > 0
+        assert audit.verify(session).ok

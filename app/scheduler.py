@@ -17,7 +17,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import Yingji
-from app.jobs import (audit_head, audit_seal, briefings, clocks, daily_report, holiday_watch, idempotency, retention, sending,
+from app.jobs import (audit_head, audit_seal, board_numbers, briefings, clocks, daily_report, holiday_watch,
+                      idempotency, retention, sending,
                       weekly_complaints)
 from app.jobs import complaints as complaint_jobs
 from notifiers.dispatch import Dispatcher
@@ -34,6 +35,7 @@ LIMITS_EVERY = timedelta(minutes=1)  # limits end at midnight: a minute late is 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 IDEMPOTENCY_PURGE_EVERY = timedelta(hours=1)  # keys live 24 hours: an hour more is harmless
 RETENTION_EVERY = timedelta(days=1)
+BOARD_NUMBER_EVERY = timedelta(seconds=0.5)  # board events a writer left unnumbered reach the boards this soon
 # The daily purge also runs this long after each start: a process restarted more often than daily runs it still.
 RETENTION_FIRST_AFTER = timedelta(minutes=10)
 ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -120,6 +122,8 @@ def build(app: Flask, *, blocking: bool):
     _every(sched, "idempotency key purge", partial(idempotency.purge_keys, app.extensions["yingji"]),
            IDEMPOTENCY_PURGE_EVERY, "yingji-idempotency-purge")
     add_audit_jobs(sched, app)
+    _every(sched, "board event numbering", partial(board_numbers.number_waiting, app.extensions["yingji"]),
+           BOARD_NUMBER_EVERY, "yingji-board-numbers", logger=board_numbers.log)
     _every(sched, "sending to other bureaus and e-mail", partial(sending.send_due, app),
            timedelta(seconds=app.config["DISPATCH_EVERY"]), "yingji-sending", logger=sending.log)
     _every(sched, "signed requests' nonces purge", partial(sending.forget_nonces, app), HOUSEKEEPING_EVERY,

@@ -5,9 +5,11 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Index,
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,7 +17,7 @@ from incidents.kernel.db import Base, UTCDateTime
 
 
 class BoardRoom(Base):
-    """The last sequence number given out in a board room; its row lock orders writers."""
+    """The last sequence number given out in a board room; whoever holds its row lock numbers the room's events."""
 
     __tablename__ = "board_rooms"
 
@@ -27,11 +29,16 @@ class BoardEvent(Base):
     """An event pushed to a board room, kept so that a board that reconnects gets what it missed."""
 
     __tablename__ = "board_events"
-    __table_args__ = (UniqueConstraint("room", "seq"),)
+    __table_args__ = (UniqueConstraint("room", "seq"),
+                      # The events still waiting for a number (seq NULL), found without reading the others.
+                      Index("ix_board_events_waiting", "id", postgresql_where=text("seq IS NULL"),
+                            sqlite_where=text("seq IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room: Mapped[str] = mapped_column(String(60))
-    seq: Mapped[int] = mapped_column(Integer)
+    # NULL while the event waits for its number: its writer found the room busy and did not wait
+    # (incidents/records/board_events.py); numbered by the room's next writer or the scheduler.
+    seq: Mapped[int | None] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(40), index=True)  # the same event in several rooms shares it
     event: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict] = mapped_column(JSON)

@@ -1,9 +1,16 @@
 """Events for the live boards: numbered per room, kept for replay, emitted after commit.
 
 A change queues its events on the session; at commit each gets the next sequence number
-of its room (the room's row lock orders concurrent writers) and is stored, and after the
-commit the injected emitter pushes them. A board that reconnects asks for what came
-after the last number it saw, so a dropped connection leaves no gap.
+of its room and is stored, and after the commit the injected emitter pushes them. A board
+that reconnects asks for what came after the last number it saw, so a dropped connection
+leaves no gap.
+
+Writers never wait on a room: at commit a writer locks the rooms' rows it can without waiting
+(PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time). In a room it holds it
+numbers the events others left waiting there, then its own; in a room another writer holds it
+stores its events with no number (seq NULL) and returns. The room's next writer, or the
+scheduler within half a second (`number_waiting`), numbers and emits them. Numbers stay
+gapless and in commit order per room: only the holder of a room's lock gives them out.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Callable, Iterable
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,17 +53,38 @@ def as_message(row: BoardEvent) -> dict:
             "at": row.created_at.isoformat()}
 
 
-def _room_row(session: Session, room: str) -> BoardRoom:
-    query = select(BoardRoom).where(BoardRoom.room == room).with_for_update()
-    row = session.execute(query).scalar_one_or_none()
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(BoardRoom(room=room, last_seq=0))
-        except IntegrityError:
-            pass  # another writer created it first
-        row = session.execute(query.execution_options(populate_existing=True)).scalar_one()
-    return row
+WAITING_LIMIT = 200  # events of a room that waited, numbered by a writer that holds the room
+
+
+def _lock_rooms(session: Session, rooms: list[str]) -> dict[str, BoardRoom]:
+    """Lock the rooms' rows that no other writer holds (creating missing ones); return those locked."""
+    query = (select(BoardRoom).where(BoardRoom.room.in_(rooms)).order_by(BoardRoom.room)
+             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    held = {r.room: r for r in session.scalars(query)}
+    missing = [room for room in rooms if room not in held]
+    if missing:
+        existing = set(session.scalars(select(BoardRoom.room).where(BoardRoom.room.in_(missing))))
+        for room in missing:
+            if room in existing:
+                continue  # another writer holds it: this transaction's events wait
+            row = BoardRoom(room=room, last_seq=0)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                continue  # another writer created it first and holds it
+            held[room] = row
+    return held
+
+
+def _number_waiting(session: Session, head: BoardRoom, limit: int) -> list[BoardEvent]:
+    """Number the committed events of a held room that wait, oldest first."""
+    rows = list(session.scalars(select(BoardEvent).where(BoardEvent.room == head.room, BoardEvent.seq.is_(None))
+                                .order_by(BoardEvent.id).limit(limit)))
+    for row in rows:
+        head.last_seq += 1
+        row.seq = head.last_seq
+    return rows
 
 
 def _number_queued(session: Session) -> None:
@@ -69,19 +97,41 @@ def _number_queued(session: Session) -> None:
     for rooms, name, payload, at, key in queued:
         for room in rooms:
             per_room.setdefault(room, []).append((name, payload, at, key))
-    stored = session.info.setdefault(_STORED, [])
-    # Lock rooms in name order so that two writers never wait on each other in a circle.
-    # The rooms that exist are locked in one query (many escalations at once touch few rooms).
-    heads = {r.room: r for r in session.scalars(select(BoardRoom).where(BoardRoom.room.in_(list(per_room)))
-                                                 .order_by(BoardRoom.room).with_for_update())}
+    held = _lock_rooms(session, sorted(per_room))
+    stored = session.info.setdefault(_STORED, [])  # after the SAVEPOINTs creating rooms (see install)
     for room in sorted(per_room):
-        head = heads.get(room) or _room_row(session, room)
+        head = held.get(room)
+        if head is not None:
+            stored.extend(_number_waiting(session, head, WAITING_LIMIT))  # committed before this change
         for name, payload, at, key in per_room[room]:
-            head.last_seq += 1
-            row = BoardEvent(room=room, seq=head.last_seq, key=key, event=name, payload=payload, created_at=at)
+            seq = None
+            if head is not None:
+                head.last_seq += 1
+                seq = head.last_seq
+            row = BoardEvent(room=room, seq=seq, key=key, event=name, payload=payload, created_at=at)
             session.add(row)
-            stored.append(row)
+            if seq is not None:
+                stored.append(row)
     session.flush()
+
+
+def number_waiting(session: Session, *, batch: int = 500) -> int:
+    """Number events that wait in rooms no other writer holds now; they are emitted when the caller commits."""
+    rooms = sorted(set(session.scalars(select(BoardEvent.room).where(BoardEvent.seq.is_(None))
+                                       .order_by(BoardEvent.id).limit(batch))))
+    if not rooms:
+        return 0
+    numbered = []
+    for room, head in sorted(_lock_rooms(session, rooms).items()):
+        numbered.extend(_number_waiting(session, head, batch))
+    session.info.setdefault(_STORED, []).extend(numbered)
+    session.flush()
+    return len(numbered)
+
+
+def waiting(session: Session) -> int:
+    """Return how many board events wait for their number."""
+    return session.scalar(select(func.count()).select_from(BoardEvent).where(BoardEvent.seq.is_(None))) or 0
 
 
 def install(session_factory, emitter: Emitter | None = None) -> None:

@@ -1,8 +1,10 @@
-"""The audit inbox: entries committed with their change, sealed into the chain in batches.
+"""The audit inbox, and board events that wait for their number: writers no longer queue on one row.
 
 Writers that find the chain's head row locked by another writer leave their entries in
 `audit_inbox` (numbered by its sequence, each with an HMAC under the audit key) instead of
-waiting; the sealer moves them into `audit_entries`, which stays append-only.
+waiting; the sealer moves them into `audit_entries`, which stays append-only. Likewise a board
+event whose room is busy is stored with no number (seq NULL) and numbered by the room's next
+writer or the scheduler.
 
 Revision ID: 0022
 Revises: 0021
@@ -40,6 +42,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_inbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_inbox_incident_id'), ['incident_id'], unique=False)
+    with op.batch_alter_table('board_events', schema=None) as batch_op:
+        batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=True)
+    op.create_index('ix_board_events_waiting', 'board_events', ['id'], unique=False,
+                    postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
 
 
 def downgrade() -> None:
@@ -49,6 +55,13 @@ def downgrade() -> None:
     if waiting:
         raise RuntimeError(f"{waiting} audit entries are still waiting in audit_inbox: run `flask audit seal` "
                            "before downgrading")
+    unnumbered = bind.execute(sa.text("SELECT count(*) FROM board_events WHERE seq IS NULL")).scalar_one()
+    if unnumbered:
+        raise RuntimeError(f"{unnumbered} board events still wait for their number: let the scheduler run "
+                           "before downgrading")
+    op.drop_index('ix_board_events_waiting', table_name='board_events')
+    with op.batch_alter_table('board_events', schema=None) as batch_op:
+        batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table('audit_inbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_inbox_incident_id'))
     op.drop_table('audit_inbox')

@@ -31,7 +31,6 @@ from bench.common import (
     ROOT,
     Children,
     READY,
-    app_engine,
     app_env,
     audit_keyring,
     banner,
@@ -47,9 +46,11 @@ from bench.common import (
     wait_until,
 )
 from bench.register_api import WaitSampler, _self_cpu, payload
+from incidents.kernel.db import make_engine
 from incidents.records import audit
 
 HOST = "127.0.0.1"
+PROBE = "bench-probe"  # the benchmark's own PostgreSQL connections
 KINDS = ("register", "assign", "ack")
 
 
@@ -190,7 +191,7 @@ def run_mode(url: str, children: Children, args, mode: str) -> dict:
     wait_http(port, master, "/api/v1/openapi.json", log=log)
     if wait_for_line(sched_log, READY, timeout=60, proc=sealer) is None:
         raise RuntimeError(f"the scheduler did not start:\n{sched_log.read_text()[-3000:]}")
-    engine = app_engine(url)
+    engine = make_engine(url, connect_args={"application_name": PROBE})  # not counted as the app's
     keyring = audit_keyring(children.workdir)
     writers = Writers(port, office, duty, args.writers)
     phases = {}
@@ -200,20 +201,20 @@ def run_mode(url: str, children: Children, args, mode: str) -> dict:
             entries0 = conn.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
         for phase, rate in (("closed loop", None), (f"paced {args.rate:g} req/s", args.rate)):
             pids = children_of(master.pid) + [master.pid]
-            with engine.connect() as conn:
-                backends = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND pid <> pg_backend_pid()")).scalars().all()
+            pg0 = _backend_cpu(engine)
             waits, inbox = WaitSampler(engine), InboxSampler(engine)
             waits.start()
             inbox.start()
-            cpu0 = (cpu_seconds(pids), cpu_seconds(backends), cpu_seconds([sealer.pid]), _self_cpu())
+            cpu0 = (cpu_seconds(pids), cpu_seconds([sealer.pid]), _self_cpu())
             result = writers.run(args.seconds, rate)
-            cpu1 = (cpu_seconds(pids), cpu_seconds(backends), cpu_seconds([sealer.pid]), _self_cpu())
+            cpu1 = (cpu_seconds(pids), cpu_seconds([sealer.pid]), _self_cpu())
+            pg1 = _backend_cpu(engine)
             wait_until(lambda: not inbox.first_seen, timeout=5, every=0.1)  # the last ones get sealed
             waits.stop()
             inbox.stop()
-            result["cpu"] = {"gunicorn": cpu1[0] - cpu0[0], "postgres": cpu1[1] - cpu0[1],
-                             "scheduler": cpu1[2] - cpu0[2], "client": cpu1[3] - cpu0[3]}
+            # A backend opened during the phase counts from zero; one closed during it is lost (pools keep theirs).
+            result["cpu"] = {"gunicorn": cpu1[0] - cpu0[0], "postgres": sum(c - pg0.get(p, 0.0) for p, c in pg1.items()),
+                             "scheduler": cpu1[1] - cpu0[1], "client": cpu1[2] - cpu0[2]}
             result["waits"] = waits.top()
             result["blocked"] = [(k, v / max(1, waits.samples)) for k, v in waits.blocked.most_common(4)]
             result["lag"] = stats(inbox.lags)
@@ -234,6 +235,14 @@ def run_mode(url: str, children: Children, args, mode: str) -> dict:
     return {"mode": mode, "phases": phases, "verify": checked, "count": seqs[0], "min": seqs[1], "max": seqs[2],
             "sealed": seqs[0] - entries0, "waiting": waiting_left, "server_errors": server_errors,
             "sealer_errors": sealer_errors, "cmd": " ".join(["gunicorn"] + cmd[1:])}
+
+
+def _backend_cpu(engine) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend of the scratch database (but this one)."""
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND application_name <> :probe"), {"probe": PROBE}).scalars().all()
+    return {pid: cpu_seconds([pid]) for pid in pids}
 
 
 def _waiting(engine) -> int:

@@ -273,7 +273,7 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
         numbers = {i.id: i.number for i in rows}
         plans = {i.id: plan_of(i) for i in rows}
         q = (select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end, AuditEntry.action.in_(DAY_EVENTS),
-                                      AuditEntry.incident_id.in_(ids)).order_by(AuditEntry.seq))
+                                      AuditEntry.incident_id.in_(ids)).order_by(AuditEntry.at, AuditEntry.seq))
         for row in session.scalars(q):
             entry = wording.audit_entry(row, plans[row.incident_id], fmt)
             events.append({"at": iso(row.at), "number": numbers[row.incident_id], "what": entry["what"],

@@ -94,12 +94,22 @@ def add_complaint_jobs(sched, app: Flask) -> None:
            "yingji-complaints-housekeeping", logger=complaint_jobs.log, next_run_time=start + timedelta(seconds=30))
 
 
+def waits_possible(wiring: Yingji) -> bool:
+    """Tell whether a writer can find the audit head or a board room busy and leave its rows waiting.
+
+    Not on SQLite: one writer at a time, decided at BEGIN, always holds them; the sealing and numbering
+    jobs would only take SQLite's write lock twice a second for nothing.
+    """
+    return wiring.engine.dialect.name != "sqlite"
+
+
 def add_audit_jobs(sched, app: Flask) -> None:
     """Add the sealing of waiting audit entries, and the export of the chain's signed head (also run at start)."""
     wiring: Yingji = app.extensions["yingji"]
-    # Also with AUDIT_SEALING=inline: entries left waiting before a switch get sealed all the same.
-    _every(sched, "audit sealing", partial(audit_seal.seal_pending, wiring),
-           timedelta(seconds=app.config["AUDIT_SEAL_EVERY"]), "yingji-audit-seal", logger=audit_seal.log)
+    if waits_possible(wiring):
+        # Also with AUDIT_SEALING=inline: entries left waiting before a switch get sealed all the same.
+        _every(sched, "audit sealing", partial(audit_seal.seal_pending, wiring),
+               timedelta(seconds=app.config["AUDIT_SEAL_EVERY"]), "yingji-audit-seal", logger=audit_seal.log)
     _every(sched, "audit head export", partial(audit_head.export_head, wiring, app.config["AUDIT_HEAD_FILE"]),
            timedelta(seconds=app.config["AUDIT_EXPORT_EVERY"]), "yingji-audit-head", logger=audit_head.log,
            next_run_time=datetime.now(timezone.utc))
@@ -122,8 +132,9 @@ def build(app: Flask, *, blocking: bool):
     _every(sched, "idempotency key purge", partial(idempotency.purge_keys, app.extensions["yingji"]),
            IDEMPOTENCY_PURGE_EVERY, "yingji-idempotency-purge")
     add_audit_jobs(sched, app)
-    _every(sched, "board event numbering", partial(board_numbers.number_waiting, app.extensions["yingji"]),
-           BOARD_NUMBER_EVERY, "yingji-board-numbers", logger=board_numbers.log)
+    if waits_possible(app.extensions["yingji"]):
+        _every(sched, "board event numbering", partial(board_numbers.number_waiting, app.extensions["yingji"]),
+               BOARD_NUMBER_EVERY, "yingji-board-numbers", logger=board_numbers.log)
     _every(sched, "sending to other bureaus and e-mail", partial(sending.send_due, app),
            timedelta(seconds=app.config["DISPATCH_EVERY"]), "yingji-sending", logger=sending.log)
     _every(sched, "signed requests' nonces purge", partial(sending.forget_nonces, app), HOUSEKEEPING_EVERY,

@@ -107,12 +107,16 @@ def test_the_next_writer_that_holds_the_head_seals_what_waits_before_its_own(app
         assert audit.verify(session).ok
 
 
-def test_the_sealer_does_nothing_without_waiting_entries_and_is_scheduled(app, wiring, clock):
+def test_the_sealer_does_nothing_without_waiting_entries_and_is_scheduled_where_writers_can_meet(app, wiring, clock,
+                                                                                                   db_url):
     add_user(wiring, clock, "inline")
     assert seal_pending(wiring) == 0
     assert len(sealed(wiring)) == 1
     job = build(app, blocking=False).get_job("yingji-audit-seal")
-    assert job is not None and job.trigger.interval.total_seconds() <= 0.5
+    if db_url.startswith("sqlite"):
+        assert job is None  # one writer at a time: nothing ever waits
+    else:
+        assert job is not None and job.trigger.interval.total_seconds() <= 0.5
 
 
 def test_inline_sealing_is_the_old_single_queue_and_an_unknown_mode_is_refused(db_url, clock, tmp_path):

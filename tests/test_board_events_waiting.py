@@ -71,9 +71,12 @@ def test_events_of_a_busy_room_wait_and_the_rooms_next_writer_numbers_them_first
     assert number_waiting(wiring) == 0
 
 
-def test_the_numbering_job_is_scheduled_every_half_second(app):
+def test_the_numbering_job_is_scheduled_every_half_second_where_writers_can_meet(app, db_url):
     job = build(app, blocking=False).get_job("yingji-board-numbers")
-    assert job is not None and job.trigger.interval <= timedelta(seconds=0.5)
+    if db_url.startswith("sqlite"):
+        assert job is None  # one writer at a time: nothing ever waits
+    else:
+        assert job is not None and job.trigger.interval <= timedelta(seconds=0.5)
 
 
 def test_a_writer_does_not_wait_for_a_room_another_holds(app, wiring, db_url, clock, pushed):

@@ -44,7 +44,8 @@ def head_busy(monkeypatch):
     """Every writer finds the chain's head held by another (what contention does), on either database."""
     real = audit._lock_head
     state = {"busy": True}
-    monkeypatch.setattr(audit, "_lock_head", lambda session, *, wait: None if state["busy"] else real(session, wait=wait))
+    monkeypatch.setattr(audit, "_lock_head",
+                        lambda session, *, wait: None if state["busy"] and not wait else real(session, wait=wait))
 
     def release() -> None:
         state["busy"] = False

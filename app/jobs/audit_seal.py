@@ -2,8 +2,8 @@
 
 Writers that found the chain's head busy left their entries in the inbox, committed with their
 change. Each run seals them in id order, a batch per transaction (a crash rolls a batch back whole,
-and the entries are still waiting), until none is left or another sealer holds the head. Any number
-of schedulers may run it: the head's row lock lets one seal at a time and the others skip.
+and the entries are still waiting), until none is left. Any number of schedulers may run it: the
+head's row lock lets one seal at a time, and the next one finds what it sealed gone from the inbox.
 """
 from __future__ import annotations
 
@@ -27,6 +27,6 @@ def seal_pending(wiring: Yingji, *, batch: int = audit.SEAL_BATCH) -> int:
         for entry_id in result.refused:
             log.error("waiting audit entry %s was altered after it was written: not sealed (flask audit verify "
                       "reports it)", entry_id)
-        if result.busy or result.count + len(result.refused) < batch:
+        if result.count + len(result.refused) < batch:
             break
     return total

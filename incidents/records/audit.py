@@ -40,7 +40,7 @@ BATCHED, INLINE = "batched", "inline"
 SEALINGS = (BATCHED, INLINE)
 # How many waiting entries a writer that holds the head seals before its own: enough to drain what
 # a burst leaves behind, few enough that the writer's own commit stays short.
-INLINE_SEAL_LIMIT = 100
+INLINE_SEAL_LIMIT = 20
 SEAL_BATCH = 500  # entries per sealing transaction
 
 
@@ -173,11 +173,10 @@ def _append(session: Session, head: AuditHead, key: ChainKey, fields: dict) -> N
 
 @dataclass(frozen=True)
 class Sealed:
-    """What a sealing did: entries moved into the chain, waiting entries refused (altered), or the head busy."""
+    """What a sealing did: entries moved into the chain, and waiting entries refused (altered since written)."""
 
     count: int
     refused: tuple[int, ...] = ()
-    busy: bool = False
 
 
 def _seal_waiting(session: Session, head: AuditHead, keyring: Keyring, limit: int) -> Sealed:
@@ -236,13 +235,13 @@ def _chain_pending(session: Session) -> None:
 
 
 def seal(session: Session, keyring: Keyring | None = None, *, batch: int = SEAL_BATCH) -> Sealed:
-    """Seal up to `batch` waiting entries into the chain (the caller commits); busy if another holds the head."""
+    """Seal up to `batch` waiting entries into the chain, in id order (the caller commits)."""
     keyring = keyring or keyring_of(session)
     if session.scalar(select(AuditPending.id).limit(1)) is None:
         return Sealed(0)  # nothing waits: leave the head's lock to the writers
-    head = _lock_head(session, wait=False)
-    if head is None:
-        return Sealed(0, busy=True)  # its holder seals what waits, and the next run comes soon
+    # The sealer may wait for the head: no writer ever waits on it (a writer that finds it locked
+    # leaves its entries waiting), so only another sealer queues here, and then finds them sealed.
+    head = _lock_head(session, wait=True)
     return _seal_waiting(session, head, keyring, batch)
 
 

@@ -17,11 +17,11 @@ from app import audit_heads
 from app.jobs.audit_seal import seal_pending
 from app.scheduler import build
 from incidents.kernel.actors import SystemActor
-from incidents.models import AuditEntry, AuditHead, AuditPending
+from incidents.models import AuditEntry, AuditHead, AuditPending, Incident
 from incidents.people.users import create_user
 from incidents.records import audit
-from incidents.response import service
-from tests.helpers import incident_payload, iso
+from incidents.response import incident_view, service
+from tests.test_board_pages import PASSWORD, page
 from tests.test_audit import drop_append_only, restore_append_only, story, tamperable  # noqa: F401 - fixtures
 
 
@@ -78,6 +78,11 @@ def test_a_writer_that_finds_the_head_busy_leaves_signed_entries_that_the_sealer
     assert [e["seq"] for e in trail[-len(left):]] == [None] * len(left)
     assert [e["action"] for e in trail[-len(left):]] == [e.action for e in left]
     assert all(e["seq"] is not None for e in trail[:-len(left)])
+    with wiring.sessions() as session:
+        incident = session.get(Incident, story)
+        lines = incident_view.timeline(session, incident, wiring.plan, str)
+        assert [line["seq"] for line in lines[-len(left):]] == [None] * len(left)
+        assert [line["action"] for line in lines] == [e["action"] for e in trail]
     # Waiting entries verify (their HMAC) and are counted.
     result = cli(app, "audit", "verify")
     assert result.exit_code == 0, result.output
@@ -386,3 +391,32 @@ def test_a_writer_does_not_wait_while_another_holds_the_head(app, wiring, db_url
     assert seal_pending(wiring) == 1
     with wiring.sessions() as session:
         assert audit.verify(session).ok
+
+
+def test_the_incident_page_shows_a_waiting_entry_as_such(app, wiring, clock, story, users, head_busy):
+    clock.advance(minutes=3)
+    assert users["office"].post(f"/api/v1/incidents/{story}/reports",
+                                json={"kind": "progress", "body": "续报"}).status_code == 201
+    client = signed_in(app, wiring, clock)
+    html = page(client, f"/incidents/{story}")
+    assert "待入链" in html and "#None" not in html
+    head_busy()
+    seal_pending(wiring)
+    html = page(client, f"/incidents/{story}")
+    assert "待入链" not in html
+
+
+def signed_in(app, wiring, clock):
+    """A browser signed in as an office user."""
+    with wiring.sessions() as session:
+        user, _ = create_user(session, wiring.plan, name="页面", role="office", unit="office", password=PASSWORD,
+                              now=clock.now(), actor=SystemActor(name="tests"))
+        session.commit()
+        login = user.login
+    client = app.test_client()
+    assert client.get("/login").status_code == 200
+    with client.session_transaction() as s:
+        s["csrf"] = "t"
+    r = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": "t"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return client

@@ -42,7 +42,7 @@ from incidents.response.service import stored_plan_version  # noqa: E402
 ADMIN_URL = (os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_PG_URL")
              or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = ("deadline_events", "deadlines", "reports", "level_changes", "incidents", "users", "plan_versions",
-          "audit_entries", "audit_head")
+          "audit_entries", "audit_head", "audit_inbox")
 BIN = Path(sys.executable).parent
 
 

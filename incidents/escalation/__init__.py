@@ -31,7 +31,9 @@ from incidents.escalation.lifecycle import (
     settle_complaint_limit,
     settle_incident,
     start_for_assignment,
+    ClockFiring,
     start_for_clock,
+    start_for_clocks,
     start_for_complaint_limit,
     stop,
 )
@@ -47,6 +49,6 @@ __all__ = [
     "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
     "advance", "apply_status", "chain_for", "claim_outgoing", "codes_in", "delivery_dict", "first_receipt", "history", "record_results",
     "record_test", "rechain_incident", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
-    "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock",
+    "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock", "start_for_clocks", "ClockFiring",
     "start_for_complaint_limit", "step_at", "step_count", "step_of", "stop", "summary",
 ]

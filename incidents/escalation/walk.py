@@ -102,7 +102,8 @@ class Context:
     def load(cls, session: Session, rows: list[Escalation], now: datetime) -> "Context":
         ids = {r.incident_id for r in rows}
         incidents = {i.id: i for i in session.scalars(
-            select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.plan_version)))}
+            select(Incident).where(Incident.id.in_(ids))
+            .options(selectinload(Incident.plan_version), selectinload(Incident.deadlines)))}
         a_ids = {r.assignment_id for r in rows if r.assignment_id}
         d_ids = {r.deadline_id for r in rows if r.deadline_id}
         assignments = {a.id: a for a in session.scalars(select(Assignment).where(Assignment.id.in_(a_ids)))} \

@@ -151,6 +151,7 @@ def test_the_signed_off_report_reads_as_an_official_document(users, clock):
                    "2026年11月20日", "—1—"):
         assert phrase in text, phrase
     assert text.index(number) < text.index("关于某学校") < text.index("中牟县人民政府、") < text.index("已组织人员")
+    assert text.startswith("特急")  # the plan's urgency of a bureau report
     page = page_image(data, 1)
     mark = ink(page, (28, 37 + 33, 184, 37 + 52))
     assert mark and sum(1 for p in mark if reddish(p)) / len(mark) > 0.95
@@ -166,6 +167,8 @@ def test_a_progress_report_says_what_changed_since_the_last_document(users, cloc
     text = "".join(run(["pdftotext", "-layout"],
                        users["office"].get(f"/api/v1/reports/{progress['id']}/document.pdf").data).split())
     assert f"自上次报告（{first['document']['number']}）以来的变化" in text
+    assert "特急" in "".join(run(["pdftotext", "-layout"], users["office"].get(
+        f"/api/v1/reports/{first['id']}/document.pdf").data).split()) and "特急" not in text  # progress: none
     assert "新增病例为零，全部患者病情平稳" in text
 
 

@@ -107,6 +107,7 @@ from incidents.models.closing import (
     BRIEFING_RUNNING,
     BRIEFING_READY,
     BRIEFING_FAILED,
+    BRIEFING_PRUNED,
     BRIEFING_STATUSES,
     Briefing,
 )
@@ -210,7 +211,7 @@ __all__ = [
     "BRIEFING_PENDING",
     "BRIEFING_RUNNING",
     "BRIEFING_READY",
-    "BRIEFING_FAILED",
+    "BRIEFING_FAILED", "BRIEFING_PRUNED",
     "BRIEFING_STATUSES",
     "Briefing",
     "Complaint",

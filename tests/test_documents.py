@@ -8,6 +8,7 @@ by the leadership first (签发), then numbered 中市监〔年〕n号 without g
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 
@@ -79,6 +80,9 @@ def test_the_bureau_report_waits_for_the_leaderships_sign_off_then_is_numbered_a
     assert signed["document"]["main_recipients"] == ["中牟县人民政府", "郑州市市场监督管理局"]
     assert "关于某学校食堂疑似食物中毒的报告" == signed["document"]["title"]
     assert_error(users["leader"].post(f"/api/v1/reports/{report['id']}/sign-off", json={}), 409, "already_signed")
+    # No recipient had it before it was signed off and numbered, whatever time is claimed.
+    assert_error(deliver(users["office"], report["id"], "county_government",
+                         delivered_at=iso(clock.now() - timedelta(minutes=1))), 400, "before_sign_off")
     # The city bureau runs no Yingji known here: the office records both deliveries; the clock waits for both.
     clock.advance(minutes=4)
     ok(deliver(users["office"], report["id"], "county_government"))

@@ -45,6 +45,7 @@ from incidents.complaints.intake import _limit_specs
 from incidents.complaints.states import ERASED_TEXT
 from incidents.complaints.tracking import _TRACK, _track_check
 from incidents.plan import DEFAULT_PLAN_FILE, load_plan_file
+from incidents.escalation.frozen import chain_for, step_count
 from incidents.records.audit import GENESIS, canonical, entry_body
 from incidents.response.service import stored_plan_version
 
@@ -204,10 +205,6 @@ class Shape:
 
 LEVELS = (("I", 2), ("II", 8), ("III", 30), ("IV", 40), (None, 20))
 PROGRESS_EVERY = {"I": timedelta(days=1), "II": timedelta(days=3), "III": timedelta(days=7), "IV": timedelta(days=7)}
-CHAIN = {"level": "II", "repeat": 1, "repeat_after": 600,
-         "steps": [{"after": 0, "audience": "duty_officer", "channels": ["board", "sms"]},
-                   {"after": 300, "audience": "department_head", "channels": ["sms", "voice"]},
-                   {"after": 900, "audience": "leadership", "channels": ["voice"]}]}
 REPORT_KIND = {"initial_report": "initial", "bureau_report": "bureau", "progress_report": "progress",
                "closing_report": "closing"}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -229,6 +226,7 @@ class Seeder:
         self.stations = [s.code for s in plan.stations]
         self.officers: dict[str, list[tuple[int, str, str, str]]] = {}
         self.limit_cache: dict = {}
+        self.chains: dict = {}
         self.clocks = {c.kind: c for c in plan.clocks}
         self.categories = list(plan.categories)
         self.ccategories = list(plan.complaints.categories)
@@ -346,10 +344,11 @@ class Seeder:
             lead_actor[0] if ended else None, archived, station, withdraw[0],
             office[0] if withdraw[0] else None, withdraw[1], withdraw[2]))
         for kind, cycle, starts, due, unit in clocks:
-            self.deadline(iid, kind, cycle, starts, due, unit, withdrawn=level is None and withdraw[1] == "test")
+            self.deadline(iid, kind, cycle, starts, due, unit, withdrawn=level is None and withdraw[1] == "test",
+                          level=level)
 
     def deadline(self, iid: int, kind: str, cycle: int, starts: datetime, due: datetime, unit: str, *,
-                 withdrawn: bool) -> None:
+                 withdrawn: bool, level: str | None) -> None:
         rng = self.rng
         did = self.copy.next_id("deadlines")
         rule = self.clocks[kind]
@@ -395,7 +394,7 @@ class Seeder:
             at = fired[-1][2]
             end = satisfied or at + timedelta(minutes=20)
             self.escalation(f"D{did}:1:{fired[-1][1]}", at, max(end, at + timedelta(seconds=30)), unit, iid=iid,
-                            deadline_id=did, trigger=fired[-1][1])
+                            deadline_id=did, trigger=fired[-1][1], level=level)
 
     def report(self, iid: int, clock_kind: str, at: datetime, actor) -> int:
         rng = self.rng
@@ -420,16 +419,20 @@ class Seeder:
     # -- escalations and deliveries --
 
     def escalation(self, key: str, at: datetime, settled: datetime, unit: str, *, iid=None, deadline_id=None,
-                   limit_id=None, trigger="overdue") -> None:
+                   limit_id=None, trigger="overdue", level: str | None = None) -> None:
         rng = self.rng
+        chain = self.chains.get(level)
+        if chain is None:
+            chain = self.chains[level] = chain_for(self.plan, level) or {}
         eid = self.copy.next_id("escalations")
         acked = rng.random() < 0.8
         status = "acknowledged" if acked else "resolved"
         head_id, _, head_name = self.actor(unit, 0)
         steps = rng.randint(1, self.delivery_steps)
+        next_step = min(steps, step_count(chain)) if chain else 0
         self.copy.add("escalations", (
             eid, key, iid, deadline_id, limit_id, trigger, unit if unit not in self.stations else None,
-            unit if unit in self.stations else None, json.dumps(CHAIN, ensure_ascii=False), at, status, steps, None,
+            unit if unit in self.stations else None, json.dumps(chain, ensure_ascii=False), at, status, next_step, None,
             settled, "已签收" if acked else "已办结", head_id if acked else None, head_name if acked else None,
             "sms" if acked else None))
         self.chain.record(at, (None, "system:升级"), "escalation.started", "escalation", eid,
@@ -509,7 +512,7 @@ class Seeder:
         if erased:
             name = phone = address = ""
             phone_hmac = None
-            description = ERASED_TEXT
+            description = pii.seal("complaints.description", ERASED_TEXT)  # the erasure seals its notice too
             reason = ERASED_TEXT if reason else None
             answer = ERASED_TEXT if answer else None
         else:

@@ -41,6 +41,10 @@ class Complaint(Base):
         Index("ix_complaints_category_received", "category", "received_at"),
         Index("ix_complaints_area_received", "area", "received_at"),
         Index("ix_complaints_department_status", "department", "status"),
+        # Staff search a business by any part of its name (LIKE '%…%'): on PostgreSQL a trigram index
+        # (pg_trgm) answers that without reading every complaint; on SQLite it is a plain index.
+        Index("ix_complaints_business_name_trgm", "business_name", postgresql_using="gin",
+              postgresql_ops={"business_name": "gin_trgm_ops"}),
         # The intake digest of the audit trail picks up what it has not chained yet.
         Index("ix_complaints_unchained", "id", sqlite_where=text("chained_at IS NULL"),
               postgresql_where=text("chained_at IS NULL")),

@@ -56,9 +56,10 @@ def _clock_mark(row: Deadline) -> str | None:
     report = next((r for r in row.incident.reports if r.id == row.satisfied_by_report_id), None)
     if report is None:
         return None
-    # Only the claim makes the mark: its recipients, document and dispatches need not be loaded here.
-    mark = report_record.backdated_label({"claim": report_record.claim(object_session(row), report.backdated,
-                                                                          report.review)})
+    # Only the claim makes the mark, and only a backdated report has one: its review, recipients, document
+    # and dispatches are not loaded for every clock of a list (the daily report lists hundreds).
+    review = report.review if report.backdated else None
+    mark = report_record.backdated_label({"claim": report_record.claim(object_session(row), report.backdated, review)})
     if row.judged_by == "delivery":
         return "以各报送对象收到时间计" + (f"；{mark}" if mark else "")
     return mark

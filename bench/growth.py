@@ -49,6 +49,7 @@ AUDIT_VERIFY_TIMEOUT = 1800.0
 
 
 def database_url(scale: str) -> str:
+    """Return the URL of the kept database of a scale, yingji_bench_growth_<scale>."""
     return ADMIN_URL.rsplit("/", 1)[0] + f"/yingji_bench_growth_{scale}"
 
 
@@ -254,6 +255,7 @@ def run_scale(scale: str, args, children: Children) -> dict:
 
 
 def percentile95(values: list[float]) -> float:
+    """Return the 95th percentile of a sample."""
     from bench.common import percentile
     return percentile(sorted(values), 95)
 
@@ -287,6 +289,7 @@ def report(all_results: dict[str, dict], scales: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Time every page at every scale and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,10,city", help="comma-separated bench.seed scales, smallest first")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page")

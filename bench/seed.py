@@ -114,16 +114,19 @@ class Copier:
         self.ids: dict[str, int] = defaultdict(int)
 
     def next_id(self, table: str) -> int:
+        """Return the next id of a table (the rows are written with their ids)."""
         self.ids[table] += 1
         return self.ids[table]
 
     def add(self, table: str, row: tuple) -> None:
+        """Buffer a row; COPY the table's buffer when it is full."""
         buf = self.buffers[table]
         buf.append(row)
         if len(buf) >= FLUSH_ROWS:
             self.flush(table)
 
     def flush(self, table: str) -> None:
+        """COPY a table's buffered rows."""
         rows = self.buffers.pop(table, [])
         if not rows:
             return
@@ -134,6 +137,7 @@ class Copier:
         self.counts[table] += len(rows)
 
     def flush_all(self) -> None:
+        """COPY every buffer."""
         for table in list(self.buffers):
             self.flush(table)
 

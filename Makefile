@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 
 VENDOR := app/board/static/vendor
 
-.PHONY: run test install install-test migrate demo bench clean chromium poppler fonts
+.PHONY: run test install install-test migrate demo bench bench-growth clean chromium poppler fonts
 
 run: install migrate demo  ## Install, migrate, load demo data and serve the county on :5000, its city bureau on :5001
 	$(FLASK) demo serve-bureaus --host 127.0.0.1 --port 5000 --city-port 5001
@@ -68,6 +68,12 @@ demo: install
 
 bench: install-test  ## Run the benchmarks (needs PostgreSQL)
 	$(BIN)/python -m bench
+
+# Seeds yingji_bench_growth_{1,10,city} unless a run already did (1 %, 10 % and all of a city's 5 years;
+# the city takes 10-15 minutes and several GB), keeps them for later runs, and times the daily pages on each.
+# Drop them with: for s in 1 10 city; do dropdb -h 127.0.0.1 -U postgres yingji_bench_growth_$$s; done
+bench-growth: install-test  ## Seed three sizes of a city's data (once) and time the daily pages on each (needs PostgreSQL)
+	$(BIN)/python -m bench.growth --scales 1,10,city --reuse
 
 clean:
 	rm -rf $(VENV) instance node_modules $(VENDOR)

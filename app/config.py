@@ -145,6 +145,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict:
         "RETENTION_LOGIN_ATTEMPTS_DAYS": int(env("RETENTION_LOGIN_ATTEMPTS_DAYS") or 30),
         "RETENTION_LOGIN_SESSIONS_DAYS": int(env("RETENTION_LOGIN_SESSIONS_DAYS") or 30),
         "RETENTION_WEBHOOK_RECEIPTS_DAYS": int(env("RETENTION_WEBHOOK_RECEIPTS_DAYS") or 400),
+        "RETENTION_BOARD_EVENTS_DAYS": int(env("RETENTION_BOARD_EVENTS_DAYS") or 7),
+        "RETENTION_BRIEFING_PDF_DAYS": int(env("RETENTION_BRIEFING_PDF_DAYS") or 180),
         "RETENTION_BATCH": int(env("RETENTION_BATCH") or 1000),
         # Password policy: length, character classes (of 4), no reuse of the last N, days until a change
         # is due (0: never).

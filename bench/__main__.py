@@ -1,4 +1,4 @@
-"""Run every benchmark in turn: `python -m bench [scheduler_lag] [crash_scheduler] [register_api] [push_latency] [briefing] [complaints] [escalation] [idle_sockets] [pii] [province_chain] [audit_writers]`.
+"""Run every benchmark in turn: `python -m bench [scheduler_lag] [crash_scheduler] [register_api] [push_latency] [briefing] [complaints] [escalation] [idle_sockets] [pii] [province_chain] [growth] [audit_writers]`.
 
 Each one creates, migrates and drops its own scratch PostgreSQL database (BENCH_PG_URL or
 TEST_PG_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test, names the server) and
@@ -14,7 +14,7 @@ import traceback
 from bench.common import banner, machine
 
 BENCHMARKS = ("scheduler_lag", "crash_scheduler", "register_api", "push_latency", "briefing", "complaints",
-              "escalation", "idle_sockets", "pii", "province_chain", "audit_writers")
+              "escalation", "idle_sockets", "pii", "province_chain", "growth", "audit_writers")
 
 
 def main(argv: list[str]) -> int:

@@ -10,9 +10,15 @@ arrival - the moment before the POST (CLOCK_MONOTONIC is one clock for every pro
 Linux). In the same run, alternating round by round, the floor: a bare Flask-SocketIO app
 (`bare_app` below, served the same way) whose POST /emit only emits the same message to
 the same number of boards. Then both again with two server processes of each joined by
-Redis, boards split between them, the POST going to the first.
+Redis, boards split between them, the POST going to the first; `redis4` is four of each (a
+province's boards, issue 17). Each row also prints how much the Yingji servers' memory grew per
+board connected. `--stalled N` adds N boards that join and then never read again (a frozen
+laptop, a dead link): the boards measured must not wait for them.
 
     python -m bench.push_latency [--boards 50,200,500] [--rounds 30] [--warmup 3] [--procs 4]
+                                 [--layouts single,redis,redis4] [--client light] [--stalled 20]
+
+A province's run: --layouts redis4 --boards 500,2000 --client light --stalled 20
 """
 from __future__ import annotations
 
@@ -219,6 +225,18 @@ def board_process(index: int, pipe, done, urls: dict, token: str, light: bool) -
     if light:
         threading.Thread(target=loop, name="boards", daemon=True).start()
 
+    stalled: list = []
+
+    def add_stalled(n: int) -> None:
+        """Boards that join and then never read again (a frozen laptop): their server must not wait on them."""
+        import socket
+
+        for i in range(n):
+            board = LightBoard(urls["yingji"][(index + i) % len(urls["yingji"])], {"token": token},
+                               lambda m, t: None)
+            board.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.append(board)  # never registered with the selector: nothing is read from it again
+
     def add(kind: str, n: int) -> None:
         for _ in range(n):
             server = (index + len(boards[kind])) % len(urls[kind])
@@ -246,15 +264,18 @@ def board_process(index: int, pipe, done, urls: dict, token: str, light: bool) -
                 for kind, n in arg.items():
                     add(kind, n)
                 pipe.send(("ok", {k: len(v) for k, v in boards.items()}))
+            elif command == "stall":
+                add_stalled(arg)
+                pipe.send(("ok", len(stalled)))
             elif command == "dump":
                 with lock:
                     out, arrivals = arrivals, {}
                 pipe.send(("ok", out))
             elif command == "quit":
                 stop.set()
-                for client in boards["yingji"] + boards["bare"]:
+                for client in boards["yingji"] + boards["bare"] + stalled:
                     try:
-                        client.close() if light else client.disconnect()
+                        client.close() if light or isinstance(client, LightBoard) else client.disconnect()
                     except Exception:  # noqa: BLE001 - leaving anyway
                         pass
                 pipe.send(("ok", None))
@@ -302,6 +323,10 @@ class Fleet:
             args.append({"yingji": want - have, "bare": want - have})
         self._all("add", args, CONNECT_TIMEOUT)
         self.count = {"yingji": total, "bare": total}
+
+    def stall(self, per_process: int) -> None:
+        """Add boards that never read (per board process), spread over the Yingji servers."""
+        self._all("stall", [per_process] * len(self.procs), CONNECT_TIMEOUT)
 
     def wait_done(self, kind: str, ident, timeout: float) -> bool:
         """Wait until every process reports that all its boards of this kind have the event."""
@@ -419,15 +444,32 @@ class Result:
     bare_remote: list = field(default_factory=list)
     incomplete: dict = field(default_factory=lambda: {"yingji": 0, "bare": 0})
     cpu: dict = field(default_factory=dict)
+    mem_per_board_kb: float = 0.0
+
+
+# Web processes of each layout; more than one share the Redis message queue.
+LAYOUTS = {"single": 1, "redis": 2, "redis4": 4}
+
+
+def rss_kb(pids) -> int:
+    """Return the resident memory of these processes, in kB (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
 
 
 def run_layout(layout: str, url: str, children: Children, args) -> list[Result]:
     """Start the servers of a layout, then measure at each number of boards."""
-    servers = 2 if layout == "redis" else 1
+    servers = LAYOUTS[layout]
     tokens = seed(url)
     env = app_env(url, children.workdir)
     channel = f"bench-{secrets.token_hex(5)}"
-    if servers == 2:
+    if servers > 1:
         env.update(SOCKETIO_MESSAGE_QUEUE=REDIS_URL, SOCKETIO_CHANNEL=f"yingji-{channel}",
                    BENCH_BARE_QUEUE=REDIS_URL, BENCH_BARE_CHANNEL=f"bare-{channel}")
     threads = max(args.boards) + 100
@@ -436,9 +478,11 @@ def run_layout(layout: str, url: str, children: Children, args) -> list[Result]:
     yingji = [start_gunicorn(children, env, f"{layout}-yingji-{i}", None, threads) for i in range(servers)]
     bare = [start_gunicorn(children, env, f"{layout}-bare-{i}", "bench.push_latency:bare_app()", threads)
             for i in range(servers)]
-    server_pids = []
+    server_pids, yingji_pids = [], []
     for _port, proc in yingji + bare:
         server_pids += [proc.pid] + children_of(proc.pid)
+    for _port, proc in yingji:
+        yingji_pids += [proc.pid] + children_of(proc.pid)
 
     api = Api(yingji[0][0], tokens["office"])
     floor = Api(bare[0][0])
@@ -453,9 +497,15 @@ def run_layout(layout: str, url: str, children: Children, args) -> list[Result]:
     template = None
     bare_id = 0
     try:
+        if args.stalled:
+            fleet.stall(args.stalled // args.procs + 1)
+        rss0, had = rss_kb(yingji_pids), 0
         for n in args.boards:
             fleet.grow(n)
             res = Result(layout, n)
+            rss1 = rss_kb(yingji_pids)
+            res.mem_per_board_kb = (rss1 - rss0) / max(1, n - had)
+            rss0, had = rss1, n
             t_api: dict = {}
             api.conn.close()  # fresh keep-alive connections after the (long) connect phase
             floor.conn.close()
@@ -489,7 +539,7 @@ def run_layout(layout: str, url: str, children: Children, args) -> list[Result]:
                 kind = key[0]
                 for t, server in arrivals:
                     getattr(res, kind).append(t - t0)
-                    if server == 1:
+                    if server != 0:  # a board on another process than the one the API call reached
                         getattr(res, f"{kind}_remote").append(t - t0)
             results.append(res)
             print(summary_line(res), flush=True)
@@ -524,24 +574,27 @@ def summary_line(r: Result) -> str:
             f"| bare p50 {b.p50 * 1000:6.1f} ms p99 {b.p99 * 1000:6.1f} ms | ratio p50 {y.p50 / b.p50:4.2f} "
             f"p99 {y.p99 / b.p99:4.2f} | API p50 yingji {ms(r.yingji_api, 'p50'):5.1f} ms bare "
             f"{ms(r.bare_api, 'p50'):5.1f} ms | samples {y.n}/{b.n} | incomplete {r.incomplete} | CPU per event: "
-            f"servers {r.cpu['servers'] * 1000:.0f} ms, board processes {r.cpu['boards'] * 1000:.0f} ms")
+            f"servers {r.cpu['servers'] * 1000:.0f} ms, board processes {r.cpu['boards'] * 1000:.0f} ms | Yingji "
+            f"servers' memory per board connected {r.mem_per_board_kb:.0f} kB")
 
 
 def table(results: list[Result]) -> str:
     """Return the results as a Markdown table."""
     lines = ["| layout | boards | Yingji p50 | Yingji p99 | bare p50 | bare p99 | ratio p50 | ratio p99 | "
-             "POST→201 p50 (Yingji / bare) | samples | via Redis p50 / p99 (Yingji / bare) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+             "POST→201 p50 (Yingji / bare) | samples | via Redis p50 / p99 (Yingji / bare) | memory per board |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|"]
     for r in results:
         y, b = stats(r.yingji), stats(r.bare)
         remote = "—"
         if r.yingji_remote:
             remote = (f"{ms(r.yingji_remote, 'p50'):.1f} / {ms(r.yingji_remote, 'p99'):.1f} ms; "
                       f"{ms(r.bare_remote, 'p50'):.1f} / {ms(r.bare_remote, 'p99'):.1f} ms")
-        name = "1 process" if r.layout == "single" else "2 processes + Redis"
+        servers = LAYOUTS[r.layout]
+        name = "1 process" if servers == 1 else f"{servers} processes + Redis"
         lines.append(f"| {name} | {r.boards} | {y.p50 * 1000:.1f} ms | {y.p99 * 1000:.1f} ms | {b.p50 * 1000:.1f} ms "
                      f"| {b.p99 * 1000:.1f} ms | {y.p50 / b.p50:.2f} | {y.p99 / b.p99:.2f} | "
-                     f"{ms(r.yingji_api, 'p50'):.1f} / {ms(r.bare_api, 'p50'):.1f} ms | {y.n} | {remote} |")
+                     f"{ms(r.yingji_api, 'p50'):.1f} / {ms(r.bare_api, 'p50'):.1f} ms | {y.n} | {remote} | "
+                     f"{r.mem_per_board_kb:.0f} kB |")
     return "\n".join(lines)
 
 
@@ -551,7 +604,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rounds", type=int, default=30, help="measured events per number of boards (30)")
     parser.add_argument("--warmup", type=int, default=3, help="events not counted (3)")
     parser.add_argument("--procs", type=int, default=4, help="board processes (4)")
-    parser.add_argument("--layouts", default="single,redis", help="single, redis or both (single,redis)")
+    parser.add_argument("--layouts", default="single,redis",
+                        help="single (1 web process), redis (2 + Redis), redis4 (4 + Redis); comma-separated")
+    parser.add_argument("--stalled", type=int, default=0,
+                        help="boards that join and never read again, beside the measured ones (0)")
     parser.add_argument("--client", default="python-socketio", choices=("python-socketio", "light"),
                         help="board client: python-socketio's Client, or a minimal wsproto one (python-socketio)")
     args = parser.parse_args(argv)
@@ -562,7 +618,9 @@ def main(argv: list[str]) -> None:
     try:
         with scratch_database() as url:
             for layout in layouts:
-                if layout == "redis":
+                if layout not in LAYOUTS:
+                    parser.error(f"unknown layout {layout}; choose from {', '.join(LAYOUTS)}")
+                if LAYOUTS[layout] > 1:
                     _require_redis()
                 results += run_layout(layout, url, children, args)
                 _reset(url)
@@ -572,7 +630,8 @@ def main(argv: list[str]) -> None:
     print(f"machine: {machine()}")
     print(f"boards: {args.client} clients")
     print(f"{args.rounds} measured rounds (+{args.warmup} warm-up) per row, boards in {args.procs} processes; "
-          f"ratio = Yingji / bare Flask-SocketIO broadcast of the same message to the same boards")
+          f"ratio = Yingji / bare Flask-SocketIO broadcast of the same message to the same boards"
+          + (f"; {args.stalled} more boards joined Yingji and never read again" if args.stalled else ""))
     print(table(results), flush=True)
 
 

@@ -17,18 +17,19 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker, undefer
+from sqlalchemy import Text, and_, cast, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker, undefer
 
 from incidents.kernel import labels
 from incidents.records import audit
 from incidents import complaints
 from incidents.response import service
 from incidents.people import permissions
-from incidents.kernel.errors import Forbidden, NotFound
+from incidents.kernel.errors import Forbidden, Gone, NotFound
 from incidents.models import (
     BRIEFING_FAILED,
     BRIEFING_PENDING,
+    BRIEFING_PRUNED,
     BRIEFING_READY,
     BRIEFING_RUNNING,
     AuditEntry,
@@ -126,7 +127,7 @@ def request(session: Session, plan: Plan, *, kind: str, incident_id: int | None 
     params = dict(params or {})
     if job_key is None:
         stmt = (select(Briefing).where(Briefing.kind == kind, Briefing.requested_at >= now - REUSE_FOR,
-                                       Briefing.status != BRIEFING_FAILED)
+                                       Briefing.status.not_in((BRIEFING_FAILED, BRIEFING_PRUNED)))
                 .order_by(Briefing.id.desc()).limit(20))
         stmt = stmt.where(Briefing.incident_id == incident_id if incident_id is not None
                           else Briefing.incident_id.is_(None))
@@ -230,6 +231,44 @@ def get(session: Session, briefing_id: int, *, user=None, with_pdf: bool = False
     if user is not None:
         check_access(session, user, kind=row.kind, incident_id=row.incident_id, params=row.params or {}, plan=plan)
     return row
+
+
+def refuse_if_pruned(row: Briefing) -> None:
+    """Say so (410) when a version's bytes were dropped by the retention rule; its record and hash remain."""
+    if row.status == BRIEFING_PRUNED:
+        raise Gone("briefing_pruned",
+                   f"简报 {reference(row.id)} 已被新版本取代，其文件已按保存规则清除；"
+                   f"记录和 SHA-256 指纹（{row.sha256}）仍保留，请生成或下载最新版本",
+                   f"briefing {row.id} was superseded and its file removed by the retention rule; "
+                   "its record and SHA-256 remain")
+
+
+# Kinds whose every version is kept whole: the written closing report is a report of record.
+KEPT_WHOLE = frozenset({"closing"})
+
+
+def prune_superseded(session: Session, *, now: datetime, keep: timedelta, batch: int) -> int:
+    """Drop the bytes of on-demand versions superseded by a newer one more than `keep` ago; return how many.
+
+    What stays: every row with its hash, size, pages and who asked (the audit trail has who was given
+    which version); every scheduled briefing's PDF (the daily and weekly ones sent to the leaders);
+    every closing report; and the newest version of each briefing, however old.
+    """
+    newer = aliased(Briefing)
+    superseded = exists().where(
+        newer.kind == Briefing.kind, newer.id > Briefing.id, newer.status.in_((BRIEFING_READY, BRIEFING_PRUNED)),
+        newer.finished_at < now - keep,
+        or_(newer.incident_id == Briefing.incident_id,
+            and_(newer.incident_id.is_(None), Briefing.incident_id.is_(None))),
+        cast(newer.params, Text) == cast(Briefing.params, Text))
+    chosen = list(session.scalars(
+        select(Briefing.id).where(Briefing.status == BRIEFING_READY, Briefing.job_key.is_(None),
+                                  Briefing.kind.not_in(KEPT_WHOLE), superseded)
+        .order_by(Briefing.id).limit(batch)))
+    if chosen:
+        session.execute(update(Briefing).where(Briefing.id.in_(chosen)).values(status=BRIEFING_PRUNED, pdf=None)
+                        .execution_options(synchronize_session=False))
+    return len(chosen)
 
 
 def fail_if_stale(session: Session, row: Briefing, now: datetime) -> None:

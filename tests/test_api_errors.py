@@ -427,6 +427,18 @@ def test_bad_list_filters(users):
     assert_error(users["office"].get("/api/v1/accountability?from=yesterday"), 400, "bad_time")
 
 
+def test_the_incident_list_comes_a_page_at_a_time_newest_first(users, clock):
+    ids = [users["office"].post("/api/v1/incidents", json=incident_payload(discovered_at=iso(clock.now()),
+                                                                            title=f"事件{n}")).get_json()["id"]
+           for n in range(3)]
+    first = users["office"].get("/api/v1/incidents?limit=2").get_json()
+    assert [i["id"] for i in first["incidents"]] == ids[::-1][:2]
+    assert first["next_before"] == ids[1]
+    rest = users["office"].get(f"/api/v1/incidents?limit=2&before={first['next_before']}").get_json()
+    assert [i["id"] for i in rest["incidents"]] == [ids[0]] and rest["next_before"] is None
+    assert len(users["office"].get("/api/v1/incidents").get_json()["incidents"]) == 3  # the default page holds them
+
+
 def test_unknown_category_for_suggestion(users):
     assert_error(users["office"].get("/api/v1/plan/suggest?category=nope"), 400, "unknown_category")
     r = users["office"].get("/api/v1/plan/suggest?category=food_poisoning")

@@ -9,6 +9,8 @@ another bureau, and changes nothing then. A report that arrives opens the city's
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
@@ -89,6 +91,27 @@ def test_a_report_sent_twice_is_kept_once(bureaus, users, clock):
                                       sender=me.code, recipient="zhengzhou", key_id=me.key_id,
                                       private_key=me.private_key, now=county.extensions["yingji"].clock.now())
     assert status == 200 and answer["duplicate"] is True
+    assert count(city, InboundReport) == 1 and count(city, Incident) == 1
+
+
+def test_the_same_report_arriving_eight_times_at_once_is_kept_once_and_nobody_gets_an_error(bureaus, users, clock):
+    county, city, server = bureaus
+    bureau_report(users, clock)
+    with county.extensions["yingji"].sessions() as session:
+        payload = session.scalar(select(Dispatch)).payload
+    me = peering.identity(county)
+    start = threading.Barrier(8)
+
+    def deliver() -> int:
+        start.wait(10)  # every request signed (its own nonce) and sent at the same moment
+        status, _answer = peer_client.post(server.url, "/api/v1/inbox/reports", {"payload": payload, "pdf": None},
+                                           sender=me.code, recipient="zhengzhou", key_id=me.key_id,
+                                           private_key=me.private_key, now=city.extensions["yingji"].clock.now())
+        return status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(lambda _: deliver(), range(8)))
+    assert statuses == [200] * 7 + [201]
     assert count(city, InboundReport) == 1 and count(city, Incident) == 1
 
 

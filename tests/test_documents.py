@@ -8,6 +8,7 @@ by the leadership first (签发), then numbered 中市监〔年〕n号 without g
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 
@@ -79,6 +80,9 @@ def test_the_bureau_report_waits_for_the_leaderships_sign_off_then_is_numbered_a
     assert signed["document"]["main_recipients"] == ["中牟县人民政府", "郑州市市场监督管理局"]
     assert "关于某学校食堂疑似食物中毒的报告" == signed["document"]["title"]
     assert_error(users["leader"].post(f"/api/v1/reports/{report['id']}/sign-off", json={}), 409, "already_signed")
+    # No recipient had it before it was signed off and numbered, whatever time is claimed.
+    assert_error(deliver(users["office"], report["id"], "county_government",
+                         delivered_at=iso(clock.now() - timedelta(minutes=1))), 400, "before_sign_off")
     # The city bureau runs no Yingji known here: the office records both deliveries; the clock waits for both.
     clock.advance(minutes=4)
     ok(deliver(users["office"], report["id"], "county_government"))
@@ -151,6 +155,7 @@ def test_the_signed_off_report_reads_as_an_official_document(users, clock):
                    "2026年11月20日", "—1—"):
         assert phrase in text, phrase
     assert text.index(number) < text.index("关于某学校") < text.index("中牟县人民政府、") < text.index("已组织人员")
+    assert text.startswith("特急")  # the plan's urgency of a bureau report
     page = page_image(data, 1)
     mark = ink(page, (28, 37 + 33, 184, 37 + 52))
     assert mark and sum(1 for p in mark if reddish(p)) / len(mark) > 0.95
@@ -166,6 +171,8 @@ def test_a_progress_report_says_what_changed_since_the_last_document(users, cloc
     text = "".join(run(["pdftotext", "-layout"],
                        users["office"].get(f"/api/v1/reports/{progress['id']}/document.pdf").data).split())
     assert f"自上次报告（{first['document']['number']}）以来的变化" in text
+    assert "特急" in "".join(run(["pdftotext", "-layout"], users["office"].get(
+        f"/api/v1/reports/{first['id']}/document.pdf").data).split()) and "特急" not in text  # progress: none
     assert "新增病例为零，全部患者病情平稳" in text
 
 

@@ -98,7 +98,12 @@ def _yaml_syntax(text):
     return replace_once(text, "  bureau: 中牟县市场监督管理局\n", "  bureau: 中牟县: 市场监督管理局\n")
 
 
+def _unknown_urgency(text):
+    return replace_once(text, "      bureau: 特急\n", "      bureau: 十万火急\n")
+
+
 BROKEN = {
+    "unknown_urgency": (_unknown_urgency, lambda t: [line_of(t, "bureau: 十万火急")], "特急"),
     "bad_duration": (_bad_duration, lambda t: [line_of(t, "due_after: 1 hour")], "ISO 8601"),
     "unknown_department": (_unknown_department, lambda t: [line_of(t, "lead_department: kitchen")], "kitchen"),
     "duplicate_key": (_duplicate_key, lambda t: [line_of(t, 'version: "again"')], "duplicate"),
@@ -156,6 +161,9 @@ def test_default_plan_matches_the_emergency_plan_text():
     # ... and 上报县政府和市局: the written report is met only once it reaches both.
     assert [(r.code, r.name, r.required) for r in plan.reports.recipients_of("closing")] == [
         ("county_government", "中牟县人民政府", True), ("city_bureau", "郑州市市场监督管理局", True)]
+    # The first reports go 特急 (GB/T 9704 §7.2.4), as the plan's 立即 and 30 minutes ask; the later ones go plain.
+    assert {k: plan.reports.documents.urgency_of(k) for k in ("initial", "bureau", "progress", "closing")} == {
+        "initial": "特急", "bureau": "特急", "progress": None, "closing": None}
 
     # §三(三)1(1): Ⅰ command HQ meeting within 12 hours; 1(6) staff assembled within 1 hour.
     meeting = plan.clock("command_meeting")

@@ -104,7 +104,8 @@ def test_every_kind_is_purged_and_what_is_still_needed_survives(app, wiring, mak
     counts = retention.purge(wiring, config)
 
     assert counts == {"login_attempts": 1, "login_sessions": 2, "one_time_codes": 2, "provider_receipts": 1,
-                      "idempotency_keys": 1, "intake_challenges": 1, "rate_buckets": 1}
+                      "idempotency_keys": 1, "intake_challenges": 1, "rate_buckets": 1, "board_events": 0,
+                      "briefing_pdfs": 0}
     assert ids(wiring, LoginAttempt) == {new_attempt}
     assert ids(wiring, LoginLock) == {old_lock}  # the lockout history is never purged
     assert ids(wiring, LoginSession) == {session_ids[k] for k in ("ended_lately", "abandoned_lately", "live")}
@@ -121,7 +122,8 @@ def test_every_kind_is_purged_and_what_is_still_needed_survives(app, wiring, mak
     data = json.loads(summary.data)
     assert data["total"] == 9 and data["login_sessions"] == 2
     assert data["kept_days"] == {"RETENTION_LOGIN_ATTEMPTS_DAYS": 30, "RETENTION_LOGIN_SESSIONS_DAYS": 30,
-                                 "RETENTION_WEBHOOK_RECEIPTS_DAYS": 400}
+                                 "RETENTION_WEBHOOK_RECEIPTS_DAYS": 400, "RETENTION_BOARD_EVENTS_DAYS": 7,
+                                 "RETENTION_BRIEFING_PDF_DAYS": 180}
     # A second run finds nothing, and says so.
     assert set(retention.purge(wiring, config).values()) == {0}
 

@@ -5,6 +5,7 @@ import base64
 import binascii
 
 from flask import current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from app import peering
 from app.api import bp, parse
@@ -39,9 +40,16 @@ def _pdf(data: dict) -> bytes | None:
 def inbox_report():
     """Receive a report another bureau's Yingji sends (signed); a repeat of the same report changes nothing."""
     session, sender, data = _signed_body()
-    payload = data.get("payload")
-    row, created = inbox.accept(session, yingji().plan, sender=sender, payload=payload, pdf=_pdf(data), now=now())
-    session.commit()
+    payload, pdf = data.get("payload"), _pdf(data)
+    try:
+        row, created = inbox.accept(session, yingji().plan, sender=sender, payload=payload, pdf=pdf, now=now())
+        session.commit()
+    except IntegrityError:
+        # The same report, or another report of the same event, arrived at the same moment and won the insert:
+        # this one then joins what that one wrote (a repeat changes nothing, a sibling joins its incident).
+        session.rollback()
+        row, created = inbox.accept(session, yingji().plan, sender=sender, payload=payload, pdf=pdf, now=now())
+        session.commit()
     incident_number = row.incident_id and session.get(inbox.Incident, row.incident_id).number
     return jsonify({"inbound_id": row.id, "received_at": row.received_at.isoformat(),
                     "incident_number": incident_number, "duplicate": not created}), 201 if created else 200

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.api import bp, parse, serialize
 from app.auth import api_login_required, current_user, token_actions
+from app.input_guards import bounded_int
 from app.extensions import db, now, yingji
 from incidents.kernel.moments import iso
 from incidents.response import accountability, command_hq, corrections, dispositions, flows, holiday_watch, recipients, service
@@ -52,10 +53,13 @@ def create_incident():
     return _respond(incident, 201)
 
 
+LIST_PAGE, LIST_MAX = 200, 500  # incidents per page of the list: by default, and at most
+
+
 @bp.get("/incidents")
 @api_login_required
 def list_incidents():
-    """List the incidents the caller may see, newest first; filter by status and level."""
+    """List the incidents the caller may see, newest first, a page at a time (?limit, ?before); filter by status and level."""
     stmt = select(Incident).order_by(Incident.id.desc())
     status = request.args.get("status")
     if status:
@@ -67,9 +71,20 @@ def list_incidents():
         if level not in LEVEL_CODES:
             raise InvalidInput("unknown_level", f"未知事件等级“{level}”", f"unknown level '{level}'", field="level")
         stmt = stmt.where(Incident.level == level)
+    before = parse.arg_id(request.args, "before", "起始编号")
+    if before:
+        stmt = stmt.where(Incident.id < before)
+    limit = max(1, min(request.args.get("limit", LIST_PAGE, type=bounded_int), LIST_MAX))
     user = current_user()
-    rows = [i for i in db().scalars(stmt) if permissions.can_view(user, i, service.plan_of(i))]
-    return jsonify({"incidents": [serialize.incident_summary(i) for i in rows]})
+    # A page at a time, newest first: years of archived incidents are never all read, nor all sent.
+    rows = []
+    for incident in db().scalars(stmt.execution_options(yield_per=limit)):
+        if permissions.can_view(user, incident, service.plan_of(incident)):
+            rows.append(incident)
+            if len(rows) == limit:
+                break
+    return jsonify({"incidents": [serialize.incident_summary(i) for i in rows],
+                    "next_before": rows[-1].id if len(rows) == limit else None})
 
 
 @bp.get("/incidents/<int:incident_id>")

@@ -24,7 +24,7 @@ from app.extensions import Yingji, db, now, yingji
 from incidents.response import closing, service
 from incidents.people import permissions
 from incidents.kernel.errors import Conflict, DomainError, Forbidden, InvalidInput
-from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_READY, Briefing
+from incidents.models import BRIEFING_FAILED, BRIEFING_PENDING, BRIEFING_PRUNED, BRIEFING_READY, Briefing
 from incidents.kernel.roles import ROLES, UNIT_ROLES
 from reports import store, weekly_snapshot
 
@@ -106,6 +106,8 @@ def _answer(briefing_id: int):
     session.expire_all()
     row = store.get(session, briefing_id, user=user, with_pdf=True, plan=yingji().plan)
     store.fail_if_stale(session, row, now())
+    if not _wants_json():
+        store.refuse_if_pruned(row)
     if row.status == BRIEFING_FAILED:
         session.commit()
         raise GenerationFailed("briefing_failed", f"简报生成失败：{row.error or '未知原因'}",
@@ -113,7 +115,7 @@ def _answer(briefing_id: int):
     if row.status != BRIEFING_READY or _wants_json():
         session.commit()
         body = jsonify({"briefing": store.as_dict(row)})
-        if row.status == BRIEFING_READY:
+        if row.status in (BRIEFING_READY, BRIEFING_PRUNED):
             return body
         return body, 202, {"Location": f"/api/v1/briefings/{row.id}", "Retry-After": "2"}
     store.record_download(session, row, user=user, now=now())

@@ -30,11 +30,11 @@ def deadline(row: Deadline, now: datetime) -> dict:
     }
 
 
-def report(row: Report) -> dict:
-    """Return a report as the API shows it."""
+def report(row: Report, loaded: report_record.Loaded | None = None) -> dict:
+    """Return a report as the API shows it (`loaded`: what report_record.preload fetched for a list of them)."""
     return {"id": row.id, "kind": row.kind, "measure": row.measure, "body": row.body,
             "submitted_at": iso(row.submitted_at), "entered_at": iso(row.entered_at),
-            "submitted_by": row.submitted_by_id, **report_record.record(db(), row)}
+            "submitted_by": row.submitted_by_id, **report_record.record(db(), row, loaded)}
 
 
 def incident_summary(incident: Incident) -> dict:
@@ -67,6 +67,7 @@ def closed(incident: Incident) -> dict | None:
 def incident(incident: Incident, now: datetime) -> dict:
     """Return an incident with its facts, level history, reports and clocks."""
     plan = plan_of(incident)
+    loaded = report_record.preload(object_session(incident), incident.reports) if incident.reports else None
     return {
         **incident_summary(incident),
         "location": incident.location, "source": incident.source, "nature": incident.nature,
@@ -75,7 +76,7 @@ def incident(incident: Incident, now: datetime) -> dict:
         "plan": {"id": plan.id, "version": plan.version, "sha256": plan.sha256},
         "level_changes": [{"from": c.from_level, "to": c.to_level, "reason": c.reason, "by": c.changed_by_id,
                            "at": iso(c.changed_at)} for c in incident.level_changes],
-        "reports": [report(r) for r in incident.reports],
+        "reports": [report(r, loaded) for r in incident.reports],
         "deadlines": [deadline(d, now) for d in incident.deadlines],
         "assignments": [snapshots.assignment(a, plan) for a in incident.assignments],
         "duplicates": dispositions.duplicates(object_session(incident), incident),

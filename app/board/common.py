@@ -13,7 +13,7 @@ from app.extensions import db, yingji
 from incidents.kernel.errors import Forbidden, NotFound
 from incidents.records import board_events
 from incidents.kernel.roles import DEPARTMENT_ROLES, OFFICE, STATION
-from incidents.models import FINISHED, Incident
+from incidents.models import FINISHED, Incident, Report
 
 
 def live(user) -> dict:
@@ -32,7 +32,8 @@ def open_incidents():
     """Return the incidents not yet archived or withdrawn, newest first, with their clocks and assignments."""
     return db().scalars(select(Incident).where(Incident.status.not_in(FINISHED)).order_by(Incident.id.desc())
                         .options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
-                                 selectinload(Incident.plan_version)))
+                                 selectinload(Incident.plan_version),
+                                 selectinload(Incident.reports).selectinload(Report.recipients)))
 
 
 def duty_department(user) -> str | None:

@@ -35,8 +35,9 @@ from incidents.kernel.roles import DEPARTMENT_ROLES, STATION
 RECENT = 30
 
 
-def _limit_rows(plan: Plan, rows, moment: datetime) -> list[dict]:
-    calendar = calendar_for(db(), plan)
+def _limit_rows(plan: Plan, rows, moment: datetime, calendar=None) -> list[dict]:
+    # The calendar once per page, not once per row: finding it checks the notices in the database.
+    calendar = calendar or calendar_for(db(), plan)
     out = []
     for row in rows:
         view = complaints.limit_view(plan, calendar, row, moment)
@@ -48,10 +49,10 @@ def _limit_rows(plan: Plan, rows, moment: datetime) -> list[dict]:
     return out
 
 
-def _item(plan: Plan, complaint: Complaint, moment: datetime) -> dict:
+def _item(plan: Plan, complaint: Complaint, moment: datetime, calendar=None) -> dict:
     item = complaints.snapshot(plan, complaint)
     pending = [r for r in complaint.limits if r.status == "pending"]
-    item["limits"] = _limit_rows(plan, pending, moment)
+    item["limits"] = _limit_rows(plan, pending, moment, calendar)
     item["worst"] = max((lim["state"] for lim in item["limits"]), key=["running", "warn", "overdue"].index,
                         default="running")
     return item
@@ -72,15 +73,16 @@ def panel_data(user, moment: datetime) -> dict:
     warnings = surge.warnings(session, statuses=(WARNING_DRAFT, WARNING_SUBMITTED, WARNING_PUBLISHED), limit=20) \
         if mine is None else []
     surges = surge.recent(session, limit=10) if mine is None else []
+    calendar = calendar_for(session, plan)
     limit_items = []
     for row in due:
-        view = _limit_rows(plan, [row], moment)[0]
+        view = _limit_rows(plan, [row], moment, calendar)[0]
         view["complaint"] = complaints.snapshot(plan, row.complaint)
         limit_items.append(view)
     return {
-        "untriaged": [_item(plan, c, moment) for c in untriaged],
+        "untriaged": [_item(plan, c, moment, calendar) for c in untriaged],
         "limits": limit_items,
-        "working": [_item(plan, c, moment) for c in working],
+        "working": [_item(plan, c, moment, calendar) for c in working],
         "recent": [complaints.snapshot(plan, c) for c in recent],
         "surges": [surge.surge_view(plan, s) for s in surges],
         "warnings": [surge.warning_view(w) for w in warnings],
@@ -163,7 +165,8 @@ def duty_complaints(department: str) -> dict:
     """Return the complaints routed to a department for its duty board, with their limits."""
     plan, moment = yingji().plan, now()
     rows = [c for c in complaints.open_for(db(), plan, department=department)]
-    items = sorted((_item(plan, c, moment) for c in rows),
+    calendar = calendar_for(db(), plan)
+    items = sorted((_item(plan, c, moment, calendar) for c in rows),
                    key=lambda i: (-["running", "warn", "overdue"].index(i["worst"]),
                                   min((lim["due_at"] for lim in i["limits"]), default="9")))
     untriaged = 0

@@ -48,7 +48,10 @@ def index():
     visible = [i for i in common.open_incidents() if permissions.can_view(user, i, service.plan_of(i))]
     data["escalations"] = escalation_presenters.board_escalations(db(), visible, moment, keep_done=timedelta(0))
     groups = presenters.board_groups(yingji().plan, visible, moment)
-    return render_template("index.html", groups=groups, total=len(visible), now=moment,
+    # The leadership and the office see the 来文 from other bureaus here too, and hear them arrive.
+    office = _inbound_desk(user)
+    data.update({k: office[k] for k in ("inbound_js", "report_kinds") if k in office})
+    return render_template("index.html", office=office, groups=groups, total=len(visible), now=moment,
                            now_js=presenters.js_time(moment), active="index", page_data=data,
                            duty_alerts=user.role == OFFICE,
                            notices_missing=_notices_missing(moment) if user.role in (OFFICE, ADMIN) else [],
@@ -120,13 +123,18 @@ def _office_desk(user, department: str, plan) -> dict:
     failed = sending.failed_undelivered(session)
     out: dict = {"failed_dispatches": [{**d, "failed": presenters.parse_time(d["failed_at"])} for d in failed],
                  "failed_dispatches_js": failed}
-    if user.role in permissions.ACTION_ROLES["receive"]:
-        rows = inbox.pending(session)
-        out["inbound"] = [presenters.inbound_view(session, row) for row in rows]
-        out["inbound_js"] = [{k: v for k, v in view.items() if k not in ("received", "sent", "receipt")}
-                             for view in out["inbound"]]
-        out["report_kinds"] = dict(labels.REPORT_KIND)
+    out.update(_inbound_desk(user))
     return out
+
+
+def _inbound_desk(user) -> dict:
+    """Return the reports from other bureaus waiting for 签收, for a role that signs for them (else nothing)."""
+    if user.role not in permissions.ACTION_ROLES["receive"]:
+        return {}
+    inbound = [presenters.inbound_view(db(), row) for row in inbox.pending(db())]
+    return {"inbound": inbound, "report_kinds": dict(labels.REPORT_KIND),
+            "inbound_js": [{k: v for k, v in view.items() if k not in ("received", "sent", "receipt")}
+                           for view in inbound]}
 
 
 def _may_ack_escalations(user, department: str) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from incidents.kernel import labels
 from incidents.records import wording
-from incidents.response import accountability, command_hq, dispositions, inbox, incident_view
+from incidents.response import accountability, command_hq, dispositions, documents, inbox, incident_view
 from incidents.people import permissions
 from incidents.response.assignments import DECIDING_ROLES
 from incidents.kernel.durations import chinese_duration
@@ -220,7 +220,16 @@ def incident_card(incident: Incident, now: datetime) -> dict:
         "overdue": sum(1 for c in live if c["state"] == "overdue"),
         "warn": sum(1 for c in live if c["state"] == "warn"),
         "assignments": assignments_summary(incident.assignments, plan, now),
+        "sign_waiting": sign_waiting(incident, plan),
     }
+
+
+def sign_waiting(incident: Incident, plan: Plan) -> list[dict]:
+    """Return the incident's reports that wait for their sign-off (签发) before they can go, oldest first."""
+    return [{"id": r.id, "kind_name": labels.REPORT_KIND.get(r.kind, r.kind),
+             "who": signers_text(documents.signers_of(plan, r.kind)), "filed_at": r.entered_at}
+            for r in sorted(incident.reports, key=lambda r: r.id)
+            if r.recipients and documents.awaits_sign_off(r, plan)]
 
 
 def board_groups(plan: Plan, incidents: Iterable[Incident], now: datetime) -> list[dict]:

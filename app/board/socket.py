@@ -275,8 +275,12 @@ def connect(auth=None):
     return True
 
 
-def resume(seen=None) -> list[dict]:
-    """Answer with the events after the numbers the board has seen, for its own rooms, oldest first."""
+def resume(seen=None) -> list[dict] | dict:
+    """Answer with the events after the numbers the board has seen, for its own rooms, oldest first.
+
+    If some of them were purged (a board asleep for longer than RETENTION_BOARD_EVENTS_DAYS), the answer
+    is {"reload": true, "messages": [...]}: the board draws itself afresh rather than miss them.
+    """
     if not isinstance(seen, dict):
         return []
     mine = set(rooms(namespace=NAMESPACE)) - {request.sid}
@@ -289,10 +293,13 @@ def resume(seen=None) -> list[dict]:
         except (TypeError, ValueError):
             continue
     out: list[dict] = []
+    gap = False
     with current_app.extensions["yingji"].sessions() as db:
         for room in sorted(after):
-            out.extend(board_events.missed(db, room, after[room]))
-    return out
+            found = board_events.missed(db, room, after[room])
+            gap = gap or board_events.gap_after(db, room, after[room], found)
+            out.extend(found)
+    return {"reload": True, "messages": out} if gap else out
 
 
 def ping_board(_data=None) -> dict:

@@ -6,10 +6,17 @@ What goes (each kind's rule lives next to the code that reads those rows):
 - one-time codes (SMS codes, used recovery codes) a day past expiry or use;
 - provider webhook ids (MessageSid / CallSid) older than RETENTION_WEBHOOK_RECEIPTS_DAYS (at least 90);
 - idempotency keys past their 24 hours, 12315 verification challenges a day past expiry, and rate-limit
-  counters twice the longest window old (the same purges the hourly jobs run).
+  counters twice the longest window old (the same purges the hourly jobs run);
+- board events (the push log boards catch up from) older than RETENTION_BOARD_EVENTS_DAYS (7): a board
+  asleep longer reloads instead of catching up;
+- the PDF bytes of on-demand briefings superseded by a newer version of the same briefing more than
+  RETENTION_BRIEFING_PDF_DAYS (180) ago: the row stays with its SHA-256, size and pages (status `pruned`), and
+  the audit trail still says who was given which version.
 
 What never goes: the audit trail, incidents, reports, deadlines, complaints, lockouts (login_locks,
-the history of who was locked and who cleared it) and anything else that is evidence.
+the history of who was locked and who cleared it), the official documents sent and received, every
+scheduled briefing's PDF and every closing report, the newest version of every briefing, and anything
+else that is evidence.
 
 Every kind is deleted RETENTION_BATCH rows per statement, one transaction per batch, so a backlog of
 years never holds a long lock; any number of schedulers may run it at once. One audit entry per run
@@ -32,7 +39,8 @@ from incidents.escalation import reply_codes
 from incidents.kernel.actors import SystemActor
 from incidents.kernel.batches import drain_deletes
 from incidents.people import login_sessions, logins, two_factor
-from incidents.records import audit, idempotency
+from incidents.records import audit, board_events, idempotency
+from reports import store
 
 log = logging.getLogger("yingji.retention")
 RETENTION = SystemActor(name="retention")
@@ -56,6 +64,8 @@ def kinds(wiring: Yingji, config: Mapping) -> list[Kind]:
     attempts = _days(config, "RETENTION_LOGIN_ATTEMPTS_DAYS")
     sessions = _days(config, "RETENTION_LOGIN_SESSIONS_DAYS")
     receipts = _days(config, "RETENTION_WEBHOOK_RECEIPTS_DAYS")
+    board = _days(config, "RETENTION_BOARD_EVENTS_DAYS")
+    briefing_pdfs = _days(config, "RETENTION_BRIEFING_PDF_DAYS")
     return [
         Kind("login_attempts", "登录尝试记录",
              partial(logins.purge_attempts, rules=lockout_rules(config), keep=attempts)),
@@ -67,6 +77,9 @@ def kinds(wiring: Yingji, config: Mapping) -> list[Kind]:
         Kind("intake_challenges", "过期的12315验证码", verification.purge_challenges),
         Kind("rate_buckets", "过期的访问频率计数",
              partial(complaints.purge_rate_buckets, longest=longest_rate_window(wiring))),
+        Kind("board_events", "看板推送消息的存档（补发用）", partial(board_events.purge, keep=board)),
+        Kind("briefing_pdfs", "已被新版本取代的简报文件（保留记录和指纹）",
+             partial(store.prune_superseded, keep=briefing_pdfs)),
     ]
 
 
@@ -83,7 +96,8 @@ def purge(wiring: Yingji, config: Mapping, *, now: datetime | None = None) -> di
                      data={**counts, "total": sum(counts.values()), "batch": batch,
                            "kept_days": {name: int(config[name]) for name in (
                                "RETENTION_LOGIN_ATTEMPTS_DAYS", "RETENTION_LOGIN_SESSIONS_DAYS",
-                               "RETENTION_WEBHOOK_RECEIPTS_DAYS")}})
+                               "RETENTION_WEBHOOK_RECEIPTS_DAYS", "RETENTION_BOARD_EVENTS_DAYS",
+                           "RETENTION_BRIEFING_PDF_DAYS")}})
         session.commit()
     if any(counts.values()):
         log.info("retention purge: %s", ", ".join(f"{name} {n}" for name, n in counts.items() if n))

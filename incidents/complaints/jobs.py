@@ -47,8 +47,11 @@ def chain_received(session: Session, plan: Plan, *, now: datetime, batch: int = 
 def erase_expired(session: Session, plan: Plan, *, now: datetime, batch: int = 500) -> int:
     """Erase the personal data of complaints finished longer ago than the plan's retention period."""
     cutoff = now - plan.complaints.retention
+    # Oldest finished first, in the order of the partial index ix_complaints_unerased_finished: ordered by id,
+    # the planner walks every complaint ever kept to find the few past retention (0.7 s at a city's size).
     rows = list(session.scalars(select(Complaint).where(Complaint.finished_at < cutoff, Complaint.erased_at.is_(None))
-                                .order_by(Complaint.id).limit(batch).with_for_update(skip_locked=True)))
+                                .order_by(Complaint.finished_at, Complaint.id).limit(batch)
+                                .with_for_update(skip_locked=True)))
     for row in rows:
         row.name, row.phone, row.address, row.phone_hmac = "", "", "", None
         row.description = ERASED_TEXT

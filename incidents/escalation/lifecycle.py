@@ -13,7 +13,9 @@ never sent again.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +41,7 @@ from incidents.plan import COMPLAINT_CHAIN, Plan
 from incidents.escalation.frozen import chain_for, step_at, step_count
 from incidents.escalation.channels import ALERT, BOARD, HANDLED, SMS, VOICE
 from incidents.escalation.notices import ESCALATOR, OUT, add_delivery, announce, handled_text
-from incidents.escalation.reply_codes import new_code
+from incidents.escalation.reply_codes import new_code, new_codes
 
 
 LIVE_INCIDENT = (REGISTERED, ACTIVE, WATCHING)
@@ -79,14 +81,59 @@ def start_for_assignment(session: Session, assignment: Assignment, plan: Plan, *
 def start_for_clock(session: Session, deadline: Deadline, incident: Incident, plan: Plan, *, overdue: bool,
                     now: datetime) -> Escalation | None:
     """Start the escalation of a clock about to run out, or run out (which supersedes the warning's)."""
-    if deadline.department is None and deadline.station is None:
-        return None
-    trigger = "overdue" if overdue else "warning"
-    if overdue:
-        for row in open_escalations(session, Escalation.deadline_id == deadline.id):
+    started = start_for_clocks(session, [ClockFiring(deadline, incident, plan, overdue)], now=now)
+    return started[0] if started else None
+
+
+@dataclass(frozen=True)
+class ClockFiring:
+    """A clock stage that has just fired, as the escalation of it needs it."""
+
+    deadline: Deadline
+    incident: Incident
+    plan: Plan
+    overdue: bool
+
+
+def start_for_clocks(session: Session, firings: Sequence[ClockFiring], *, now: datetime) -> list[Escalation]:
+    """Start the escalations of many clocks fired at once, in a few queries for all of them (not a few each).
+
+    An overdue clock's warning escalation is stopped first; a clock whose escalation exists already
+    (a stage fired twice) keeps it; a clock with no unit to tell, or a level with no chain, starts none.
+    """
+    wanted: dict[str, tuple[ClockFiring, dict, str]] = {}
+    for f in firings:
+        if f.deadline.department is None and f.deadline.station is None:
+            continue
+        chain = chain_for(f.plan, f.incident.level)
+        if chain is None:
+            continue
+        trigger = "overdue" if f.overdue else "warning"
+        wanted[f"D{f.deadline.id}:{f.deadline.timing_version}:{trigger}"] = (f, chain, trigger)
+    if not wanted:
+        return []
+    overdue_ids = [f.deadline.id for f, _chain, trigger in wanted.values() if trigger == "overdue"]
+    if overdue_ids:
+        for row in open_escalations(session, Escalation.deadline_id.in_(overdue_ids)):
             stop(session, row, status=ESC_STOPPED, reason="时限已超时，改按超时升级", now=now, tell=False)
-    return _start(session, key=f"D{deadline.id}:{deadline.timing_version}:{trigger}", incident=incident,
-                  plan=plan, trigger=trigger, now=now, deadline=deadline)
+    existing = {row.key: row for row in session.scalars(select(Escalation).where(Escalation.key.in_(list(wanted))))}
+    fresh = [key for key in wanted if key not in existing]
+    codes = new_codes(session, len(fresh))
+    started = []
+    for key in wanted:
+        if key in existing:
+            started.append(existing[key])
+            continue
+        f, chain, trigger = wanted[key]
+        chain["timing_version"] = f.deadline.timing_version
+        row = Escalation(key=key, incident_id=f.incident.id, assignment_id=None, deadline_id=f.deadline.id,
+                         trigger=trigger, department=f.deadline.department, station=f.deadline.station, chain=chain,
+                         started_at=now, status=ESC_RUNNING, next_step=0, next_at=step_at(chain, now, 0),
+                         reply_code=codes.pop())
+        session.add(row)
+        started.append(row)
+    session.flush()
+    return started
 
 
 def start_for_complaint_limit(session: Session, limit: ComplaintLimitRow, plan: Plan, *, overdue: bool,

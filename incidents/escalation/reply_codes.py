@@ -33,12 +33,19 @@ TOKEN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{%d})(?![A-Za-z0-9])" % LENGTH)
 
 def new_code(session: Session) -> str:
     """Return a random reply code no open escalation holds."""
-    while True:
-        code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-        taken = session.scalar(select(Escalation.id).where(Escalation.reply_code == code,
-                                                           Escalation.status.in_((ESC_RUNNING, ESC_EXHAUSTED))).limit(1))
-        if taken is None:
-            return code
+    return new_codes(session, 1)[0]
+
+
+def new_codes(session: Session, count: int) -> list[str]:
+    """Return `count` distinct random reply codes no open escalation holds, in one query (or a few)."""
+    codes: list[str] = []
+    while len(codes) < count:
+        wanted = count - len(codes)
+        fresh = {"".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(wanted)} - set(codes)
+        taken = set(session.scalars(select(Escalation.reply_code).where(
+            Escalation.reply_code.in_(fresh), Escalation.status.in_((ESC_RUNNING, ESC_EXHAUSTED)))))
+        codes.extend(sorted(fresh - taken))
+    return codes
 
 
 def codes_in(text: str) -> list[str]:

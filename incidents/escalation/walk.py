@@ -43,6 +43,17 @@ def advance(session_factory: sessionmaker, *, now: datetime | Callable[[], datet
     return drain(session_factory, _advance_batch, now=now, batch=batch)
 
 
+def advance_batch(session_factory: sessionmaker, *, now: datetime, batch: int = 500) -> tuple[int, int]:
+    """Fire the steps of one batch of due escalations, committed; return (escalations claimed, steps fired).
+
+    A caller that sends as it goes walks batch after batch until one comes back short of `batch`.
+    """
+    with session_factory() as session:
+        seen, fired = _advance_batch(session, now=now, batch=batch)
+        session.commit()
+    return seen, fired
+
+
 def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, int]:
     stmt = (select(Escalation).where(Escalation.status == ESC_RUNNING, Escalation.next_at.is_not(None),
                                      Escalation.next_at <= now)
@@ -102,7 +113,8 @@ class Context:
     def load(cls, session: Session, rows: list[Escalation], now: datetime) -> "Context":
         ids = {r.incident_id for r in rows}
         incidents = {i.id: i for i in session.scalars(
-            select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.plan_version)))}
+            select(Incident).where(Incident.id.in_(ids))
+            .options(selectinload(Incident.plan_version), selectinload(Incident.deadlines)))}
         a_ids = {r.assignment_id for r in rows if r.assignment_id}
         d_ids = {r.deadline_id for r in rows if r.deadline_id}
         assignments = {a.id: a for a in session.scalars(select(Assignment).where(Assignment.id.in_(a_ids)))} \

@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+# Ids per IN list: PostgreSQL takes at most 65,535 parameters in one statement.
+IN_CHUNK = 5000
+
+
+def chunks(ids: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """Split ids into lists short enough for one IN (...) each, in order."""
+    items = list(ids)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
 
 # A batch step takes a session, the moment and the batch size; it returns (rows seen, rows acted on).
 BatchStep = Callable[..., tuple[int, int]]

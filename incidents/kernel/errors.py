@@ -40,6 +40,12 @@ class NotFound(DomainError):
     status = 404
 
 
+class Gone(DomainError):
+    """What was here was removed on purpose (a retention rule), and will not come back."""
+
+    status = 410
+
+
 class Conflict(DomainError):
     """The incident is not in a state that allows this."""
 

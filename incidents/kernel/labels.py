@@ -58,7 +58,7 @@ ASSIGNMENT_STATUS = {AssignmentStatus.PUSHED: "待签收", AssignmentStatus.ACKN
 CLOSING_STATUS = {ClosingStatus.SUBMITTED: "已提交，待审批", ClosingStatus.RETURNED: "已退回修改",
                   ClosingStatus.APPROVED: "已批准"}
 BRIEFING_STATUS = {BriefingStatus.PENDING: "排队中", BriefingStatus.RUNNING: "正在生成", BriefingStatus.READY: "已生成",
-                   BriefingStatus.FAILED: "生成失败"}
+                   BriefingStatus.FAILED: "生成失败", BriefingStatus.PRUNED: "文件已按保存规则清除（保留指纹）"}
 ESCALATION_STATUS = {EscalationStatus.RUNNING: "升级中", EscalationStatus.ACKNOWLEDGED: "已签收",
                      EscalationStatus.RESOLVED: "已办结", EscalationStatus.STOPPED: "已停止",
                      EscalationStatus.EXHAUSTED: "已升级至最后一步，仍无人签收"}

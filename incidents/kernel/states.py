@@ -101,6 +101,8 @@ class BriefingStatus(StrEnum):
     RUNNING = "running"
     READY = "ready"
     FAILED = "failed"
+    # A version superseded long ago whose bytes the retention purge dropped: its record and SHA-256 stay.
+    PRUNED = "pruned"
 
 
 class EscalationStatus(StrEnum):

@@ -108,6 +108,7 @@ from incidents.models.closing import (
     BRIEFING_RUNNING,
     BRIEFING_READY,
     BRIEFING_FAILED,
+    BRIEFING_PRUNED,
     BRIEFING_STATUSES,
     Briefing,
 )
@@ -212,7 +213,7 @@ __all__ = [
     "BRIEFING_PENDING",
     "BRIEFING_RUNNING",
     "BRIEFING_READY",
-    "BRIEFING_FAILED",
+    "BRIEFING_FAILED", "BRIEFING_PRUNED",
     "BRIEFING_STATUSES",
     "Briefing",
     "Complaint",

@@ -41,6 +41,14 @@ class Complaint(Base):
         Index("ix_complaints_category_received", "category", "received_at"),
         Index("ix_complaints_area_received", "area", "received_at"),
         Index("ix_complaints_department_status", "department", "status"),
+        # Staff search a business by any part of its name (LIKE '%…%'): on PostgreSQL a trigram index
+        # (pg_trgm) answers that without reading every complaint; on SQLite it is a plain index.
+        Index("ix_complaints_business_name_trgm", "business_name", postgresql_using="gin",
+              postgresql_ops={"business_name": "gin_trgm_ops"}),
+        # The hourly erasure looks for finished complaints past retention not yet erased: without it the
+        # planner walks every complaint in id order to find the few.
+        Index("ix_complaints_unerased_finished", "finished_at", sqlite_where=text("erased_at IS NULL"),
+              postgresql_where=text("erased_at IS NULL")),
         # The intake digest of the audit trail picks up what it has not chained yet.
         Index("ix_complaints_unchained", "id", sqlite_where=text("chained_at IS NULL"),
               postgresql_where=text("chained_at IS NULL")),
@@ -106,6 +114,16 @@ class ComplaintLimitRow(Base):
         UniqueConstraint("complaint_id", "kind"),
         Index("ix_complaint_limits_running", "status", "due_at"),
         Index("ix_complaint_limits_department", "department", "status"),
+        # The weekly summary counts the limits met in a week: without it, it reads every limit ever.
+        Index("ix_complaint_limits_satisfied_at", "satisfied_at"),
+        # The minute's limit notices look for running limits not yet announced; without these the planner
+        # walks every limit ever kept in id order (1,700,000 for a city's five years) to find none.
+        Index("ix_complaint_limits_unwarned", "warn_at",
+              sqlite_where=text("status = 'pending' AND warned_at IS NULL"),
+              postgresql_where=text("status = 'pending' AND warned_at IS NULL")),
+        Index("ix_complaint_limits_unannounced", "due_at",
+              sqlite_where=text("status = 'pending' AND overdue_at IS NULL"),
+              postgresql_where=text("status = 'pending' AND overdue_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

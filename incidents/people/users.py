@@ -127,9 +127,16 @@ def by_id(session: Session, user_id: int) -> User:
     return user
 
 
+_NAMED = "yingji_named_users"
+
+
 def name_of(session: Session, user_id: int | None) -> str | None:
     """Return a user's name by id (None for no user, the system)."""
     user = session.get(User, user_id) if user_id else None
+    if user is not None:
+        # The session's identity map holds rows weakly: keep each user for the session, so that a list
+        # naming the same people on every row asks the database once per person, not once per row.
+        session.info.setdefault(_NAMED, {})[user_id] = user
     return user.name if user else None
 
 

@@ -264,6 +264,12 @@ class DocumentRules:
     sign_off: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Per report kind, its title: {title} is the incident's title, {n} a progress report's number.
     titles: tuple[tuple[str, str], ...] = ()
+    # Per report kind, its urgency mark (特急 / 加急); a kind not named goes without one.
+    urgency: tuple[tuple[str, str], ...] = ()
+
+    def urgency_of(self, kind: str) -> str | None:
+        """Return the urgency mark a report kind carries, if any."""
+        return dict(self.urgency).get(kind)
 
     def signers_of(self, kind: str) -> tuple[str, ...]:
         """Return the roles that sign off a report kind (none: it goes as filed)."""

@@ -20,6 +20,8 @@ from incidents.plan.model import (
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
+# 紧急程度 of GB/T 9704-2012 §7.2.4 (电报 would add 特提 and 平急, which these reports never go as).
+URGENCY_MARKS = ("特急", "加急")
 # Approving a closing report archives the incident, so only roles that may archive can approve.
 CLOSING_APPROVERS = ("leader", "office")
 # The kinds that may be signed off (签发): what the bureau sends up, and the station's initial report.
@@ -106,7 +108,7 @@ def _documents(raw: Any, c: Checker, path: tuple) -> DocumentRules:
     if raw is None:
         return DocumentRules()
     item = c.mapping(raw, path)
-    c.unknown_keys(item, ("issuer_mark", "abbreviation", "printer", "sign_off", "titles"), path)
+    c.unknown_keys(item, ("issuer_mark", "abbreviation", "printer", "sign_off", "titles", "urgency"), path)
     sign_off = []
     for kind, roles in c.mapping(item.get("sign_off", {}), path + ("sign_off",)).items():
         if kind not in SIGNED_KINDS:
@@ -126,5 +128,12 @@ def _documents(raw: Any, c: Checker, path: tuple) -> DocumentRules:
             c.fail(path + ("titles", kind), "a title may use only {title} and {n}")
             continue
         titles.append((kind, pattern))
+    urgency = []
+    for kind, mark in c.mapping(item.get("urgency", {}), path + ("urgency",)).items():
+        if kind not in REPORT_KINDS:
+            c.fail(path + ("urgency", kind), f"`{kind}` is not a report kind ({', '.join(REPORT_KINDS)})")
+            continue
+        urgency.append((kind, c.choice(mark, URGENCY_MARKS, path + ("urgency", kind))))
     return DocumentRules(c.text(item, "issuer_mark", path), c.text(item, "abbreviation", path),
-                         c.text(item, "printer", path, required=False), tuple(sign_off), tuple(titles))
+                         c.text(item, "printer", path, required=False), tuple(sign_off), tuple(titles),
+                         tuple(urgency))

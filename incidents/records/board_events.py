@@ -15,13 +15,14 @@ gapless and in commit order per room: only the holder of a room's lock gives the
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from incidents.kernel.batches import delete_batch
 from incidents.models import BoardEvent, BoardRoom
 
 OVERVIEW = "overview"
@@ -161,6 +162,24 @@ def missed(session: Session, room: str, after_seq: int, *, limit: int = 1000) ->
     rows = session.scalars(select(BoardEvent).where(BoardEvent.room == room, BoardEvent.seq > after_seq)
                            .order_by(BoardEvent.seq).limit(limit))
     return [as_message(r) for r in rows]
+
+
+def gap_after(session: Session, room: str, after_seq: int, found: list[dict]) -> bool:
+    """Tell whether events after `after_seq` were purged: the board cannot catch up and must reload."""
+    first = found[0]["seq"] if found else None
+    if first is not None:
+        return first > after_seq + 1
+    last = session.scalar(select(BoardRoom.last_seq).where(BoardRoom.room == room)) or 0
+    return last > after_seq  # numbered since, and none of it is kept
+
+
+def purge(session: Session, *, now: datetime, keep: timedelta, batch: int) -> int:
+    """Delete at most `batch` stored events older than `keep`; return how many (the rooms' numbers stay).
+
+    Events are how boards catch up after a dropped connection, not the record (that is the audit trail
+    and the rows themselves); a board asking for purged events is told to reload instead.
+    """
+    return delete_batch(session, BoardEvent, BoardEvent.created_at < now - keep, batch=batch)
 
 
 def last_seqs(session: Session, rooms: Iterable[str]) -> dict[str, int]:

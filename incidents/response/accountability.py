@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from incidents.kernel.batches import chunks
 from incidents.kernel.durations import chinese_duration
 from incidents.models import (
     CANCELLED,
@@ -126,9 +127,10 @@ def _backdated(items: list[dict]) -> dict:
 def _reports(session: Session, rows: list[Deadline]) -> dict:
     """Load, in a few queries, the reports that satisfied the clocks and the reports still on their way to
     their recipients (every report the plan sends to named recipients, not only the written one)."""
-    ids = {r.satisfied_by_report_id for r in rows if r.satisfied_by_report_id}
-    by_id = {r.id: r for r in session.scalars(
-        select(Report).where(Report.id.in_(ids or {-1}))
+    ids = sorted({r.satisfied_by_report_id for r in rows if r.satisfied_by_report_id})
+    # In chunks: a year of a city's clocks names more reports than one statement may carry parameters.
+    by_id = {r.id: r for chunk in chunks(ids) for r in session.scalars(
+        select(Report).where(Report.id.in_(chunk))
         .options(selectinload(Report.review), selectinload(Report.recipients).selectinload(ReportRecipient.review)))}
     # A clock owed to named recipients shows the latest report sent for it even before everyone has it.
     waiting = {(r.incident_id, kind) for r in rows if r.satisfied_by_report_id is None
@@ -144,7 +146,8 @@ def _reports(session: Session, rows: list[Deadline]) -> dict:
                                          selectinload(Report.recipients).selectinload(ReportRecipient.review))):
         if (report.incident_id, report.kind) in waiting and report.recipients and report.id not in used:
             latest[(report.incident_id, report.kind)] = report
-    return {"by_id": by_id, "latest": latest}
+    loaded = report_record.preload(session, [*by_id.values(), *latest.values()], relations=False)
+    return {"by_id": by_id, "latest": latest, "loaded": loaded}
 
 
 def _report_kind(row: Deadline) -> str | None:
@@ -162,7 +165,7 @@ def _report_of(session: Session, row: Deadline, reports: dict) -> dict | None:
         report = reports["latest"].get((row.incident_id, _report_kind(row)))
     if report is None:
         return None
-    out = {"id": report.id, "kind": report.kind, **report_record.record(session, report)}
+    out = {"id": report.id, "kind": report.kind, **report_record.record(session, report, reports["loaded"])}
     out["backdated_mark"] = report_record.backdated_label(out)
     return out
 

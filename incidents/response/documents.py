@@ -142,7 +142,7 @@ def _content(session: Session, incident: Incident, report: Report, plan: Plan, *
     facts = _facts(incident, plan)
     day = local_day(plan.tz, at)
     return {"issuer": signature, "issuer_mark": issuer_mark, "doc_number": number, "signer": signer,
-            "urgency": "特急" if report.kind in ("initial", "bureau") else None,
+            "urgency": docs.urgency_of(report.kind),
             "classification": None, "title": title, "main_recipients": main,
             "body": _body(session, incident, report, plan, facts), "attachments": [],
             "issuer_signature": signature, "date": day.isoformat(), "copy_to": [],

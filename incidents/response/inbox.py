@@ -24,7 +24,7 @@ from incidents.people import permissions
 from incidents.plan import LEVEL_CODES, REPORT_KINDS, Plan
 from incidents.plan.versions import plan_of
 from incidents.records import announce, audit, board_events
-from incidents.records.board_events import department_room
+from incidents.records.board_events import OVERVIEW, department_room
 from incidents.response import flows, sending, service
 
 INBOX = SystemActor("局际收文")
@@ -169,8 +169,8 @@ def _follow_level(session: Session, incident: Incident, sender: Peer, data: dict
 
 
 def tell(session: Session, row: InboundReport, plan: Plan, *, what: str, at: datetime) -> None:
-    """Tell the office's board about an inbound report (with a sound on arrival)."""
-    board_events.publish(session, rooms={department_room(plan.office_department)}, event_name="inbound",
+    """Tell the office's board and the overview about an inbound report (with a sound on arrival)."""
+    board_events.publish(session, rooms={department_room(plan.office_department), OVERVIEW}, event_name="inbound",
                          payload={"what": what, "sound": what == "received", "inbound": as_dict(row)}, at=at)
 
 

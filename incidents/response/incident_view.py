@@ -56,7 +56,10 @@ def _clock_mark(row: Deadline) -> str | None:
     report = next((r for r in row.incident.reports if r.id == row.satisfied_by_report_id), None)
     if report is None:
         return None
-    mark = report_record.backdated_label(report_record.record(object_session(row), report))
+    # Only the claim makes the mark, and only a backdated report has one: its review, recipients, document
+    # and dispatches are not loaded for every clock of a list (the daily report lists hundreds).
+    review = report.review if report.backdated else None
+    mark = report_record.backdated_label({"claim": report_record.claim(object_session(row), report.backdated, review)})
     if row.judged_by == "delivery":
         return "以各报送对象收到时间计" + (f"；{mark}" if mark else "")
     return mark
@@ -66,8 +69,9 @@ def report_entries(incident: Incident, plan: Plan, people: dict[int, str]) -> li
     """Return the incident's reports: kind, measure, body, claimed and entered time, who filed it, 补录, recipients,
     its sign-off (签发), the document it went out as and its 越级上报 reason."""
     out = []
+    loaded = report_record.preload(object_session(incident), incident.reports) if incident.reports else None
     for r in incident.reports:
-        record = report_record.record(object_session(r), r)
+        record = report_record.record(object_session(r), r, loaded)
         out.append({
             "id": r.id, "kind": r.kind, "kind_name": labels.REPORT_KIND.get(r.kind, r.kind),
             "measure": labels.clock_name(plan, r.measure) if r.measure else None, "body": r.body,

@@ -124,6 +124,12 @@ def test_a_report_from_the_county_arrives_live_chimes_and_is_signed_for(city_ser
     expect(board.locator("#sound-state")).to_be_visible()
     assert board.evaluate("YJ.sound.counts.chime") == 0
     mark(board)
+    # The leadership's overview, open meanwhile, shows the 来文 too.
+    overview = open_as(server, "leader")
+    overview.goto(server.url + "/")
+    connected(overview)
+    expect(overview.locator("#inbox-empty")).to_be_visible()
+    mark(overview)
 
     inbound_id = arrive(here, 1)
 
@@ -142,6 +148,9 @@ def test_a_report_from_the_county_arrives_live_chimes_and_is_signed_for(city_ser
     expect(row).to_have_attribute("data-status", "signed", timeout=LIVE)
     expect(row).to_contain_text("已签收")
     expect(board.locator("#inbox-count")).to_have_text("0")
+    seen = overview.locator(f"#inbound-{inbound_id}")
+    expect(seen).to_contain_text(NUMBER)
+    expect(seen).to_have_attribute("data-status", "signed", timeout=LIVE)  # signed for on the office's board
     status, body = server.api("office", "GET", "/api/v1/inbox")
     assert status == 200 and next(m for m in body["inbound"] if m["id"] == inbound_id)["signed_for"] is True
     assert board.evaluate("YJ.sound.counts.chime") == 1  # the 签收 event plays nothing
@@ -158,7 +167,8 @@ def test_a_report_from_the_county_arrives_live_chimes_and_is_signed_for(city_ser
         "href", f"/incidents/{incident_id}#report-{filed['report']['id']}")
 
     assert_not_reloaded(board)
-    no_page_errors(board)
+    assert_not_reloaded(overview)
+    no_page_errors(board, overview)
 
 
 def test_the_leadership_signs_a_report_off_and_the_office_records_a_delivery_in_the_form_that_came_live(
@@ -186,6 +196,15 @@ def test_the_leadership_signs_a_report_off_and_the_office_records_a_delivery_in_
     mark(office)
 
     leader = open_as(server, "leader")
+    # The leadership's overview says the report waits for them.
+    overview = new_tab(leader.context)
+    overview.goto(server.url + "/")
+    connected(overview)
+    waiting = overview.locator(f'.card[data-incident="{iid}"] .sign-waiting')
+    expect(waiting).to_contain_text("局报告待签发")
+    expect(waiting).to_contain_text("须由领导小组签发")
+    expect(waiting.locator("a")).to_have_attribute("href", f"/incidents/{iid}#report-{rid}")
+    mark(overview)
     leader.goto(server.url + f"/incidents/{iid}")
     connected(leader)  # the page's scripts are running: the 签发 form posts through forms.js
     leader.once("dialog", lambda dialog: dialog.accept())
@@ -198,6 +217,9 @@ def test_the_leadership_signs_a_report_off_and_the_office_records_a_delivery_in_
     doc_number = next(r for r in signed["reports"] if r["id"] == rid)["document"]["number"]
     expect(number).to_have_text(doc_number)
     expect(leader.locator(f"#report-{rid} .sign-done")).to_contain_text("签发人 领导王五")
+    expect(overview.locator(f'.card[data-incident="{iid}"]')).to_be_visible()
+    expect(overview.locator(f'.card[data-incident="{iid}"] .sign-waiting')).to_have_count(0, timeout=LIVE)
+    assert_not_reloaded(overview)
 
     # The office's page reads itself again on the push: the number and the delivery form arrive live.
     expect(report.locator("a.doc-number")).to_have_text(doc_number, timeout=LIVE)
@@ -211,4 +233,4 @@ def test_the_leadership_signs_a_report_off_and_the_office_records_a_delivery_in_
     row = office.locator(f'#report-{rid} tr.recipient[data-recipient="city_government"]')
     expect(row).to_have_attribute("data-delivered", "true", timeout=LIVE)
     expect(row).to_contain_text("政务内网回执 ZZ-2026-018")
-    no_page_errors(office, leader)
+    no_page_errors(office, leader, overview)

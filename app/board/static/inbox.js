@@ -7,7 +7,7 @@
  *   for it: {what: signed_for}).
  * - A report that could not be sent to another bureau for good comes as "dispatch"
  *   {what: failed}: a banner asks the office to send it another way and record it.
- * Loaded before duty.js, which hands it every event in order (YJ.boardHooks).
+ * Loaded before duty.js or overview.js, which hand it every event in order (YJ.boardHooks).
  */
 (function () {
   "use strict";

@@ -88,6 +88,10 @@
           if (socket.connected) setTimeout(function () { resume(asked); }, 1000);
           return;
         }
+        if (missed && missed.reload) { // what it missed is no longer kept: draw the page afresh
+          window.location.reload();
+          return;
+        }
         var list = Array.isArray(missed) ? missed : (missed && missed.messages) || [];
         list.forEach(function (msg) {
           if (!msg || typeof msg.seq !== "number") return;

@@ -231,6 +231,10 @@
 
   function onMessage(msg) {
     var d = msg.data || {};
+    // The 来文 panel (inbox.js) hears every event too, in order and once.
+    (YJ.boardHooks || []).forEach(function (hook) {
+      try { hook(msg); } catch (e) { if (window.console) console.error(e); }
+    });
     if (msg.event === "incident" && d.incident) {
       if (d.what === "archived" || d.what === "withdrawn" || d.what === "closed") removeCard(d.incident.id);
       else refreshCard(d.incident.id, d.what === "registered" && !cardOf(d.incident.id));

@@ -64,8 +64,9 @@ def record_delivery(session: Session, *, report_id: int, code: str, delivered_at
     if delivered_at < report.submitted_at:
         raise InvalidInput("before_report", "送达时间不能早于报告的报送时间", "delivered_at is before the report was sent",
                            field="delivered_at")
-    if report.signed_at is not None and delivered_at < report.signed_at:
-        # The document took its number at the sign-off: no recipient can have had it before.
+    if report.signed_at is not None and delivered_at < report.signed_at and not report.backdated:
+        # A report entered as it happened took its number at the sign-off: no recipient had it before. One entered
+        # later (补录) was signed on paper before it was entered, so its deliveries may precede the entry's sign-off.
         raise InvalidInput("before_sign_off", "送达时间不能早于报告的签发时间", "delivered_at is before the sign-off",
                            field="delivered_at")
     row.channel, row.reference, row.delivered_at = channel, reference, delivered_at

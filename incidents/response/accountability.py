@@ -6,9 +6,9 @@ disposition; only a test registration, withdrawn, is left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from incidents.kernel.batches import chunks
@@ -74,10 +74,9 @@ def outcome(row: Deadline, now: datetime) -> str:
     return "running"
 
 
-def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
-    """Return per-incident and per-unit accountability for the clocks that match the filter."""
-    stmt = (select(Deadline).join(Incident).options(joinedload(Deadline.incident).joinedload(Incident.plan_version))
-            .where(Deadline.status != CANCELLED, Incident.status != WITHDRAWN).order_by(Deadline.due_at, Deadline.id))
+def _where(stmt, flt: Filter):
+    """Narrow a statement over Deadline joined to Incident to the clocks the filter counts."""
+    stmt = stmt.where(Deadline.status != CANCELLED, Incident.status != WITHDRAWN)
     if flt.due_from is not None:
         stmt = stmt.where(Deadline.due_at >= flt.due_from)
     if flt.due_to is not None:
@@ -88,15 +87,31 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         stmt = stmt.where(Deadline.incident_id == flt.incident_id)
     if flt.incident_ids is not None:
         stmt = stmt.where(Deadline.incident_id.in_(flt.incident_ids or {-1}))
+    return stmt
+
+
+def _outcome_sql(now: datetime):
+    """The SQL twin of `outcome`: the counts are taken in the database, so both must say the same."""
+    return case((Deadline.status == MET, literal("met")), (Deadline.status == LATE, literal("late")),
+                (or_(Deadline.status == OVERDUE, and_(Deadline.status == PENDING, Deadline.due_at <= now)),
+                 literal("missed")), else_=literal("running"))
+
+
+def _rows_stmt():
+    # The plan version (the plan file verbatim) is loaded once per version, not once per clock.
+    return (select(Deadline).join(Incident)
+            .options(joinedload(Deadline.incident).selectinload(Incident.plan_version)))
+
+
+def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
+    """Return per-incident and per-unit accountability for the clocks that match the filter, every clock in full."""
+    stmt = _where(_rows_stmt(), flt).order_by(Deadline.due_at, Deadline.id)
     totals, by_unit, by_incident = _Tally(), {}, {}
     rows = list(session.scalars(stmt).unique())
-    reports = _reports(session, rows)
-    for row in rows:
+    for row, item in zip(rows, _items(session, rows, now)):
         incident = row.incident
         plan = plan_of(incident)
         unit = row.department or row.station or ""
-        item = _item(row, incident, plan.unit_name(unit) if unit and plan.has_unit(unit) else unit, now)
-        item["report"] = _report_of(session, row, reports)
         totals.add(item)
         by_unit.setdefault(unit, (_unit_head(plan, row), _Tally()))[1].add(item)
         by_incident.setdefault(incident.id, (_incident_head(incident, plan), _Tally()))[1].add(item)
@@ -110,6 +125,108 @@ def report(session: Session, *, now: datetime, flt: Filter = Filter()) -> dict:
         # Events closed without a response (不启动, 不属实, 重复) in the period; a test withdrawal is in no count.
         "closed_without_response": dispositions.closed_counts(session, flt),
     }
+
+
+# The sheet lists this many clocks a page unless asked otherwise; a year of a city has tens of thousands.
+PER_PAGE = 100
+MAX_PER_PAGE = 500
+PROBLEMS = ("late", "missed")
+
+
+def sheet(session: Session, *, now: datetime, flt: Filter = Filter(), outcomes: tuple[str, ...] = PROBLEMS,
+          page: int = 1, per_page: int | None = PER_PAGE) -> dict:
+    """Return the sheet's counts (taken in SQL) and one page of its clocks of these outcomes, in full."""
+    if not set(outcomes) <= set(OUTCOMES):
+        raise ValueError(f"unknown outcome in {outcomes!r}")
+    oc = _outcome_sql(now)
+    late = func.coalesce(func.sum(case((oc == "late", Deadline.late_seconds), else_=0)), 0)
+    groups = session.execute(_where(
+        select(Deadline.incident_id, Deadline.department, Deadline.station, oc.label("outcome"),
+               func.count().label("n"), late.label("late_seconds"), func.min(Deadline.due_at).label("first"),
+               func.min(Deadline.id).label("first_id"))
+        .select_from(Deadline).join(Incident), flt)
+        .group_by(Deadline.incident_id, Deadline.department, Deadline.station, oc)).all()
+    ids = sorted({g.incident_id for g in groups})
+    incidents = {i.id: i for chunk in chunks(ids) for i in session.scalars(
+        select(Incident).where(Incident.id.in_(chunk)).options(selectinload(Incident.plan_version)))}
+    totals, by_unit, by_incident = _Tally(), {}, {}
+    order_unit, order_incident = {}, {}
+    for g in groups:
+        incident = incidents[g.incident_id]
+        plan = plan_of(incident)
+        unit = g.department or g.station or ""
+        key = (_as_utc(g.first), g.first_id)
+        for tally, bucket, order, k, head in (
+                (totals, None, None, None, None),
+                (None, by_unit, order_unit, unit, lambda: _unit_head(plan, g)),
+                (None, by_incident, order_incident, incident.id, lambda: _incident_head(incident, plan))):
+            if bucket is not None:
+                tally = bucket.setdefault(k, (head(), _Tally()))[1]
+                order[k] = min(order.get(k, key), key)
+            setattr(tally, g.outcome, getattr(tally, g.outcome) + g.n)
+            tally.late_seconds += int(g.late_seconds or 0)
+    listed = sum(getattr(totals, o) for o in outcomes)
+    if per_page is None:
+        pages, rows = 1, _problem_rows(session, flt, oc, outcomes, None, 0)
+    else:
+        pages = max(1, -(-listed // per_page))
+        rows = _problem_rows(session, flt, oc, outcomes, per_page, (page - 1) * per_page)
+    # 补录 is evidence whatever the outcome, so its clocks are found in SQL and listed whole (they are few).
+    extra = [r for r in _backdated_rows(session, flt) if r.id not in {x.id for x in rows}]
+    items = dict(zip([r.id for r in [*rows, *extra]], _items(session, [*rows, *extra], now)))
+    flagged = sorted([*rows, *extra], key=lambda r: (r.due_at, r.id))
+    return {
+        "generated_at": now.isoformat(),
+        "totals": totals.summary(),
+        "backdated": _backdated([items[r.id] for r in flagged]),
+        "by_department": [{**head, **t.summary()} for k, (head, t) in
+                          sorted(by_unit.items(), key=lambda kv: order_unit[kv[0]])],
+        "by_incident": [{**head, **t.summary()} for k, (head, t) in
+                        sorted(by_incident.items(), key=lambda kv: order_incident[kv[0]])],
+        "deadlines": [items[r.id] for r in rows],
+        "paging": {"page": page, "per_page": per_page, "pages": pages, "total": listed, "outcomes": list(outcomes)},
+        **inaction.section(session, now=now, flt=flt),
+        "closed_without_response": dispositions.closed_counts(session, flt),
+    }
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands MIN() back as text or naive time; only the order matters here.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _problem_rows(session: Session, flt: Filter, oc, outcomes, limit: int | None, offset: int) -> list[Deadline]:
+    """Load one page of the clocks of these outcomes, in due order."""
+    stmt = _where(_rows_stmt(), flt).where(oc.in_(outcomes)).order_by(Deadline.due_at, Deadline.id)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return list(session.scalars(stmt).unique())
+
+
+def _backdated_rows(session: Session, flt: Filter) -> list[Deadline]:
+    """Load the clocks a backdated report (补录) judged, or may still judge: satisfied by one, or still open
+    in an incident that has one (the latest report sent for an open clock is shown with it)."""
+    backdated = select(Report.id).where(Report.backdated.is_(True))
+    open_in = select(Report.incident_id).where(Report.backdated.is_(True))
+    stmt = _where(_rows_stmt(), flt).where(or_(
+        Deadline.satisfied_by_report_id.in_(backdated),
+        and_(Deadline.satisfied_by_report_id.is_(None), Deadline.incident_id.in_(open_in))))
+    return list(session.scalars(stmt.order_by(Deadline.due_at, Deadline.id)).unique())
+
+
+def _items(session: Session, rows: list[Deadline], now: datetime) -> list[dict]:
+    """Build each clock's line of the sheet with its report record, loading the reports for all rows at once."""
+    reports = _reports(session, rows)
+    out = []
+    for row in rows:
+        plan = plan_of(row.incident)
+        unit = row.department or row.station or ""
+        item = _item(row, row.incident, plan.unit_name(unit) if unit and plan.has_unit(unit) else unit, now)
+        item["report"] = _report_of(session, row, reports)
+        out.append(item)
+    return out
 
 
 def _backdated(items: list[dict]) -> dict:

@@ -140,54 +140,63 @@ def sheet(session: Session, *, now: datetime, flt: Filter = Filter(), outcomes: 
         raise ValueError(f"unknown outcome in {outcomes!r}")
     oc = _outcome_sql(now)
     late = func.coalesce(func.sum(case((oc == "late", Deadline.late_seconds), else_=0)), 0)
-    groups = session.execute(_where(
-        select(Deadline.incident_id, Deadline.department, Deadline.station, oc.label("outcome"),
-               func.count().label("n"), late.label("late_seconds"), func.min(Deadline.due_at).label("first"),
-               func.min(Deadline.id).label("first_id"))
-        .select_from(Deadline).join(Incident), flt)
-        .group_by(Deadline.incident_id, Deadline.department, Deadline.station, oc)).all()
-    ids = sorted({g.incident_id for g in groups})
-    incidents = {i.id: i for chunk in chunks(ids) for i in session.scalars(
-        select(Incident).where(Incident.id.in_(chunk)).options(selectinload(Incident.plan_version)))}
-    totals, by_unit, by_incident = _Tally(), {}, {}
-    order_unit, order_incident = {}, {}
-    for g in groups:
-        incident = incidents[g.incident_id]
-        plan = plan_of(incident)
-        unit = g.department or g.station or ""
-        key = (_as_utc(g.first), g.first_id)
-        for tally, bucket, order, k, head in (
-                (totals, None, None, None, None),
-                (None, by_unit, order_unit, unit, lambda: _unit_head(plan, g)),
-                (None, by_incident, order_incident, incident.id, lambda: _incident_head(incident, plan))):
-            if bucket is not None:
-                tally = bucket.setdefault(k, (head(), _Tally()))[1]
-                order[k] = min(order.get(k, key), key)
-            setattr(tally, g.outcome, getattr(tally, g.outcome) + g.n)
-            tally.late_seconds += int(g.late_seconds or 0)
+    counted = (func.count().label("n"), late.label("late_seconds"), func.min(Deadline.due_at).label("first"))
+    # Per unit over the whole period: a handful of rows however long the period.
+    units = session.execute(_where(
+        select(Deadline.department, Deadline.station, oc.label("outcome"), *counted,
+               func.min(Deadline.incident_id).label("incident_id"))
+        .select_from(Deadline).join(Incident), flt).group_by(Deadline.department, Deadline.station, oc)).all()
+    incidents_total = session.scalar(_where(
+        select(func.count(func.distinct(Deadline.incident_id))).select_from(Deadline).join(Incident), flt))
+    totals = _Tally()
+    for g in units:
+        _count(totals, g)
     listed = sum(getattr(totals, o) for o in outcomes)
-    if per_page is None:
-        pages, rows = 1, _problem_rows(session, flt, oc, outcomes, None, 0)
-    else:
-        pages = max(1, -(-listed // per_page))
-        rows = _problem_rows(session, flt, oc, outcomes, per_page, (page - 1) * per_page)
+    pages = 1 if per_page is None else max(1, -(-listed // per_page))
+    rows = _problem_rows(session, flt, oc, outcomes, per_page, (page - 1) * (per_page or 0))
     # 补录 is evidence whatever the outcome, so its clocks are found in SQL and listed whole (they are few).
-    extra = [r for r in _backdated_rows(session, flt) if r.id not in {x.id for x in rows}]
+    shown = {r.id for r in rows}
+    extra = [r for r in _backdated_rows(session, flt) if r.id not in shown]
     items = dict(zip([r.id for r in [*rows, *extra]], _items(session, [*rows, *extra], now)))
     flagged = sorted([*rows, *extra], key=lambda r: (r.due_at, r.id))
+    # Per event only for the events of the listed clocks: a year has thousands of events, a page a few dozen.
+    ids = sorted({r.incident_id for r in [*rows, *extra]})
+    per_incident = [g for chunk in chunks(ids) for g in session.execute(_where(
+        select(Deadline.incident_id, oc.label("outcome"), *counted).select_from(Deadline).join(Incident)
+        .where(Deadline.incident_id.in_(chunk)), flt).group_by(Deadline.incident_id, oc))]
+    heads = {r.incident_id: r.incident for r in [*rows, *extra]}
+    missing = sorted({g.incident_id for g in units} - heads.keys())
+    heads.update({i.id: i for chunk in chunks(missing) for i in session.scalars(
+        select(Incident).where(Incident.id.in_(chunk)).options(selectinload(Incident.plan_version)))})
+    by_unit, by_incident, first = {}, {}, {}
+    for g in units:
+        unit = g.department or g.station or ""
+        _count(by_unit.setdefault(unit, (_unit_head(plan_of(heads[g.incident_id]), g), _Tally()))[1], g)
+        first[("u", unit)] = min(first.get(("u", unit), _as_utc(g.first)), _as_utc(g.first))
+    for g in per_incident:
+        incident = heads[g.incident_id]
+        _count(by_incident.setdefault(g.incident_id, (_incident_head(incident, plan_of(incident)), _Tally()))[1], g)
+        first[("i", g.incident_id)] = min(first.get(("i", g.incident_id), _as_utc(g.first)), _as_utc(g.first))
     return {
         "generated_at": now.isoformat(),
         "totals": totals.summary(),
         "backdated": _backdated([items[r.id] for r in flagged]),
         "by_department": [{**head, **t.summary()} for k, (head, t) in
-                          sorted(by_unit.items(), key=lambda kv: order_unit[kv[0]])],
+                          sorted(by_unit.items(), key=lambda kv: (first[("u", kv[0])], kv[0]))],
         "by_incident": [{**head, **t.summary()} for k, (head, t) in
-                        sorted(by_incident.items(), key=lambda kv: order_incident[kv[0]])],
+                        sorted(by_incident.items(), key=lambda kv: (first[("i", kv[0])], kv[0]))],
         "deadlines": [items[r.id] for r in rows],
-        "paging": {"page": page, "per_page": per_page, "pages": pages, "total": listed, "outcomes": list(outcomes)},
+        "paging": {"page": page, "per_page": per_page, "pages": pages, "total": listed, "outcomes": list(outcomes),
+                   "incidents": incidents_total},
         **inaction.section(session, now=now, flt=flt),
         "closed_without_response": dispositions.closed_counts(session, flt),
     }
+
+
+def _count(tally: _Tally, group) -> None:
+    """Add a GROUP BY row (an outcome, how many, seconds late) to a tally."""
+    setattr(tally, group.outcome, getattr(tally, group.outcome) + group.n)
+    tally.late_seconds += int(group.late_seconds or 0)
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -3,7 +3,7 @@ by page, and the two always agree (a year's sheet must not read every clock in f
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from incidents.response import accountability
 from tests.helpers import file_report
@@ -67,15 +67,18 @@ def test_the_counts_from_sql_equal_the_clocks_listed_over_all_pages(users, clock
         assert [head[o] for o in OUTCOMES] == [
             sum(c["outcome"] == o for c in clocks if c["incident_id"] == d["incident_id"]) for o in OUTCOMES]
     assert body["paging"]["incidents"] == len({d["incident_id"] for d in clocks})
-    # The SQL counts say what the full sheet (every clock built in Python) says, at any moment.
-    for later in (timedelta(0), timedelta(minutes=50), timedelta(days=3)):
+    # The SQL counts say what the full sheet (every clock built in Python) says, at any moment: also at the very
+    # instant a running clock falls due (it is missed from then on, in both).
+    due = min(datetime.fromisoformat(d["due_at"]) for d in clocks if d["outcome"] == "running")
+    for moment in (clock.now(), due - timedelta(seconds=1), due, clock.now() + timedelta(days=3)):
         with wiring.sessions() as s:
-            full = accountability.report(s, now=clock.now() + later)
-            paged = accountability.sheet(s, now=clock.now() + later, per_page=2)
-        assert paged["totals"] == full["totals"], later
+            full = accountability.report(s, now=moment)
+            paged = accountability.sheet(s, now=moment, per_page=2)
+        assert paged["totals"] == full["totals"], moment
         assert ({u["department"]: [u[o] for o in OUTCOMES] for u in paged["by_department"]}
                 == {u["department"]: [u[o] for o in OUTCOMES] for u in full["by_department"]})
         assert [u["department"] for u in paged["by_department"]] == [u["department"] for u in full["by_department"]]
+        assert paged["paging"]["total"] == full["totals"]["late"] + full["totals"]["missed"]
 
 
 def test_a_unit_sees_its_own_counts_and_pages(users, clock):

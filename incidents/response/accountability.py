@@ -261,17 +261,24 @@ def _reports(session: Session, rows: list[Deadline]) -> dict:
     # A clock owed to named recipients shows the latest report sent for it even before everyone has it.
     waiting = {(r.incident_id, kind) for r in rows if r.satisfied_by_report_id is None
                for kind in (_report_kind(r),) if kind}
-    incidents = {i for i, _ in waiting}
-    used = set(session.scalars(select(Deadline.satisfied_by_report_id).where(
-        Deadline.incident_id.in_(incidents or {-1}), Deadline.satisfied_by_report_id.is_not(None))))
-    latest = {}
-    for report in session.scalars(
-            select(Report).where(Report.incident_id.in_(incidents or {-1}),
-                                 Report.kind.in_({k for _, k in waiting} or {""}))
-            .order_by(Report.id).options(selectinload(Report.review),
-                                         selectinload(Report.recipients).selectinload(ReportRecipient.review))):
-        if (report.incident_id, report.kind) in waiting and report.recipients and report.id not in used:
-            latest[(report.incident_id, report.kind)] = report
+    incidents = sorted({i for i, _ in waiting})
+    kinds = sorted({k for _, k in waiting})
+    # The latest report per event and kind that has recipients and satisfied no clock, picked in SQL: a long
+    # event has hundreds of progress reports, and only the latest one is shown with its open clock.
+    picked = {}
+    for chunk in chunks(incidents):
+        used = select(Deadline.satisfied_by_report_id).where(
+            Deadline.incident_id.in_(chunk), Deadline.satisfied_by_report_id.is_not(None))
+        for incident_id, kind, report_id in session.execute(
+                select(Report.incident_id, Report.kind, func.max(Report.id))
+                .where(Report.incident_id.in_(chunk), Report.kind.in_(kinds), Report.id.not_in(used),
+                       select(ReportRecipient.id).where(ReportRecipient.report_id == Report.id).exists())
+                .group_by(Report.incident_id, Report.kind)):
+            if (incident_id, kind) in waiting:
+                picked[report_id] = (incident_id, kind)
+    latest = {picked[r.id]: r for chunk in chunks(sorted(picked)) for r in session.scalars(
+        select(Report).where(Report.id.in_(chunk))
+        .options(selectinload(Report.review), selectinload(Report.recipients).selectinload(ReportRecipient.review)))}
     loaded = report_record.preload(session, [*by_id.values(), *latest.values()], relations=False)
     return {"by_id": by_id, "latest": latest, "loaded": loaded}
 

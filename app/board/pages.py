@@ -251,7 +251,7 @@ def accountability_page():
     )
     page = parse.arg_count(request.args, "page", "页码", default=1, most=10**6)
     # The counts cover the whole period; only one page of the late and missed clocks is read in full.
-    sheet = accountability.sheet(db(), now=moment, flt=flt, page=page)
+    sheet = accountability.sheet(db(), now=moment, flt=flt, page=page, per_page=accountability.PER_PAGE)
     if page > sheet["paging"]["pages"]:
         raise InvalidInput("bad_page", f"页码超出范围（共{sheet['paging']['pages']}页）",
                            f"page must be 1..{sheet['paging']['pages']}", field="page")

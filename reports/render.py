@@ -279,7 +279,7 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
         story.append(empty("期间没有补录的报告。"))
     story.append(heading("五、报告送达与签收情况（初报、局报告、续报和书面报告报送情况）"))
     # Listed for the late and missed clocks (the evidence of who got what, when); on-time ones are counted above.
-    story.append(para("以下列出迟报、漏报时限所涉报告的报送对象与收到时间；按时完成的时限只计入总体情况的项数。", s.small))
+    story.append(para("以下列出迟报、漏报和尚未到期的时限所涉报告的报送对象与收到时间；按时完成的时限只计入总体情况的项数。", s.small))
     if doc.get("written"):
         story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象：方式、收到时间、凭证、签收"],
                                 [[f"{w['number']}\n{w['title']}",

@@ -398,7 +398,7 @@ def _written_reports(acc: dict, plan: Plan) -> list[dict]:
     fmt = _fmt(plan)
     titles = {row["incident_id"]: row["title"] for row in acc["by_incident"]}
     out = []
-    for item in _listed(acc):
+    for item in [*_listed(acc), *acc.get("running", [])]:
         if not (item["report"] and item["report"]["recipients"]):
             continue
         report = item["report"]

@@ -442,7 +442,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
                 "document": item["report"]["document"], "skip_level_reason": item["report"]["skip_level_reason"],
                 "sign": report_view({**item["report"], "recipients": []})["sign"],
                 "recipients": [recipient_view(r) for r in item["report"]["recipients"]]}
-               for item in listed if item["report"] and item["report"]["recipients"]]
+               for item in [*listed, *data.get("running", [])] if item["report"] and item["report"]["recipients"]]
     backdated = [{**b, "claimed": parse_time(b["claimed_at"]), "entered": parse_time(b["entered_at"]),
                   "decided": parse_time(b["claim"]["decided_at"])} for b in data["backdated"]["items"]]
     return {

@@ -154,9 +154,12 @@ def sheet(session: Session, *, now: datetime, flt: Filter = Filter(), outcomes: 
     listed = sum(getattr(totals, o) for o in outcomes)
     pages = 1 if per_page is None else max(1, -(-listed // per_page))
     rows = _problem_rows(session, flt, oc, outcomes, per_page, (page - 1) * (per_page or 0))
-    # 补录 is evidence whatever the outcome, so its clocks are found in SQL and listed whole (they are few).
+    # 补录 is evidence whatever the outcome, so its clocks are found in SQL and listed whole (they are few);
+    # so are the clocks still running, whose reports may be on their way (only the live ones, never history).
     shown = {r.id for r in rows}
-    extra = [r for r in _backdated_rows(session, flt) if r.id not in shown]
+    running = [] if "running" in outcomes else _problem_rows(session, flt, oc, ("running",), None, 0)
+    extra = [r for r in [*running, *_backdated_rows(session, flt)] if r.id not in shown]
+    extra = list({r.id: r for r in extra}.values())
     items = dict(zip([r.id for r in [*rows, *extra]], _items(session, [*rows, *extra], now)))
     flagged = sorted([*rows, *extra], key=lambda r: (r.due_at, r.id))
     # Per event only for the events of the listed clocks: a year has thousands of events, a page a few dozen.
@@ -186,6 +189,7 @@ def sheet(session: Session, *, now: datetime, flt: Filter = Filter(), outcomes: 
         "by_incident": [{**head, **t.summary()} for k, (head, t) in
                         sorted(by_incident.items(), key=lambda kv: (first[("i", kv[0])], kv[0]))],
         "deadlines": [items[r.id] for r in rows],
+        "running": [items[r.id] for r in running],
         "paging": {"page": page, "per_page": per_page, "pages": pages, "total": listed, "outcomes": list(outcomes),
                    "incidents": incidents_total},
         **inaction.section(session, now=now, flt=flt),

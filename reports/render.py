@@ -278,6 +278,8 @@ def render_accountability(doc: dict, reference: str = "") -> tuple[bytes, int]:
     else:
         story.append(empty("期间没有补录的报告。"))
     story.append(heading("五、报告送达与签收情况（初报、局报告、续报和书面报告报送情况）"))
+    # Listed for the late and missed clocks (the evidence of who got what, when); on-time ones are counted above.
+    story.append(para("以下列出迟报、漏报和尚未到期的时限所涉报告的报送对象与收到时间；按时完成的时限只计入总体情况的项数。", s.small))
     if doc.get("written"):
         story.append(data_table(["事件", "时限", "截止时间", "情况", "报送对象：方式、收到时间、凭证、签收"],
                                 [[f"{w['number']}\n{w['title']}",
@@ -333,7 +335,8 @@ def _closed_without_response(kinds: list[dict]) -> list:
     story = [heading("六、未启动响应即关闭的事件")]
     total = sum(k["count"] for k in kinds)
     if not total:
-        return story + [empty("期间没有未启动响应即关闭的事件。")]
+        # Kept with its heading: a heading alone at the foot of a page reads as a section left blank.
+        return [KeepTogether([*story, empty("期间没有未启动响应即关闭的事件。")])]
     story.append(para(f"期间关闭的事件共 {total} 起；关闭前已超时未报的时限仍计入上表。", s.body))
     story.append(data_table(["关闭类别", "起数", "事件编号"],
                             [[k["name"], k["count"], "、".join(k["numbers"]) or "—"] for k in kinds],

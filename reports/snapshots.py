@@ -306,27 +306,33 @@ def daily_snapshot(session: Session, plan: Plan, *, day: date, now: datetime) ->
     }
 
 
+def _listed(acc: dict) -> list[dict]:
+    """The clocks a sheet lists in full: accountability.sheet()'s page, or every clock of report()."""
+    if "deadlines" in acc:
+        return acc["deadlines"]
+    return [item for row in acc["by_incident"] for item in row["deadlines"]]
+
+
 def _problems(acc: dict, plan: Plan) -> list[dict]:
     titles = {row["incident_id"]: row["title"] for row in acc["by_incident"]}
     closed = {row["incident_id"]: (row.get("disposition") or {}).get("name") for row in acc["by_incident"]}
     out = []
-    for row in acc["by_incident"]:
-        for item in row["deadlines"]:
-            if item["outcome"] not in ("late", "missed"):
-                continue
-            out.append({
-                "deadline_id": item["deadline_id"], "incident_id": item["incident_id"],
-                "number": item["incident_number"], "title": titles.get(item["incident_id"], ""),
-                "disposition": closed.get(item["incident_id"]),
-                "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
-                "unit": item["unit_name"] or "事发地市场监督管理所（未指定）",
-                "unit_code": item["department"] or item["station"] or "",
-                "due_at": item["due_at"], "satisfied_at": item["satisfied_at"], "outcome": item["outcome"],
-                "outcome_name": "迟报" if item["outcome"] == "late" else "漏报（超时未报）",
-                "seconds": item["late_seconds"] if item["outcome"] == "late" else item["overdue_seconds"],
-                "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
-                "mark": (item["report"] or {}).get("backdated_mark"),
-            })
+    for item in _listed(acc):
+        if item["outcome"] not in ("late", "missed"):
+            continue
+        out.append({
+            "deadline_id": item["deadline_id"], "incident_id": item["incident_id"],
+            "number": item["incident_number"], "title": titles.get(item["incident_id"], ""),
+            "disposition": closed.get(item["incident_id"]),
+            "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
+            "unit": item["unit_name"] or "事发地市场监督管理所（未指定）",
+            "unit_code": item["department"] or item["station"] or "",
+            "due_at": item["due_at"], "satisfied_at": item["satisfied_at"], "outcome": item["outcome"],
+            "outcome_name": "迟报" if item["outcome"] == "late" else "漏报（超时未报）",
+            "seconds": item["late_seconds"] if item["outcome"] == "late" else item["overdue_seconds"],
+            "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+            "mark": (item["report"] or {}).get("backdated_mark"),
+        })
     out.sort(key=lambda p: (p["due_at"], p["deadline_id"]))
     return out
 
@@ -339,8 +345,9 @@ def accountability_snapshot(session: Session, plan: Plan, *, start: date, end: d
     """Return the accountability sheet (迟报漏报情况表): every late or missed report of a period, by unit."""
     due_from, _ = day_window(plan, start)
     _, due_to = day_window(plan, end)
-    acc = accountability.report(session, now=now, flt=accountability.Filter(
-        due_from=due_from, due_to=due_to, unit=unit, incident_ids=incident_ids))
+    # Counts from SQL; only the late and missed clocks (and 补录) are read in full, however long the period.
+    acc = accountability.sheet(session, now=now, flt=accountability.Filter(
+        due_from=due_from, due_to=due_to, unit=unit, incident_ids=incident_ids), per_page=None)
     problems = _problems(acc, plan)
     units = []
     for row in acc["by_department"]:
@@ -389,20 +396,20 @@ def _written_reports(acc: dict, plan: Plan) -> list[dict]:
     """The reports each clock was owed to named recipients (initial, bureau, progress, written) with who got them,
     how, when, and who signed for them; its document number and sign-off."""
     fmt = _fmt(plan)
+    titles = {row["incident_id"]: row["title"] for row in acc["by_incident"]}
     out = []
-    for row in acc["by_incident"]:
-        for item in row["deadlines"]:
-            if not (item["report"] and item["report"]["recipients"]):
-                continue
-            report = item["report"]
-            sign = report.get("sign_off")
-            document = (report.get("document") or {}).get("number")
-            out.append({"number": item["incident_number"], "title": row["title"], "name": item["name"],
-                        "due_at": item["due_at"], "outcome": item["outcome"],
-                        "state": wording_outcome(item), "recipients": recipients_text(report["recipients"], fmt),
-                        "document": document,
-                        "signed": (f"签发 {sign['signed_by'] or '—'} {fmt(sign['signed_at'])}"
-                                   if sign and sign["signed_at"] else "待签发" if sign else None)})
+    for item in [*_listed(acc), *acc.get("running", [])]:
+        if not (item["report"] and item["report"]["recipients"]):
+            continue
+        report = item["report"]
+        sign = report.get("sign_off")
+        document = (report.get("document") or {}).get("number")
+        out.append({"number": item["incident_number"], "title": titles[item["incident_id"]], "name": item["name"],
+                    "due_at": item["due_at"], "outcome": item["outcome"],
+                    "state": wording_outcome(item), "recipients": recipients_text(report["recipients"], fmt),
+                    "document": document,
+                    "signed": (f"签发 {sign['signed_by'] or '—'} {fmt(sign['signed_at'])}"
+                               if sign and sign["signed_at"] else "待签发" if sign else None)})
     return out
 
 

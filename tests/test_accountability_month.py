@@ -241,12 +241,36 @@ def test_a_month_of_mixed_events_reads_on_the_sheet_line_by_line(users, make_use
 
     # --- the review, on New Year's Day -------------------------------------------------------------------
     clock.set(datetime(2027, 1, 1, 0, 0, tzinfo=BEIJING))
-    sheet = ok(office.get("/api/v1/accountability?from=2026-12-01T00:00:00%2B08:00&to=2027-01-01T00:00:00%2B08:00"))
-    sheet = sheet.get_json()
+    period = "/api/v1/accountability?from=2026-12-01T00:00:00%2B08:00&to=2027-01-01T00:00:00%2B08:00"
+    sheet = ok(office.get(period)).get_json()
     tag_of = {iid: tag for tag, iid in m.ids.items()}
+    # Read a page of 4 clocks at a time, as a long period is read: the pages together are the whole record.
+    clocks, page = [], 1
+    while True:
+        body = ok(office.get(f"{period}&per_page=4&page={page}")).get_json()
+        clocks += body["deadlines"]
+        if page == body["paging"]["pages"]:
+            break
+        page += 1
+    assert page == 4 and body["paging"]["total"] == len(EXPECTED) == len(clocks)
+    assert [(d["due_at"], d["deadline_id"]) for d in clocks] == sorted((d["due_at"], d["deadline_id"]) for d in clocks)
     lines = sorted((tag_of[d["incident_id"]], d["kind"], d["cycle"], d["department"] or d["station"], d["outcome"],
-                    d["late_seconds"]) for i in sheet["by_incident"] for d in i["deadlines"])
+                    d["late_seconds"]) for d in clocks)
     assert lines == EXPECTED
+    # The counts per event and per unit (taken in SQL) are the clocks listed, counted.
+    for heads, key in ((sheet["by_incident"], lambda d: d["incident_id"]),
+                       (sheet["by_department"], lambda d: d["department"] or d["station"])):
+        ident = "incident_id" if heads is sheet["by_incident"] else "department"
+        for head in heads:
+            mine = [d for d in clocks if key(d) == head[ident]]
+            assert [head[o] for o in ("met", "late", "missed", "running")] == [
+                sum(d["outcome"] == o for d in mine) for o in ("met", "late", "missed", "running")], head
+            assert head["late_seconds_total"] == sum(d["late_seconds"] or 0 for d in mine)
+    # Only the late and missed, when asked: what the board lists.
+    problems = ok(office.get(f"{period}&outcome=late,missed")).get_json()
+    assert sorted(d["deadline_id"] for d in problems["deadlines"]) == sorted(
+        d["deadline_id"] for d in clocks if d["outcome"] in ("late", "missed"))
+    assert problems["paging"]["total"] == 6 and problems["totals"] == sheet["totals"]
 
     assert sheet["totals"] == {"met": 9, "late": 4, "missed": 2, "running": 0,
                                "late_seconds_total": sum(x[5] or 0 for x in EXPECTED)}

@@ -170,7 +170,7 @@ def test_every_clock_has_an_owner_and_the_bureau_clock_starts_when_the_bureau_le
     assert by_kind(r.get_json()["incident"]["deadlines"])["bureau_report"]["starts_at"] == iso(clock.now())
     # No clock on the sheet belongs to nobody.
     sheet = ok(office.get("/api/v1/accountability")).get_json()
-    assert all(d["unit_name"] for u in sheet["by_department"] for d in u["deadlines"])
+    assert all(d["unit_name"] for d in sheet["deadlines"])
     assert all(u["name"] != "事发地市场监督管理所（未指定）" for u in sheet["by_department"])
 
 
@@ -204,7 +204,7 @@ def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock,
     assert by_kind(r["deadlines"])["bureau_report"]["starts_at"] == iso(t0 + timedelta(hours=3))
     # The sheet says 补录, waiting for confirmation.
     sheet = ok(office.get(f"/api/v1/accountability?incident={iid}")).get_json()
-    item = next(d for u in sheet["by_department"] for d in u["deadlines"] if d["kind"] == "initial_report")
+    item = next(d for d in sheet["deadlines"] if d["kind"] == "initial_report")
     assert item["report"]["backdated_mark"] == "补录·待确认" and sheet["backdated"]["pending"] == 1
 
     # Only the office head or the leadership judges it; a duty officer or the office's staff may not.
@@ -244,7 +244,7 @@ def test_a_backdated_report_is_judged_by_its_entry_until_confirmed(users, clock,
     assert [(d["before"]["status"], d["status"]) for d in rejudged] == [("late", "late"), ("late", "met")]
     assert rejudged[-1]["judged_by"] == "delivery" and rejudged[-1]["satisfied_at"] == iso(t0 + timedelta(minutes=50))
     sheet = ok(office.get(f"/api/v1/accountability?incident={iid}")).get_json()
-    item = next(d for u in sheet["by_department"] for d in u["deadlines"] if d["kind"] == "initial_report")
+    item = next(d for d in sheet["deadlines"] if d["kind"] == "initial_report")
     assert item["outcome"] == "met" and item["report"]["backdated_mark"].startswith("补录·已确认（传真记录：传真 0371")
 
 
@@ -270,7 +270,7 @@ def test_a_rejected_claim_stays_judged_by_the_entry_for_good(users, clock, wirin
         "decision": "confirmed", "evidence_kind": "fax", "evidence_ref": "x"}), 409, "already_reviewed")
     sheet = ok(leader.get(f"/api/v1/accountability?incident={iid}")).get_json()
     assert sheet["backdated"]["rejected"] == 1
-    item = next(d for u in sheet["by_department"] for d in u["deadlines"] if d["kind"] == "initial_report")
+    item = next(d for d in sheet["deadlines"] if d["kind"] == "initial_report")
     assert item["outcome"] == "late" and "不予确认" in item["report"]["backdated_mark"]
 
 
@@ -352,7 +352,7 @@ def test_the_summary_comes_before_the_end_and_the_written_report_goes_up_after_i
     assert "deadline.reopened" in actions and "incident.reopened" in actions
     # The sheet shows the written report, its recipients and when each got it.
     sheet = ok(office.get(f"/api/v1/accountability?incident={iid}")).get_json()
-    item = next(d for u in sheet["by_department"] for d in u["deadlines"] if d["kind"] == "closing_report")
+    item = next(d for d in sheet["deadlines"] if d["kind"] == "closing_report")
     assert item["outcome"] == "late" and item["judged_by"] == "delivery"
     assert [(x["code"], x["delivered_at"]) for x in item["report"]["recipients"]] == [
         ("county_government", iso(clock.now())), ("city_bureau", iso(clock.now()))]

@@ -331,7 +331,7 @@ def test_the_city_sees_where_the_event_came_from_signs_for_it_and_the_county_see
     assert "中牟县人民政府：" in item and "尚未送达" in item
     assert re.search(r"签发 leader\d+ ", item)
     data = ok(users["leader"].get(f"/api/v1/accountability?incident={iid}")).get_json()
-    clock_item = next(d for u in data["by_incident"] for d in u["deadlines"] if d["kind"] == "bureau_report")
+    clock_item = next(d for d in data["deadlines"] if d["kind"] == "bureau_report")
     assert clock_item["outcome"] == "running" and clock_item["report"]["id"] == report["id"]
     got = {r["code"]: r for r in clock_item["report"]["recipients"]}
     assert got["city_bureau"]["receipt_by"] == "office-office" and got["city_bureau"]["channel"] == "yingji"
@@ -348,7 +348,7 @@ def test_the_sheet_shows_a_report_still_on_its_way_and_what_each_clock_is_owed(a
     clock.advance(minutes=5)
     report = file_report(users["office"], iid)  # waits for the leadership's sign-off
     data = ok(users["leader"].get(f"/api/v1/accountability?incident={iid}")).get_json()
-    item = next(d for u in data["by_incident"] for d in u["deadlines"] if d["kind"] == "bureau_report")
+    item = next(d for d in data["deadlines"] if d["kind"] == "bureau_report")
     assert item["report"]["id"] == report["id"] and item["report"]["sign_off"]["waiting"] is True
     sheet = page(browser("leader"), "/accountability?from=2026-11-20&to=2026-11-20")
     written = text_of(section(sheet, "written"))

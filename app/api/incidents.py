@@ -324,6 +324,27 @@ def get_accountability():
         due_to=parse.timestamp(request.args, "to", "截止时间"),
         unit=unit, incident_id=incident_id,
     )
+    outcomes = _outcomes(request.args.get("outcome"))
+    page = parse.arg_count(request.args, "page", "页码", default=1, most=10**6)
+    per_page = parse.arg_count(request.args, "per_page", "每页条数", default=accountability.PER_PAGE,
+                               most=accountability.MAX_PER_PAGE)
     if incident_id is not None:
         service.get_incident(db(), incident_id, user=user)
-    return jsonify(accountability.report(db(), now=now(), flt=flt))
+    # Counts of the whole period from SQL; the clocks themselves a page at a time (a year is tens of thousands).
+    sheet = accountability.sheet(db(), now=now(), flt=flt, outcomes=outcomes, page=page, per_page=per_page)
+    if page > sheet["paging"]["pages"]:
+        raise InvalidInput("bad_page", f"页码超出范围（共{sheet['paging']['pages']}页）",
+                           f"page must be 1..{sheet['paging']['pages']}", field="page")
+    return jsonify(sheet)
+
+
+def _outcomes(raw: str | None) -> tuple[str, ...]:
+    """Read ?outcome=late,missed (default: every outcome) for the sheet's list of clocks."""
+    if not (raw or "").strip():
+        return accountability.OUTCOMES
+    wanted = tuple(dict.fromkeys(x.strip() for x in raw.split(",") if x.strip()))
+    if not wanted or not set(wanted) <= set(accountability.OUTCOMES):
+        raise InvalidInput("bad_outcome", "情况须为 met、late、missed、running 中的一项或几项（逗号分隔）",
+                           "outcome must be one or more of met, late, missed, running, comma-separated",
+                           field="outcome")
+    return wanted

@@ -84,3 +84,14 @@ def arg_id(args, name: str, label: str) -> int | None:
         raise InvalidInput("bad_id", f"{label}须为编号（正整数）", f"{name} must be an id (a positive integer)",
                            field=name)
     return int(raw)
+
+
+def arg_count(args, name: str, label: str, *, default: int, most: int) -> int:
+    """Return a whole number 1..most from the query string (default when absent); refuse anything else."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= most:
+        raise InvalidInput(f"bad_{name}", f"{label}须为1至{most}的整数", f"{name} must be a whole number 1..{most}",
+                           field=name)
+    return int(raw)

@@ -249,8 +249,16 @@ def accountability_page():
         due_to=datetime.combine(end + timedelta(days=1), time.min, tz),
         unit=unit,
     )
-    data = presenters.accountability_view(accountability.report(db(), now=moment, flt=flt), plan)
+    page = parse.arg_count(request.args, "page", "页码", default=1, most=10**6)
+    # The counts cover the whole period; only one page of the late and missed clocks is read in full.
+    sheet = accountability.sheet(db(), now=moment, flt=flt, page=page, per_page=accountability.PER_PAGE)
+    if page > sheet["paging"]["pages"]:
+        raise InvalidInput("bad_page", f"页码超出范围（共{sheet['paging']['pages']}页）",
+                           f"page must be 1..{sheet['paging']['pages']}", field="page")
+    data = presenters.accountability_view(sheet, plan)
     return render_template("accountability.html", acc=data, start=start, end=end, unit=unit,
                            unit_fixed=user.role in UNIT_ROLES, now=moment, active="accountability",
+                           page_args={"from": start.isoformat(), "to": end.isoformat(),
+                                      **({"department": unit} if unit and user.role not in UNIT_ROLES else {})},
                            departments=plan.departments, stations=plan.stations)
 

@@ -404,7 +404,7 @@ def _withdrawn(session: Session, incident: Incident, names: dict) -> dict | None
 
 
 def accountability_view(data: dict, plan: Plan) -> dict:
-    """Shape accountability.report() for the page: departments, stations, incidents, problems."""
+    """Shape accountability.sheet() (or report()) for the page: departments, stations, incidents, problems."""
 
     def counts(row: dict) -> dict:
         return {**row, "total": row["met"] + row["late"] + row["missed"] + row["running"],
@@ -418,19 +418,21 @@ def accountability_view(data: dict, plan: Plan) -> dict:
     units = [counts(row) for row in data["by_department"]]
     problems = []
     numbers = {row["incident_id"]: row for row in data["by_incident"]}
-    for row in data["by_incident"]:
-        for item in row["deadlines"]:
-            if item["outcome"] in ("late", "missed"):
-                problems.append({
-                    **item, "incident_title": numbers[item["incident_id"]]["title"],
-                    "disposition_zh": (numbers[item["incident_id"]].get("disposition") or {}).get("name"),
-                    "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
-                    "unit": item["unit_name"] or "事发地市场监督管理所(未指定)",
-                    "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
-                    "outcome_zh": labels.OUTCOME[item["outcome"]],
-                    "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
-                    "mark": (item["report"] or {}).get("backdated_mark"),
-                })
+    # accountability.sheet() hands one page of clocks; report() (one incident) every clock under its incident.
+    listed = data["deadlines"] if "deadlines" in data else [
+        item for row in data["by_incident"] for item in row["deadlines"]]
+    for item in listed:
+        if item["outcome"] in ("late", "missed"):
+            problems.append({
+                **item, "incident_title": numbers[item["incident_id"]]["title"],
+                "disposition_zh": (numbers[item["incident_id"]].get("disposition") or {}).get("name"),
+                "name": labels.clock_name(plan, item["kind"], item["cycle"], item["name"]),
+                "unit": item["unit_name"] or "事发地市场监督管理所(未指定)",
+                "due": parse_time(item["due_at"]), "satisfied": parse_time(item["satisfied_at"]),
+                "outcome_zh": labels.OUTCOME[item["outcome"]],
+                "lateness": item["late_by"] if item["outcome"] == "late" else item["overdue_by"],
+                "mark": (item["report"] or {}).get("backdated_mark"),
+            })
     problems.sort(key=lambda p: (p["due"], p["deadline_id"]))
     written = [{**item, "incident_title": numbers[item["incident_id"]]["title"],
                 "outcome_name": labels.OUTCOME[item["outcome"]] + (
@@ -440,8 +442,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
                 "document": item["report"]["document"], "skip_level_reason": item["report"]["skip_level_reason"],
                 "sign": report_view({**item["report"], "recipients": []})["sign"],
                 "recipients": [recipient_view(r) for r in item["report"]["recipients"]]}
-               for row in data["by_incident"] for item in row["deadlines"]
-               if item["report"] and item["report"]["recipients"]]
+               for item in [*listed, *data.get("running", [])] if item["report"] and item["report"]["recipients"]]
     backdated = [{**b, "claimed": parse_time(b["claimed_at"]), "entered": parse_time(b["entered_at"]),
                   "decided": parse_time(b["claim"]["decided_at"])} for b in data["backdated"]["items"]]
     return {
@@ -456,6 +457,7 @@ def accountability_view(data: dict, plan: Plan) -> dict:
         "incidents": incidents,
         "problems": problems,
         "closed": closed_view(data.get("closed_without_response") or {}),
+        "paging": data.get("paging"),
     }
 
 

@@ -145,6 +145,10 @@ class Report(Base):
     """A report filed for an incident: initial, bureau, progress, closing, or a measure done."""
 
     __tablename__ = "reports"
+    __table_args__ = (
+        # The accountability sheet finds the few backdated reports (补录) among all of them.
+        Index("ix_reports_backdated", "incident_id", sqlite_where=text("backdated"), postgresql_where=text("backdated")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -254,6 +258,8 @@ class Deadline(Base):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_deadlines_firing", "status", "next_fire_at"),
+        # The accountability sheet counts and lists the clocks due in a period.
+        Index("ix_deadlines_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -41,13 +41,13 @@ from incidents.escalation.notices import ESCALATOR, summary
 from incidents.escalation.provider_status import apply_status
 from incidents.escalation.reply_codes import codes_in, first_receipt
 from incidents.escalation.views import delivery_dict, history, record_test, running_count
-from incidents.escalation.walk import advance, advance_batch
+from incidents.escalation.walk import advance
 
 __all__ = [
     "ALERT", "BOARD",
     "ESCALATOR", "HANDLED", "LIVE_INCIDENT", "OPEN", "SEND_LEASE", "SMS", "TEST",
     "VOICE", "AckOutcome", "Outgoing", "Result", "acknowledge", "acknowledge_by_keypress", "acknowledge_by_reply",
-    "advance", "advance_batch", "apply_status", "chain_for", "claim_outgoing", "codes_in", "delivery_dict", "first_receipt", "history", "record_results",
+    "advance", "apply_status", "chain_for", "claim_outgoing", "codes_in", "delivery_dict", "first_receipt", "history", "record_results",
     "record_test", "rechain_incident", "reroute_complaint_limit", "running_count", "settle_assignment", "settle_clock",
     "settle_complaint_limit", "settle_incident", "start_for_assignment", "start_for_clock", "start_for_clocks", "ClockFiring",
     "start_for_complaint_limit", "step_at", "step_count", "step_of", "stop", "summary",

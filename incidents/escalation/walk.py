@@ -43,17 +43,6 @@ def advance(session_factory: sessionmaker, *, now: datetime | Callable[[], datet
     return drain(session_factory, _advance_batch, now=now, batch=batch)
 
 
-def advance_batch(session_factory: sessionmaker, *, now: datetime, batch: int = 500) -> tuple[int, int]:
-    """Fire the steps of one batch of due escalations, committed; return (escalations claimed, steps fired).
-
-    A caller that sends as it goes walks batch after batch until one comes back short of `batch`.
-    """
-    with session_factory() as session:
-        seen, fired = _advance_batch(session, now=now, batch=batch)
-        session.commit()
-    return seen, fired
-
-
 def _advance_batch(session: Session, *, now: datetime, batch: int) -> tuple[int, int]:
     stmt = (select(Escalation).where(Escalation.status == ESC_RUNNING, Escalation.next_at.is_not(None),
                                      Escalation.next_at <= now)

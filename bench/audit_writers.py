@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bench.common import (
     ROOT,
+    Sampler,
     Children,
     READY,
     app_env,
@@ -144,23 +145,16 @@ class Writers:
                 "requests": sum(len(v) for v in latencies.values()), "errors": errors, "rate": rate}
 
 
-class InboxSampler:
+class InboxSampler(Sampler):
     """Poll the audit inbox every 50 ms: how long each waiting entry stayed (first seen -> gone)."""
 
+    name = "inbox-sampler"
+
     def __init__(self, engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.first_seen: dict[int, float] = {}
         self.lags: list[float] = []
         self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="inbox-sampler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with self.engine.connect() as conn:

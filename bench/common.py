@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -485,3 +486,24 @@ def wait_http(port: int, proc: subprocess.Popen, path: str, *, timeout: float = 
             time.sleep(0.1)
     raise RuntimeError(f"server on {port} did not answer within {timeout} s{tail()}")
 
+
+
+class Sampler:
+    """A daemon thread that samples the database while a phase runs: `start`, then `stop`; subclasses `_run`."""
+
+    name = "sampler"
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        raise NotImplementedError

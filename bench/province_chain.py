@@ -412,7 +412,7 @@ def report(result: dict, args) -> None:
           + ", ".join(f"{c} {v:.1f}" for c, v in result["cpu"].items()))
     print(f"  of which idling and answering the driver's inbox polls (measured for {BASELINE:.0f} s before, "
           f"{POLL} s polls): " + ", ".join(f"{c} {v:.1f}" for c, v in idle.items()))
-    print(f"  net per report: " + ", ".join(f"{c} {1000 * v / n * share(c):.0f} ms" for c, v in net.items())
+    print("  net per report: " + ", ".join(f"{c} {1000 * v / n * share(c):.0f} ms" for c, v in net.items())
           + " (each bureau per report it handled)")
     print(f"  servers {total:.1f} s gross, {sum(net.values()):.1f} s net = {1000 * sum(net.values()) / n:.0f} ms per "
           f"report through the chain; PostgreSQL backends ({result['pg_backends']}) {result['pg_cpu']:.1f} s; "

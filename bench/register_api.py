@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from bench.common import (
     ROOT,
+    Sampler,
     Children,
     app_engine,
     app_env,
@@ -173,23 +174,16 @@ def run(url: str, children: Children, args) -> dict:
             "workers": len(workers), "cmd": " ".join(["gunicorn"] + cmd[1:])}
 
 
-class WaitSampler:
+class WaitSampler(Sampler):
     """Sample what the app's PostgreSQL connections are doing, every 20 ms (bounded: 20,000 samples)."""
 
+    name = "pg-wait-sampler"
+
     def __init__(self, engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.counts: Counter = Counter()
         self.blocked: Counter = Counter()  # statements waiting on a lock
         self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-wait-sampler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with self.engine.connect() as conn:

@@ -5,7 +5,6 @@ Verification can start from a checkpoint (an exported head) and then costs only 
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
 from datetime import datetime, timedelta, timezone

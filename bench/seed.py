@@ -486,7 +486,6 @@ class Seeder:
             shop = shop % 40
         business_name = f"{SHOP_KINDS[shop % len(SHOP_KINDS)]}第{shop}号店"
         area = rng.choice(self.stations)
-        age = self.now - received
         triaged = received + timedelta(hours=rng.uniform(0.5, 20))
         if triaged > self.now:
             triaged = None

@@ -29,7 +29,7 @@ def page_data(user, moment: datetime, **extra) -> dict:
 
 
 def open_incidents():
-    """Return the incidents not yet archived or withdrawn, newest first, with their clocks and assignments."""
+    """Return the incidents not yet archived or withdrawn, newest first, with their clocks, assignments and reports."""
     return db().scalars(select(Incident).where(Incident.status.not_in(FINISHED)).order_by(Incident.id.desc())
                         .options(selectinload(Incident.deadlines), selectinload(Incident.assignments),
                                  selectinload(Incident.plan_version),

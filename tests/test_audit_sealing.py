@@ -19,9 +19,10 @@ from incidents.kernel.actors import SystemActor
 from incidents.models import AuditEntry, AuditHead, AuditPending, Incident
 from incidents.people.users import create_user
 from incidents.records import audit
-from incidents.response import incident_view, service
-from tests.test_board_pages import PASSWORD, page
+from incidents.response import incident_view
+from tests.test_audit import _register_many
 from tests.test_audit import drop_append_only, restore_append_only, story, tamperable  # noqa: F401 - fixtures
+from tests.test_board_pages import PASSWORD, page
 
 
 def cli(app, *args):
@@ -304,21 +305,6 @@ def test_the_head_file_is_bisected_by_time(tmp_path, wiring):
 # --- concurrency on PostgreSQL ------------------------------------------------------------------------------
 
 
-def _register(wiring, actor, count, errors, start):
-    try:
-        for i in range(count):
-            with wiring.sessions() as session:
-                service.register_incident(
-                    session, wiring.plan, actor=actor, now=start + timedelta(seconds=i),
-                    facts=service.NewIncident(title=f"并发 {actor.name} {i}", category="food_poisoning",
-                                              discovered_at=start, location="某地", station="chengguan",
-                                              source="电话", nature="食物中毒", scope="", trend="",
-                                              measures_taken="", casualties=""))
-                session.commit()
-    except Exception as exc:  # noqa: BLE001 - reported by the test
-        errors.append(exc)
-
-
 def test_many_writers_and_two_sealers_at_once_never_fork_the_chain_or_seal_twice(app, wiring, db_url, clock):
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: nobody ever finds the head busy")
@@ -327,7 +313,7 @@ def test_many_writers_and_two_sealers_at_once_never_fork_the_chain_or_seal_twice
                               actor=SystemActor(name="tests"))[0] for i in range(8)]
         session.commit()
     errors: list[Exception] = []
-    _register(wiring, actors[0], 1, errors, clock.now())  # stores the plan version
+    _register_many(wiring, actors[0], clock.now(), 1, errors)  # stores the plan version
     stop = threading.Event()
     sealings: list[int] = []
 
@@ -339,7 +325,7 @@ def test_many_writers_and_two_sealers_at_once_never_fork_the_chain_or_seal_twice
             errors.append(exc)
 
     per_writer = 6
-    writers = [threading.Thread(target=_register, args=(wiring, a, per_writer, errors, clock.now())) for a in actors]
+    writers = [threading.Thread(target=_register_many, args=(wiring, a, clock.now(), per_writer, errors)) for a in actors]
     sealers = [threading.Thread(target=sealer) for _ in range(2)]
     for t in sealers + writers:
         t.start()
